@@ -38,6 +38,7 @@ fn main() {
         .opaque_type("rte_l2tpv2_combined_msg_hdr")
         .opaque_type("rte_gtp_psc_.*")
         .derive_debug(false)
+        .generate_comments(false)
         .derive_default(true)
         .layout_tests(true)
         .prepend_enum_name(false)

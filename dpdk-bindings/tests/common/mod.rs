@@ -1,3 +1,6 @@
+//! Shared by the DPDK test binaries; each uses a subset.
+#![allow(dead_code)]
+//!
 //! One EAL per test binary (EAL runs once per process), shared by its tests, which run one at a time.
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
