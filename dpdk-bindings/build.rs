@@ -8,10 +8,13 @@ fn main() {
     let dpdk = pkg_config::Config::new()
         .atleast_version("22.11")
         .probe("libdpdk")
-        .expect("DPDK 22.11 development files not found: apt install dpdk-dev libdpdk-dev pkg-config");
+        .expect(
+            "DPDK 22.11 development files not found: apt install dpdk-dev libdpdk-dev pkg-config",
+        );
     // The cflags carry `-include rte_config.h -march=...`; the SSE inlines do not compile without them.
     let cflags: Vec<String> = pkg_cflags().split_whitespace().map(str::to_owned).collect();
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let csrc = manifest.join("csrc");
 
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

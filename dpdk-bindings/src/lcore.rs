@@ -66,7 +66,10 @@ where
     if !workers(eal).contains(&lcore) {
         return Err(Error::Lcore {
             lcore,
-            reason: format!("not a worker lcore of this EAL (workers: {:?})", workers(eal)),
+            reason: format!(
+                "not a worker lcore of this EAL (workers: {:?})",
+                workers(eal)
+            ),
         });
     }
     let slot: *mut Slot<F, T> = Box::into_raw(Box::new(Slot {
@@ -108,7 +111,9 @@ pub struct LcoreJoin<T> {
 
 impl<T> std::fmt::Debug for LcoreJoin<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LcoreJoin").field("lcore", &self.lcore).finish()
+        f.debug_struct("LcoreJoin")
+            .field("lcore", &self.lcore)
+            .finish()
     }
 }
 

@@ -273,7 +273,11 @@ impl MbufBurst {
     }
 
     /// Keeps the mbufs for which `keep` is true, in order; hands the others to `reject`.
-    pub fn retain(&mut self, mut keep: impl FnMut(&mut Mbuf) -> bool, mut reject: impl FnMut(Mbuf)) {
+    pub fn retain(
+        &mut self,
+        mut keep: impl FnMut(&mut Mbuf) -> bool,
+        mut reject: impl FnMut(Mbuf),
+    ) {
         // If a closure panics, the mbufs not yet visited leak instead of being freed twice.
         let len = std::mem::replace(&mut self.len, 0);
         let mut kept = 0;

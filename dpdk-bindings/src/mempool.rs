@@ -140,9 +140,8 @@ impl Mempool {
         }
         let slots = burst.spare_slots();
         // SAFETY: slots has room for `count` pointers; on success all of them are owned mbufs.
-        let ret = unsafe {
-            sys::rte_pktmbuf_alloc_bulk(self.inner.raw.as_ptr(), slots, count as u32)
-        };
+        let ret =
+            unsafe { sys::rte_pktmbuf_alloc_bulk(self.inner.raw.as_ptr(), slots, count as u32) };
         if ret != 0 {
             return Err(dpdk_error(
                 format!("rte_pktmbuf_alloc_bulk({}, {count})", self.inner.name),

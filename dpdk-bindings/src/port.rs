@@ -200,21 +200,24 @@ impl Port {
         })?;
         if let Some(mtu) = config.mtu {
             // SAFETY: the port exists and is configured.
-            check(&format!("rte_eth_dev_set_mtu(port {port}, {mtu})"), unsafe {
-                sys::rte_eth_dev_set_mtu(port, mtu)
-            })?;
+            let ret = unsafe { sys::rte_eth_dev_set_mtu(port, mtu) };
+            check(&format!("rte_eth_dev_set_mtu(port {port}, {mtu})"), ret)?;
         }
         let mut rx_descriptors = config.rx_descriptors;
         let mut tx_descriptors = config.tx_descriptors;
         // SAFETY: both counters are valid out-pointers; the port is configured.
-        check(&format!("rte_eth_dev_adjust_nb_rx_tx_desc(port {port})"), unsafe {
+        let ret = unsafe {
             sys::rte_eth_dev_adjust_nb_rx_tx_desc(port, &mut rx_descriptors, &mut tx_descriptors)
-        })?;
+        };
+        check(
+            &format!("rte_eth_dev_adjust_nb_rx_tx_desc(port {port})"),
+            ret,
+        )?;
         // SAFETY: rte_eth_dev_socket_id only reads the port table.
         let socket = unsafe { sys::rte_eth_dev_socket_id(port) } as u32;
         for queue in 0..config.rx_queues {
             // SAFETY: the pool outlives the port (PortInner keeps a clone); null conf = driver default.
-            check(&format!("rte_eth_rx_queue_setup(port {port}, queue {queue})"), unsafe {
+            let ret = unsafe {
                 sys::rte_eth_rx_queue_setup(
                     port,
                     queue,
@@ -223,19 +226,26 @@ impl Port {
                     std::ptr::null(),
                     pool.as_ptr(),
                 )
-            })?;
+            };
+            check(
+                &format!("rte_eth_rx_queue_setup(port {port}, queue {queue})"),
+                ret,
+            )?;
         }
         for queue in 0..config.tx_queues {
             // SAFETY: the port is configured with this many TX queues; null conf = driver default.
-            check(&format!("rte_eth_tx_queue_setup(port {port}, queue {queue})"), unsafe {
+            let ret = unsafe {
                 sys::rte_eth_tx_queue_setup(port, queue, tx_descriptors, socket, std::ptr::null())
-            })?;
+            };
+            check(
+                &format!("rte_eth_tx_queue_setup(port {port}, queue {queue})"),
+                ret,
+            )?;
         }
         if config.promiscuous {
             // SAFETY: the port is configured.
-            check(&format!("rte_eth_promiscuous_enable(port {port})"), unsafe {
-                sys::rte_eth_promiscuous_enable(port)
-            })?;
+            let ret = unsafe { sys::rte_eth_promiscuous_enable(port) };
+            check(&format!("rte_eth_promiscuous_enable(port {port})"), ret)?;
         }
         Ok(Self {
             inner: Arc::new(PortInner {
@@ -361,7 +371,13 @@ impl Port {
 
     /// The receive handle of `queue`, given out once (each queue is polled by exactly one core).
     pub fn rx_queue(&self, queue: u16) -> Result<RxQueue> {
-        take_queue(&self.inner, &self.inner.rx_taken, queue, self.inner.config.rx_queues, "RX")?;
+        take_queue(
+            &self.inner,
+            &self.inner.rx_taken,
+            queue,
+            self.inner.config.rx_queues,
+            "RX",
+        )?;
         Ok(RxQueue {
             port: self.inner.clone(),
             queue,
@@ -370,7 +386,13 @@ impl Port {
 
     /// The transmit handle of `queue`, given out once (each queue is fed by exactly one core).
     pub fn tx_queue(&self, queue: u16) -> Result<TxQueue> {
-        take_queue(&self.inner, &self.inner.tx_taken, queue, self.inner.config.tx_queues, "TX")?;
+        take_queue(
+            &self.inner,
+            &self.inner.tx_taken,
+            queue,
+            self.inner.config.tx_queues,
+            "TX",
+        )?;
         Ok(TxQueue {
             port: self.inner.clone(),
             queue,
@@ -383,7 +405,10 @@ fn device_info(id: PortId) -> Result<sys::rte_eth_dev_info> {
     // SAFETY: info is a valid out-pointer.
     let ret = unsafe { sys::rte_eth_dev_info_get(id.0, &mut info) };
     if ret < 0 {
-        return Err(dpdk_error(format!("rte_eth_dev_info_get(port {})", id.0), ret));
+        return Err(dpdk_error(
+            format!("rte_eth_dev_info_get(port {})", id.0),
+            ret,
+        ));
     }
     Ok(info)
 }
@@ -457,9 +482,9 @@ impl TxQueue {
         }
         let len = burst.len() as u16;
         // SAFETY: this handle is the queue's only user; the first `len` slots are owned mbufs.
-        let sent = unsafe {
-            sys::rte_eth_tx_burst(self.port.id.0, self.queue, burst.held_slots(), len)
-        } as usize;
+        let sent =
+            unsafe { sys::rte_eth_tx_burst(self.port.id.0, self.queue, burst.held_slots(), len) }
+                as usize;
         burst.consume_front(sent);
         sent
     }

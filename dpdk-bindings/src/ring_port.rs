@@ -16,8 +16,9 @@ pub fn ring_port_pair(eal: &Eal, name: &str, depth: u32) -> Result<(PortId, Port
     let b_to_a = create_raw(&format!("{name}_ba"), depth, 0)?;
     let make = |suffix: &str, rx: *mut sys::rte_ring, tx: *mut sys::rte_ring| -> Result<PortId> {
         let port_name = format!("{name}_{suffix}");
-        let c_name = CString::new(port_name.as_str())
-            .map_err(|_| Error::InvalidArgument(format!("port name {port_name:?} has a NUL byte")))?;
+        let c_name = CString::new(port_name.as_str()).map_err(|_| {
+            Error::InvalidArgument(format!("port name {port_name:?} has a NUL byte"))
+        })?;
         let mut rx = [rx];
         let mut tx = [tx];
         // SAFETY: the rings are never freed (process lifetime), the arrays hold one ring each.

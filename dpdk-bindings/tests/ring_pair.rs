@@ -3,9 +3,7 @@
 mod common;
 
 use common::{eal, frame, pool};
-use dpdk_bindings::{
-    lcore, ring_port_pair, spsc_ring, MbufBurst, Port, PortConfig, MAX_BURST,
-};
+use dpdk_bindings::{lcore, ring_port_pair, spsc_ring, MbufBurst, Port, PortConfig, MAX_BURST};
 
 #[test]
 fn packets_sent_on_one_port_arrive_intact_on_the_other() {
@@ -20,7 +18,9 @@ fn packets_sent_on_one_port_arrive_intact_on_the_other() {
     let mut rx = port_b.rx_queue(0).expect("B rx");
 
     let sizes = [60usize, 64, 128, 1000, 1514];
-    let sent: Vec<Vec<u8>> = (0..40).map(|i| frame(sizes[i % sizes.len()], i as u8)).collect();
+    let sent: Vec<Vec<u8>> = (0..40)
+        .map(|i| frame(sizes[i % sizes.len()], i as u8))
+        .collect();
     for chunk in sent.chunks(MAX_BURST) {
         let mut burst = MbufBurst::new();
         for bytes in chunk {
@@ -87,7 +87,9 @@ fn headroom_and_tailroom_operations() {
     let mut mbuf = pool.alloc().expect("mbuf");
     let headroom = mbuf.headroom();
     assert!(headroom >= 64, "DPDK default headroom is 128");
-    mbuf.append(10).expect("append").copy_from_slice(b"0123456789");
+    mbuf.append(10)
+        .expect("append")
+        .copy_from_slice(b"0123456789");
     assert_eq!(mbuf.data(), b"0123456789");
 
     let front = mbuf.prepend(4).expect("prepend");
@@ -100,9 +102,18 @@ fn headroom_and_tailroom_operations() {
     mbuf.trim_back(5).expect("trim back");
     assert_eq!(mbuf.data(), b"01234");
 
-    assert!(mbuf.prepend(mbuf.headroom() + 1).is_none(), "headroom exhausted");
-    assert!(mbuf.append(mbuf.tailroom() + 1).is_none(), "tailroom exhausted");
-    assert!(mbuf.trim_front(6).is_none(), "cannot trim more than the packet");
+    assert!(
+        mbuf.prepend(mbuf.headroom() + 1).is_none(),
+        "headroom exhausted"
+    );
+    assert!(
+        mbuf.append(mbuf.tailroom() + 1).is_none(),
+        "tailroom exhausted"
+    );
+    assert!(
+        mbuf.trim_front(6).is_none(),
+        "cannot trim more than the packet"
+    );
     assert!(mbuf.trim_back(6).is_none());
     assert_eq!(mbuf.data(), b"01234", "failed operations change nothing");
 
@@ -164,6 +175,12 @@ fn a_panic_on_a_worker_comes_back_to_join() {
     let worker = lcore::launch(eal, 1, || -> u32 { panic!("boom on lcore") }).expect("launch");
     assert!(worker.join().is_err());
     // The lcore is usable again.
-    assert_eq!(lcore::launch(eal, 1, || 7).expect("relaunch").join().ok(), Some(7));
-    assert!(lcore::launch(eal, 0, || 0).is_err(), "main lcore is not a worker");
+    assert_eq!(
+        lcore::launch(eal, 1, || 7).expect("relaunch").join().ok(),
+        Some(7)
+    );
+    assert!(
+        lcore::launch(eal, 0, || 0).is_err(),
+        "main lcore is not a worker"
+    );
 }

@@ -80,7 +80,11 @@ mod tests {
         ];
         assert_eq!(ipv4_header_checksum(&header), 0xb861);
         header[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
-        assert_eq!(ipv4_header_checksum(&header), 0, "a valid header sums to zero");
+        assert_eq!(
+            ipv4_header_checksum(&header),
+            0,
+            "a valid header sums to zero"
+        );
     }
 
     #[test]

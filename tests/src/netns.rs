@@ -93,7 +93,6 @@ impl Namespace {
         full.extend_from_slice(args);
         run("ip", &full)
     }
-
 }
 
 /// Moves the calling thread into the named namespace (for sockets a test opens itself there).
@@ -136,13 +135,24 @@ impl Veth {
         run(
             "ip",
             &[
-                "link", "add", &veth.outer, "type", "veth", "peer", "name", &veth.inner, "netns",
+                "link",
+                "add",
+                &veth.outer,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &veth.inner,
+                "netns",
                 namespace.name(),
             ],
         )?;
         run(
             "sysctl",
-            &["-qw", &format!("net.ipv6.conf.{}.disable_ipv6=1", veth.outer)],
+            &[
+                "-qw",
+                &format!("net.ipv6.conf.{}.disable_ipv6=1", veth.outer),
+            ],
         )?;
         run("ip", &["link", "set", &veth.outer, "up"])?;
         if let Some(address) = address {

@@ -6,7 +6,9 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use dpdk_bindings::{attach_vdev, Eal, MbufBurst, Mempool, MempoolConfig, Port, PortConfig, PortStats};
+use dpdk_bindings::{
+    attach_vdev, Eal, MbufBurst, Mempool, MempoolConfig, Port, PortConfig, PortStats,
+};
 
 use crate::frames::{arp_reply_sender, arp_request, udp_frame};
 use crate::netns::{enter_namespace, unique_name, Namespace, NetnsError, Veth};

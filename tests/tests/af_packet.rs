@@ -8,7 +8,14 @@ use tests::smoke::{run_exchange, DPDK_IP};
 #[test]
 fn af_packet_port_talks_to_a_kernel_in_a_namespace() {
     let eal = EalBuilder::new("af-packet-test")
-        .args(["--no-huge", "-m", "256", "--no-shconf", "--no-pci", "--no-telemetry"])
+        .args([
+            "--no-huge",
+            "-m",
+            "256",
+            "--no-shconf",
+            "--no-pci",
+            "--no-telemetry",
+        ])
         .args(["--lcores", "0@0", "--log-level=lib.eal:error"])
         .init()
         .expect("EAL init");
@@ -19,8 +26,16 @@ fn af_packet_port_talks_to_a_kernel_in_a_namespace() {
     assert_eq!(report.udp_payload, payload);
     assert_eq!(report.udp_source.ip().octets(), DPDK_IP);
     assert_eq!(report.udp_source.port(), 5555);
-    assert!(report.stats.tx_packets >= 2, "ARP + UDP sent: {:?}", report.stats);
-    assert!(report.stats.rx_packets >= 1, "ARP reply received: {:?}", report.stats);
+    assert!(
+        report.stats.tx_packets >= 2,
+        "ARP + UDP sent: {:?}",
+        report.stats
+    );
+    assert!(
+        report.stats.rx_packets >= 1,
+        "ARP reply received: {:?}",
+        report.stats
+    );
     assert_eq!(report.pool_in_use_after, 0, "every mbuf back in the pool");
     let leftover = tests::netns::run("ip", &["netns", "list"]).expect("ip netns list");
     assert!(!leftover.contains(&report.namespace), "namespace removed");

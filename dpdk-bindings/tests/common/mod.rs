@@ -24,7 +24,9 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// The binary's EAL (lcores 0 and 1 both on CPU 0, so it runs on any machine) and a lock that keeps
 /// tests from interleaving their DPDK calls.
 pub fn eal() -> (&'static Eal, MutexGuard<'static, ()>) {
-    let guard = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let eal = EAL.get_or_init(|| {
         EalBuilder::new("dpdk-bindings-test")
             .args(TEST_EAL_ARGS)
