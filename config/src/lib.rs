@@ -1,1 +1,46 @@
-//! The appliance configuration: one TOML file for ports, cores and the LISP site.
+//! The appliance configuration: one TOML file for DPDK, cores, ports and the LISP site.
+//!
+//! [`parse`] deserializes and then validates; every error names the file, line and column of the
+//! value and what is expected. [`legacy::import`] reads the seed control plane's format.
+
+mod diagnostics;
+pub mod legacy;
+mod mac;
+mod model;
+mod summary;
+mod validate;
+
+use std::path::Path;
+
+pub use diagnostics::{ConfigErrors, Diagnostic};
+pub use mac::MacAddr;
+pub use model::*;
+pub use summary::summary;
+pub use validate::{Host, MAX_INSTANCE_ID, MAX_MAP_CACHE};
+
+/// Parses and validates `text`; `file` names it in errors.
+pub fn parse(text: &str, file: &str, host: &Host) -> Result<Config, ConfigErrors> {
+    let config: Config =
+        toml::from_str(text).map_err(|e| diagnostics::from_toml_error(file, text, &e))?;
+    let issues = validate::validate(&config, host);
+    if issues.is_empty() {
+        Ok(config)
+    } else {
+        Err(diagnostics::place(file, text, issues))
+    }
+}
+
+/// Reads, parses and validates a configuration file.
+pub fn load(path: &Path, host: &Host) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![Diagnostic {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            path: String::new(),
+            message: format!("cannot read: {e}"),
+        }])
+    })?;
+    parse(&text, &file, host)
+}

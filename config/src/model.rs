@@ -1,0 +1,356 @@
+//! The configuration schema. Field names are the TOML keys; `config/README.md` documents each one.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::mac::MacAddr;
+
+/// The whole appliance configuration (one TOML file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub dpdk: Dpdk,
+    #[serde(default)]
+    pub cores: Cores,
+    #[serde(default)]
+    pub port: Vec<Port>,
+    #[serde(default)]
+    pub database: Vec<DatabaseEntry>,
+    #[serde(default)]
+    pub map_server: Vec<MapServer>,
+    #[serde(default)]
+    pub map_resolver: Vec<MapResolver>,
+    #[serde(default)]
+    pub petr: Vec<ProxyRouter>,
+    #[serde(default)]
+    pub pitr: Vec<ProxyRouter>,
+    #[serde(default)]
+    pub map_cache: Vec<StaticMapping>,
+    #[serde(default)]
+    pub cpm: Cpm,
+    #[serde(default)]
+    pub timers: Timers,
+    #[serde(default)]
+    pub management: Management,
+}
+
+/// EAL and packet-buffer settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dpdk {
+    /// Extra EAL arguments passed through verbatim (`--vdev=...`, `--no-huge`, `-m 512`, `-a PCI`).
+    pub eal_args: Vec<String>,
+    /// `--file-prefix`, so several DPDK processes can share the machine.
+    pub file_prefix: String,
+    /// Mbufs in the packet pool.
+    pub mbuf_pool_size: u32,
+    /// Per-core mbuf cache.
+    pub mbuf_cache_size: u32,
+}
+
+impl Default for Dpdk {
+    fn default() -> Self {
+        Self {
+            eal_args: Vec::new(),
+            file_prefix: "lispd".into(),
+            mbuf_pool_size: 16383,
+            mbuf_cache_size: 256,
+        }
+    }
+}
+
+/// Which CPU cores run what; each port gets one RX and one TX queue per data core.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cores {
+    /// The control-plane core (EAL main lcore).
+    pub control: usize,
+    /// The pinned poll-mode data cores.
+    pub data: Vec<usize>,
+}
+
+impl Default for Cores {
+    fn default() -> Self {
+        Self {
+            control: 0,
+            data: vec![1],
+        }
+    }
+}
+
+/// Which side of the xTR a port faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortRole {
+    /// Hosts and VMs (EIDs): packets arriving here are encapsulated (ITR).
+    Eid,
+    /// The underlay (RLOCs): LISP packets arriving here are decapsulated (ETR).
+    Rloc,
+}
+
+/// A DPDK port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Name used in logs, counters and `lispctl`.
+    pub name: String,
+    /// PCI address (`0000:01:00.0`) or vdev devargs (`net_af_packet0,iface=veth0`).
+    pub device: String,
+    pub role: PortRole,
+    /// The port's own addresses with their prefix length (`192.0.2.1/24`, `2001:db8::1/64`).
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+    /// Next hops toward the underlay (default gateways), one per address family at most.
+    #[serde(default)]
+    pub gateways: Vec<IpAddr>,
+    /// Neighbours whose MAC is fixed instead of resolved by ARP/ND.
+    #[serde(default)]
+    pub neighbour: Vec<StaticNeighbour>,
+}
+
+fn default_mtu() -> u16 {
+    1500
+}
+
+/// A neighbour with a fixed MAC address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticNeighbour {
+    pub address: IpAddr,
+    pub mac: MacAddr,
+}
+
+/// A local EID prefix and its locators (the "LISP database").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseEntry {
+    pub prefix: IpNet,
+    /// 24-bit instance-id (0 = default VRF).
+    #[serde(default)]
+    pub instance_id: u32,
+    /// Record TTL in minutes, as sent in Map-Replies and Map-Registers.
+    #[serde(default = "default_record_ttl")]
+    pub ttl_minutes: u32,
+    /// Whether the prefix is registered with the map-servers.
+    #[serde(default = "yes")]
+    pub register: bool,
+    #[serde(default)]
+    pub locator: Vec<Locator>,
+}
+
+fn default_record_ttl() -> u32 {
+    1440
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One RLOC of a mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Locator {
+    pub address: IpAddr,
+    /// Unicast priority: lower is preferred; 255 means "do not use for unicast".
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// Unicast weight among locators of equal priority, in percent.
+    #[serde(default = "default_weight")]
+    pub weight: u8,
+    #[serde(default = "default_multicast_priority")]
+    pub multicast_priority: u8,
+    #[serde(default)]
+    pub multicast_weight: u8,
+    /// The locator is an address of this xTR (an RLOC-side port address).
+    #[serde(default)]
+    pub local: bool,
+}
+
+fn default_priority() -> u8 {
+    1
+}
+
+fn default_weight() -> u8 {
+    100
+}
+
+fn default_multicast_priority() -> u8 {
+    255
+}
+
+/// HMAC used to authenticate Map-Register/Map-Notify (and CPM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthAlgorithm {
+    /// Key id 1; deployed peers carry the full 20-byte output.
+    HmacSha1,
+    /// Key id 2; deployed peers carry the full 32-byte output.
+    HmacSha256,
+}
+
+/// A map-server this xTR registers with; each has its own key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapServer {
+    /// IPv4/IPv6 address or host name.
+    pub address: String,
+    pub key: String,
+    #[serde(default = "default_algorithm")]
+    pub algorithm: AuthAlgorithm,
+    #[serde(default = "yes")]
+    pub want_map_notify: bool,
+    /// Ask the map-server to answer Map-Requests on our behalf.
+    #[serde(default)]
+    pub proxy_reply: bool,
+}
+
+fn default_algorithm() -> AuthAlgorithm {
+    AuthAlgorithm::HmacSha256
+}
+
+/// A map-resolver; several are tried in order for failover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapResolver {
+    /// IPv4/IPv6 address or host name.
+    pub address: String,
+}
+
+/// A proxy xTR: a PETR receives traffic for non-LISP destinations; PITRs receive our SMRs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyRouter {
+    pub address: IpAddr,
+}
+
+/// What to do with packets matching a map-cache entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapAction {
+    /// Encapsulate to the entry's locators (a positive entry).
+    Encapsulate,
+    Drop,
+    /// Forward without encapsulation (or to the PETR when one is configured).
+    NativeForward,
+    /// Drop and ask the mapping system.
+    SendMapRequest,
+}
+
+/// A static map-cache entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticMapping {
+    pub prefix: IpNet,
+    #[serde(default)]
+    pub instance_id: u32,
+    #[serde(default = "default_action")]
+    pub action: MapAction,
+    #[serde(default)]
+    pub locator: Vec<Locator>,
+}
+
+fn default_action() -> MapAction {
+    MapAction::Encapsulate
+}
+
+/// Change Priority Messages (VM mobility) from hypervisors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cpm {
+    pub enabled: bool,
+    /// Also accept the seed's prototype layout (type 5, HMAC-SHA-1 over the header only).
+    pub legacy_lip6_type5: bool,
+    pub sender: Vec<CpmSender>,
+}
+
+/// A hypervisor allowed to send CPMs, with its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpmSender {
+    pub address: IpAddr,
+    pub key: String,
+    #[serde(default = "default_algorithm")]
+    pub algorithm: AuthAlgorithm,
+}
+
+/// Control-plane timers and limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timers {
+    pub map_register_interval_secs: u32,
+    /// Map-Request retransmissions before giving up on a resolver.
+    pub map_request_retries: u8,
+    /// First retransmission timeout; doubles on each retry.
+    pub map_request_timeout_ms: u32,
+    /// At most one Map-Request per destination prefix in this interval (miss-flood protection).
+    pub map_request_min_interval_ms: u32,
+    /// At most this many Map-Requests per second in total.
+    pub map_request_rate_per_sec: u32,
+    /// At most one SMR per correspondent in this interval.
+    pub smr_min_interval_ms: u32,
+    pub rloc_probe_interval_secs: u32,
+    /// Unanswered probes before a locator is marked down.
+    pub rloc_probe_count: u8,
+    /// Gap between the probes of one round.
+    pub rloc_probe_retry_ms: u32,
+    /// Most map-cache entries; least-recently-used ones are evicted beyond it.
+    pub map_cache_limit: u32,
+    /// TTL given to negative entries created locally.
+    pub negative_ttl_minutes: u32,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            map_register_interval_secs: 60,
+            map_request_retries: 3,
+            map_request_timeout_ms: 1000,
+            map_request_min_interval_ms: 1000,
+            map_request_rate_per_sec: 100,
+            smr_min_interval_ms: 1000,
+            rloc_probe_interval_secs: 30,
+            rloc_probe_count: 3,
+            rloc_probe_retry_ms: 1000,
+            map_cache_limit: 100_000,
+            negative_ttl_minutes: 15,
+        }
+    }
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// Management interfaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Management {
+    /// Unix socket of the JSON management API (`lispctl`).
+    pub socket: PathBuf,
+    /// Prometheus metrics endpoint.
+    pub metrics_listen: SocketAddr,
+    pub log_level: LogLevel,
+}
+
+impl Default for Management {
+    fn default() -> Self {
+        Self {
+            socket: PathBuf::from("/run/lispd/lispd.sock"),
+            metrics_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9141),
+            log_level: LogLevel::Info,
+        }
+    }
+}

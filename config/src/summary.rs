@@ -1,0 +1,75 @@
+//! The human summary `lispd check-config` prints for a valid file (keys never shown).
+
+use std::fmt::Write;
+
+use crate::model::{Config, PortRole};
+
+/// What would run, in a few lines.
+pub fn summary(config: &Config) -> String {
+    let mut out = String::new();
+    let c = &config.cores;
+    let _ = writeln!(out, "cores: control {}, data {:?}", c.control, c.data);
+    for port in &config.port {
+        let role = match port.role {
+            PortRole::Eid => "eid",
+            PortRole::Rloc => "rloc",
+        };
+        let addresses: Vec<String> = port.addresses.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "port {} ({role}): {} addresses [{}] mtu {} queues {} rx / {} tx",
+            port.name,
+            port.device,
+            addresses.join(", "),
+            port.mtu,
+            c.data.len(),
+            c.data.len() + 1
+        );
+    }
+    for entry in &config.database {
+        let locators: Vec<String> = entry
+            .locator
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} p{} w{}{}",
+                    l.address,
+                    l.priority,
+                    l.weight,
+                    if l.local { " local" } else { "" }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "database {} iid {} ttl {} min{}: {}",
+            entry.prefix,
+            entry.instance_id,
+            entry.ttl_minutes,
+            if entry.register { " registered" } else { "" },
+            locators.join(", ")
+        );
+    }
+    for server in &config.map_server {
+        let _ = writeln!(
+            out,
+            "map-server {} ({:?}, key set)",
+            server.address, server.algorithm
+        );
+    }
+    for resolver in &config.map_resolver {
+        let _ = writeln!(out, "map-resolver {}", resolver.address);
+    }
+    let _ = writeln!(
+        out,
+        "map-cache: {} static entries, limit {}; CPM {}",
+        config.map_cache.len(),
+        config.timers.map_cache_limit,
+        if config.cpm.enabled {
+            "accepted"
+        } else {
+            "off"
+        }
+    );
+    out
+}

@@ -1,0 +1,575 @@
+//! Rules beyond syntax. Every broken rule becomes an [`Issue`]; all of them are reported at once.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::diagnostics::{FieldPath, Issue};
+use crate::model::{
+    AuthAlgorithm, Config, DatabaseEntry, Locator, MapAction, Port, PortRole, StaticMapping,
+};
+
+/// Largest instance-id (24 bits on the wire).
+pub const MAX_INSTANCE_ID: u32 = 0x00ff_ffff;
+/// Most map-cache entries the data plane is built for.
+pub const MAX_MAP_CACHE: u32 = 4_000_000;
+
+/// Facts about the machine the configuration will run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// CPU cores this process may run on.
+    pub cores: Vec<usize>,
+}
+
+impl Host {
+    /// The cores the current process is allowed to use.
+    pub fn current() -> Self {
+        let cores = core_affinity::get_core_ids()
+            .map(|ids| ids.into_iter().map(|id| id.id).collect())
+            .unwrap_or_default();
+        Self { cores }
+    }
+}
+
+/// Checks `config` against every rule; empty when it is valid.
+pub fn validate(config: &Config, host: &Host) -> Vec<Issue> {
+    let mut v = Validator {
+        issues: Vec::new(),
+        root: FieldPath::root(),
+    };
+    v.cores(config, host);
+    v.dpdk(config);
+    v.ports(&config.port);
+    let rloc_addresses: HashSet<IpAddr> = config
+        .port
+        .iter()
+        .filter(|p| p.role == PortRole::Rloc)
+        .flat_map(|p| p.addresses.iter().map(IpNet::addr))
+        .collect();
+    v.database(&config.database, &rloc_addresses);
+    v.map_cache(&config.map_cache);
+    v.map_servers(config);
+    v.resolvers(config);
+    v.underlay_families(config);
+    v.cpm(config);
+    v.timers(config);
+    v.issues
+}
+
+struct Validator {
+    issues: Vec<Issue>,
+    root: FieldPath,
+}
+
+impl Validator {
+    fn report(&mut self, path: FieldPath, message: impl Into<String>) {
+        self.issues.push(Issue {
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn cores(&mut self, config: &Config, host: &Host) {
+        let cores = &config.cores;
+        let path = self.root.key("cores");
+        if cores.data.is_empty() {
+            self.report(
+                path.key("data"),
+                "no data core; expected at least one, e.g. data = [1]",
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, &core) in cores.data.iter().enumerate() {
+            if core == cores.control {
+                self.report(
+                    path.key("data").index(i),
+                    format!("core {core} is also the control core; data cores must be dedicated"),
+                );
+            }
+            if !seen.insert(core) {
+                self.report(
+                    path.key("data").index(i),
+                    format!("core {core} is listed twice"),
+                );
+            }
+        }
+        if !host.cores.is_empty() {
+            let missing = |core: &usize| !host.cores.contains(core);
+            if missing(&cores.control) {
+                self.report(
+                    path.key("control"),
+                    format!(
+                        "core {} does not exist here; available: {:?}",
+                        cores.control, host.cores
+                    ),
+                );
+            }
+            for (i, core) in cores.data.iter().enumerate().filter(|(_, c)| missing(c)) {
+                self.report(
+                    path.key("data").index(i),
+                    format!(
+                        "core {core} does not exist here; available: {:?}",
+                        host.cores
+                    ),
+                );
+            }
+        }
+    }
+
+    fn dpdk(&mut self, config: &Config) {
+        let path = self.root.key("dpdk");
+        let needed = 1024 * config.port.len().max(1) as u32 * (config.cores.data.len() as u32 + 1);
+        if config.dpdk.mbuf_pool_size < needed {
+            self.report(
+                path.key("mbuf_pool_size"),
+                format!(
+                    "{} mbufs cannot fill the RX rings of {} ports × {} queues; expected at least {needed}",
+                    config.dpdk.mbuf_pool_size,
+                    config.port.len(),
+                    config.cores.data.len() + 1
+                ),
+            );
+        }
+        if config.dpdk.mbuf_cache_size > 512 {
+            self.report(
+                path.key("mbuf_cache_size"),
+                "DPDK caps the per-core cache at 512",
+            );
+        }
+        if config.dpdk.file_prefix.is_empty() {
+            self.report(path.key("file_prefix"), "must not be empty");
+        }
+    }
+
+    fn ports(&mut self, ports: &[Port]) {
+        let path = self.root.key("port");
+        if !ports.iter().any(|p| p.role == PortRole::Rloc) {
+            self.report(
+                path.clone(),
+                "no port with role = \"rloc\"; an xTR needs an underlay port",
+            );
+        }
+        if !ports.iter().any(|p| p.role == PortRole::Eid) {
+            self.report(
+                path.clone(),
+                "no port with role = \"eid\"; an xTR needs a port toward its EIDs",
+            );
+        }
+        let mut names = HashMap::new();
+        let mut devices = HashMap::new();
+        for (i, port) in ports.iter().enumerate() {
+            let here = path.index(i);
+            if port.name.is_empty() {
+                self.report(here.key("name"), "must not be empty");
+            } else if let Some(first) = names.insert(port.name.as_str(), i) {
+                self.report(
+                    here.key("name"),
+                    format!("name {:?} already used by port[{first}]", port.name),
+                );
+            }
+            if port.device.is_empty() {
+                self.report(
+                    here.key("device"),
+                    "must not be empty; expected a PCI address or vdev devargs",
+                );
+            } else if let Some(first) = devices.insert(port.device.as_str(), i) {
+                self.report(
+                    here.key("device"),
+                    format!("device already used by port[{first}]"),
+                );
+            }
+            if port.addresses.is_empty() {
+                self.report(
+                    here.key("addresses"),
+                    "port has no address; expected at least one, e.g. addresses = [\"192.0.2.1/24\"]",
+                );
+            }
+            let has_v6 = port.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
+            let min_mtu = if has_v6 { 1280 } else { 576 };
+            if !(min_mtu..=9216).contains(&port.mtu) {
+                self.report(
+                    here.key("mtu"),
+                    format!("MTU {} out of range; expected {min_mtu}..=9216", port.mtu),
+                );
+            }
+            let on_link = |address: &IpAddr| port.addresses.iter().any(|net| net.contains(address));
+            for (g, gateway) in port.gateways.iter().enumerate() {
+                if !on_link(gateway) {
+                    self.report(
+                        here.key("gateways").index(g),
+                        format!("gateway {gateway} is not inside any address prefix of this port"),
+                    );
+                }
+            }
+            for family_v6 in [false, true] {
+                if port
+                    .gateways
+                    .iter()
+                    .filter(|g| g.is_ipv6() == family_v6)
+                    .count()
+                    > 1
+                {
+                    self.report(
+                        here.key("gateways"),
+                        "at most one gateway per address family",
+                    );
+                }
+            }
+            for (n, neighbour) in port.neighbour.iter().enumerate() {
+                let at = here.key("neighbour").index(n);
+                if !on_link(&neighbour.address) {
+                    self.report(
+                        at.key("address"),
+                        format!(
+                            "{} is not inside any address prefix of this port",
+                            neighbour.address
+                        ),
+                    );
+                }
+                if neighbour.mac.is_group() || neighbour.mac.is_zero() {
+                    self.report(
+                        at.key("mac"),
+                        format!("{} is not a unicast MAC", neighbour.mac),
+                    );
+                }
+            }
+        }
+    }
+
+    fn prefix(
+        &mut self,
+        path: FieldPath,
+        prefix: &IpNet,
+        instance_id: u32,
+        instance_path: FieldPath,
+    ) {
+        if prefix.addr() != prefix.network() {
+            self.report(
+                path,
+                format!(
+                    "{prefix} has host bits set; expected the network address, {}",
+                    prefix.trunc()
+                ),
+            );
+        }
+        if instance_id > MAX_INSTANCE_ID {
+            self.report(
+                instance_path,
+                format!("instance-id {instance_id} does not fit 24 bits; expected 0..={MAX_INSTANCE_ID}"),
+            );
+        }
+    }
+
+    fn locators(
+        &mut self,
+        path: FieldPath,
+        locators: &[Locator],
+        rloc_addresses: Option<&HashSet<IpAddr>>,
+    ) {
+        let mut seen = HashSet::new();
+        let mut weight_by_priority: HashMap<u8, (u32, usize, usize)> = HashMap::new();
+        for (j, locator) in locators.iter().enumerate() {
+            let at = path.index(j);
+            if !seen.insert(locator.address) {
+                self.report(
+                    at.key("address"),
+                    format!("locator {} is listed twice", locator.address),
+                );
+            }
+            if locator.address.is_unspecified() || locator.address.is_multicast() {
+                self.report(
+                    at.key("address"),
+                    format!("{} cannot be a locator", locator.address),
+                );
+            }
+            for (key, weight) in [
+                ("weight", locator.weight),
+                ("multicast_weight", locator.multicast_weight),
+            ] {
+                if weight > 100 {
+                    self.report(
+                        at.key(key),
+                        format!("weight {weight} out of range; expected 0..=100 (percent)"),
+                    );
+                }
+            }
+            match (locator.local, rloc_addresses) {
+                (true, None) => self.report(at.key("local"), "map-cache locators cannot be local"),
+                (true, Some(ours)) if !ours.contains(&locator.address) => self.report(
+                    at.key("address"),
+                    format!(
+                        "locator {} is marked local but is not an address of any port with role = \"rloc\"",
+                        locator.address
+                    ),
+                ),
+                _ => {}
+            }
+            if locator.priority != 255 {
+                let group = weight_by_priority.entry(locator.priority).or_default();
+                group.0 += u32::from(locator.weight);
+                group.1 += 1;
+                group.2 += usize::from(locator.weight == 0);
+            }
+        }
+        let mut groups: Vec<_> = weight_by_priority.into_iter().collect();
+        groups.sort_unstable();
+        for (priority, (sum, count, zeros)) in groups {
+            let all_zero = zeros == count;
+            if !all_zero && (zeros > 0 || sum != 100) {
+                self.report(
+                    path.clone(),
+                    format!(
+                        "weights of the locators with priority {priority} sum to {sum}; expected 100 \
+                         (or all 0 for an even split)"
+                    ),
+                );
+            }
+        }
+    }
+
+    fn database(&mut self, entries: &[DatabaseEntry], rloc_addresses: &HashSet<IpAddr>) {
+        let path = self.root.key("database");
+        let mut seen = HashMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let here = path.index(i);
+            self.prefix(
+                here.key("prefix"),
+                &entry.prefix,
+                entry.instance_id,
+                here.key("instance_id"),
+            );
+            if let Some(first) = seen.insert((entry.instance_id, entry.prefix.trunc()), i) {
+                self.report(
+                    here.key("prefix"),
+                    format!(
+                        "{} (instance-id {}) is already in database[{first}]",
+                        entry.prefix, entry.instance_id
+                    ),
+                );
+            }
+            if entry.locator.is_empty() {
+                self.report(
+                    here.clone(),
+                    "database entry has no locator; add at least one [[database.locator]]",
+                );
+            } else if !entry.locator.iter().any(|l| l.local) {
+                self.report(
+                    here.key("locator"),
+                    "no locator is marked local = true; an ETR must own at least one RLOC of its EIDs",
+                );
+            }
+            if entry.ttl_minutes == 0 {
+                self.report(
+                    here.key("ttl_minutes"),
+                    "TTL 0 means \"do not cache\"; expected at least 1 minute",
+                );
+            }
+            self.locators(here.key("locator"), &entry.locator, Some(rloc_addresses));
+        }
+    }
+
+    fn map_cache(&mut self, entries: &[StaticMapping]) {
+        let path = self.root.key("map_cache");
+        let mut seen = HashMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let here = path.index(i);
+            self.prefix(
+                here.key("prefix"),
+                &entry.prefix,
+                entry.instance_id,
+                here.key("instance_id"),
+            );
+            if let Some(first) = seen.insert((entry.instance_id, entry.prefix.trunc()), i) {
+                self.report(
+                    here.key("prefix"),
+                    format!(
+                        "{} (instance-id {}) is already in map_cache[{first}]",
+                        entry.prefix, entry.instance_id
+                    ),
+                );
+            }
+            match (entry.action, entry.locator.is_empty()) {
+                (MapAction::Encapsulate, true) => self.report(
+                    here.key("locator"),
+                    "action \"encapsulate\" needs at least one [[map_cache.locator]]",
+                ),
+                (MapAction::Drop | MapAction::NativeForward | MapAction::SendMapRequest, false) => {
+                    self.report(
+                        here.key("locator"),
+                        "a negative entry (drop, native-forward, send-map-request) has no locators",
+                    )
+                }
+                _ => {}
+            }
+            self.locators(here.key("locator"), &entry.locator, None);
+        }
+    }
+
+    fn key(&mut self, path: FieldPath, key: &str) {
+        if key.is_empty() {
+            self.report(path, "key must not be empty");
+        }
+    }
+
+    fn map_servers(&mut self, config: &Config) {
+        let path = self.root.key("map_server");
+        if config.map_server.is_empty() && config.database.iter().any(|d| d.register) {
+            self.report(
+                path.clone(),
+                "database entries are marked register = true but no [[map_server]] is configured",
+            );
+        }
+        let mut seen = HashMap::new();
+        for (i, server) in config.map_server.iter().enumerate() {
+            let here = path.index(i);
+            self.host(here.key("address"), &server.address);
+            self.key(here.key("key"), &server.key);
+            if let Some(first) = seen.insert(server.address.as_str(), i) {
+                self.report(
+                    here.key("address"),
+                    format!("already configured as map_server[{first}]"),
+                );
+            }
+        }
+    }
+
+    fn resolvers(&mut self, config: &Config) {
+        let path = self.root.key("map_resolver");
+        for (i, resolver) in config.map_resolver.iter().enumerate() {
+            self.host(path.index(i).key("address"), &resolver.address);
+        }
+    }
+
+    /// Control-plane peers given as IP addresses must be reachable from some RLOC-side port.
+    fn underlay_families(&mut self, config: &Config) {
+        let rloc_family = |v6: bool| {
+            config
+                .port
+                .iter()
+                .filter(|p| p.role == PortRole::Rloc)
+                .flat_map(|p| &p.addresses)
+                .any(|a| a.addr().is_ipv6() == v6)
+        };
+        let peers = config
+            .map_server
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ("map_server", i, s.address.parse::<IpAddr>().ok()))
+            .chain(
+                config
+                    .map_resolver
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| ("map_resolver", i, r.address.parse().ok())),
+            )
+            .chain(
+                config
+                    .petr
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| ("petr", i, Some(p.address))),
+            )
+            .chain(
+                config
+                    .pitr
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| ("pitr", i, Some(p.address))),
+            );
+        for (section, i, address) in peers {
+            if let Some(address) = address {
+                if !rloc_family(address.is_ipv6()) {
+                    self.report(
+                        self.root.key(section).index(i).key("address"),
+                        format!(
+                            "{address} is {} but no port with role = \"rloc\" has an address of that family",
+                            if address.is_ipv6() { "IPv6" } else { "IPv4" }
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// An IP address or a host name (RFC 1123 labels).
+    fn host(&mut self, path: FieldPath, address: &str) {
+        if address.parse::<IpAddr>().is_ok() {
+            return;
+        }
+        let label_ok = |label: &str| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        let name = address.strip_suffix('.').unwrap_or(address);
+        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+            self.report(
+                path,
+                format!("{address:?} is neither an IP address nor a host name"),
+            );
+        }
+    }
+
+    fn cpm(&mut self, config: &Config) {
+        let cpm = &config.cpm;
+        let path = self.root.key("cpm");
+        if cpm.enabled && cpm.sender.is_empty() {
+            self.report(
+                path.key("sender"),
+                "CPM is enabled but no [[cpm.sender]] is allowed to send it",
+            );
+        }
+        let mut seen = HashMap::new();
+        for (i, sender) in cpm.sender.iter().enumerate() {
+            let here = path.key("sender").index(i);
+            self.key(here.key("key"), &sender.key);
+            if cpm.legacy_lip6_type5 && sender.algorithm != AuthAlgorithm::HmacSha1 {
+                self.report(
+                    here.key("algorithm"),
+                    "the legacy type-5 layout carries HMAC-SHA-1 only; expected \"hmac-sha1\"",
+                );
+            }
+            if let Some(first) = seen.insert(sender.address, i) {
+                self.report(
+                    here.key("address"),
+                    format!("already configured as cpm.sender[{first}]"),
+                );
+            }
+        }
+    }
+
+    fn timers(&mut self, config: &Config) {
+        let t = &config.timers;
+        let path = self.root.key("timers");
+        let nonzero = [
+            ("map_register_interval_secs", t.map_register_interval_secs),
+            ("map_request_timeout_ms", t.map_request_timeout_ms),
+            ("map_request_rate_per_sec", t.map_request_rate_per_sec),
+            ("rloc_probe_interval_secs", t.rloc_probe_interval_secs),
+            ("rloc_probe_count", u32::from(t.rloc_probe_count)),
+            ("rloc_probe_retry_ms", t.rloc_probe_retry_ms),
+            ("map_cache_limit", t.map_cache_limit),
+            ("negative_ttl_minutes", t.negative_ttl_minutes),
+        ];
+        for (key, value) in nonzero {
+            if value == 0 {
+                self.report(path.key(key), "must be greater than 0");
+            }
+        }
+        if t.map_cache_limit > MAX_MAP_CACHE {
+            self.report(
+                path.key("map_cache_limit"),
+                format!("{} entries is beyond what the data plane holds; expected at most {MAX_MAP_CACHE}", t.map_cache_limit),
+            );
+        }
+        if t.map_register_interval_secs > 0 && t.map_register_interval_secs < 5 {
+            self.report(
+                path.key("map_register_interval_secs"),
+                "registering more often than every 5 s floods map-servers",
+            );
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Every validation rule with a failing example, the error text and where it points.
+
+use config::{parse, Diagnostic, Host};
+
+const VALID: &str = r#"
+[cores]
+control = 0
+data = [1]
+
+[[port]]
+name = "inside"
+device = "net_null0"
+role = "eid"
+addresses = ["10.1.0.1/24"]
+
+[[port]]
+name = "uplink"
+device = "net_null1"
+role = "rloc"
+addresses = ["192.0.2.1/24", "2001:db8::1/64"]
+gateways = ["192.0.2.254"]
+
+[[database]]
+prefix = "10.1.0.0/24"
+[[database.locator]]
+address = "192.0.2.1"
+local = true
+
+[[map_server]]
+address = "192.0.2.100"
+key = "secret"
+"#;
+
+fn host() -> Host {
+    Host {
+        cores: vec![0, 1, 2, 3],
+    }
+}
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    match parse(text, "test.toml", &host()) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.0,
+    }
+}
+
+/// The single error of `text`, checked for path and message fragment.
+fn one_error(text: &str, path: &str, fragment: &str) -> Diagnostic {
+    let all = errors(text);
+    let matching: Vec<_> = all.iter().filter(|d| d.path == path).collect();
+    assert!(
+        matching.iter().any(|d| d.message.contains(fragment)),
+        "no error at {path} containing {fragment:?}; got:\n{}",
+        all.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(all.len(), 1, "exactly one error expected: {all:#?}");
+    all[0].clone()
+}
+
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    let offset = text.find(needle).expect("needle in text");
+    let line = text[..offset].matches('\n').count() + 1;
+    let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+#[test]
+fn the_base_configuration_is_valid() {
+    parse(VALID, "test.toml", &host()).expect("valid");
+}
+
+#[test]
+fn every_example_passes() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).expect("examples dir") {
+        let path = entry.expect("entry").path();
+        config::load(&path, &host()).unwrap_or_else(|e| panic!("{}:\n{e}", path.display()));
+        count += 1;
+    }
+    assert!(count >= 5, "one example per role");
+}
+
+#[test]
+fn host_bits_are_reported_not_zeroed() {
+    let text = VALID.replace("prefix = \"10.1.0.0/24\"", "prefix = \"10.1.0.5/24\"");
+    let error = one_error(&text, "database[0].prefix", "10.1.0.5/24 has host bits set");
+    assert!(error
+        .message
+        .contains("expected the network address, 10.1.0.0/24"));
+    assert_eq!(
+        (error.line, error.column),
+        position_of(&text, "\"10.1.0.5/24\"")
+    );
+    assert_eq!(error.file, "test.toml");
+    assert!(error.to_string().starts_with(&format!(
+        "test.toml:{}:{}: database[0].prefix: ",
+        error.line, error.column
+    )));
+}
+
+#[test]
+fn priority_beyond_eight_bits_is_a_type_error_at_its_line() {
+    let text = VALID.replace("local = true", "local = true\npriority = 300");
+    let all = errors(&text);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].line, position_of(&text, "priority = 300").0);
+    assert!(
+        all[0].message.contains("300") || all[0].message.contains("u8"),
+        "{}",
+        all[0]
+    );
+}
+
+#[test]
+fn weight_out_of_range() {
+    let text = VALID.replace("local = true", "local = true\nweight = 150");
+    let all = errors(&text);
+    assert!(
+        all.iter().any(|d| d.path == "database[0].locator[0].weight"
+            && d.message
+                .contains("weight 150 out of range; expected 0..=100")),
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn weights_of_a_priority_must_sum_to_100() {
+    let text = VALID.replace(
+        "local = true",
+        "local = true\nweight = 60\n[[database.locator]]\naddress = \"198.51.100.1\"\nweight = 60",
+    );
+    one_error(
+        &text,
+        "database[0].locator",
+        "weights of the locators with priority 1 sum to 120; expected 100",
+    );
+}
+
+#[test]
+fn database_entry_without_locator() {
+    let text = VALID.replace(
+        "[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n",
+        "",
+    );
+    let error = one_error(&text, "database[0]", "has no locator");
+    assert_eq!(
+        error.line,
+        position_of(&text, "[[database]]").0,
+        "points at the entry's table"
+    );
+}
+
+#[test]
+fn local_locator_must_be_an_rloc_port_address() {
+    let text = VALID.replace(
+        "address = \"192.0.2.1\"\nlocal",
+        "address = \"192.0.2.9\"\nlocal",
+    );
+    one_error(
+        &text,
+        "database[0].locator[0].address",
+        "192.0.2.9 is marked local but is not an address of any port with role = \"rloc\"",
+    );
+}
+
+#[test]
+fn duplicate_prefixes() {
+    let text = format!("{VALID}\n[[database]]\nprefix = \"10.1.0.0/24\"\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n");
+    one_error(&text, "database[1].prefix", "is already in database[0]");
+    let with_iid = format!("{VALID}\n[[database]]\nprefix = \"10.1.0.0/24\"\ninstance_id = 7\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n");
+    parse(&with_iid, "t", &host()).expect("same prefix in another instance is fine");
+}
+
+#[test]
+fn unknown_algorithm() {
+    let text = VALID.replace(
+        "key = \"secret\"",
+        "key = \"secret\"\nalgorithm = \"hmac-md5\"",
+    );
+    let all = errors(&text);
+    assert_eq!(all.len(), 1);
+    assert!(
+        all[0].message.contains("hmac-md5") && all[0].message.contains("hmac-sha256"),
+        "{}",
+        all[0]
+    );
+    assert_eq!(
+        (all[0].line, all[0].column),
+        position_of(&text, "\"hmac-md5\"")
+    );
+}
+
+#[test]
+fn empty_key() {
+    let text = VALID.replace("key = \"secret\"", "key = \"\"");
+    let error = one_error(&text, "map_server[0].key", "key must not be empty");
+    assert_eq!(error.line, position_of(&text, "key = \"\"").0);
+}
+
+#[test]
+fn cores_overlap_repeat_or_do_not_exist() {
+    let overlap = VALID.replace("data = [1]", "data = [0]");
+    one_error(&overlap, "cores.data[0]", "core 0 is also the control core");
+    let twice = VALID.replace("data = [1]", "data = [1, 2, 1]");
+    one_error(&twice, "cores.data[2]", "core 1 is listed twice");
+    let missing = VALID.replace("data = [1]", "data = [9]");
+    one_error(&missing, "cores.data[0]", "core 9 does not exist here");
+    let none = VALID.replace("data = [1]", "data = []");
+    one_error(&none, "cores.data", "no data core");
+}
+
+#[test]
+fn port_without_addresses() {
+    let text = VALID.replace("addresses = [\"10.1.0.1/24\"]\n", "");
+    one_error(&text, "port[0].addresses", "port has no address");
+}
+
+#[test]
+fn ports_need_both_roles_and_unique_names() {
+    let text = VALID.replace("role = \"eid\"", "role = \"rloc\"");
+    one_error(&text, "port", "no port with role = \"eid\"");
+    let same_name = VALID.replace("name = \"uplink\"", "name = \"inside\"");
+    one_error(&same_name, "port[1].name", "already used by port[0]");
+}
+
+#[test]
+fn gateway_must_be_on_link() {
+    let text = VALID.replace(
+        "gateways = [\"192.0.2.254\"]",
+        "gateways = [\"203.0.113.1\"]",
+    );
+    one_error(
+        &text,
+        "port[1].gateways[0]",
+        "not inside any address prefix",
+    );
+}
+
+#[test]
+fn mtu_range_depends_on_family() {
+    let text = VALID.replace(
+        "gateways = [\"192.0.2.254\"]",
+        "gateways = [\"192.0.2.254\"]\nmtu = 1000",
+    );
+    one_error(&text, "port[1].mtu", "expected 1280..=9216");
+}
+
+#[test]
+fn static_neighbour_must_be_unicast_and_on_link() {
+    let text = VALID.replace(
+        "gateways = [\"192.0.2.254\"]",
+        "gateways = [\"192.0.2.254\"]\n[[port.neighbour]]\naddress = \"192.0.2.254\"\nmac = \"01:00:5e:00:00:01\"",
+    );
+    one_error(&text, "port[1].neighbour[0].mac", "is not a unicast MAC");
+}
+
+#[test]
+fn instance_id_fits_24_bits() {
+    let text = VALID.replace(
+        "prefix = \"10.1.0.0/24\"",
+        "prefix = \"10.1.0.0/24\"\ninstance_id = 16777216",
+    );
+    one_error(&text, "database[0].instance_id", "does not fit 24 bits");
+}
+
+#[test]
+fn map_cache_actions_and_locators_agree() {
+    let positive = format!("{VALID}\n[[map_cache]]\nprefix = \"10.9.0.0/16\"\n");
+    one_error(&positive, "map_cache[0].locator", "needs at least one");
+    let negative = format!("{VALID}\n[[map_cache]]\nprefix = \"10.9.0.0/16\"\naction = \"drop\"\n[[map_cache.locator]]\naddress = \"192.0.2.7\"\n");
+    one_error(&negative, "map_cache[0].locator", "a negative entry");
+    let local = format!("{VALID}\n[[map_cache]]\nprefix = \"10.9.0.0/16\"\n[[map_cache.locator]]\naddress = \"192.0.2.7\"\nlocal = true\n");
+    one_error(&local, "map_cache[0].locator[0].local", "cannot be local");
+    let action = format!("{VALID}\n[[map_cache]]\nprefix = \"10.9.0.0/16\"\naction = \"bounce\"\n");
+    assert!(errors(&action)[0].message.contains("bounce"));
+}
+
+#[test]
+fn cpm_rules() {
+    let no_sender = format!("{VALID}\n[cpm]\nenabled = true\n");
+    one_error(&no_sender, "cpm.sender", "no [[cpm.sender]]");
+    let legacy = format!("{VALID}\n[cpm]\nenabled = true\nlegacy_lip6_type5 = true\n[[cpm.sender]]\naddress = \"10.1.0.250\"\nkey = \"k\"\nalgorithm = \"hmac-sha256\"\n");
+    one_error(&legacy, "cpm.sender[0].algorithm", "HMAC-SHA-1 only");
+}
+
+#[test]
+fn timers_must_be_positive_and_bounded() {
+    let text = format!("{VALID}\n[timers]\nrloc_probe_count = 0\nmap_cache_limit = 5000000\n");
+    let all = errors(&text);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(all
+        .iter()
+        .any(|d| d.path == "timers.rloc_probe_count" && d.message.contains("greater than 0")));
+    assert!(all
+        .iter()
+        .any(|d| d.path == "timers.map_cache_limit" && d.message.contains("at most 4000000")));
+}
+
+#[test]
+fn peers_must_be_reachable_over_an_rloc_family() {
+    let text = VALID
+        .replace(
+            "addresses = [\"192.0.2.1/24\", \"2001:db8::1/64\"]",
+            "addresses = [\"192.0.2.1/24\"]",
+        )
+        .replace("address = \"192.0.2.100\"", "address = \"2001:db8::100\"");
+    one_error(
+        &text,
+        "map_server[0].address",
+        "is IPv6 but no port with role = \"rloc\"",
+    );
+}
+
+#[test]
+fn host_names_are_checked() {
+    let good = VALID.replace(
+        "address = \"192.0.2.100\"",
+        "address = \"l3-london-mr-ms.rloc.lisp4.net\"",
+    );
+    parse(&good, "t", &host()).expect("host name accepted");
+    let bad = VALID.replace("address = \"192.0.2.100\"", "address = \"bad host!\"");
+    one_error(
+        &bad,
+        "map_server[0].address",
+        "neither an IP address nor a host name",
+    );
+}
+
+#[test]
+fn registering_needs_a_map_server() {
+    let text = VALID.replace(
+        "[[map_server]]\naddress = \"192.0.2.100\"\nkey = \"secret\"\n",
+        "",
+    );
+    one_error(&text, "map_server", "no [[map_server]] is configured");
+}
+
+#[test]
+fn typos_in_keys_are_rejected() {
+    let text = VALID.replace("local = true", "locl = true");
+    let all = errors(&text);
+    assert!(all[0].message.contains("locl"), "{}", all[0]);
+    assert_eq!(all[0].line, position_of(&text, "locl").0);
+}
+
+#[test]
+fn several_errors_are_reported_at_once() {
+    let text = VALID
+        .replace("prefix = \"10.1.0.0/24\"", "prefix = \"10.1.0.5/24\"")
+        .replace("key = \"secret\"", "key = \"\"")
+        .replace("data = [1]", "data = [0]");
+    let all = errors(&text);
+    let paths: Vec<&str> = all.iter().map(|d| d.path.as_str()).collect();
+    for expected in ["database[0].prefix", "map_server[0].key", "cores.data[0]"] {
+        assert!(paths.contains(&expected), "{paths:?}");
+    }
+}
+
+#[test]
+fn unreadable_file_is_an_error_not_a_panic() {
+    let error = config::load(std::path::Path::new("/nonexistent/lispd.toml"), &host())
+        .expect_err("missing");
+    assert!(error.to_string().contains("cannot read"));
+}
