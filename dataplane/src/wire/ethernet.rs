@@ -1,0 +1,134 @@
+//! Ethernet II frames with at most one 802.1Q VLAN tag.
+
+use super::{be16, need, put16, WireResult};
+
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+pub const ETHERTYPE_VLAN: u16 = 0x8100;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Untagged header length.
+pub const HEADER_LEN: usize = 14;
+const TAGGED_LEN: usize = 18;
+
+/// A view of an Ethernet frame.
+#[derive(Debug, Clone)]
+pub struct EthernetFrame<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> EthernetFrame<T> {
+    /// Checks that the header (and the VLAN tag, when present) fits.
+    pub fn new_checked(buffer: T) -> WireResult<Self> {
+        let b = buffer.as_ref();
+        need(b, HEADER_LEN, "Ethernet header")?;
+        if be16(b, 12) == ETHERTYPE_VLAN {
+            need(b, TAGGED_LEN, "802.1Q tag")?;
+        }
+        Ok(Self { buffer })
+    }
+
+    pub fn destination(&self) -> [u8; 6] {
+        let b = self.buffer.as_ref();
+        [b[0], b[1], b[2], b[3], b[4], b[5]]
+    }
+
+    pub fn source(&self) -> [u8; 6] {
+        let b = self.buffer.as_ref();
+        [b[6], b[7], b[8], b[9], b[10], b[11]]
+    }
+
+    fn tagged(&self) -> bool {
+        be16(self.buffer.as_ref(), 12) == ETHERTYPE_VLAN
+    }
+
+    /// The 12-bit VLAN id when the frame carries a tag.
+    pub fn vlan_id(&self) -> Option<u16> {
+        self.tagged()
+            .then(|| be16(self.buffer.as_ref(), 14) & 0x0fff)
+    }
+
+    /// EtherType of the payload (after the tag, if any).
+    pub fn ethertype(&self) -> u16 {
+        be16(self.buffer.as_ref(), self.header_len() - 2)
+    }
+
+    /// 14, or 18 with a VLAN tag.
+    pub fn header_len(&self) -> usize {
+        if self.tagged() {
+            TAGGED_LEN
+        } else {
+            HEADER_LEN
+        }
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.header_len()..]
+    }
+
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    pub fn set_destination(&mut self, mac: [u8; 6]) {
+        self.buffer.as_mut()[0..6].copy_from_slice(&mac);
+    }
+
+    pub fn set_source(&mut self, mac: [u8; 6]) {
+        self.buffer.as_mut()[6..12].copy_from_slice(&mac);
+    }
+
+    /// Sets the payload EtherType (after the tag, if any).
+    pub fn set_ethertype(&mut self, ethertype: u16) {
+        let at = self.header_len() - 2;
+        put16(self.buffer.as_mut(), at, ethertype);
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let at = self.header_len();
+        &mut self.buffer.as_mut()[at..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untagged_and_tagged() {
+        let mut frame = [0u8; 20];
+        frame[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        let view = EthernetFrame::new_checked(&frame[..]).expect("fits");
+        assert_eq!(
+            (view.vlan_id(), view.ethertype(), view.header_len()),
+            (None, ETHERTYPE_IPV4, 14)
+        );
+
+        frame[12..14].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+        frame[14..16].copy_from_slice(&0x2064u16.to_be_bytes());
+        frame[16..18].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        let view = EthernetFrame::new_checked(&frame[..]).expect("fits");
+        assert_eq!(
+            (view.vlan_id(), view.ethertype(), view.payload().len()),
+            (Some(0x064), ETHERTYPE_IPV6, 2)
+        );
+        assert!(
+            EthernetFrame::new_checked(&frame[..17]).is_err(),
+            "tag cut short"
+        );
+        assert!(EthernetFrame::new_checked(&frame[..13]).is_err());
+    }
+
+    #[test]
+    fn setters_write_in_place() {
+        let mut frame = [0u8; 14];
+        let mut view = EthernetFrame::new_checked(&mut frame[..]).expect("fits");
+        view.set_destination([1, 2, 3, 4, 5, 6]);
+        view.set_source([7, 8, 9, 10, 11, 12]);
+        view.set_ethertype(ETHERTYPE_ARP);
+        assert_eq!(view.destination(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(view.source(), [7, 8, 9, 10, 11, 12]);
+        assert_eq!(view.ethertype(), ETHERTYPE_ARP);
+    }
+}

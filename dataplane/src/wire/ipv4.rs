@@ -1,0 +1,282 @@
+//! IPv4 headers (options tolerated and skipped).
+
+use std::net::Ipv4Addr;
+
+use super::checksum;
+use super::{be16, need, put16, WireError, WireResult};
+
+/// Header length without options.
+pub const HEADER_LEN: usize = 20;
+pub const PROTOCOL_ICMP: u8 = 1;
+pub const PROTOCOL_TCP: u8 = 6;
+pub const PROTOCOL_UDP: u8 = 17;
+
+/// A view of an IPv4 packet.
+#[derive(Debug, Clone)]
+pub struct Ipv4Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// Checks version, header length and total length against the buffer. Bytes after the total
+    /// length (Ethernet padding) are allowed and ignored by [`payload`](Self::payload).
+    pub fn new_checked(buffer: T) -> WireResult<Self> {
+        let b = buffer.as_ref();
+        need(b, HEADER_LEN, "IPv4 header")?;
+        if b[0] >> 4 != 4 {
+            return Err(WireError::Malformed {
+                field: "IPv4 version",
+                reason: "not 4",
+            });
+        }
+        let header_len = usize::from(b[0] & 0x0f) * 4;
+        if header_len < HEADER_LEN {
+            return Err(WireError::Malformed {
+                field: "IPv4 IHL",
+                reason: "below 5 words",
+            });
+        }
+        need(b, header_len, "IPv4 options")?;
+        let total = usize::from(be16(b, 2));
+        if total < header_len {
+            return Err(WireError::Malformed {
+                field: "IPv4 total length",
+                reason: "shorter than the header",
+            });
+        }
+        need(b, total, "IPv4 payload")?;
+        Ok(Self { buffer })
+    }
+
+    fn b(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+
+    pub fn header_len(&self) -> usize {
+        usize::from(self.b()[0] & 0x0f) * 4
+    }
+
+    /// DSCP (upper 6 bits) and ECN (lower 2 bits).
+    pub fn tos(&self) -> u8 {
+        self.b()[1]
+    }
+
+    pub fn total_len(&self) -> u16 {
+        be16(self.b(), 2)
+    }
+
+    pub fn ident(&self) -> u16 {
+        be16(self.b(), 4)
+    }
+
+    pub fn dont_fragment(&self) -> bool {
+        self.b()[6] & 0x40 != 0
+    }
+
+    pub fn more_fragments(&self) -> bool {
+        self.b()[6] & 0x20 != 0
+    }
+
+    /// Fragment offset in 8-byte units.
+    pub fn fragment_offset(&self) -> u16 {
+        be16(self.b(), 6) & 0x1fff
+    }
+
+    pub fn ttl(&self) -> u8 {
+        self.b()[8]
+    }
+
+    pub fn protocol(&self) -> u8 {
+        self.b()[9]
+    }
+
+    pub fn checksum(&self) -> u16 {
+        be16(self.b(), 10)
+    }
+
+    pub fn src_addr(&self) -> Ipv4Addr {
+        let b = self.b();
+        Ipv4Addr::new(b[12], b[13], b[14], b[15])
+    }
+
+    pub fn dst_addr(&self) -> Ipv4Addr {
+        let b = self.b();
+        Ipv4Addr::new(b[16], b[17], b[18], b[19])
+    }
+
+    /// True when the header checksum is correct.
+    pub fn verify_checksum(&self) -> bool {
+        checksum::checksum(&self.b()[..self.header_len()]) == 0
+    }
+
+    /// The payload, up to the total length.
+    pub fn payload(&self) -> &[u8] {
+        &self.b()[self.header_len()..usize::from(self.total_len())]
+    }
+
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    fn m(&mut self) -> &mut [u8] {
+        self.buffer.as_mut()
+    }
+
+    pub fn set_tos(&mut self, tos: u8) {
+        self.m()[1] = tos;
+    }
+
+    pub fn set_total_len(&mut self, len: u16) {
+        put16(self.m(), 2, len);
+    }
+
+    pub fn set_ident(&mut self, ident: u16) {
+        put16(self.m(), 4, ident);
+    }
+
+    /// Sets DF and clears MF and the fragment offset.
+    pub fn set_dont_fragment(&mut self, df: bool) {
+        put16(self.m(), 6, if df { 0x4000 } else { 0 });
+    }
+
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.m()[8] = ttl;
+    }
+
+    pub fn set_protocol(&mut self, protocol: u8) {
+        self.m()[9] = protocol;
+    }
+
+    pub fn set_src_addr(&mut self, addr: Ipv4Addr) {
+        self.m()[12..16].copy_from_slice(&addr.octets());
+    }
+
+    pub fn set_dst_addr(&mut self, addr: Ipv4Addr) {
+        self.m()[16..20].copy_from_slice(&addr.octets());
+    }
+
+    /// Recomputes the header checksum.
+    pub fn fill_checksum(&mut self) {
+        put16(self.m(), 10, 0);
+        let len = self.header_len();
+        let sum = checksum::checksum(&self.b()[..len]);
+        put16(self.m(), 10, sum);
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let (start, end) = (self.header_len(), usize::from(self.total_len()));
+        &mut self.m()[start..end]
+    }
+}
+
+/// The fields of an option-less IPv4 header we emit (DF set, id 0: tunnels never fragment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Repr {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: u8,
+    pub payload_len: u16,
+    pub ttl: u8,
+    pub tos: u8,
+}
+
+impl Ipv4Repr {
+    /// Writes the 20-byte header with its checksum at the start of `buffer`
+    /// (which must hold [`HEADER_LEN`] bytes).
+    pub fn emit(&self, buffer: &mut [u8]) {
+        let header = &mut buffer[..HEADER_LEN];
+        header[0] = 0x45;
+        header[1] = self.tos;
+        put16(header, 2, HEADER_LEN as u16 + self.payload_len);
+        header[4..8].copy_from_slice(&[0, 0, 0x40, 0]);
+        header[8] = self.ttl;
+        header[9] = self.protocol;
+        header[10..12].fill(0);
+        header[12..16].copy_from_slice(&self.src.octets());
+        header[16..20].copy_from_slice(&self.dst.octets());
+        let sum = checksum::checksum(header);
+        put16(header, 10, sum);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet() -> Vec<u8> {
+        let mut p = vec![0u8; 28];
+        Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: Ipv4Addr::new(10, 0, 0, 2),
+            protocol: PROTOCOL_UDP,
+            payload_len: 8,
+            ttl: 64,
+            tos: 0xb8,
+        }
+        .emit(&mut p);
+        p
+    }
+
+    #[test]
+    fn written_header_reads_back() {
+        let bytes = packet();
+        let p = Ipv4Packet::new_checked(&bytes[..]).expect("valid");
+        assert_eq!(p.src_addr(), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(p.dst_addr(), Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(
+            (p.protocol(), p.ttl(), p.tos(), p.total_len()),
+            (PROTOCOL_UDP, 64, 0xb8, 28)
+        );
+        assert!(p.dont_fragment() && !p.more_fragments() && p.fragment_offset() == 0);
+        assert!(p.verify_checksum());
+        assert_eq!(p.payload().len(), 8);
+    }
+
+    #[test]
+    fn options_are_skipped_and_padding_ignored() {
+        let mut bytes = vec![0u8; 40];
+        bytes[0] = 0x46; // IHL 6: 4 bytes of options
+        bytes[2..4].copy_from_slice(&30u16.to_be_bytes());
+        let mut p = Ipv4Packet::new_checked(&mut bytes[..]).expect("valid");
+        p.fill_checksum();
+        assert!(p.verify_checksum());
+        assert_eq!(p.header_len(), 24);
+        assert_eq!(
+            p.payload().len(),
+            6,
+            "total length bounds the payload, not the buffer"
+        );
+    }
+
+    #[test]
+    fn rejects_what_would_mislead_accessors() {
+        let good = packet();
+        let mut v6 = good.clone();
+        v6[0] = 0x65;
+        let mut short_ihl = good.clone();
+        short_ihl[0] = 0x44;
+        let mut long_ihl = good.clone();
+        long_ihl[0] = 0x4f;
+        let mut total_small = good.clone();
+        total_small[2..4].copy_from_slice(&19u16.to_be_bytes());
+        let mut total_big = good.clone();
+        total_big[2..4].copy_from_slice(&29u16.to_be_bytes());
+        for bad in [
+            &good[..19],
+            &v6[..],
+            &short_ihl[..],
+            &long_ihl[..],
+            &total_small[..],
+            &total_big[..],
+        ] {
+            assert!(Ipv4Packet::new_checked(bad).is_err());
+        }
+        let mut corrupt = good;
+        corrupt[8] = 63;
+        assert!(!Ipv4Packet::new_checked(&corrupt[..])
+            .expect("parses")
+            .verify_checksum());
+    }
+}
