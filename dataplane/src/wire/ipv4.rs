@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn options_are_skipped_and_padding_ignored() {
-        let mut bytes = vec![0u8; 40];
+        let mut bytes = [0u8; 40];
         bytes[0] = 0x46; // IHL 6: 4 bytes of options
         bytes[2..4].copy_from_slice(&30u16.to_be_bytes());
         let mut p = Ipv4Packet::new_checked(&mut bytes[..]).expect("valid");

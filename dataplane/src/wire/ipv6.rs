@@ -282,8 +282,7 @@ mod tests {
             .upper_layer()
             .is_err());
 
-        let looping: Vec<u8> = std::iter::repeat([NEXT_DEST_OPTS, 0, 0, 0, 0, 0, 0, 0])
-            .take(12)
+        let looping: Vec<u8> = std::iter::repeat_n([NEXT_DEST_OPTS, 0, 0, 0, 0, 0, 0, 0], 12)
             .flatten()
             .collect();
         let bytes = packet(NEXT_DEST_OPTS, &looping);
