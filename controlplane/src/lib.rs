@@ -1,2 +1,5 @@
 //! The LISP control plane: message views and representations, HMAC authentication, and I/O-free
 //! state machines (registration, resolution, responder, SMR, probing, mobility) with explicit time.
+
+pub mod decode;
+pub mod wire;

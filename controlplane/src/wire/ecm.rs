@@ -1,0 +1,181 @@
+//! Encapsulated Control Message (type 8, RFC 9301 §5.8): a LISP control message inside an inner
+//! IPv4 or IPv6 + UDP header, in any mix with the outer header.
+//!
+//! ```text
+//! |Type=8 |S|D|E|M|            Reserved                           |
+//! |                     IPv4 or IPv6 Header (inner)               |
+//! |                     UDP Header (inner)                        |
+//! |                     LISP Control Message                      |
+//! ```
+
+use std::net::IpAddr;
+
+use dataplane::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTOCOL_UDP};
+use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+use dataplane::wire::udp::{self, UdpPacket};
+use dataplane::wire::{ipv4, ipv6, WireError, WireResult};
+
+use super::{check_type, MessageType};
+
+pub const HEADER_LEN: usize = 4;
+
+/// Every field of an ECM and its inner headers; `message` is the encapsulated control message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcmRepr {
+    /// S: LISP-SEC.
+    pub security: bool,
+    /// D: DDT-originated.
+    pub ddt: bool,
+    /// E: forwarded by a map-server to an ETR.
+    pub to_etr: bool,
+    /// M: sent to a map-server.
+    pub to_map_server: bool,
+    pub inner_source: IpAddr,
+    pub inner_destination: IpAddr,
+    pub inner_ttl: u8,
+    pub source_port: u16,
+    pub destination_port: u16,
+    pub message: Vec<u8>,
+}
+
+impl EcmRepr {
+    /// Parses the ECM header and the inner IP/UDP headers; the inner message is not interpreted.
+    pub fn parse(bytes: &[u8]) -> WireResult<Self> {
+        check_type(bytes, MessageType::Ecm, HEADER_LEN, "ECM header")?;
+        let inner = &bytes[HEADER_LEN..];
+        let version = inner.first().ok_or(WireError::Truncated {
+            field: "ECM inner header",
+        })? >> 4;
+        let (source, destination, ttl, udp_bytes) = match version {
+            4 => {
+                let ip = Ipv4Packet::new_checked(inner)?;
+                if ip.protocol() != PROTOCOL_UDP {
+                    return Err(WireError::Malformed {
+                        field: "ECM inner protocol",
+                        reason: "not UDP",
+                    });
+                }
+                let payload = &inner[ip.header_len()..usize::from(ip.total_len())];
+                (
+                    IpAddr::V4(ip.src_addr()),
+                    IpAddr::V4(ip.dst_addr()),
+                    ip.ttl(),
+                    payload,
+                )
+            }
+            6 => {
+                let ip = Ipv6Packet::new_checked(inner)?;
+                let upper = ip.upper_layer()?;
+                if upper.protocol != PROTOCOL_UDP || upper.later_fragment {
+                    return Err(WireError::Malformed {
+                        field: "ECM inner protocol",
+                        reason: "not UDP",
+                    });
+                }
+                let end = ipv6::HEADER_LEN + usize::from(ip.payload_len());
+                let udp_bytes = &inner[upper.offset..end];
+                (
+                    IpAddr::V6(ip.src_addr()),
+                    IpAddr::V6(ip.dst_addr()),
+                    ip.hop_limit(),
+                    udp_bytes,
+                )
+            }
+            _ => {
+                return Err(WireError::Malformed {
+                    field: "ECM inner IP version",
+                    reason: "not 4 or 6",
+                })
+            }
+        };
+        let udp = UdpPacket::new_checked(udp_bytes)?;
+        Ok(Self {
+            security: bytes[0] & 0x08 != 0,
+            ddt: bytes[0] & 0x04 != 0,
+            to_etr: bytes[0] & 0x02 != 0,
+            to_map_server: bytes[0] & 0x01 != 0,
+            inner_source: source,
+            inner_destination: destination,
+            inner_ttl: ttl,
+            source_port: udp.src_port(),
+            destination_port: udp.dst_port(),
+            message: udp.payload().to_vec(),
+        })
+    }
+
+    fn ip_header_len(&self) -> usize {
+        match self.inner_source {
+            IpAddr::V4(_) => ipv4::HEADER_LEN,
+            IpAddr::V6(_) => ipv6::HEADER_LEN,
+        }
+    }
+
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.ip_header_len() + udp::HEADER_LEN + self.message.len()
+    }
+
+    /// Appends the ECM with inner headers (inner UDP checksum computed).
+    pub fn emit(&self, out: &mut Vec<u8>) -> WireResult<()> {
+        let udp_len = udp::HEADER_LEN + self.message.len();
+        let udp_len16 = u16::try_from(udp_len)
+            .ok()
+            .filter(|len| usize::from(*len) + self.ip_header_len() <= usize::from(u16::MAX))
+            .ok_or(WireError::Malformed {
+                field: "ECM message",
+                reason: "too long",
+            })?;
+        let start = out.len();
+        out.resize(start + self.buffer_len(), 0);
+        let buf = &mut out[start..];
+        buf[0] = (MessageType::Ecm as u8) << 4
+            | u8::from(self.security) << 3
+            | u8::from(self.ddt) << 2
+            | u8::from(self.to_etr) << 1
+            | u8::from(self.to_map_server);
+        let ip_len = self.ip_header_len();
+        let (ip, rest) = buf[HEADER_LEN..].split_at_mut(ip_len);
+        udp::write_header(
+            rest,
+            self.source_port,
+            self.destination_port,
+            self.message.len() as u16,
+        );
+        rest[udp::HEADER_LEN..].copy_from_slice(&self.message);
+        let mut datagram = UdpPacket::new_checked(&mut rest[..])?;
+        match (self.inner_source, self.inner_destination) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                Ipv4Repr {
+                    src,
+                    dst,
+                    protocol: PROTOCOL_UDP,
+                    payload_len: udp_len16,
+                    ttl: self.inner_ttl,
+                    tos: 0,
+                }
+                .emit(ip);
+                datagram.fill_checksum_v4(src, dst);
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                Ipv6Repr {
+                    src,
+                    dst,
+                    next_header: PROTOCOL_UDP,
+                    payload_len: udp_len16,
+                    hop_limit: self.inner_ttl,
+                    traffic_class: 0,
+                    flow_label: 0,
+                }
+                .emit(ip);
+                datagram.fill_checksum_v6(src, dst);
+            }
+            _ => {
+                out.truncate(start);
+                return Err(WireError::Malformed {
+                    field: "ECM inner addresses",
+                    reason: "mixed families",
+                });
+            }
+        }
+        Ok(())
+    }
+}
