@@ -2,18 +2,26 @@
 //! `RATIO name value` line per side-by-side comparison (ours divided by the baseline).
 
 mod ports;
+mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 1] = [(
-    "ports",
-    "I/O floor: TX+RX burst cycles per packet over an in-process ring port pair",
-)];
+const SUITES: [(&str, &str); 2] = [
+    (
+        "ports",
+        "I/O floor: TX+RX burst cycles per packet over an in-process ring port pair",
+    ),
+    (
+        "wire",
+        "codec costs: Map-Request and LISP header parse/emit, HMAC-SHA-256 of a Map-Register",
+    ),
+];
 
 fn main() -> ExitCode {
     let suite = std::env::args().nth(1).unwrap_or_default();
     let result = match suite.as_str() {
-        "ports" => ports::run(),
+        "ports" => ports::run().map_err(|e| e.to_string()),
+        "wire" => wire::run(),
         _ => {
             eprintln!("usage: bench SUITE\nsuites:");
             for (name, what) in SUITES {

@@ -11,6 +11,9 @@ use controlplane::wire::registration::{MapRegisterRepr, RegistrationPacket};
 /// The seed's DEBUG section, verbatim.
 const SEED_MAP_REGISTER: &str = include_str!("data/seed-map-register.hex");
 
+/// Address, priority, weight, M-priority, M-weight, local, probed, reachable.
+type LocatorFields = (IpAddr, u8, u8, u8, u8, bool, bool, bool);
+
 #[test]
 fn seed_map_register_decodes_to_the_printed_fields() {
     let bytes = parse_hex(SEED_MAP_REGISTER).expect("hex");
@@ -65,7 +68,7 @@ fn seed_map_register_decodes_to_the_printed_fields() {
             ),
             (60, Action::NoAction, true, 0)
         );
-        let locators: Vec<(IpAddr, u8, u8, u8, u8, bool, bool, bool)> = record
+        let locators: Vec<LocatorFields> = record
             .locators
             .iter()
             .map(|l| {
