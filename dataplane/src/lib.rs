@@ -1,4 +1,5 @@
 //! The xTR data plane in pure Rust over byte slices: header views, LPM, map-cache, local database,
 //! RCU publication and the burst pipeline. Testable without DPDK; the DPDK glue stays thin.
 
+pub mod lpm;
 pub mod wire;

@@ -1,0 +1,169 @@
+//! The LPM against a naive reference on random prefix sets and keys, with inserts, replacements
+//! and deletes that uncover shorter prefixes; IPv4 and IPv6.
+
+use std::collections::HashMap;
+
+use dataplane::lpm::{mask, Key, LpmWriter};
+use proptest::prelude::*;
+
+/// Longest match by scanning every prefix.
+fn reference(prefixes: &HashMap<(Key, u8), u32>, key: Key) -> Option<u32> {
+    prefixes
+        .iter()
+        .filter(|((p, len), _)| mask(key, *len) == *p)
+        .max_by_key(|((_, len), _)| *len)
+        .map(|(_, v)| *v)
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Insert(Key, u8, u32),
+    Remove(usize),
+}
+
+/// Prefixes clustered under a few roots so they overlap, with lengths spread over the key width.
+fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
+    let roots = proptest::collection::vec(any::<u128>(), 3);
+    (
+        roots,
+        proptest::collection::vec(
+            (
+                0usize..3,
+                any::<u128>(),
+                0u8..=bits,
+                0u32..1000,
+                any::<bool>(),
+                any::<usize>(),
+            ),
+            1..120,
+        ),
+    )
+        .prop_map(move |(roots, raw)| {
+            raw.into_iter()
+                .map(|(root, noise, len, value, remove, index)| {
+                    if remove {
+                        Op::Remove(index)
+                    } else {
+                        // Share the top bits of a root, then random bits, cut to `len`.
+                        let shared = (u32::from(len) / 2).min(u32::from(bits));
+                        let top = if shared == 0 {
+                            0
+                        } else {
+                            roots[root] & (u128::MAX << (128 - shared))
+                        };
+                        let low = if shared == 0 {
+                            noise
+                        } else {
+                            noise & (u128::MAX >> shared)
+                        };
+                        let width_mask = if bits == 128 {
+                            u128::MAX
+                        } else {
+                            u128::MAX << (128 - u32::from(bits))
+                        };
+                        Op::Insert(mask((top | low) & width_mask, len), len, value)
+                    }
+                })
+                .collect()
+        })
+}
+
+fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError> {
+    let mut writer = LpmWriter::new(bits);
+    let mut model: HashMap<(Key, u8), u32> = HashMap::new();
+    let width_mask = if bits == 128 {
+        u128::MAX
+    } else {
+        u128::MAX << (128 - u32::from(bits))
+    };
+    for op in ops {
+        match op {
+            Op::Insert(key, len, value) => {
+                prop_assert_eq!(
+                    writer.insert(key, len, value).unwrap(),
+                    model.insert((key, len), value)
+                );
+            }
+            Op::Remove(index) if !model.is_empty() => {
+                let (&(key, len), _) = model.iter().nth(index % model.len()).unwrap();
+                prop_assert_eq!(writer.remove(key, len).unwrap(), model.remove(&(key, len)));
+            }
+            Op::Remove(_) => {}
+        }
+        let table = writer.table();
+        // Probe the prefixes themselves, their last addresses, and random keys.
+        let mut keys: Vec<u128> = model
+            .keys()
+            .flat_map(|&(k, len)| {
+                let last = if len >= 128 {
+                    k
+                } else {
+                    k | ((u128::MAX >> len) & width_mask)
+                };
+                [k, last]
+            })
+            .collect();
+        keys.extend(probes.iter().map(|p| p & width_mask));
+        let mut burst = vec![None; keys.len()];
+        table.lookup_burst(&keys, &mut burst);
+        for (key, got) in keys.iter().zip(burst) {
+            let want = reference(&model, *key);
+            prop_assert_eq!(table.lookup(*key), want, "key {:032x}", key);
+            prop_assert_eq!(got, want, "burst, key {:032x}", key);
+        }
+    }
+    prop_assert_eq!(writer.len(), model.len());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn ipv4_matches_the_reference(ops in ops(32), probes in proptest::collection::vec(any::<u128>(), 16)) {
+        check(32, ops, probes)?;
+    }
+
+    #[test]
+    fn ipv6_matches_the_reference(ops in ops(128), probes in proptest::collection::vec(any::<u128>(), 16)) {
+        check(128, ops, probes)?;
+    }
+}
+
+#[test]
+fn edges_default_host_routes_and_uncovering() {
+    let mut w = LpmWriter::new(32);
+    let k = |a: u8, b: u8, c: u8, d: u8| u128::from(u32::from_be_bytes([a, b, c, d])) << 96;
+    w.insert(0, 0, 1).unwrap();
+    w.insert(k(10, 0, 0, 0), 8, 2).unwrap();
+    w.insert(k(10, 1, 2, 0), 24, 3).unwrap();
+    w.insert(k(10, 1, 2, 3), 32, 4).unwrap();
+    let t = w.table();
+    assert_eq!(t.lookup(k(10, 1, 2, 3)), Some(4));
+    assert_eq!(t.lookup(k(10, 1, 2, 4)), Some(3));
+    assert_eq!(t.lookup(k(10, 9, 9, 9)), Some(2));
+    assert_eq!(t.lookup(k(11, 0, 0, 0)), Some(1));
+    w.remove(k(10, 1, 2, 0), 24).unwrap();
+    assert_eq!(
+        w.table().lookup(k(10, 1, 2, 4)),
+        Some(2),
+        "the /8 shows through again"
+    );
+    assert_eq!(
+        t.lookup(k(10, 1, 2, 4)),
+        Some(3),
+        "an old version never changes"
+    );
+    w.remove(0, 0).unwrap();
+    assert_eq!(w.table().lookup(k(11, 0, 0, 0)), None);
+    assert!(w.insert(k(10, 0, 0, 1), 8, 5).is_err(), "host bits");
+    assert!(w.insert(0, 33, 5).is_err(), "too long");
+    assert!(w.insert(0, 0, u32::MAX).is_err(), "value too large");
+
+    let mut v6 = LpmWriter::new(128);
+    v6.insert(u128::MAX, 128, 9).unwrap();
+    v6.insert(u128::MAX << 1, 127, 8).unwrap();
+    assert_eq!(v6.table().lookup(u128::MAX), Some(9));
+    assert_eq!(v6.table().lookup(u128::MAX - 1), Some(8));
+    assert_eq!(v6.table().lookup(0), None);
+}
