@@ -34,8 +34,8 @@ fi
 
 # Hugepages for real deployments and line-rate benchmarks; tests and the smoke run use --no-huge,
 # so a machine that refuses them (containers) still passes.
-if [ -w /proc/sys/vm/nr_hugepages ] && [ "$(cat /proc/sys/vm/nr_hugepages)" -lt 512 ]; then
-  echo 512 > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+if [ -w /proc/sys/vm/nr_hugepages ] && [ "$(cat /proc/sys/vm/nr_hugepages)" -lt 1024 ]; then
+  echo 1024 > /proc/sys/vm/nr_hugepages 2>/dev/null || true
 fi
 if [ -d /dev/hugepages ] && ! mountpoint -q /dev/hugepages; then
   mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true

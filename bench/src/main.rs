@@ -1,12 +1,18 @@
 //! `cargo run --release -p bench -- SUITE`: each suite prints one line per figure and one
 //! `RATIO name value` line per side-by-side comparison (ours divided by the baseline).
 
+mod eal;
+mod lpm;
 mod ports;
 mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 2] = [
+const SUITES: [(&str, &str); 3] = [
+    (
+        "lpm",
+        "LPM cycles per lookup, update rates and memory vs rte_fib / rte_fib6 (1M IPv4, 100k IPv6)",
+    ),
     (
         "ports",
         "I/O floor: TX+RX burst cycles per packet over an in-process ring port pair",
@@ -22,6 +28,7 @@ fn main() -> ExitCode {
     let result = match suite.as_str() {
         "ports" => ports::run().map_err(|e| e.to_string()),
         "wire" => wire::run(),
+        "lpm" => lpm::run(),
         _ => {
             eprintln!("usage: bench SUITE\nsuites:");
             for (name, what) in SUITES {

@@ -8,6 +8,7 @@
 
 mod eal;
 mod error;
+mod fib;
 pub mod lcore;
 mod mbuf;
 mod mempool;
@@ -19,6 +20,7 @@ pub mod time;
 
 pub use eal::{Eal, EalBuilder};
 pub use error::{Error, Result};
+pub use fib::{Fib4, Fib6};
 pub use mbuf::{Mbuf, MbufBurst, MAX_BURST};
 pub use mempool::{Mempool, MempoolConfig};
 pub use port::{
