@@ -21,7 +21,13 @@ pub fn init(program: &str, memory_mib: u64, two_cores: bool) -> Result<Eal, dpdk
     let lcores = if two_cores { "0@0,1@1" } else { "0@0" };
     let memory = memory_mib.to_string();
     let mut builder = EalBuilder::new(program)
-        .args(["--no-pci", "--no-telemetry", "--log-level=lib.eal:error", "--lcores", lcores])
+        .args([
+            "--no-pci",
+            "--no-telemetry",
+            "--log-level=lib.eal:error",
+            "--lcores",
+            lcores,
+        ])
         .args(["-m", memory.as_str()]);
     if free_hugepage_mib() >= memory_mib {
         builder = builder.arg("--in-memory");

@@ -2,4 +2,5 @@
 //! RCU publication and the burst pipeline. Testable without DPDK; the DPDK glue stays thin.
 
 pub mod lpm;
+pub mod rcu;
 pub mod wire;

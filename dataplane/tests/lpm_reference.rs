@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use dataplane::lpm::{mask, Key, LpmWriter};
+use dataplane::rcu::Qsbr;
 use proptest::prelude::*;
 
 /// Longest match by scanning every prefix.
@@ -69,7 +70,7 @@ fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
 }
 
 fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError> {
-    let mut writer = LpmWriter::new(bits);
+    let mut writer = LpmWriter::new(bits, 1 << 20, Qsbr::new(1));
     let mut model: HashMap<(Key, u8), u32> = HashMap::new();
     let width_mask = if bits == 128 {
         u128::MAX
@@ -90,7 +91,8 @@ fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError>
             }
             Op::Remove(_) => {}
         }
-        let table = writer.table();
+        writer.publish();
+        let table = writer.published();
         // Probe the prefixes themselves, their last addresses, and random keys.
         let mut keys: Vec<u128> = model
             .keys()
@@ -132,38 +134,57 @@ proptest! {
 
 #[test]
 fn edges_default_host_routes_and_uncovering() {
-    let mut w = LpmWriter::new(32);
+    let mut w = LpmWriter::new(32, 1 << 16, Qsbr::new(1));
     let k = |a: u8, b: u8, c: u8, d: u8| u128::from(u32::from_be_bytes([a, b, c, d])) << 96;
     w.insert(0, 0, 1).unwrap();
     w.insert(k(10, 0, 0, 0), 8, 2).unwrap();
     w.insert(k(10, 1, 2, 0), 24, 3).unwrap();
     w.insert(k(10, 1, 2, 3), 32, 4).unwrap();
-    let t = w.table();
+    assert_eq!(
+        w.published().lookup(k(10, 1, 2, 3)),
+        None,
+        "nothing is visible before publish"
+    );
+    w.publish();
+    let t = w.published();
     assert_eq!(t.lookup(k(10, 1, 2, 3)), Some(4));
     assert_eq!(t.lookup(k(10, 1, 2, 4)), Some(3));
     assert_eq!(t.lookup(k(10, 9, 9, 9)), Some(2));
     assert_eq!(t.lookup(k(11, 0, 0, 0)), Some(1));
     w.remove(k(10, 1, 2, 0), 24).unwrap();
     assert_eq!(
-        w.table().lookup(k(10, 1, 2, 4)),
+        w.published().lookup(k(10, 1, 2, 4)),
+        Some(3),
+        "unpublished changes are invisible"
+    );
+    w.publish();
+    assert_eq!(
+        w.published().lookup(k(10, 1, 2, 4)),
         Some(2),
         "the /8 shows through again"
     );
-    assert_eq!(
-        t.lookup(k(10, 1, 2, 4)),
-        Some(3),
-        "an old version never changes"
-    );
     w.remove(0, 0).unwrap();
-    assert_eq!(w.table().lookup(k(11, 0, 0, 0)), None);
+    w.publish();
+    assert_eq!(w.published().lookup(k(11, 0, 0, 0)), None);
     assert!(w.insert(k(10, 0, 0, 1), 8, 5).is_err(), "host bits");
     assert!(w.insert(0, 33, 5).is_err(), "too long");
     assert!(w.insert(0, 0, u32::MAX).is_err(), "value too large");
 
-    let mut v6 = LpmWriter::new(128);
+    let mut v6 = LpmWriter::new(128, 1 << 16, Qsbr::new(1));
     v6.insert(u128::MAX, 128, 9).unwrap();
     v6.insert(u128::MAX << 1, 127, 8).unwrap();
-    assert_eq!(v6.table().lookup(u128::MAX), Some(9));
-    assert_eq!(v6.table().lookup(u128::MAX - 1), Some(8));
-    assert_eq!(v6.table().lookup(0), None);
+    v6.publish();
+    assert_eq!(v6.published().lookup(u128::MAX), Some(9));
+    assert_eq!(v6.published().lookup(u128::MAX - 1), Some(8));
+    assert_eq!(v6.published().lookup(0), None);
+
+    let mut tiny = LpmWriter::new(32, 64, Qsbr::new(1));
+    let full = (0..16)
+        .map(|i| tiny.insert(k(10, i, 0, 0), 24, 1))
+        .find(Result::is_err);
+    assert!(
+        matches!(full, Some(Err(dataplane::lpm::LpmError::Full(_)))),
+        "arena exhaustion is an error"
+    );
+    tiny.publish();
 }

@@ -9,7 +9,8 @@ use crate::error::{check, dpdk_error, last_errno, Error, Result};
 use crate::sys;
 
 fn c_name(name: &str) -> Result<CString> {
-    CString::new(name).map_err(|_| Error::InvalidArgument(format!("FIB name {name:?} has a NUL byte")))
+    CString::new(name)
+        .map_err(|_| Error::InvalidArgument(format!("FIB name {name:?} has a NUL byte")))
 }
 
 /// An IPv4 FIB (DIR-24-8, 4-byte next hops).
@@ -38,18 +39,28 @@ impl Fib4 {
         };
         // SAFETY: name and conf are valid for the call; EAL is initialised.
         let raw = unsafe { sys::rte_fib_create(name_c.as_ptr(), sys::SOCKET_ID_ANY, &mut conf) };
-        let raw = NonNull::new(raw).ok_or_else(|| dpdk_error(format!("rte_fib_create({name})"), last_errno()))?;
-        Ok(Self { raw, _eal: eal.clone() })
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| dpdk_error(format!("rte_fib_create({name})"), last_errno()))?;
+        Ok(Self {
+            raw,
+            _eal: eal.clone(),
+        })
     }
 
     pub fn add(&mut self, ip: u32, depth: u8, next_hop: u64) -> Result<()> {
         // SAFETY: raw is a live FIB owned exclusively through &mut self.
-        check("rte_fib_add", unsafe { sys::rte_fib_add(self.raw.as_ptr(), ip, depth, next_hop) }).map(drop)
+        check("rte_fib_add", unsafe {
+            sys::rte_fib_add(self.raw.as_ptr(), ip, depth, next_hop)
+        })
+        .map(drop)
     }
 
     pub fn delete(&mut self, ip: u32, depth: u8) -> Result<()> {
         // SAFETY: as in add().
-        check("rte_fib_delete", unsafe { sys::rte_fib_delete(self.raw.as_ptr(), ip, depth) }).map(drop)
+        check("rte_fib_delete", unsafe {
+            sys::rte_fib_delete(self.raw.as_ptr(), ip, depth)
+        })
+        .map(drop)
     }
 
     /// Looks up `ips` (host byte order) into `next_hops` (same length; 0 = no route).
@@ -57,7 +68,12 @@ impl Fib4 {
         let n = ips.len().min(next_hops.len());
         // SAFETY: both arrays hold n elements; DPDK only reads `ips` despite the non-const pointer.
         let ret = unsafe {
-            sys::rte_fib_lookup_bulk(self.raw.as_ptr(), ips.as_ptr().cast_mut(), next_hops.as_mut_ptr(), n as i32)
+            sys::rte_fib_lookup_bulk(
+                self.raw.as_ptr(),
+                ips.as_ptr().cast_mut(),
+                next_hops.as_mut_ptr(),
+                n as i32,
+            )
         };
         check("rte_fib_lookup_bulk", ret).map(drop)
     }
@@ -95,25 +111,40 @@ impl Fib6 {
         };
         // SAFETY: name and conf are valid for the call; EAL is initialised.
         let raw = unsafe { sys::rte_fib6_create(name_c.as_ptr(), sys::SOCKET_ID_ANY, &mut conf) };
-        let raw = NonNull::new(raw).ok_or_else(|| dpdk_error(format!("rte_fib6_create({name})"), last_errno()))?;
-        Ok(Self { raw, _eal: eal.clone() })
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| dpdk_error(format!("rte_fib6_create({name})"), last_errno()))?;
+        Ok(Self {
+            raw,
+            _eal: eal.clone(),
+        })
     }
 
     pub fn add(&mut self, ip: &[u8; 16], depth: u8, next_hop: u64) -> Result<()> {
         // SAFETY: raw is live and exclusively ours; ip points at 16 bytes.
-        check("rte_fib6_add", unsafe { sys::rte_fib6_add(self.raw.as_ptr(), ip.as_ptr(), depth, next_hop) }).map(drop)
+        check("rte_fib6_add", unsafe {
+            sys::rte_fib6_add(self.raw.as_ptr(), ip.as_ptr(), depth, next_hop)
+        })
+        .map(drop)
     }
 
     pub fn delete(&mut self, ip: &[u8; 16], depth: u8) -> Result<()> {
         // SAFETY: as in add().
-        check("rte_fib6_delete", unsafe { sys::rte_fib6_delete(self.raw.as_ptr(), ip.as_ptr(), depth) }).map(drop)
+        check("rte_fib6_delete", unsafe {
+            sys::rte_fib6_delete(self.raw.as_ptr(), ip.as_ptr(), depth)
+        })
+        .map(drop)
     }
 
     pub fn lookup_bulk(&self, ips: &[[u8; 16]], next_hops: &mut [u64]) -> Result<()> {
         let n = ips.len().min(next_hops.len());
         // SAFETY: both arrays hold n elements; DPDK only reads `ips` despite the non-const pointer.
         let ret = unsafe {
-            sys::rte_fib6_lookup_bulk(self.raw.as_ptr(), ips.as_ptr().cast_mut(), next_hops.as_mut_ptr(), n as i32)
+            sys::rte_fib6_lookup_bulk(
+                self.raw.as_ptr(),
+                ips.as_ptr().cast_mut(),
+                next_hops.as_mut_ptr(),
+                n as i32,
+            )
         };
         check("rte_fib6_lookup_bulk", ret).map(drop)
     }

@@ -1,145 +1,151 @@
-//! The immutable pieces of an LPM version: root pages and compressed stride-8 nodes.
+//! Node encoding in the arena. A node covers one stride of `s` bits (2^s sub-blocks) with one slot
+//! per run of equal sub-blocks (Poptrie's leaf compression):
 //!
-//! A node covers one stride of 8 bits (256 sub-blocks) but stores one slot per *run* of equal
-//! sub-blocks: bit `i` of `bitmap` is set where a run starts, and the slot of sub-block `i` is
-//! `slots[rank(i) - 1]` (Poptrie's leaf compression). A slot is either a value (the longest prefix
-//! ending in this stride that covers the sub-block, or [`INHERIT`]) or, with [`CHILD`] set, the
-//! index of a child node in `children`.
+//! ```text
+//! words 0..B      bitmap: 2^s bits, bit i set where a run starts (little-endian u64 halves)
+//! word  B         cumulative popcount before each u64 of the bitmap (u8 each)
+//! word  B + 1     background: the value the parent's stride paints over this whole block
+//! words B + 2 ..  slots, one per run: a value, INHERIT, or CHILD | offset of a child node
+//! ```
+//! with `B = 2^s / 32`. The slot of sub-block `i` is `slots[rank(i) - 1]`. With 6-bit strides the
+//! header is 4 words and a node of up to 12 runs fits one cache line.
 
-use std::sync::Arc;
+use super::arena::Words;
 
 /// "No prefix of this stride covers it": use the best value found above.
 pub const INHERIT: u32 = 0x7fff_ffff;
-/// Marks a slot that points at `children[slot & !CHILD]`.
+/// Marks a slot or root entry that holds the arena offset of a node.
 pub const CHILD: u32 = 0x8000_0000;
 /// Largest value a prefix can map to.
 pub const MAX_VALUE: u32 = INHERIT - 1;
-/// Sub-blocks per node.
-pub const FANOUT: usize = 256;
 
-/// A compressed stride-8 node. Never changes once built; updates build new nodes.
-#[derive(Debug, Clone)]
-pub struct Node {
-    bitmap: [u64; 4],
-    /// The value the parent's stride paints over this node's whole block (or [`INHERIT`]).
-    pub background: u32,
-    slots: Box<[u32]>,
-    children: Box<[Arc<Node>]>,
+/// The geometry of a table: root width and node stride.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Bits indexed directly by the root.
+    pub root_bits: u32,
+    /// Bits per node (6 or 8).
+    pub stride: u32,
+    bitmap_words: usize,
 }
 
-/// One sub-block of a decompressed node, while it is being rebuilt.
-#[derive(Debug, Clone)]
-pub enum Expanded {
-    Value(u32),
-    Child(Arc<Node>),
-}
-
-impl Node {
-    /// Number of set bits of `bitmap` up to and including `index`.
-    #[inline(always)]
-    fn rank(&self, index: usize) -> usize {
-        let word = index >> 6;
-        let mask = u64::MAX >> (63 - (index & 63));
-        let mut rank = 0;
-        for (w, bits) in self.bitmap.iter().enumerate() {
-            let keep = match w.cmp(&word) {
-                std::cmp::Ordering::Less => u64::MAX,
-                std::cmp::Ordering::Equal => mask,
-                std::cmp::Ordering::Greater => 0,
-            };
-            rank += (bits & keep).count_ones() as usize;
-        }
-        rank
-    }
-
-    /// The slot of sub-block `index` (0..256).
-    #[inline(always)]
-    pub fn slot(&self, index: usize) -> u32 {
-        self.slots[self.rank(index) - 1]
-    }
-
-    /// The child a [`CHILD`] slot points at.
-    #[inline(always)]
-    pub fn child(&self, slot: u32) -> &Node {
-        &self.children[(slot & !CHILD) as usize]
-    }
-
-    /// All 256 sub-blocks, uncompressed.
-    pub fn expand(&self) -> Vec<Expanded> {
-        (0..FANOUT)
-            .map(|i| match self.slot(i) {
-                s if s & CHILD != 0 => {
-                    Expanded::Child(self.children[(s & !CHILD) as usize].clone())
-                }
-                value => Expanded::Value(value),
-            })
-            .collect()
-    }
-
-    /// Compresses 256 sub-blocks; `None` when nothing is left below the parent (all inherit).
-    pub fn compress(background: u32, blocks: &[Expanded]) -> Option<Arc<Node>> {
-        debug_assert_eq!(blocks.len(), FANOUT);
-        if blocks.iter().all(|b| matches!(b, Expanded::Value(INHERIT))) {
-            return None;
-        }
-        let mut bitmap = [0u64; 4];
-        let mut slots = Vec::new();
-        let mut children = Vec::new();
-        let mut previous: Option<u32> = None;
-        for (i, block) in blocks.iter().enumerate() {
-            let slot = match block {
-                Expanded::Value(v) if previous == Some(*v) => continue,
-                Expanded::Value(v) => *v,
-                Expanded::Child(child) => {
-                    children.push(child.clone());
-                    CHILD | (children.len() as u32 - 1)
-                }
-            };
-            bitmap[i >> 6] |= 1 << (i & 63);
-            slots.push(slot);
-            previous = (slot & CHILD == 0).then_some(slot);
-        }
-        Some(Arc::new(Node {
-            bitmap,
-            background,
-            slots: slots.into_boxed_slice(),
-            children: children.into_boxed_slice(),
-        }))
-    }
-
-    /// The same node with another background (children and slots shared).
-    pub fn with_background(&self, background: u32) -> Arc<Node> {
-        Arc::new(Node {
-            background,
-            ..self.clone()
-        })
-    }
-
-    /// Bytes used by this node and everything below it.
-    pub fn memory(&self) -> usize {
-        std::mem::size_of::<Node>()
-            + self.slots.len() * 4
-            + self.children.len() * std::mem::size_of::<Arc<Node>>()
-            + self.children.iter().map(|c| c.memory()).sum::<usize>()
-    }
-}
-
-/// One entry of the direct-indexed root (the top 16 bits of the key).
-#[derive(Debug, Clone)]
-pub struct RootSlot {
-    /// Longest prefix of length ≤ 16 covering this /16, or [`INHERIT`].
-    pub value: u32,
-    pub child: Option<Arc<Node>>,
-}
-
-impl Default for RootSlot {
-    fn default() -> Self {
+impl Layout {
+    pub const fn new(root_bits: u32, stride: u32) -> Self {
         Self {
-            value: INHERIT,
-            child: None,
+            root_bits,
+            stride,
+            bitmap_words: (1 << stride) / 32,
         }
+    }
+
+    /// Sub-blocks per node.
+    #[inline(always)]
+    pub fn fanout(&self) -> usize {
+        1 << self.stride
+    }
+
+    /// Words before the slots.
+    #[inline(always)]
+    pub fn header(&self) -> usize {
+        self.bitmap_words + 2
+    }
+
+    /// The sub-block of `key` in a node at `depth`.
+    #[inline(always)]
+    pub fn index(&self, key: u128, depth: u32) -> usize {
+        ((key >> (128 - depth - self.stride)) as usize) & (self.fanout() - 1)
+    }
+
+    /// The root entry of `key`.
+    #[inline(always)]
+    pub fn root_index(&self, key: u128) -> usize {
+        (key >> (128 - self.root_bits)) as usize
     }
 }
 
-/// 256 consecutive root slots; the root is 256 pages so an update copies 4 KiB, not 1 MiB.
-pub type Page = [RootSlot; 256];
+/// What a lookup needs from a node's header for one sub-block.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderRead {
+    bits: u64,
+    base: u32,
+    pub background: u32,
+}
+
+#[inline(always)]
+pub fn read_header(layout: Layout, words: &Words, node: usize, index: usize) -> HeaderRead {
+    let w = index >> 6;
+    let low = u64::from(words.get_or(node + 2 * w, 0));
+    let high = u64::from(words.get_or(node + 2 * w + 1, 0));
+    HeaderRead {
+        bits: low | (high << 32),
+        base: (words.get_or(node + layout.bitmap_words, 0) >> (8 * w)) & 0xff,
+        background: words.get_or(node + layout.bitmap_words + 1, INHERIT),
+    }
+}
+
+/// Word offset of sub-block `index`'s slot, from its header read.
+#[inline(always)]
+pub fn slot_offset(layout: Layout, node: usize, index: usize, header: HeaderRead) -> usize {
+    let rank = header.base as usize
+        + (header.bits & (u64::MAX >> (63 - (index & 63)))).count_ones() as usize;
+    node + layout.header() + rank.saturating_sub(1)
+}
+
+/// The slot of sub-block `index` of the node at `node`.
+#[inline(always)]
+pub fn slot(layout: Layout, words: &Words, node: usize, index: usize) -> u32 {
+    let header = read_header(layout, words, node, index);
+    words.get_or(slot_offset(layout, node, index, header), INHERIT)
+}
+
+/// The background of the node at `node`.
+pub fn background(layout: Layout, words: &Words, node: usize) -> u32 {
+    words.get_or(node + layout.bitmap_words + 1, INHERIT)
+}
+
+/// Total words of the node at `node`.
+pub fn size(layout: Layout, words: &Words, node: usize) -> u32 {
+    let runs: usize = (0..layout.bitmap_words)
+        .map(|i| words.get_or(node + i, 0).count_ones() as usize)
+        .sum();
+    (layout.header() + runs) as u32
+}
+
+/// All sub-block slots of a node, uncompressed.
+pub fn expand(layout: Layout, words: &Words, node: usize) -> Vec<u32> {
+    (0..layout.fanout())
+        .map(|i| slot(layout, words, node, i))
+        .collect()
+}
+
+/// The words of a node for `fanout` sub-block slots.
+pub fn encode(layout: Layout, background: u32, blocks: &[u32]) -> Vec<u32> {
+    let mut bitmap = vec![0u64; layout.fanout().div_ceil(64)];
+    let mut slots = Vec::new();
+    let mut previous: Option<u32> = None;
+    for (i, &block) in blocks.iter().enumerate() {
+        let mergeable = block & CHILD == 0;
+        if mergeable && previous == Some(block) {
+            continue;
+        }
+        bitmap[i >> 6] |= 1 << (i & 63);
+        slots.push(block);
+        previous = mergeable.then_some(block);
+    }
+    let mut out = Vec::with_capacity(layout.header() + slots.len());
+    for bits in &bitmap {
+        out.push(*bits as u32);
+        out.push((bits >> 32) as u32);
+    }
+    out.truncate(layout.bitmap_words);
+    let mut bases = 0u32;
+    let mut running = 0u32;
+    for (w, bits) in bitmap.iter().enumerate() {
+        bases |= running << (8 * w);
+        running += bits.count_ones();
+    }
+    out.push(bases);
+    out.push(background);
+    out.extend(slots);
+    out
+}

@@ -1,0 +1,335 @@
+//! The single writer: keeps every prefix, builds new nodes by copying the path from the root to
+//! the changed stride, edits the inactive root and publishes by flipping the selector.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::arena::{Allocator, ArenaFull};
+use super::node::{self, Layout, CHILD, INHERIT, MAX_VALUE};
+use super::{mask, Key, Lpm, LpmView};
+use crate::rcu::Qsbr;
+
+/// Why an update was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LpmError {
+    /// The prefix length exceeds the key width.
+    LengthTooLong { len: u8, bits: u8 },
+    /// Values are 31 bits; the top ones are reserved.
+    ValueTooLarge(u32),
+    /// Bits are set beyond the prefix length.
+    HostBitsSet,
+    /// No room left in the arena; the prefix was not added.
+    Full(ArenaFull),
+    /// A data core did not report a quiescent state in time; nothing was changed.
+    ReadersStalled,
+}
+
+impl std::fmt::Display for LpmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::LengthTooLong { len, bits } => {
+                write!(f, "prefix length {len} exceeds {bits} bits")
+            }
+            Self::ValueTooLarge(v) => write!(f, "value {v} exceeds {MAX_VALUE}"),
+            Self::HostBitsSet => write!(f, "host bits set beyond the prefix length"),
+            Self::Full(full) => write!(f, "LPM arena full ({} words)", full.capacity),
+            Self::ReadersStalled => write!(f, "a data core stopped reporting quiescent states"),
+        }
+    }
+}
+
+impl std::error::Error for LpmError {}
+
+/// How long the writer waits for data cores before giving up on an update.
+const GRACE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A publication whose old version may still be read.
+#[derive(Debug)]
+struct Pending {
+    token: u64,
+    retired: Vec<(u32, u32)>,
+    dirty: Vec<u32>,
+}
+
+/// The writer of one table (one per address family and instance-id).
+#[derive(Debug)]
+pub struct LpmWriter {
+    shared: Arc<Lpm>,
+    qsbr: Arc<Qsbr>,
+    alloc: Allocator,
+    prefixes: HashMap<(Key, u8), u32>,
+    /// Root entries changed since the last publication, and nodes they no longer reach.
+    dirty: Vec<u32>,
+    retired: Vec<(u32, u32)>,
+    /// Nodes written since the last publication: no reader has seen them, so they can be
+    /// reused at once when superseded (keeps a large batch, like the initial load, compact).
+    fresh: HashSet<u32>,
+    pending: Option<Pending>,
+}
+
+impl LpmWriter {
+    /// An empty table for keys of `bits` bits (32 or 128) with room for `capacity_words` words of
+    /// nodes (about 12 words per IPv4 prefix of a BGP-like table), reclaiming through `qsbr`.
+    pub fn new(bits: u8, capacity_words: usize, qsbr: Arc<Qsbr>) -> Self {
+        Self {
+            shared: Arc::new(Lpm::new(bits, capacity_words)),
+            qsbr,
+            alloc: Allocator::new(capacity_words),
+            prefixes: HashMap::new(),
+            dirty: Vec::new(),
+            retired: Vec::new(),
+            fresh: HashSet::new(),
+            pending: None,
+        }
+    }
+
+    /// The shared table, to hand to data cores.
+    pub fn table(&self) -> Arc<Lpm> {
+        self.shared.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.prefixes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty()
+    }
+
+    /// Words in live nodes (times 4 for bytes); the two roots add 512 KiB.
+    pub fn used_words(&self) -> usize {
+        self.alloc.used()
+    }
+
+    /// The value stored for exactly this prefix.
+    pub fn get(&self, key: Key, len: u8) -> Option<u32> {
+        self.prefixes.get(&(key, len)).copied()
+    }
+
+    /// The published version as data cores see it (for the control core's own lookups).
+    pub fn published(&self) -> LpmView<'_> {
+        self.shared.view_unregistered()
+    }
+
+    fn check(&self, key: Key, len: u8) -> Result<(), LpmError> {
+        let bits = self.shared.bits;
+        if len > bits {
+            return Err(LpmError::LengthTooLong { len, bits });
+        }
+        if mask(key, len) != key {
+            return Err(LpmError::HostBitsSet);
+        }
+        Ok(())
+    }
+
+    /// Inserts or replaces a prefix (visible after [`publish`](Self::publish)); returns the
+    /// previous value.
+    pub fn insert(&mut self, key: Key, len: u8, value: u32) -> Result<Option<u32>, LpmError> {
+        self.check(key, len)?;
+        if value > MAX_VALUE {
+            return Err(LpmError::ValueTooLarge(value));
+        }
+        let old = self.prefixes.insert((key, len), value);
+        if old == Some(value) {
+            return Ok(old);
+        }
+        if let Err(e) = self.prepare().and_then(|()| self.repaint(key, len)) {
+            match old {
+                Some(v) => self.prefixes.insert((key, len), v),
+                None => self.prefixes.remove(&(key, len)),
+            };
+            return Err(e);
+        }
+        Ok(old)
+    }
+
+    /// Removes a prefix (visible after [`publish`](Self::publish)); returns its value.
+    pub fn remove(&mut self, key: Key, len: u8) -> Result<Option<u32>, LpmError> {
+        self.check(key, len)?;
+        let Some(old) = self.prefixes.remove(&(key, len)) else {
+            return Ok(None);
+        };
+        if let Err(e) = self.prepare().and_then(|()| self.repaint(key, len)) {
+            self.prefixes.insert((key, len), old);
+            return Err(e);
+        }
+        Ok(Some(old))
+    }
+
+    /// Makes every change since the last publication visible to data cores at once.
+    pub fn publish(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let active = self.shared.active.load(Ordering::Relaxed);
+        self.shared.active.store(active ^ 1, Ordering::Release);
+        self.fresh.clear();
+        self.pending = Some(Pending {
+            token: self.qsbr.start(),
+            retired: std::mem::take(&mut self.retired),
+            dirty: std::mem::take(&mut self.dirty),
+        });
+    }
+
+    /// Before editing the inactive root again: wait until no core reads it, bring it level with
+    /// the published one, and free what the last publication retired.
+    fn prepare(&mut self) -> Result<(), LpmError> {
+        let Some(pending) = &self.pending else {
+            return Ok(());
+        };
+        if !self.qsbr.synchronize(pending.token, GRACE_TIMEOUT) {
+            return Err(LpmError::ReadersStalled);
+        }
+        let pending = self.pending.take().expect("checked above");
+        let active = self.shared.active.load(Ordering::Relaxed) as usize & 1;
+        let (from, to) = (&self.shared.roots[active], &self.shared.roots[active ^ 1]);
+        for &index in &pending.dirty {
+            to.set(index as usize, from.get_or(index as usize, INHERIT));
+        }
+        for (offset, size) in pending.retired {
+            self.alloc.free(offset, size);
+        }
+        Ok(())
+    }
+
+    fn inactive(&self) -> &super::arena::Words {
+        let active = self.shared.active.load(Ordering::Relaxed) as usize & 1;
+        &self.shared.roots[active ^ 1]
+    }
+
+    /// The longest stored prefix with a length in `lengths` that covers `key`.
+    fn best_of(&self, key: Key, lengths: std::ops::RangeInclusive<u8>) -> u32 {
+        lengths
+            .rev()
+            .find_map(|len| self.prefixes.get(&(mask(key, len), len)).copied())
+            .unwrap_or(INHERIT)
+    }
+
+    fn set_root(&mut self, index: usize, entry: u32) {
+        self.inactive().set(index, entry);
+        self.dirty.push(index as u32);
+    }
+
+    fn layout(&self) -> Layout {
+        self.shared.layout
+    }
+
+    fn retire(&mut self, node: usize) {
+        let size = node::size(self.layout(), &self.shared.words, node);
+        if self.fresh.remove(&(node as u32)) {
+            self.alloc.free(node as u32, size);
+        } else {
+            self.retired.push((node as u32, size));
+        }
+    }
+
+    fn write_node(&mut self, background: u32, blocks: &[u32]) -> Result<u32, LpmError> {
+        let words = node::encode(self.layout(), background, blocks);
+        let offset = self
+            .alloc
+            .alloc(words.len() as u32)
+            .map_err(LpmError::Full)?;
+        for (i, &w) in words.iter().enumerate() {
+            self.shared.words.set(offset as usize + i, w);
+        }
+        self.fresh.insert(offset);
+        Ok(CHILD | offset)
+    }
+
+    /// A copy of `entry`'s node with another background (its children are shared).
+    fn with_background(&mut self, entry: u32, background: u32) -> Result<u32, LpmError> {
+        let node = (entry & !CHILD) as usize;
+        if node::background(self.layout(), &self.shared.words, node) == background {
+            return Ok(entry);
+        }
+        let blocks = node::expand(self.layout(), &self.shared.words, node);
+        let copy = self.write_node(background, &blocks)?;
+        self.retire(node);
+        Ok(copy)
+    }
+
+    fn repaint(&mut self, key: Key, len: u8) -> Result<(), LpmError> {
+        let layout = self.layout();
+        let root_bits = layout.root_bits as u8;
+        let block_key = |index: usize| (index as u128) << (128 - layout.root_bits);
+        let first = layout.root_index(key);
+        if len <= root_bits {
+            for index in first..first + (1usize << (root_bits - len)) {
+                let painted = self.best_of(block_key(index), 0..=root_bits);
+                let entry = self.inactive().get_or(index, INHERIT);
+                let entry = if entry & CHILD != 0 {
+                    self.with_background(entry, painted)?
+                } else {
+                    painted
+                };
+                self.set_root(index, entry);
+            }
+        } else {
+            let entry = self.inactive().get_or(first, INHERIT);
+            let painted = self.best_of(block_key(first), 0..=root_bits);
+            let new = self.rebuild(entry, painted, block_key(first), root_bits, key, len)?;
+            self.set_root(first, new);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the block `base/depth` (currently `entry`: a value or a node) after `key/len`
+    /// changed; returns the new entry. `painted` is what the parent stride paints over the block.
+    fn rebuild(
+        &mut self,
+        entry: u32,
+        painted: u32,
+        base: Key,
+        depth: u8,
+        key: Key,
+        len: u8,
+    ) -> Result<u32, LpmError> {
+        let layout = self.layout();
+        let stride = layout.stride as u8;
+        let old = (entry & CHILD != 0).then(|| (entry & !CHILD) as usize);
+        let mut blocks = old.map_or_else(
+            || vec![INHERIT; layout.fanout()],
+            |n| node::expand(layout, &self.shared.words, n),
+        );
+        let d = u32::from(depth);
+        // Sub-blocks may extend past the key width (an IPv4 node at depth 30): they shift out.
+        let block_base = |block: usize| {
+            base | ((block as u128)
+                .checked_shl(128 - d - layout.stride)
+                .unwrap_or(0))
+        };
+        let deepest = (depth + stride).min(self.shared.bits);
+        if len <= depth + stride {
+            let first = layout.index(key, d);
+            let count = 1usize << (depth + stride - len);
+            for block in first..(first + count).min(layout.fanout()) {
+                let value = self.best_of(block_base(block), depth + 1..=deepest);
+                blocks[block] = if blocks[block] & CHILD != 0 {
+                    self.with_background(blocks[block], value)?
+                } else {
+                    value
+                };
+            }
+        } else {
+            let block = layout.index(key, d);
+            let value = self.best_of(block_base(block), depth + 1..=deepest);
+            blocks[block] = self.rebuild(
+                blocks[block],
+                value,
+                block_base(block),
+                depth + stride,
+                key,
+                len,
+            )?;
+        }
+        if let Some(node) = old {
+            self.retire(node);
+        }
+        if blocks.iter().all(|&b| b == INHERIT) {
+            return Ok(painted);
+        }
+        self.write_node(painted, &blocks)
+    }
+}
