@@ -288,7 +288,7 @@ impl LpmWriter {
     ) -> Result<u32, LpmError> {
         let layout = self.layout();
         let stride = layout.stride as u8;
-        let old = (entry & CHILD != 0).then(|| (entry & !CHILD) as usize);
+        let old = (entry & CHILD != 0).then_some((entry & !CHILD) as usize);
         let mut blocks = old.map_or_else(
             || vec![INHERIT; layout.fanout()],
             |n| node::expand(layout, &self.shared.words, n),
@@ -304,10 +304,10 @@ impl LpmWriter {
         if len <= depth + stride {
             let first = layout.index(key, d);
             let count = 1usize << (depth + stride - len);
-            for block in first..(first + count).min(layout.fanout()) {
+            for (block, slot) in blocks.iter_mut().enumerate().skip(first).take(count) {
                 let value = self.best_of(block_base(block), depth + 1..=deepest);
-                blocks[block] = if blocks[block] & CHILD != 0 {
-                    self.with_background(blocks[block], value)?
+                *slot = if *slot & CHILD != 0 {
+                    self.with_background(*slot, value)?
                 } else {
                     value
                 };
