@@ -4,11 +4,16 @@
 mod eal;
 mod lpm;
 mod ports;
+mod update;
 mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 3] = [
+const SUITES: [(&str, &str); 4] = [
+    (
+        "update",
+        "IPv4 lookup rate on one core while the other applies 10k updates/s, vs no updates",
+    ),
     (
         "lpm",
         "LPM cycles per lookup, update rates and memory vs rte_fib / rte_fib6 (1M IPv4, 100k IPv6)",
@@ -29,6 +34,7 @@ fn main() -> ExitCode {
         "ports" => ports::run().map_err(|e| e.to_string()),
         "wire" => wire::run(),
         "lpm" => lpm::run(),
+        "update" => update::run(),
         _ => {
             eprintln!("usage: bench SUITE\nsuites:");
             for (name, what) in SUITES {

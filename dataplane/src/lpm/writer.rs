@@ -165,7 +165,8 @@ impl LpmWriter {
         }
         let active = self.shared.active.load(Ordering::Relaxed);
         self.shared.active.store(active ^ 1, Ordering::Release);
-        self.fresh.clear();
+        // Not clear(): that is O(capacity), and the initial load leaves a capacity in the millions.
+        self.fresh = HashSet::new();
         self.pending = Some(Pending {
             token: self.qsbr.start(),
             retired: std::mem::take(&mut self.retired),
