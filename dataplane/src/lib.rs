@@ -2,5 +2,8 @@
 //! RCU publication and the burst pipeline. Testable without DPDK; the DPDK glue stays thin.
 
 pub mod lpm;
+pub mod mapcache;
+pub mod pipeline;
 pub mod rcu;
 pub mod wire;
+mod words;

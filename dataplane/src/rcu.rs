@@ -139,6 +139,65 @@ impl Drop for QsbrReader {
     }
 }
 
+/// Things retired by a writer, reusable once the grace period of the publication that made them
+/// unreachable has passed.
+#[derive(Debug)]
+pub struct Retired<T> {
+    current: Vec<T>,
+    waiting: Vec<(u64, Vec<T>)>,
+}
+
+impl<T> Default for Retired<T> {
+    fn default() -> Self {
+        Self {
+            current: Vec::new(),
+            waiting: Vec::new(),
+        }
+    }
+}
+
+impl<T> Retired<T> {
+    /// Retires `item`: still readable until the next publication's grace period ends.
+    pub fn retire(&mut self, item: T) {
+        self.current.push(item);
+    }
+
+    /// Closes the batch retired since the last publication under `token`.
+    pub fn published(&mut self, token: u64) {
+        if !self.current.is_empty() {
+            self.waiting
+                .push((token, std::mem::take(&mut self.current)));
+        }
+    }
+
+    /// Items whose grace period has passed (non-blocking).
+    pub fn reclaim(&mut self, qsbr: &Qsbr) -> Vec<T> {
+        let mut ready = Vec::new();
+        self.waiting.retain_mut(|(token, items)| {
+            let done = qsbr.check(*token);
+            if done {
+                ready.append(items);
+            }
+            !done
+        });
+        ready
+    }
+
+    /// Items retired and not yet reusable.
+    pub fn len(&self) -> usize {
+        self.current.len()
+            + self
+                .waiting
+                .iter()
+                .map(|(_, items)| items.len())
+                .sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +226,22 @@ mod tests {
         drop(a);
         assert_eq!(qsbr.online_readers(), 1);
         assert!(qsbr.register().is_ok(), "a dropped reader frees its slot");
+    }
+
+    #[test]
+    fn retired_items_come_back_after_their_grace_period() {
+        let qsbr = Qsbr::new(1);
+        let mut reader = qsbr.register().unwrap();
+        let mut retired = Retired::default();
+        retired.retire(1);
+        retired.published(qsbr.start());
+        retired.retire(2);
+        assert!(
+            retired.reclaim(&qsbr).is_empty(),
+            "reader not quiescent yet"
+        );
+        reader.quiescent();
+        assert_eq!(retired.reclaim(&qsbr), vec![1]);
+        assert_eq!(retired.len(), 1, "2 waits for the next publication");
     }
 }

@@ -1,36 +1,7 @@
-//! Word storage shared by readers and the writer, and the writer's allocator over it.
-//!
-//! Readers load words with `Relaxed` ordering (a plain `mov` on x86); what they may see is ordered
-//! by the root selector's release/acquire pair. A region is written only while unreachable: fresh,
-//! or freed after a QSBR grace period.
+//! The writer's allocator over the node arena. A region is written only while unreachable:
+//! fresh, or freed after a QSBR grace period.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Fixed-capacity word array. Never reallocates, so readers' indices stay valid.
-#[derive(Debug)]
-pub struct Words(Box<[AtomicU32]>);
-
-impl Words {
-    pub fn new(len: usize) -> Self {
-        Self((0..len).map(|_| AtomicU32::new(0)).collect())
-    }
-
-    /// Word `i`, or `fallback` outside the array (a reader that broke the QSBR rules gets a wrong
-    /// answer, never a panic).
-    #[inline(always)]
-    pub fn get_or(&self, i: usize, fallback: u32) -> u32 {
-        match self.0.get(i) {
-            Some(word) => word.load(Ordering::Relaxed),
-            None => fallback,
-        }
-    }
-
-    #[inline]
-    pub fn set(&self, i: usize, value: u32) {
-        self.0[i].store(value, Ordering::Relaxed);
-    }
-}
 
 /// Words per 64-byte cache line.
 const LINE_WORDS: u32 = 16;

@@ -24,7 +24,7 @@ pub use writer::{LpmError, LpmWriter};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use arena::Words;
+use crate::words::Words;
 use node::{Layout, CHILD, INHERIT};
 
 use crate::rcu::QsbrReader;

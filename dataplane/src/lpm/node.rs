@@ -10,7 +10,7 @@
 //! with `B = 2^s / 32`. The slot of sub-block `i` is `slots[rank(i) - 1]`. With 6-bit strides the
 //! header is 4 words and a node of up to 12 runs fits one cache line.
 
-use super::arena::Words;
+use crate::words::Words;
 
 /// "No prefix of this stride covers it": use the best value found above.
 pub const INHERIT: u32 = 0x7fff_ffff;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::arena::{Allocator, ArenaFull};
 use super::node::{self, Layout, CHILD, INHERIT, MAX_VALUE};
 use super::{mask, Key, Lpm, LpmView};
-use crate::rcu::Qsbr;
+use crate::rcu::{Qsbr, Retired};
 
 /// Why an update was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +45,10 @@ impl std::error::Error for LpmError {}
 /// How long the writer waits for data cores before giving up on an update.
 const GRACE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A publication whose old version may still be read.
+/// A publication whose old root may still be read.
 #[derive(Debug)]
 struct Pending {
     token: u64,
-    retired: Vec<(u32, u32)>,
     dirty: Vec<u32>,
 }
 
@@ -60,9 +59,10 @@ pub struct LpmWriter {
     qsbr: Arc<Qsbr>,
     alloc: Allocator,
     prefixes: HashMap<(Key, u8), u32>,
-    /// Root entries changed since the last publication, and nodes they no longer reach.
+    /// Root entries changed since the last publication.
     dirty: Vec<u32>,
-    retired: Vec<(u32, u32)>,
+    /// Nodes (offset, size) no longer reachable from the latest version.
+    retired: Retired<(u32, u32)>,
     /// Nodes written since the last publication: no reader has seen them, so they can be
     /// reused at once when superseded (keeps a large batch, like the initial load, compact).
     fresh: HashSet<u32>,
@@ -79,7 +79,7 @@ impl LpmWriter {
             alloc: Allocator::new(capacity_words),
             prefixes: HashMap::new(),
             dirty: Vec::new(),
-            retired: Vec::new(),
+            retired: Retired::default(),
             fresh: HashSet::new(),
             pending: None,
         }
@@ -167,9 +167,10 @@ impl LpmWriter {
         self.shared.active.store(active ^ 1, Ordering::Release);
         // Not clear(): that is O(capacity), and the initial load leaves a capacity in the millions.
         self.fresh = HashSet::new();
+        let token = self.qsbr.start();
+        self.retired.published(token);
         self.pending = Some(Pending {
-            token: self.qsbr.start(),
-            retired: std::mem::take(&mut self.retired),
+            token,
             dirty: std::mem::take(&mut self.dirty),
         });
     }
@@ -189,13 +190,13 @@ impl LpmWriter {
         for &index in &pending.dirty {
             to.set(index as usize, from.get_or(index as usize, INHERIT));
         }
-        for (offset, size) in pending.retired {
+        for (offset, size) in self.retired.reclaim(&self.qsbr) {
             self.alloc.free(offset, size);
         }
         Ok(())
     }
 
-    fn inactive(&self) -> &super::arena::Words {
+    fn inactive(&self) -> &crate::words::Words {
         let active = self.shared.active.load(Ordering::Relaxed) as usize & 1;
         &self.shared.roots[active ^ 1]
     }
@@ -222,7 +223,7 @@ impl LpmWriter {
         if self.fresh.remove(&(node as u32)) {
             self.alloc.free(node as u32, size);
         } else {
-            self.retired.push((node as u32, size));
+            self.retired.retire((node as u32, size));
         }
     }
 

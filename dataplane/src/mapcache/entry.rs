@@ -1,0 +1,400 @@
+//! Forwarding entries: what a map-cache hit means for a packet. Each entry is an immutable record
+//! in a word arena (so data cores read it without locks), with its RLOC choice precomputed:
+//!
+//! ```text
+//! word 0      action | locator count << 8 | has instance-id << 16
+//! word 1      instance-id
+//! word 2      map-version
+//! words 3..7  selection table: 32 buckets × 4-bit locator index (0xf = none)
+//! words 8..   8 locators × 5 words: family | priority << 8 | weight << 16 | up << 24, then the
+//!             address as four big-endian words (IPv4 in the first)
+//! ```
+//! A flow hash picks a bucket, so choosing an RLOC is O(1) and stable per flow; buckets are dealt
+//! among the reachable locators of the best priority in proportion to their weights.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use crate::lpm::ArenaFull;
+use crate::rcu::{Qsbr, Retired};
+
+use crate::words::Words;
+
+/// Most locators an entry holds.
+pub const MAX_LOCATORS: usize = 8;
+/// Buckets of the selection table.
+pub const BUCKETS: usize = 32;
+const RECORD: usize = 48;
+const LOCATORS_AT: usize = 8;
+const NO_LOCATOR: u32 = 0xf;
+
+/// What to do with a packet whose destination matches the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Encapsulate,
+    Drop,
+    NativeForward,
+    SendMapRequest,
+}
+
+impl Action {
+    fn bits(self) -> u32 {
+        match self {
+            Self::Encapsulate => 0,
+            Self::Drop => 1,
+            Self::NativeForward => 2,
+            Self::SendMapRequest => 3,
+        }
+    }
+
+    fn from_bits(bits: u32) -> Self {
+        match bits & 0xff {
+            0 => Self::Encapsulate,
+            2 => Self::NativeForward,
+            3 => Self::SendMapRequest,
+            _ => Self::Drop,
+        }
+    }
+}
+
+/// One RLOC of a mapping with its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Locator {
+    pub address: IpAddr,
+    pub priority: u8,
+    pub weight: u8,
+    /// Reachable (RLOC probing, locator-status bits).
+    pub up: bool,
+}
+
+/// A mapping as the control plane installs it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mapping {
+    pub action: Action,
+    pub instance_id: Option<u32>,
+    pub map_version: u16,
+    pub locators: Vec<Locator>,
+}
+
+/// The selection table: buckets dealt to the best-priority reachable locators by weight.
+fn selection(locators: &[Locator]) -> [u32; BUCKETS] {
+    let mut table = [NO_LOCATOR; BUCKETS];
+    let usable = |l: &&Locator| l.up && l.priority != 255;
+    let Some(best) = locators.iter().filter(usable).map(|l| l.priority).min() else {
+        return table;
+    };
+    let chosen: Vec<(usize, u32)> = locators
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| usable(l) && l.priority == best)
+        .map(|(i, l)| (i, u32::from(l.weight)))
+        .collect();
+    let total: u32 = chosen.iter().map(|(_, w)| w).sum();
+    let weights: Vec<(usize, u32)> = if total == 0 {
+        chosen.iter().map(|&(i, _)| (i, 1)).collect()
+    } else {
+        chosen
+    };
+    let total: u32 = weights.iter().map(|(_, w)| w).sum();
+    // Deal buckets by largest remainder, interleaved so consecutive hashes spread.
+    let mut credit: Vec<i64> = vec![0; weights.len()];
+    for bucket in &mut table {
+        for (c, (_, w)) in credit.iter_mut().zip(&weights) {
+            *c += i64::from(*w);
+        }
+        let (pick, _) = credit
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, c)| (**c, -(*i as i64)))
+            .expect("non-empty");
+        credit[pick] -= i64::from(total);
+        *bucket = weights[pick].0 as u32;
+    }
+    table
+}
+
+fn encode(mapping: &Mapping) -> [u32; RECORD] {
+    let mut r = [0u32; RECORD];
+    let count = mapping.locators.len().min(MAX_LOCATORS);
+    r[0] = mapping.action.bits()
+        | (count as u32) << 8
+        | u32::from(mapping.instance_id.is_some()) << 16;
+    r[1] = mapping.instance_id.unwrap_or(0) & 0x00ff_ffff;
+    r[2] = u32::from(mapping.map_version);
+    let table = selection(&mapping.locators[..count]);
+    for (i, chunk) in table.chunks(8).enumerate() {
+        r[3 + i] = chunk
+            .iter()
+            .enumerate()
+            .fold(0, |acc, (j, &b)| acc | b << (4 * j));
+    }
+    for (i, l) in mapping.locators[..count].iter().enumerate() {
+        let at = LOCATORS_AT + 5 * i;
+        let family = if l.address.is_ipv4() { 4 } else { 6 };
+        r[at] =
+            family | u32::from(l.priority) << 8 | u32::from(l.weight) << 16 | u32::from(l.up) << 24;
+        let octets = match l.address {
+            IpAddr::V4(a) => {
+                let mut o = [0u8; 16];
+                o[..4].copy_from_slice(&a.octets());
+                o
+            }
+            IpAddr::V6(a) => a.octets(),
+        };
+        for (w, chunk) in octets.chunks(4).enumerate() {
+            r[at + 1 + w] = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+    }
+    r
+}
+
+/// The shared record arena.
+#[derive(Debug)]
+pub struct EntryTable {
+    words: Words,
+}
+
+impl EntryTable {
+    pub fn view(&self) -> EntryView<'_> {
+        EntryView { words: &self.words }
+    }
+}
+
+/// Read access for one burst.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryView<'a> {
+    words: &'a Words,
+}
+
+impl<'a> EntryView<'a> {
+    #[inline]
+    pub fn get(&self, index: u32) -> EntryRef<'a> {
+        EntryRef {
+            words: self.words,
+            base: index as usize * RECORD,
+        }
+    }
+}
+
+/// One entry, read field by field.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    words: &'a Words,
+    base: usize,
+}
+
+impl EntryRef<'_> {
+    #[inline]
+    fn word(&self, i: usize) -> u32 {
+        self.words.get_or(self.base + i, 0)
+    }
+
+    #[inline]
+    pub fn action(&self) -> Action {
+        Action::from_bits(self.word(0))
+    }
+
+    #[inline]
+    pub fn instance_id(&self) -> Option<u32> {
+        (self.word(0) >> 16 & 1 == 1).then(|| self.word(1))
+    }
+
+    pub fn map_version(&self) -> u16 {
+        self.word(2) as u16
+    }
+
+    /// The locator a flow with `hash` uses, if any is reachable.
+    #[inline]
+    pub fn select(&self, hash: u32) -> Option<IpAddr> {
+        let bucket = (hash as usize) % BUCKETS;
+        let index = self.word(3 + bucket / 8) >> (4 * (bucket % 8)) & 0xf;
+        (index != NO_LOCATOR).then(|| self.locator(index as usize).address)
+    }
+
+    /// Locator `i` (control-plane reads, tests).
+    pub fn locator(&self, i: usize) -> Locator {
+        let at = LOCATORS_AT + 5 * i;
+        let meta = self.word(at);
+        let words = [
+            self.word(at + 1),
+            self.word(at + 2),
+            self.word(at + 3),
+            self.word(at + 4),
+        ];
+        let address = if meta & 0xff == 4 {
+            IpAddr::V4(Ipv4Addr::from(words[0]))
+        } else {
+            let mut octets = [0u8; 16];
+            for (chunk, w) in octets.chunks_mut(4).zip(words) {
+                chunk.copy_from_slice(&w.to_be_bytes());
+            }
+            IpAddr::V6(Ipv6Addr::from(octets))
+        };
+        Locator {
+            address,
+            priority: (meta >> 8) as u8,
+            weight: (meta >> 16) as u8,
+            up: meta >> 24 & 1 == 1,
+        }
+    }
+
+    pub fn locator_count(&self) -> usize {
+        (self.word(0) >> 8 & 0xff) as usize
+    }
+}
+
+/// Installs and retires entries (control core only).
+#[derive(Debug)]
+pub struct EntryWriter {
+    shared: Arc<EntryTable>,
+    capacity: u32,
+    next: u32,
+    free: Vec<u32>,
+    retired: Retired<u32>,
+    qsbr: Arc<Qsbr>,
+}
+
+impl EntryWriter {
+    pub fn new(capacity: u32, qsbr: Arc<Qsbr>) -> Self {
+        Self {
+            shared: Arc::new(EntryTable {
+                words: Words::new(capacity as usize * RECORD),
+            }),
+            capacity,
+            next: 0,
+            free: Vec::new(),
+            retired: Retired::default(),
+            qsbr,
+        }
+    }
+
+    pub fn table(&self) -> Arc<EntryTable> {
+        self.shared.clone()
+    }
+
+    /// Writes `mapping` into a free record and returns its index.
+    pub fn install(&mut self, mapping: &Mapping) -> Result<u32, ArenaFull> {
+        for index in self.retired.reclaim(&self.qsbr) {
+            self.free.push(index);
+        }
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None if self.next < self.capacity => {
+                self.next += 1;
+                self.next - 1
+            }
+            None => {
+                return Err(ArenaFull {
+                    capacity: self.capacity as usize,
+                })
+            }
+        };
+        let base = index as usize * RECORD;
+        for (i, w) in encode(mapping).into_iter().enumerate() {
+            self.shared.words.set(base + i, w);
+        }
+        Ok(index)
+    }
+
+    /// Retires an entry that the next publication no longer reaches.
+    pub fn retire(&mut self, index: u32) {
+        self.retired.retire(index);
+    }
+
+    /// Marks the end of a publication (`token` from the QSBR domain).
+    pub fn published(&mut self, token: u64) {
+        self.retired.published(token);
+    }
+
+    /// Entries in use (installed and not yet reusable).
+    pub fn in_use(&self) -> usize {
+        self.next as usize - self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locator(last: u8, priority: u8, weight: u8, up: bool) -> Locator {
+        Locator {
+            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
+            priority,
+            weight,
+            up,
+        }
+    }
+
+    #[test]
+    fn selection_follows_priority_weight_and_state() {
+        let table = selection(&[
+            locator(1, 1, 75, true),
+            locator(2, 1, 25, true),
+            locator(3, 2, 100, true),
+        ]);
+        let first = table.iter().filter(|&&b| b == 0).count();
+        assert_eq!((first, BUCKETS - first), (24, 8), "75/25 of 32 buckets");
+        assert!(!table.contains(&2), "priority 2 is a backup");
+
+        let failover = selection(&[
+            locator(1, 1, 75, false),
+            locator(2, 1, 25, false),
+            locator(3, 2, 100, true),
+        ]);
+        assert!(
+            failover.iter().all(|&b| b == 2),
+            "backup takes over when the best are down"
+        );
+
+        let none = selection(&[locator(1, 255, 100, true), locator(2, 1, 100, false)]);
+        assert!(none.iter().all(|&b| b == NO_LOCATOR));
+
+        let even = selection(&[locator(1, 1, 0, true), locator(2, 1, 0, true)]);
+        assert_eq!(
+            even.iter().filter(|&&b| b == 0).count(),
+            16,
+            "all-zero weights split evenly"
+        );
+    }
+
+    #[test]
+    fn records_read_back() {
+        let qsbr = Qsbr::new(1);
+        let mut writer = EntryWriter::new(4, qsbr);
+        let mapping = Mapping {
+            action: Action::Encapsulate,
+            instance_id: Some(0x123456),
+            map_version: 7,
+            locators: vec![
+                locator(1, 1, 50, true),
+                Locator {
+                    address: "2001:db8::9".parse().unwrap(),
+                    priority: 1,
+                    weight: 50,
+                    up: true,
+                },
+            ],
+        };
+        let index = writer.install(&mapping).unwrap();
+        let table = writer.table();
+        let entry = table.view().get(index);
+        assert_eq!(
+            (entry.action(), entry.instance_id(), entry.map_version()),
+            (Action::Encapsulate, Some(0x123456), 7)
+        );
+        assert_eq!(entry.locator_count(), 2);
+        assert_eq!(entry.locator(1), mapping.locators[1]);
+        let picks: std::collections::HashSet<IpAddr> =
+            (0..64).filter_map(|h| entry.select(h)).collect();
+        assert_eq!(picks.len(), 2, "both locators used");
+        assert_eq!(
+            entry.select(5),
+            entry.select(5 + BUCKETS as u32),
+            "stable per hash"
+        );
+        for _ in 0..3 {
+            writer.install(&mapping).unwrap();
+        }
+        assert!(writer.install(&mapping).is_err(), "capacity is enforced");
+    }
+}

@@ -1,0 +1,292 @@
+//! The map-cache: EID prefixes (IPv4 and IPv6 LPM) pointing at forwarding entries, published
+//! together; and the local database (our EID prefixes), which the ETR checks.
+
+mod entry;
+
+pub use entry::{Action, EntryRef, EntryView, Locator, Mapping, BUCKETS, MAX_LOCATORS};
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::lpm::{ipv4_key, ipv6_key, Key, Lpm, LpmError, LpmView, LpmWriter};
+use crate::rcu::{Qsbr, QsbrReader};
+use entry::{EntryTable, EntryWriter};
+
+fn prefix_key(prefix: &IpNet) -> (Key, u8, bool) {
+    match prefix {
+        IpNet::V4(p) => (ipv4_key(p.network()), p.prefix_len(), false),
+        IpNet::V6(p) => (ipv6_key(p.network()), p.prefix_len(), true),
+    }
+}
+
+/// What data cores hold: the published tables.
+#[derive(Debug, Clone)]
+pub struct MapCache {
+    v4: Arc<Lpm>,
+    v6: Arc<Lpm>,
+    entries: Arc<EntryTable>,
+}
+
+impl MapCache {
+    /// The published version for one burst; the borrow of `reader` keeps the core from
+    /// reporting a quiescent state while the view is alive.
+    #[inline]
+    pub fn view<'a>(&'a self, reader: &'a QsbrReader) -> MapCacheView<'a> {
+        MapCacheView {
+            v4: self.v4.view(reader),
+            v6: self.v6.view(reader),
+            entries: self.entries.view(),
+        }
+    }
+}
+
+/// The map-cache as one data core sees it during a burst.
+#[derive(Debug, Clone, Copy)]
+pub struct MapCacheView<'a> {
+    pub v4: LpmView<'a>,
+    pub v6: LpmView<'a>,
+    pub entries: EntryView<'a>,
+}
+
+impl<'a> MapCacheView<'a> {
+    /// The entry of the longest prefix covering `destination`.
+    #[inline]
+    pub fn lookup(&self, destination: IpAddr) -> Option<EntryRef<'a>> {
+        let index = match destination {
+            IpAddr::V4(a) => self.v4.lookup(ipv4_key(a)),
+            IpAddr::V6(a) => self.v6.lookup(ipv6_key(a)),
+        }?;
+        Some(self.entries.get(index))
+    }
+}
+
+/// Why a map-cache change failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapCacheError {
+    Lpm(LpmError),
+    /// No free forwarding entry.
+    EntriesFull,
+}
+
+impl std::fmt::Display for MapCacheError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Lpm(e) => write!(f, "{e}"),
+            Self::EntriesFull => write!(f, "map-cache entry table full"),
+        }
+    }
+}
+
+impl std::error::Error for MapCacheError {}
+
+impl From<LpmError> for MapCacheError {
+    fn from(e: LpmError) -> Self {
+        Self::Lpm(e)
+    }
+}
+
+/// The control core's side: installs, replaces and removes mappings, then publishes.
+#[derive(Debug)]
+pub struct MapCacheWriter {
+    v4: LpmWriter,
+    v6: LpmWriter,
+    entries: EntryWriter,
+    installed: HashMap<IpNet, (u32, Mapping)>,
+    prefix_of: HashMap<u32, IpNet>,
+    qsbr: Arc<Qsbr>,
+}
+
+impl MapCacheWriter {
+    /// A map-cache for up to `max_entries` mappings. The LPM arenas are sized for BGP-like
+    /// prefix sets (16 words per IPv4 prefix, 64 per IPv6 prefix, plus a floor).
+    pub fn new(max_entries: u32, qsbr: Arc<Qsbr>) -> Self {
+        let n = max_entries as usize;
+        Self {
+            v4: LpmWriter::new(32, 16 * n + (1 << 16), qsbr.clone()),
+            v6: LpmWriter::new(128, 64 * n + (1 << 16), qsbr.clone()),
+            entries: EntryWriter::new(max_entries, qsbr.clone()),
+            installed: HashMap::new(),
+            prefix_of: HashMap::new(),
+            qsbr,
+        }
+    }
+
+    /// What data cores need.
+    pub fn shared(&self) -> MapCache {
+        MapCache {
+            v4: self.v4.table(),
+            v6: self.v6.table(),
+            entries: self.entries.table(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.installed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.installed.is_empty()
+    }
+
+    /// The mapping installed for exactly `prefix`.
+    pub fn get(&self, prefix: &IpNet) -> Option<&Mapping> {
+        self.installed.get(prefix).map(|(_, m)| m)
+    }
+
+    /// Every installed prefix and mapping.
+    pub fn iter(&self) -> impl Iterator<Item = (&IpNet, &Mapping)> {
+        self.installed.iter().map(|(p, (_, m))| (p, m))
+    }
+
+    fn lpm(&mut self, v6: bool) -> &mut LpmWriter {
+        if v6 {
+            &mut self.v6
+        } else {
+            &mut self.v4
+        }
+    }
+
+    /// Installs or replaces the mapping of `prefix` (visible after [`publish`](Self::publish)).
+    pub fn insert(&mut self, prefix: IpNet, mapping: Mapping) -> Result<(), MapCacheError> {
+        let prefix = prefix.trunc();
+        if self
+            .installed
+            .get(&prefix)
+            .is_some_and(|(_, m)| *m == mapping)
+        {
+            return Ok(());
+        }
+        let index = self
+            .entries
+            .install(&mapping)
+            .map_err(|_| MapCacheError::EntriesFull)?;
+        let (key, len, v6) = prefix_key(&prefix);
+        if let Err(e) = self.lpm(v6).insert(key, len, index) {
+            self.entries.retire(index);
+            return Err(e.into());
+        }
+        self.prefix_of.insert(index, prefix);
+        if let Some((old, _)) = self.installed.insert(prefix, (index, mapping)) {
+            self.prefix_of.remove(&old);
+            self.entries.retire(old);
+        }
+        Ok(())
+    }
+
+    /// Removes the mapping of `prefix`; returns whether there was one.
+    pub fn remove(&mut self, prefix: &IpNet) -> Result<bool, MapCacheError> {
+        let prefix = prefix.trunc();
+        let Some((index, _)) = self.installed.get(&prefix).cloned() else {
+            return Ok(false);
+        };
+        let (key, len, v6) = prefix_key(&prefix);
+        self.lpm(v6).remove(key, len)?;
+        self.installed.remove(&prefix);
+        self.prefix_of.remove(&index);
+        self.entries.retire(index);
+        Ok(true)
+    }
+
+    /// Makes every change since the last publication visible to data cores.
+    pub fn publish(&mut self) {
+        self.v4.publish();
+        self.v6.publish();
+        self.entries.published(self.qsbr.start());
+    }
+
+    /// The published longest match of `destination`, for the control core.
+    pub fn lookup(&self, destination: IpAddr) -> Option<(IpNet, Mapping)> {
+        let index = match destination {
+            IpAddr::V4(a) => self.v4.published().lookup(ipv4_key(a)),
+            IpAddr::V6(a) => self.v6.published().lookup(ipv6_key(a)),
+        }?;
+        let prefix = self.prefix_of.get(&index)?;
+        self.installed
+            .get(prefix)
+            .map(|(_, m)| (*prefix, m.clone()))
+    }
+
+    /// Forwarding entries in use, including retired ones not yet reusable.
+    pub fn entries_in_use(&self) -> usize {
+        self.entries.in_use()
+    }
+}
+
+/// Our own EID prefixes: the ETR delivers only to these; the ITR encapsulates only from these.
+#[derive(Debug, Clone)]
+pub struct Database {
+    v4: Arc<Lpm>,
+    v6: Arc<Lpm>,
+}
+
+impl Database {
+    #[inline]
+    pub fn view<'a>(&'a self, reader: &'a QsbrReader) -> DatabaseView<'a> {
+        DatabaseView {
+            v4: self.v4.view(reader),
+            v6: self.v6.view(reader),
+        }
+    }
+}
+
+/// The database during one burst: value = instance-id of the matching local prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseView<'a> {
+    pub v4: LpmView<'a>,
+    pub v6: LpmView<'a>,
+}
+
+impl DatabaseView<'_> {
+    /// The instance-id of the local EID prefix covering `address`, if it is ours.
+    #[inline]
+    pub fn instance_of(&self, address: IpAddr) -> Option<u32> {
+        match address {
+            IpAddr::V4(a) => self.v4.lookup(ipv4_key(a)),
+            IpAddr::V6(a) => self.v6.lookup(ipv6_key(a)),
+        }
+    }
+}
+
+/// The control core's side of the database.
+#[derive(Debug)]
+pub struct DatabaseWriter {
+    v4: LpmWriter,
+    v6: LpmWriter,
+}
+
+impl DatabaseWriter {
+    pub fn new(qsbr: Arc<Qsbr>) -> Self {
+        Self {
+            v4: LpmWriter::new(32, 1 << 18, qsbr.clone()),
+            v6: LpmWriter::new(128, 1 << 18, qsbr),
+        }
+    }
+
+    pub fn shared(&self) -> Database {
+        Database {
+            v4: self.v4.table(),
+            v6: self.v6.table(),
+        }
+    }
+
+    /// Adds a local EID prefix in `instance_id`.
+    pub fn insert(&mut self, prefix: IpNet, instance_id: u32) -> Result<(), LpmError> {
+        let (key, len, v6) = prefix_key(&prefix.trunc());
+        let lpm = if v6 { &mut self.v6 } else { &mut self.v4 };
+        lpm.insert(key, len, instance_id).map(drop)
+    }
+
+    pub fn remove(&mut self, prefix: IpNet) -> Result<bool, LpmError> {
+        let (key, len, v6) = prefix_key(&prefix.trunc());
+        let lpm = if v6 { &mut self.v6 } else { &mut self.v4 };
+        lpm.remove(key, len).map(|old| old.is_some())
+    }
+
+    pub fn publish(&mut self) {
+        self.v4.publish();
+        self.v6.publish();
+    }
+}

@@ -1,0 +1,110 @@
+//! Per-core counters: one cache-line-aligned block per data core, written only by that core
+//! (load + store, no read-modify-write), summed when read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam::utils::CachePadded;
+
+/// Everything a data core counts: every verdict and every drop reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(usize)]
+pub enum Counter {
+    Encapsulated,
+    Decapsulated,
+    TooBigSent,
+    NativeForward,
+    PuntMapCacheMiss,
+    PuntSendMapRequest,
+    DropMalformed,
+    DropNotLocalSource,
+    DropNegativeEntry,
+    DropNoReachableLocator,
+    DropNoLocalRloc,
+    DropTooBigNoDf,
+    DropNoHeadroom,
+    DropBadOuterChecksum,
+    DropNotOurRloc,
+    DropNotLispData,
+    DropBadLispHeader,
+    DropNotOurEid,
+    DropInstanceMismatch,
+}
+
+impl Counter {
+    pub const ALL: [Counter; 19] = [
+        Counter::Encapsulated,
+        Counter::Decapsulated,
+        Counter::TooBigSent,
+        Counter::NativeForward,
+        Counter::PuntMapCacheMiss,
+        Counter::PuntSendMapRequest,
+        Counter::DropMalformed,
+        Counter::DropNotLocalSource,
+        Counter::DropNegativeEntry,
+        Counter::DropNoReachableLocator,
+        Counter::DropNoLocalRloc,
+        Counter::DropTooBigNoDf,
+        Counter::DropNoHeadroom,
+        Counter::DropBadOuterChecksum,
+        Counter::DropNotOurRloc,
+        Counter::DropNotLispData,
+        Counter::DropBadLispHeader,
+        Counter::DropNotOurEid,
+        Counter::DropInstanceMismatch,
+    ];
+
+    /// The name used in metrics and `lispctl show stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Encapsulated => "encapsulated",
+            Self::Decapsulated => "decapsulated",
+            Self::TooBigSent => "icmp_too_big_sent",
+            Self::NativeForward => "native_forward",
+            Self::PuntMapCacheMiss => "punt_map_cache_miss",
+            Self::PuntSendMapRequest => "punt_send_map_request",
+            Self::DropMalformed => "drop_malformed",
+            Self::DropNotLocalSource => "drop_not_local_source",
+            Self::DropNegativeEntry => "drop_negative_entry",
+            Self::DropNoReachableLocator => "drop_no_reachable_locator",
+            Self::DropNoLocalRloc => "drop_no_local_rloc",
+            Self::DropTooBigNoDf => "drop_too_big_no_df",
+            Self::DropNoHeadroom => "drop_no_headroom",
+            Self::DropBadOuterChecksum => "drop_bad_outer_checksum",
+            Self::DropNotOurRloc => "drop_not_our_rloc",
+            Self::DropNotLispData => "drop_not_lisp_data",
+            Self::DropBadLispHeader => "drop_bad_lisp_header",
+            Self::DropNotOurEid => "drop_not_our_eid",
+            Self::DropInstanceMismatch => "drop_instance_mismatch",
+        }
+    }
+}
+
+const COUNT: usize = Counter::ALL.len();
+
+/// One data core's counters.
+#[derive(Debug)]
+pub struct CoreCounters(CachePadded<[AtomicU64; COUNT]>);
+
+impl Default for CoreCounters {
+    fn default() -> Self {
+        Self(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+    }
+}
+
+impl CoreCounters {
+    /// Adds one; only the owning core calls this.
+    #[inline]
+    pub fn bump(&self, counter: Counter) {
+        let slot = &self.0[counter as usize];
+        slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.0[counter as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// The sum of `counter` over every core.
+pub fn total(cores: &[CoreCounters], counter: Counter) -> u64 {
+    cores.iter().map(|c| c.get(counter)).sum()
+}

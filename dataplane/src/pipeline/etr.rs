@@ -1,0 +1,102 @@
+//! ETR: a LISP data packet for one of our RLOCs is validated, stripped in place, and delivered if
+//! its inner destination is one of our EIDs (in the instance the header names).
+
+use std::net::IpAddr;
+
+use crate::mapcache::DatabaseView;
+use crate::wire::ipv4::{Ipv4Packet, PROTOCOL_UDP};
+use crate::wire::ipv6::Ipv6Packet;
+use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
+use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
+
+use super::{inspect, CoreCounters, Counter, LocalRlocs, PacketBuffer, Verdict};
+
+/// What the ETR reads during one burst.
+#[derive(Debug)]
+pub struct EtrContext<'a> {
+    pub database: DatabaseView<'a>,
+    pub local: &'a LocalRlocs,
+    pub counters: &'a CoreCounters,
+}
+
+fn drop(ctx: &EtrContext<'_>, counter: Counter) -> Verdict {
+    ctx.counters.bump(counter);
+    Verdict::Drop(counter)
+}
+
+/// Where the UDP datagram starts and ends in the outer packet, after checking the outer header.
+fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(usize, usize), Counter> {
+    let (destination, start, end) = match data.first().map(|b| b >> 4) {
+        Some(4) => {
+            let ip = Ipv4Packet::new_checked(data).map_err(|_| Counter::DropMalformed)?;
+            if !ip.verify_checksum() {
+                return Err(Counter::DropBadOuterChecksum);
+            }
+            if ip.protocol() != PROTOCOL_UDP || ip.more_fragments() || ip.fragment_offset() != 0 {
+                return Err(Counter::DropNotLispData);
+            }
+            (
+                IpAddr::V4(ip.dst_addr()),
+                ip.header_len(),
+                usize::from(ip.total_len()),
+            )
+        }
+        Some(6) => {
+            let ip = Ipv6Packet::new_checked(data).map_err(|_| Counter::DropMalformed)?;
+            let upper = ip.upper_layer().map_err(|_| Counter::DropMalformed)?;
+            if upper.protocol != PROTOCOL_UDP || upper.later_fragment {
+                return Err(Counter::DropNotLispData);
+            }
+            (
+                IpAddr::V6(ip.dst_addr()),
+                upper.offset,
+                40 + usize::from(ip.payload_len()),
+            )
+        }
+        _ => return Err(Counter::DropMalformed),
+    };
+    if !ctx.local.is_ours(destination) {
+        return Err(Counter::DropNotOurRloc);
+    }
+    Ok((start, end))
+}
+
+/// Decapsulates `packet` (starting at its outer IP header) in place.
+pub fn decapsulate<P: PacketBuffer>(ctx: &EtrContext<'_>, packet: &mut P) -> Verdict {
+    let data = packet.data();
+    let (udp_start, end) = match outer_udp(ctx, data) {
+        Ok(range) => range,
+        Err(counter) => return drop(ctx, counter),
+    };
+    let Ok(udp) = UdpPacket::new_checked(&data[udp_start..end]) else {
+        return drop(ctx, Counter::DropMalformed);
+    };
+    if udp.dst_port() != DATA_PORT {
+        return drop(ctx, Counter::DropNotLispData);
+    }
+    // The outer UDP checksum is not verified: RFC 9300 lets ETRs ignore it (IPv4 sends 0; an
+    // IPv6 tunnel may too, RFC 6935/6936) and the inner packet carries its own.
+    let udp_end = udp_start + usize::from(udp.len());
+    let Ok(lisp) = LispHeader::new_checked(udp.payload()) else {
+        return drop(ctx, Counter::DropBadLispHeader);
+    };
+    let header_instance = lisp.instance_id();
+    let inner_start = udp_start + UDP_HEADER_LEN + LISP_HEADER_LEN;
+    let Ok(inner) = inspect(&data[inner_start..udp_end]) else {
+        return drop(ctx, Counter::DropMalformed);
+    };
+    match ctx.database.instance_of(inner.destination) {
+        None => return drop(ctx, Counter::DropNotOurEid),
+        Some(instance) if header_instance.is_some_and(|iid| iid != instance) => {
+            return drop(ctx, Counter::DropInstanceMismatch)
+        }
+        Some(_) => {}
+    }
+    let total = data.len();
+    packet.trim_back(total - (inner_start + inner.len));
+    packet.trim_front(inner_start);
+    ctx.counters.bump(Counter::Decapsulated);
+    Verdict::Decapsulated {
+        destination: inner.destination,
+    }
+}

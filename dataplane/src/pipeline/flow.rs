@@ -1,0 +1,102 @@
+//! The inner packet facts the ITR needs, and the flow hash that keeps a flow on one RLOC and one
+//! outer UDP source port (so ECMP and RSS in the underlay spread tunnels, not packets).
+
+use std::net::IpAddr;
+
+use crate::wire::ipv4::{Ipv4Packet, PROTOCOL_TCP, PROTOCOL_UDP};
+use crate::wire::ipv6::{Ipv6Packet, HEADER_LEN as IPV6_HEADER_LEN};
+use crate::wire::{WireError, WireResult};
+
+/// What the ITR reads from an inner IPv4 or IPv6 packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InnerPacket {
+    pub source: IpAddr,
+    pub destination: IpAddr,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// DSCP and ECN (IPv4 TOS / IPv6 traffic class).
+    pub tos: u8,
+    /// IPv4 DF (always true for IPv6, which routers never fragment).
+    pub dont_fragment: bool,
+    /// Bytes of the inner packet (IP total length).
+    pub len: usize,
+    pub hash: u32,
+}
+
+#[inline]
+fn mix(mut h: u64) -> u32 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h as u32
+}
+
+fn ports(protocol: u8, transport: &[u8]) -> u64 {
+    match (protocol, transport.get(..4)) {
+        (PROTOCOL_TCP | PROTOCOL_UDP, Some(p)) => {
+            u64::from(u32::from_be_bytes([p[0], p[1], p[2], p[3]]))
+        }
+        _ => 0,
+    }
+}
+
+/// Parses the inner header and hashes the 5-tuple (addresses only for fragments and other
+/// protocols, so every fragment of a datagram takes the same path).
+#[inline]
+pub fn inspect(packet: &[u8]) -> WireResult<InnerPacket> {
+    match packet.first().map(|b| b >> 4) {
+        Some(4) => {
+            let ip = Ipv4Packet::new_checked(packet)?;
+            let transport = if ip.fragment_offset() == 0 && !ip.more_fragments() {
+                ip.payload()
+            } else {
+                &[]
+            };
+            let (src, dst) = (u32::from(ip.src_addr()), u32::from(ip.dst_addr()));
+            let key = (u64::from(src) << 32 | u64::from(dst))
+                ^ ports(ip.protocol(), transport).rotate_left(17)
+                ^ u64::from(ip.protocol());
+            Ok(InnerPacket {
+                source: IpAddr::V4(ip.src_addr()),
+                destination: IpAddr::V4(ip.dst_addr()),
+                ttl: ip.ttl(),
+                tos: ip.tos(),
+                dont_fragment: ip.dont_fragment(),
+                len: usize::from(ip.total_len()),
+                hash: mix(key),
+            })
+        }
+        Some(6) => {
+            let ip = Ipv6Packet::new_checked(packet)?;
+            let upper = ip.upper_layer()?;
+            let end = IPV6_HEADER_LEN + usize::from(ip.payload_len());
+            let transport = if upper.later_fragment {
+                &[][..]
+            } else {
+                &packet[upper.offset..end]
+            };
+            let (src, dst) = (u128::from(ip.src_addr()), u128::from(ip.dst_addr()));
+            let folded = (src as u64)
+                ^ ((src >> 64) as u64).rotate_left(7)
+                ^ (dst as u64).rotate_left(31)
+                ^ ((dst >> 64) as u64).rotate_left(45);
+            Ok(InnerPacket {
+                source: IpAddr::V6(ip.src_addr()),
+                destination: IpAddr::V6(ip.dst_addr()),
+                ttl: ip.hop_limit(),
+                tos: ip.traffic_class(),
+                dont_fragment: true,
+                len: end,
+                hash: mix(folded
+                    ^ ports(upper.protocol, transport).rotate_left(17)
+                    ^ u64::from(upper.protocol)),
+            })
+        }
+        _ => Err(WireError::Malformed {
+            field: "inner IP version",
+            reason: "not 4 or 6",
+        }),
+    }
+}

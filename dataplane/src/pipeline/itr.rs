@@ -1,0 +1,209 @@
+//! ITR: a packet from the EID side is looked up in the map-cache and, for a positive entry,
+//! encapsulated in place into its headroom toward the RLOC its flow hash selects.
+
+use std::net::IpAddr;
+
+use crate::mapcache::{Action, DatabaseView, MapCacheView};
+use crate::wire::checksum::{checksum, finish, pseudo_header_v6, sum};
+use crate::wire::ipv4::{Ipv4Repr, PROTOCOL_ICMP, PROTOCOL_UDP};
+use crate::wire::ipv6::{Ipv6Repr, NEXT_ICMPV6};
+use crate::wire::lisp::{LispRepr, DATA_PORT};
+use crate::wire::udp;
+
+use super::{
+    inspect, overhead, CoreCounters, Counter, InnerPacket, LocalRlocs, Nonces, PacketBuffer,
+    PathConfig, Verdict,
+};
+
+/// What the ITR reads during one burst.
+#[derive(Debug)]
+pub struct ItrContext<'a> {
+    pub map_cache: MapCacheView<'a>,
+    pub database: DatabaseView<'a>,
+    pub local: &'a LocalRlocs,
+    pub config: &'a PathConfig,
+    pub counters: &'a CoreCounters,
+    pub nonces: &'a mut Nonces,
+}
+
+/// Outer UDP source ports are spread over 0xC000–0xFFFF by the flow hash.
+#[inline]
+fn source_port(hash: u32) -> u16 {
+    0xc000 | (hash as u16 & 0x3fff)
+}
+
+fn drop(ctx: &ItrContext<'_>, counter: Counter) -> Verdict {
+    ctx.counters.bump(counter);
+    Verdict::Drop(counter)
+}
+
+/// Encapsulates `packet` (starting at its inner IP header) or decides what else to do with it.
+pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) -> Verdict {
+    let Ok(inner) = inspect(packet.data()) else {
+        return drop(ctx, Counter::DropMalformed);
+    };
+    if packet.data().len() > inner.len {
+        packet.trim_back(packet.data().len() - inner.len);
+    }
+    if ctx.config.require_local_source && ctx.database.instance_of(inner.source).is_none() {
+        return drop(ctx, Counter::DropNotLocalSource);
+    }
+    let Some(entry) = ctx.map_cache.lookup(inner.destination) else {
+        ctx.counters.bump(Counter::PuntMapCacheMiss);
+        return Verdict::Punt {
+            destination: inner.destination,
+        };
+    };
+    match entry.action() {
+        Action::Encapsulate => {}
+        Action::Drop => return drop(ctx, Counter::DropNegativeEntry),
+        Action::NativeForward => {
+            ctx.counters.bump(Counter::NativeForward);
+            return Verdict::NativeForward {
+                destination: inner.destination,
+            };
+        }
+        Action::SendMapRequest => {
+            ctx.counters.bump(Counter::PuntSendMapRequest);
+            return Verdict::Punt {
+                destination: inner.destination,
+            };
+        }
+    }
+    let Some(rloc) = entry.select(inner.hash) else {
+        return drop(ctx, Counter::DropNoReachableLocator);
+    };
+    let outer_v6 = rloc.is_ipv6();
+    let added = overhead(outer_v6);
+    if inner.len + added > usize::from(ctx.config.rloc_mtu) {
+        return too_big(ctx, packet, &inner, ctx.config.rloc_mtu as usize - added);
+    }
+    let lisp = LispRepr {
+        nonce: Some(ctx.nonces.next()),
+        instance_id: entry.instance_id(),
+        locator_status_bits: Some(ctx.local.status_bits),
+        ..LispRepr::default()
+    };
+    let udp_len = (8 + 8 + inner.len) as u16;
+    let zero_checksum = ctx.config.ipv6_zero_checksum;
+    let (source_v4, source_v6) = (ctx.local.v4, ctx.local.v6);
+    let Some(data) = packet.prepend(added) else {
+        return drop(ctx, Counter::DropNoHeadroom);
+    };
+    match (rloc, source_v4, source_v6) {
+        (IpAddr::V4(dst), Some(src), _) => {
+            Ipv4Repr {
+                src,
+                dst,
+                protocol: PROTOCOL_UDP,
+                payload_len: udp_len,
+                ttl: inner.ttl,
+                tos: inner.tos,
+            }
+            .emit(data);
+            udp::write_header(
+                &mut data[20..],
+                source_port(inner.hash),
+                DATA_PORT,
+                udp_len - 8,
+            );
+            lisp.emit(&mut data[28..]);
+        }
+        (IpAddr::V6(dst), _, Some(src)) => {
+            Ipv6Repr {
+                src,
+                dst,
+                next_header: PROTOCOL_UDP,
+                payload_len: udp_len,
+                hop_limit: inner.ttl,
+                traffic_class: inner.tos,
+                flow_label: inner.hash & 0x000f_ffff,
+            }
+            .emit(data);
+            udp::write_header(
+                &mut data[40..],
+                source_port(inner.hash),
+                DATA_PORT,
+                udp_len - 8,
+            );
+            lisp.emit(&mut data[48..]);
+            if !zero_checksum {
+                let value = finish(
+                    pseudo_header_v6(src, dst, PROTOCOL_UDP, u32::from(udp_len)) + sum(&data[40..]),
+                );
+                data[46..48]
+                    .copy_from_slice(&(if value == 0 { 0xffff } else { value }).to_be_bytes());
+            }
+        }
+        _ => {
+            packet.trim_front(added);
+            return drop(ctx, Counter::DropNoLocalRloc);
+        }
+    }
+    ctx.counters.bump(Counter::Encapsulated);
+    Verdict::Encapsulated { rloc }
+}
+
+/// Rewrites the packet into an ICMP "fragmentation needed" / ICMPv6 "packet too big" toward its
+/// source, quoting as much of it as the minimum MTU allows (RFC 1812 / RFC 4443).
+fn too_big<P: PacketBuffer>(
+    ctx: &mut ItrContext<'_>,
+    packet: &mut P,
+    inner: &InnerPacket,
+    mtu: usize,
+) -> Verdict {
+    let (header, quote_max, source) = match inner.source {
+        IpAddr::V4(_) if !inner.dont_fragment => return drop(ctx, Counter::DropTooBigNoDf),
+        IpAddr::V4(_) => (28, 576 - 28, ctx.local.icmp_v4.map(IpAddr::V4)),
+        IpAddr::V6(_) => (48, 1280 - 48, ctx.local.icmp_v6.map(IpAddr::V6)),
+    };
+    let Some(source) = source else {
+        return drop(ctx, Counter::DropNoLocalRloc);
+    };
+    let quote = inner.len.min(quote_max);
+    packet.trim_back(packet.data().len() - quote);
+    let Some(data) = packet.prepend(header) else {
+        return drop(ctx, Counter::DropNoHeadroom);
+    };
+    match (source, inner.source) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            Ipv4Repr {
+                src,
+                dst,
+                protocol: PROTOCOL_ICMP,
+                payload_len: (8 + quote) as u16,
+                ttl: 64,
+                tos: 0,
+            }
+            .emit(data);
+            let icmp = &mut data[20..];
+            icmp[..8].copy_from_slice(&[3, 4, 0, 0, 0, 0, 0, 0]);
+            icmp[6..8].copy_from_slice(&(mtu as u16).to_be_bytes());
+            let value = checksum(icmp);
+            icmp[2..4].copy_from_slice(&value.to_be_bytes());
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let len = (8 + quote) as u16;
+            Ipv6Repr {
+                src,
+                dst,
+                next_header: NEXT_ICMPV6,
+                payload_len: len,
+                hop_limit: 64,
+                traffic_class: 0,
+                flow_label: 0,
+            }
+            .emit(data);
+            let icmp = &mut data[40..];
+            icmp[..8].copy_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]);
+            icmp[4..8].copy_from_slice(&(mtu as u32).to_be_bytes());
+            let value = finish(pseudo_header_v6(src, dst, NEXT_ICMPV6, u32::from(len)) + sum(icmp));
+            icmp[2..4].copy_from_slice(&value.to_be_bytes());
+        }
+        _ => return drop(ctx, Counter::DropMalformed),
+    }
+    ctx.counters.bump(Counter::TooBigSent);
+    Verdict::TooBig {
+        destination: inner.source,
+    }
+}

@@ -1,0 +1,110 @@
+//! The per-packet work of a data core, over any [`PacketBuffer`]: ITR encapsulation and ETR
+//! decapsulation at layer 3 (the DPDK loop strips and adds Ethernet around it). No allocation,
+//! lock or panic: every packet gets a [`Verdict`] and a counter.
+
+mod buffer;
+mod counters;
+mod etr;
+mod flow;
+mod itr;
+
+pub use buffer::{PacketBuffer, VecBuffer};
+pub use counters::{total, CoreCounters, Counter};
+pub use etr::{decapsulate, EtrContext};
+pub use flow::{inspect, InnerPacket};
+pub use itr::{encapsulate, ItrContext};
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Bytes an ITR prepends: outer IPv4 or IPv6, UDP, LISP.
+pub const fn overhead(outer_v6: bool) -> usize {
+    if outer_v6 {
+        40 + 8 + 8
+    } else {
+        20 + 8 + 8
+    }
+}
+
+/// What to do with a packet after the data path saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Encapsulated toward `rloc`: send on the RLOC side.
+    Encapsulated { rloc: IpAddr },
+    /// Decapsulated for a local EID: send on the EID side.
+    Decapsulated { destination: IpAddr },
+    /// Rewritten in place into an ICMP/ICMPv6 "too big" for its source: send on the EID side.
+    TooBig { destination: IpAddr },
+    /// Forward without encapsulation (or to the PETR).
+    NativeForward { destination: IpAddr },
+    /// The control core must act (map-cache miss, send-map-request entry); the packet itself
+    /// follows the negative action (dropped, or sent to the PETR).
+    Punt { destination: IpAddr },
+    /// Dropped; the counter says why.
+    Drop(Counter),
+}
+
+/// Our RLOCs and the addresses we send ICMP errors from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LocalRlocs {
+    /// Source of IPv4 outer headers.
+    pub v4: Option<Ipv4Addr>,
+    /// Source of IPv6 outer headers.
+    pub v6: Option<Ipv6Addr>,
+    /// Every address the ETR accepts LISP data for.
+    pub all: Vec<IpAddr>,
+    /// Locator-status bits we send (bit i = our locator i is up).
+    pub status_bits: u32,
+    /// Source of ICMP errors toward IPv4 EIDs (an EID-side port address).
+    pub icmp_v4: Option<Ipv4Addr>,
+    /// Source of ICMPv6 errors toward IPv6 EIDs.
+    pub icmp_v6: Option<Ipv6Addr>,
+}
+
+impl LocalRlocs {
+    /// True when `address` is one of our RLOCs.
+    #[inline]
+    pub fn is_ours(&self, address: IpAddr) -> bool {
+        self.all.contains(&address)
+    }
+}
+
+/// Data-path settings from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathConfig {
+    /// MTU of the RLOC-side port (outer packets larger than this are not sent).
+    pub rloc_mtu: u16,
+    /// Send IPv6 outer UDP with checksum 0 (RFC 6935/6936) instead of computing it.
+    pub ipv6_zero_checksum: bool,
+    /// Encapsulate only packets whose source is one of our EIDs.
+    pub require_local_source: bool,
+}
+
+impl Default for PathConfig {
+    fn default() -> Self {
+        Self {
+            rloc_mtu: 1500,
+            ipv6_zero_checksum: false,
+            require_local_source: true,
+        }
+    }
+}
+
+/// A per-core source of 24-bit nonces (xorshift; not for cryptography, only for echo-nonce).
+#[derive(Debug, Clone)]
+pub struct Nonces(u32);
+
+impl Nonces {
+    pub fn new(seed: u32) -> Self {
+        Self(seed | 1)
+    }
+
+    #[inline]
+    pub fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x & 0x00ff_ffff
+    }
+}

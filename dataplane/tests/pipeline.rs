@@ -1,0 +1,454 @@
+//! ITR encapsulation and ETR decapsulation over plain buffers: all four family combinations
+//! round-trip bit-exactly, outer fields are right, checksums verify independently, and every
+//! other outcome has its verdict and counter.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use dataplane::mapcache::{Action, DatabaseWriter, Locator, MapCacheWriter, Mapping};
+use dataplane::pipeline::{
+    decapsulate, encapsulate, overhead, CoreCounters, Counter, EtrContext, ItrContext, LocalRlocs,
+    Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
+};
+use dataplane::rcu::Qsbr;
+use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
+use dataplane::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTOCOL_UDP};
+use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+use dataplane::wire::lisp::{LispHeader, DATA_PORT};
+use dataplane::wire::udp::{self, UdpPacket};
+use ipnet::IpNet;
+
+const RLOC_A4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const RLOC_B4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+fn rloc_a6() -> Ipv6Addr {
+    "2001:db8:ff::1".parse().unwrap()
+}
+fn rloc_b6() -> Ipv6Addr {
+    "2001:db8:ff::2".parse().unwrap()
+}
+
+/// An inner UDP packet from `src` to `dst` with `payload_len` bytes of payload.
+fn inner_packet(src: IpAddr, dst: IpAddr, payload_len: usize, tos: u8) -> Vec<u8> {
+    let (header, mut bytes) = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut b = vec![0u8; 20 + 8 + payload_len];
+            Ipv4Repr {
+                src: s,
+                dst: d,
+                protocol: PROTOCOL_UDP,
+                payload_len: (8 + payload_len) as u16,
+                ttl: 33,
+                tos,
+            }
+            .emit(&mut b);
+            (20, b)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut b = vec![0u8; 40 + 8 + payload_len];
+            Ipv6Repr {
+                src: s,
+                dst: d,
+                next_header: PROTOCOL_UDP,
+                payload_len: (8 + payload_len) as u16,
+                hop_limit: 33,
+                traffic_class: tos,
+                flow_label: 0,
+            }
+            .emit(&mut b);
+            (40, b)
+        }
+        _ => unreachable!(),
+    };
+    udp::write_header(&mut bytes[header..], 1234, 80, payload_len as u16);
+    for (i, b) in bytes[header + 8..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    bytes
+}
+
+struct Site {
+    qsbr: std::sync::Arc<Qsbr>,
+    cache: MapCacheWriter,
+    database: DatabaseWriter,
+    local: LocalRlocs,
+}
+
+/// Site A: EIDs 10.1.0.0/24 and 2001:db8:a::/64; knows site B (10.2.0.0/24, 2001:db8:b::/64) at
+/// `remote` RLOCs, with instance-id `iid`.
+fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
+    let qsbr = Qsbr::new(2);
+    let mut cache = MapCacheWriter::new(1024, qsbr.clone());
+    let mapping = Mapping {
+        action: Action::Encapsulate,
+        instance_id: iid,
+        map_version: 0,
+        locators: vec![Locator {
+            address: remote,
+            priority: 1,
+            weight: 100,
+            up: true,
+        }],
+    };
+    for prefix in ["10.2.0.0/24", "2001:db8:b::/64"] {
+        cache
+            .insert(prefix.parse().unwrap(), mapping.clone())
+            .unwrap();
+    }
+    cache.publish();
+    let mut database = DatabaseWriter::new(qsbr.clone());
+    for prefix in [
+        "10.1.0.0/24",
+        "2001:db8:a::/64",
+        "10.2.0.0/24",
+        "2001:db8:b::/64",
+    ] {
+        database
+            .insert(prefix.parse::<IpNet>().unwrap(), iid.unwrap_or(0))
+            .unwrap();
+    }
+    database.publish();
+    let local = LocalRlocs {
+        v4: Some(own.0),
+        v6: Some(own.1),
+        all: vec![IpAddr::V4(own.0), IpAddr::V6(own.1)],
+        status_bits: 1,
+        icmp_v4: Some(Ipv4Addr::new(10, 1, 0, 1)),
+        icmp_v6: Some("2001:db8:a::1".parse().unwrap()),
+    };
+    Site {
+        qsbr,
+        cache,
+        database,
+        local,
+    }
+}
+
+fn run_itr(site: &Site, config: &PathConfig, packet: &mut VecBuffer) -> (Verdict, CoreCounters) {
+    let reader = site.qsbr.register().unwrap();
+    let (cache, database) = (site.cache.shared(), site.database.shared());
+    let counters = CoreCounters::default();
+    let mut nonces = Nonces::new(7);
+    let mut ctx = ItrContext {
+        map_cache: cache.view(&reader),
+        database: database.view(&reader),
+        local: &site.local,
+        config,
+        counters: &counters,
+        nonces: &mut nonces,
+    };
+    let verdict = encapsulate(&mut ctx, packet);
+    (verdict, counters)
+}
+
+fn run_etr(site: &Site, packet: &mut VecBuffer) -> (Verdict, CoreCounters) {
+    let reader = site.qsbr.register().unwrap();
+    let database = site.database.shared();
+    let counters = CoreCounters::default();
+    let ctx = EtrContext {
+        database: database.view(&reader),
+        local: &site.local,
+        counters: &counters,
+    };
+    (decapsulate(&ctx, packet), counters)
+}
+
+#[test]
+fn all_four_family_combinations_round_trip() {
+    for (inner_v6, outer_v6) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (remote, own_b) = if outer_v6 {
+            (IpAddr::V6(rloc_b6()), (RLOC_B4, rloc_b6()))
+        } else {
+            (IpAddr::V4(RLOC_B4), (RLOC_B4, rloc_b6()))
+        };
+        let a = site((RLOC_A4, rloc_a6()), remote, Some(0x00abcd));
+        let b = site(own_b, IpAddr::V4(RLOC_A4), Some(0x00abcd));
+        let (src, dst): (IpAddr, IpAddr) = if inner_v6 {
+            (
+                "2001:db8:a::10".parse().unwrap(),
+                "2001:db8:b::20".parse().unwrap(),
+            )
+        } else {
+            ("10.1.0.10".parse().unwrap(), "10.2.0.20".parse().unwrap())
+        };
+        let original = inner_packet(src, dst, 100, 0xb9);
+        let mut buffer = VecBuffer::new(128, &original, 2048);
+        let config = PathConfig::default();
+        let (verdict, counters) = run_itr(&a, &config, &mut buffer);
+        assert_eq!(
+            verdict,
+            Verdict::Encapsulated { rloc: remote },
+            "inner v6 {inner_v6} outer v6 {outer_v6}"
+        );
+        assert_eq!(counters.get(Counter::Encapsulated), 1);
+        let outer = buffer.data().to_vec();
+        assert_eq!(outer.len(), original.len() + overhead(outer_v6));
+        check_outer(&outer, &original, outer_v6, remote);
+
+        let (verdict, counters) = run_etr(&b, &mut buffer);
+        assert_eq!(verdict, Verdict::Decapsulated { destination: dst });
+        assert_eq!(counters.get(Counter::Decapsulated), 1);
+        assert_eq!(buffer.data(), original.as_slice(), "bit-exact inner packet");
+    }
+}
+
+/// Checks every outer field against an independent reading.
+fn check_outer(outer: &[u8], inner: &[u8], outer_v6: bool, remote: IpAddr) {
+    let (udp_at, src, dst) = if outer_v6 {
+        let ip = Ipv6Packet::new_checked(outer).unwrap();
+        assert_eq!(
+            (ip.next_header(), ip.hop_limit(), ip.traffic_class()),
+            (PROTOCOL_UDP, 33, 0xb9)
+        );
+        assert_eq!(usize::from(ip.payload_len()), outer.len() - 40);
+        (40, IpAddr::V6(ip.src_addr()), IpAddr::V6(ip.dst_addr()))
+    } else {
+        let ip = Ipv4Packet::new_checked(outer).unwrap();
+        assert!(ip.verify_checksum(), "outer IPv4 header checksum");
+        assert_eq!(
+            (ip.protocol(), ip.ttl(), ip.tos()),
+            (PROTOCOL_UDP, 33, 0xb9),
+            "TTL and DSCP/ECN copied from inner"
+        );
+        assert!(ip.dont_fragment());
+        assert_eq!(usize::from(ip.total_len()), outer.len());
+        (20, IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()))
+    };
+    assert_eq!(dst, remote);
+    assert_eq!(
+        src,
+        if outer_v6 {
+            IpAddr::V6(rloc_a6())
+        } else {
+            IpAddr::V4(RLOC_A4)
+        }
+    );
+    let udp = UdpPacket::new_checked(&outer[udp_at..]).unwrap();
+    assert_eq!(udp.dst_port(), DATA_PORT);
+    assert!(
+        udp.src_port() >= 0xc000,
+        "source port from the flow hash range"
+    );
+    assert_eq!(usize::from(udp.len()), outer.len() - udp_at);
+    if outer_v6 {
+        // Independent computation: pseudo-header + datagram with the field as sent sums to 0.
+        let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else {
+            unreachable!()
+        };
+        assert_ne!(udp.checksum(), 0);
+        assert_eq!(
+            finish(
+                pseudo_header_v6(s, d, PROTOCOL_UDP, u32::from(udp.len())) + sum(&outer[udp_at..])
+            ),
+            0
+        );
+    } else {
+        assert_eq!(udp.checksum(), 0, "IPv4 outer UDP checksum is 0");
+    }
+    let lisp = LispHeader::new_checked(udp.payload()).unwrap();
+    assert!(lisp.nonce_present() && lisp.instance_id_present() && lisp.lsb_enabled());
+    assert_eq!(lisp.instance_id(), Some(0x00abcd));
+    assert_eq!(lisp.locator_status_bits(), Some(1));
+    assert_eq!(&udp.payload()[8..], inner);
+}
+
+#[test]
+fn flows_keep_their_port_and_rloc() {
+    let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    let config = PathConfig::default();
+    let encap = |sport: u16| {
+        let mut p = inner_packet(
+            "10.1.0.10".parse().unwrap(),
+            "10.2.0.20".parse().unwrap(),
+            10,
+            0,
+        );
+        p[20..22].copy_from_slice(&sport.to_be_bytes());
+        let mut b = VecBuffer::new(128, &p, 256);
+        run_itr(&a, &config, &mut b);
+        u16::from_be_bytes([b.data()[20], b.data()[21]])
+    };
+    assert_eq!(encap(1000), encap(1000), "stable per flow");
+    let ports: std::collections::HashSet<u16> = (0..64).map(|p| encap(2000 + p)).collect();
+    assert!(
+        ports.len() > 32,
+        "different flows spread over source ports: {}",
+        ports.len()
+    );
+}
+
+#[test]
+fn too_big_packets_get_icmp_toward_their_source() {
+    let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    let config = PathConfig {
+        rloc_mtu: 1000,
+        ..PathConfig::default()
+    };
+    let src: IpAddr = "10.1.0.10".parse().unwrap();
+    let mut b = VecBuffer::new(
+        128,
+        &inner_packet(src, "10.2.0.20".parse().unwrap(), 1000, 0),
+        2048,
+    );
+    let (verdict, counters) = run_itr(&a, &config, &mut b);
+    assert_eq!(verdict, Verdict::TooBig { destination: src });
+    assert_eq!(counters.get(Counter::TooBigSent), 1);
+    let ip = Ipv4Packet::new_checked(b.data()).unwrap();
+    assert!(ip.verify_checksum());
+    assert_eq!(
+        (ip.dst_addr(), ip.protocol()),
+        (Ipv4Addr::new(10, 1, 0, 10), 1)
+    );
+    let icmp = dataplane::wire::icmp::IcmpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!(
+        (icmp.msg_type(), icmp.code(), icmp.mtu_v4()),
+        (3, 4, 1000 - 36)
+    );
+    assert!(icmp.verify_checksum_v4());
+    assert_eq!(b.data().len(), 576, "quotes up to the IPv4 minimum MTU");
+
+    let src6: IpAddr = "2001:db8:a::10".parse().unwrap();
+    let mut b = VecBuffer::new(
+        128,
+        &inner_packet(src6, "2001:db8:b::20".parse().unwrap(), 1000, 0),
+        2048,
+    );
+    let (verdict, _) = run_itr(&a, &config, &mut b);
+    assert_eq!(verdict, Verdict::TooBig { destination: src6 });
+    let ip = Ipv6Packet::new_checked(b.data()).unwrap();
+    let icmp = dataplane::wire::icmp::IcmpPacket::new_checked(ip.payload()).unwrap();
+    assert_eq!((icmp.msg_type(), icmp.mtu_v6()), (2, 1000 - 36));
+    assert!(icmp.verify_checksum_v6(ip.src_addr(), ip.dst_addr()));
+}
+
+#[test]
+fn every_other_outcome_has_a_verdict_and_a_counter() {
+    let mut a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    for (prefix, action) in [
+        ("10.3.0.0/16", Action::Drop),
+        ("10.4.0.0/16", Action::NativeForward),
+        ("10.5.0.0/16", Action::SendMapRequest),
+    ] {
+        a.cache
+            .insert(
+                prefix.parse().unwrap(),
+                Mapping {
+                    action,
+                    instance_id: None,
+                    map_version: 0,
+                    locators: vec![],
+                },
+            )
+            .unwrap();
+    }
+    a.cache
+        .insert(
+            "10.6.0.0/16".parse().unwrap(),
+            Mapping {
+                action: Action::Encapsulate,
+                instance_id: None,
+                map_version: 0,
+                locators: vec![Locator {
+                    address: IpAddr::V4(RLOC_B4),
+                    priority: 1,
+                    weight: 100,
+                    up: false,
+                }],
+            },
+        )
+        .unwrap();
+    a.cache.publish();
+    let config = PathConfig::default();
+    let from = "10.1.0.10".parse().unwrap();
+    let cases: [(IpAddr, IpAddr, Verdict); 6] = [
+        (
+            from,
+            "10.3.0.1".parse().unwrap(),
+            Verdict::Drop(Counter::DropNegativeEntry),
+        ),
+        (
+            from,
+            "10.4.0.1".parse().unwrap(),
+            Verdict::NativeForward {
+                destination: "10.4.0.1".parse().unwrap(),
+            },
+        ),
+        (
+            from,
+            "10.5.0.1".parse().unwrap(),
+            Verdict::Punt {
+                destination: "10.5.0.1".parse().unwrap(),
+            },
+        ),
+        (
+            from,
+            "10.6.0.1".parse().unwrap(),
+            Verdict::Drop(Counter::DropNoReachableLocator),
+        ),
+        (
+            from,
+            "10.99.0.1".parse().unwrap(),
+            Verdict::Punt {
+                destination: "10.99.0.1".parse().unwrap(),
+            },
+        ),
+        (
+            "10.77.0.1".parse().unwrap(),
+            "10.2.0.20".parse().unwrap(),
+            Verdict::Drop(Counter::DropNotLocalSource),
+        ),
+    ];
+    for (src, dst, expected) in cases {
+        let mut b = VecBuffer::new(128, &inner_packet(src, dst, 10, 0), 256);
+        assert_eq!(run_itr(&a, &config, &mut b).0, expected, "{src} -> {dst}");
+    }
+    let mut garbage = VecBuffer::new(128, &[0x45, 0, 0], 256);
+    assert_eq!(
+        run_itr(&a, &config, &mut garbage).0,
+        Verdict::Drop(Counter::DropMalformed)
+    );
+    let mut no_headroom = VecBuffer::new(
+        10,
+        &inner_packet(from, "10.2.0.20".parse().unwrap(), 10, 0),
+        256,
+    );
+    assert_eq!(
+        run_itr(&a, &config, &mut no_headroom).0,
+        Verdict::Drop(Counter::DropNoHeadroom)
+    );
+
+    // ETR side.
+    let b = site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None);
+    let mut encapsulated = VecBuffer::new(
+        128,
+        &inner_packet(from, "10.2.0.20".parse().unwrap(), 10, 0),
+        256,
+    );
+    run_itr(&a, &config, &mut encapsulated);
+    let good = encapsulated.data().to_vec();
+    let mut wrong_rloc = good.clone();
+    wrong_rloc[19] = 99;
+    let mut bad_checksum = good.clone();
+    bad_checksum[10] ^= 0xff;
+    let mut wrong_port = good.clone();
+    wrong_port[22..24].copy_from_slice(&4342u16.to_be_bytes());
+    let mut n_and_v = good.clone();
+    n_and_v[28] |= 0x90;
+    let mut not_our_eid = good.clone();
+    not_our_eid[36 + 16..36 + 20].copy_from_slice(&[10, 9, 9, 9]);
+    let mut fixed = Ipv4Packet::new_checked(&mut wrong_rloc[..]).unwrap();
+    fixed.fill_checksum();
+    let mut inner_fixed = Ipv4Packet::new_checked(&mut not_our_eid[36..]).unwrap();
+    inner_fixed.fill_checksum();
+    for (bytes, expected) in [
+        (wrong_rloc, Counter::DropNotOurRloc),
+        (bad_checksum, Counter::DropBadOuterChecksum),
+        (wrong_port, Counter::DropNotLispData),
+        (n_and_v, Counter::DropBadLispHeader),
+        (not_our_eid, Counter::DropNotOurEid),
+        (good[..30].to_vec(), Counter::DropMalformed),
+    ] {
+        let mut buffer = VecBuffer::new(0, &bytes, 256);
+        let (verdict, counters) = run_etr(&b, &mut buffer);
+        assert_eq!(verdict, Verdict::Drop(expected));
+        assert_eq!(counters.get(expected), 1);
+    }
+}
