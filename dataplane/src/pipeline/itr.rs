@@ -79,7 +79,7 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
         return too_big(ctx, packet, &inner, ctx.config.rloc_mtu as usize - added);
     }
     let lisp = LispRepr {
-        nonce: Some(ctx.nonces.next()),
+        nonce: Some(ctx.nonces.next_nonce()),
         instance_id: entry.instance_id(),
         locator_status_bits: Some(ctx.local.status_bits),
         ..LispRepr::default()

@@ -99,7 +99,7 @@ impl Nonces {
     }
 
     #[inline]
-    pub fn next(&mut self) -> u32 {
+    pub fn next_nonce(&mut self) -> u32 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 17;
