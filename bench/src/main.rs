@@ -2,6 +2,7 @@
 //! `RATIO name value` line per side-by-side comparison (ours divided by the baseline).
 
 mod eal;
+mod encap;
 mod lpm;
 mod ports;
 mod update;
@@ -9,7 +10,11 @@ mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 4] = [
+const SUITES: [(&str, &str); 5] = [
+    (
+        "encap",
+        "ITR encap / ETR decap cycles per 64-byte packet over a 1M-prefix map-cache vs 5-tuple swap",
+    ),
     (
         "update",
         "IPv4 lookup rate on one core while the other applies 10k updates/s, vs no updates",
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
         "wire" => wire::run(),
         "lpm" => lpm::run(),
         "update" => update::run(),
+        "encap" => encap::run(),
         _ => {
             eprintln!("usage: bench SUITE\nsuites:");
             for (name, what) in SUITES {

@@ -95,7 +95,9 @@ pub struct MapCacheWriter {
     v6: LpmWriter,
     entries: EntryWriter,
     installed: HashMap<IpNet, (u32, Mapping)>,
-    prefix_of: HashMap<u32, IpNet>,
+    /// Prefixes with identical mappings share one entry (a site's prefixes, negative entries):
+    /// entry index and how many prefixes use it.
+    shared_entries: HashMap<Mapping, (u32, usize)>,
     qsbr: Arc<Qsbr>,
 }
 
@@ -109,7 +111,7 @@ impl MapCacheWriter {
             v6: LpmWriter::new(128, 64 * n + (1 << 16), qsbr.clone()),
             entries: EntryWriter::new(max_entries, qsbr.clone()),
             installed: HashMap::new(),
-            prefix_of: HashMap::new(),
+            shared_entries: HashMap::new(),
             qsbr,
         }
     }
@@ -149,6 +151,31 @@ impl MapCacheWriter {
         }
     }
 
+    /// The entry for `mapping`, shared with every prefix that has the same one.
+    fn acquire(&mut self, mapping: &Mapping) -> Result<u32, MapCacheError> {
+        if let Some((index, users)) = self.shared_entries.get_mut(mapping) {
+            *users += 1;
+            return Ok(*index);
+        }
+        let index = self
+            .entries
+            .install(mapping)
+            .map_err(|_| MapCacheError::EntriesFull)?;
+        self.shared_entries.insert(mapping.clone(), (index, 1));
+        Ok(index)
+    }
+
+    fn release(&mut self, mapping: &Mapping) {
+        if let Some((index, users)) = self.shared_entries.get_mut(mapping) {
+            *users -= 1;
+            if *users == 0 {
+                let index = *index;
+                self.shared_entries.remove(mapping);
+                self.entries.retire(index);
+            }
+        }
+    }
+
     /// Installs or replaces the mapping of `prefix` (visible after [`publish`](Self::publish)).
     pub fn insert(&mut self, prefix: IpNet, mapping: Mapping) -> Result<(), MapCacheError> {
         let prefix = prefix.trunc();
@@ -159,19 +186,14 @@ impl MapCacheWriter {
         {
             return Ok(());
         }
-        let index = self
-            .entries
-            .install(&mapping)
-            .map_err(|_| MapCacheError::EntriesFull)?;
+        let index = self.acquire(&mapping)?;
         let (key, len, v6) = prefix_key(&prefix);
         if let Err(e) = self.lpm(v6).insert(key, len, index) {
-            self.entries.retire(index);
+            self.release(&mapping);
             return Err(e.into());
         }
-        self.prefix_of.insert(index, prefix);
-        if let Some((old, _)) = self.installed.insert(prefix, (index, mapping)) {
-            self.prefix_of.remove(&old);
-            self.entries.retire(old);
+        if let Some((_, old)) = self.installed.insert(prefix, (index, mapping)) {
+            self.release(&old);
         }
         Ok(())
     }
@@ -179,14 +201,14 @@ impl MapCacheWriter {
     /// Removes the mapping of `prefix`; returns whether there was one.
     pub fn remove(&mut self, prefix: &IpNet) -> Result<bool, MapCacheError> {
         let prefix = prefix.trunc();
-        let Some((index, _)) = self.installed.get(&prefix).cloned() else {
+        if !self.installed.contains_key(&prefix) {
             return Ok(false);
-        };
+        }
         let (key, len, v6) = prefix_key(&prefix);
         self.lpm(v6).remove(key, len)?;
-        self.installed.remove(&prefix);
-        self.prefix_of.remove(&index);
-        self.entries.retire(index);
+        if let Some((_, old)) = self.installed.remove(&prefix) {
+            self.release(&old);
+        }
         Ok(true)
     }
 
@@ -197,16 +219,16 @@ impl MapCacheWriter {
         self.entries.published(self.qsbr.start());
     }
 
-    /// The published longest match of `destination`, for the control core.
+    /// The installed prefix and mapping that the longest match of `destination` reaches, for the
+    /// control core (walks the prefix lengths; not a data-path operation).
     pub fn lookup(&self, destination: IpAddr) -> Option<(IpNet, Mapping)> {
-        let index = match destination {
-            IpAddr::V4(a) => self.v4.published().lookup(ipv4_key(a)),
-            IpAddr::V6(a) => self.v6.published().lookup(ipv6_key(a)),
-        }?;
-        let prefix = self.prefix_of.get(&index)?;
-        self.installed
-            .get(prefix)
-            .map(|(_, m)| (*prefix, m.clone()))
+        let max = if destination.is_ipv4() { 32 } else { 128 };
+        (0..=max).rev().find_map(|len| {
+            let prefix = IpNet::new(destination, len).ok()?.trunc();
+            self.installed
+                .get(&prefix)
+                .map(|(_, m)| (prefix, m.clone()))
+        })
     }
 
     /// Forwarding entries in use, including retired ones not yet reusable.

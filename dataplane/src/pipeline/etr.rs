@@ -9,7 +9,7 @@ use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
 use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
 
-use super::{inspect, CoreCounters, Counter, LocalRlocs, PacketBuffer, Verdict};
+use super::{inspect_unhashed, CoreCounters, Counter, LocalRlocs, PacketBuffer, Verdict};
 
 /// What the ETR reads during one burst.
 #[derive(Debug)]
@@ -82,7 +82,7 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &EtrContext<'_>, packet: &mut P) -> Ver
     };
     let header_instance = lisp.instance_id();
     let inner_start = udp_start + UDP_HEADER_LEN + LISP_HEADER_LEN;
-    let Ok(inner) = inspect(&data[inner_start..udp_end]) else {
+    let Ok(inner) = inspect_unhashed(&data[inner_start..udp_end]) else {
         return drop(ctx, Counter::DropMalformed);
     };
     match ctx.database.instance_of(inner.destination) {

@@ -46,6 +46,17 @@ fn ports(protocol: u8, transport: &[u8]) -> u64 {
 /// protocols, so every fragment of a datagram takes the same path).
 #[inline]
 pub fn inspect(packet: &[u8]) -> WireResult<InnerPacket> {
+    inspect_with(packet, true)
+}
+
+/// As [`inspect`] without the hash (the ETR needs only addresses and length); `hash` is 0.
+#[inline]
+pub fn inspect_unhashed(packet: &[u8]) -> WireResult<InnerPacket> {
+    inspect_with(packet, false)
+}
+
+#[inline(always)]
+fn inspect_with(packet: &[u8], hashed: bool) -> WireResult<InnerPacket> {
     match packet.first().map(|b| b >> 4) {
         Some(4) => {
             let ip = Ipv4Packet::new_checked(packet)?;
@@ -65,7 +76,7 @@ pub fn inspect(packet: &[u8]) -> WireResult<InnerPacket> {
                 tos: ip.tos(),
                 dont_fragment: ip.dont_fragment(),
                 len: usize::from(ip.total_len()),
-                hash: mix(key),
+                hash: if hashed { mix(key) } else { 0 },
             })
         }
         Some(6) => {

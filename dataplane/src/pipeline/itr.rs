@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::lpm::{ipv4_key, ipv6_key};
 use crate::mapcache::{Action, DatabaseView, MapCacheView};
 use crate::wire::checksum::{checksum, finish, pseudo_header_v6, sum};
 use crate::wire::ipv4::{Ipv4Repr, PROTOCOL_ICMP, PROTOCOL_UDP};
@@ -39,16 +40,99 @@ fn drop(ctx: &ItrContext<'_>, counter: Counter) -> Verdict {
 
 /// Encapsulates `packet` (starting at its inner IP header) or decides what else to do with it.
 pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) -> Verdict {
+    match admit(ctx, packet) {
+        Ok(inner) => {
+            let entry = match inner.destination {
+                IpAddr::V4(a) => ctx.map_cache.v4.lookup(ipv4_key(a)),
+                IpAddr::V6(a) => ctx.map_cache.v6.lookup(ipv6_key(a)),
+            };
+            complete(ctx, packet, &inner, entry)
+        }
+        Err(verdict) => verdict,
+    }
+}
+
+/// Encapsulates a burst: inner headers first, then one batched map-cache lookup per address
+/// family (so the lookups' cache misses overlap), then each packet. `verdicts` gets one verdict
+/// per packet.
+pub fn encapsulate_burst<P: PacketBuffer>(
+    ctx: &mut ItrContext<'_>,
+    packets: &mut [P],
+    verdicts: &mut [Verdict],
+) {
+    const MAX: usize = 64;
+    for (packets, verdicts) in packets.chunks_mut(MAX).zip(verdicts.chunks_mut(MAX)) {
+        let mut inners: [Option<InnerPacket>; MAX] = [None; MAX];
+        let (mut keys4, mut keys6) = ([0u128; MAX], [0u128; MAX]);
+        let (mut at4, mut at6) = ([0usize; MAX], [0usize; MAX]);
+        let (mut n4, mut n6) = (0, 0);
+        for (i, (packet, verdict)) in packets.iter_mut().zip(verdicts.iter_mut()).enumerate() {
+            match admit(ctx, packet) {
+                Ok(inner) => {
+                    match inner.destination {
+                        IpAddr::V4(a) => {
+                            keys4[n4] = ipv4_key(a);
+                            at4[n4] = i;
+                            n4 += 1;
+                        }
+                        IpAddr::V6(a) => {
+                            keys6[n6] = ipv6_key(a);
+                            at6[n6] = i;
+                            n6 += 1;
+                        }
+                    }
+                    inners[i] = Some(inner);
+                }
+                Err(v) => *verdict = v,
+            }
+        }
+        let mut entries: [Option<u32>; MAX] = [None; MAX];
+        let mut found = [None; MAX];
+        ctx.map_cache.v4.lookup_burst(&keys4[..n4], &mut found);
+        for (&i, &f) in at4[..n4].iter().zip(&found) {
+            entries[i] = f;
+        }
+        ctx.map_cache.v6.lookup_burst(&keys6[..n6], &mut found);
+        for (&i, &f) in at6[..n6].iter().zip(&found) {
+            entries[i] = f;
+        }
+        for (((packet, verdict), inner), entry) in packets
+            .iter_mut()
+            .zip(verdicts.iter_mut())
+            .zip(&inners)
+            .zip(entries)
+        {
+            if let Some(inner) = inner {
+                *verdict = complete(ctx, packet, inner, entry);
+            }
+        }
+    }
+}
+
+/// Parses the inner packet, trims link-layer padding, and applies the local-source rule.
+#[inline]
+fn admit<P: PacketBuffer>(ctx: &ItrContext<'_>, packet: &mut P) -> Result<InnerPacket, Verdict> {
     let Ok(inner) = inspect(packet.data()) else {
-        return drop(ctx, Counter::DropMalformed);
+        return Err(drop(ctx, Counter::DropMalformed));
     };
     if packet.data().len() > inner.len {
         packet.trim_back(packet.data().len() - inner.len);
     }
     if ctx.config.require_local_source && ctx.database.instance_of(inner.source).is_none() {
-        return drop(ctx, Counter::DropNotLocalSource);
+        return Err(drop(ctx, Counter::DropNotLocalSource));
     }
-    let Some(entry) = ctx.map_cache.lookup(inner.destination) else {
+    Ok(inner)
+}
+
+/// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers.
+#[inline]
+fn complete<P: PacketBuffer>(
+    ctx: &mut ItrContext<'_>,
+    packet: &mut P,
+    inner: &InnerPacket,
+    entry: Option<u32>,
+) -> Verdict {
+    let Some(entry) = entry.map(|index| ctx.map_cache.entries.get(index)) else {
         ctx.counters.bump(Counter::PuntMapCacheMiss);
         return Verdict::Punt {
             destination: inner.destination,
@@ -76,7 +160,7 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {
-        return too_big(ctx, packet, &inner, ctx.config.rloc_mtu as usize - added);
+        return too_big(ctx, packet, inner, ctx.config.rloc_mtu as usize - added);
     }
     let lisp = LispRepr {
         nonce: Some(ctx.nonces.next_nonce()),

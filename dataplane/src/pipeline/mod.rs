@@ -11,8 +11,8 @@ mod itr;
 pub use buffer::{PacketBuffer, VecBuffer};
 pub use counters::{total, CoreCounters, Counter};
 pub use etr::{decapsulate, EtrContext};
-pub use flow::{inspect, InnerPacket};
-pub use itr::{encapsulate, ItrContext};
+pub use flow::{inspect, inspect_unhashed, InnerPacket};
+pub use itr::{encapsulate, encapsulate_burst, ItrContext};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
