@@ -519,7 +519,7 @@ fn burst_encapsulation_matches_one_by_one() {
     let reader = a.qsbr.register().unwrap();
     let (cache, database) = (a.cache.shared(), a.database.shared());
     let counters = CoreCounters::default();
-    let mut run = |burst: bool| {
+    let run = |burst: bool| {
         let mut nonces = Nonces::new(3);
         let mut ctx = ItrContext {
             map_cache: cache.view(&reader),
