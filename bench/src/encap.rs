@@ -258,10 +258,12 @@ pub fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     etr_database.publish();
     let etr_db = etr_database.shared();
-    let etr = EtrContext {
+    let (mut feedback, _receiver) = dataplane::pipeline::feedback_channel(1024);
+    let mut etr = EtrContext {
         database: etr_db.view(&reader),
         local: &etr_local,
         counters: &counters,
+        feedback: &mut feedback,
     };
     let swap_outer = cycles(&mut buffers, &outer, |burst| {
         burst.iter_mut().for_each(|b| five_tuple_swap(b.data_mut()))
@@ -269,7 +271,10 @@ pub fn run() -> Result<(), String> {
     let mut decapsulated = 0u64;
     let decap = cycles(&mut buffers, &outer, |burst| {
         for b in burst {
-            decapsulated += u64::from(matches!(decapsulate(&etr, b), Verdict::Decapsulated { .. }));
+            decapsulated += u64::from(matches!(
+                decapsulate(&mut etr, b),
+                Verdict::Decapsulated { .. }
+            ));
         }
     });
     if decapsulated != (RUNS * rounds() * BUFFERS) as u64 {

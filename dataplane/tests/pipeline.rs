@@ -143,12 +143,14 @@ fn run_etr(site: &Site, packet: &mut VecBuffer) -> (Verdict, CoreCounters) {
     let reader = site.qsbr.register().unwrap();
     let database = site.database.shared();
     let counters = CoreCounters::default();
-    let ctx = EtrContext {
+    let (mut feedback, _) = dataplane::pipeline::feedback_channel(16);
+    let mut ctx = EtrContext {
         database: database.view(&reader),
         local: &site.local,
         counters: &counters,
+        feedback: &mut feedback,
     };
-    (decapsulate(&ctx, packet), counters)
+    (decapsulate(&mut ctx, packet), counters)
 }
 
 #[test]
@@ -563,4 +565,104 @@ fn burst_encapsulation_matches_one_by_one() {
     assert!(single
         .iter()
         .any(|v| matches!(v, Verdict::Drop(Counter::DropNotLocalSource))));
+}
+
+#[test]
+fn etr_reports_locator_status_bits_to_the_control_core() {
+    let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    let b = site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None);
+    let mut buffer = VecBuffer::new(
+        128,
+        &inner_packet(
+            "10.1.0.10".parse().unwrap(),
+            "10.2.0.20".parse().unwrap(),
+            10,
+            0,
+        ),
+        256,
+    );
+    run_itr(&a, &PathConfig::default(), &mut buffer);
+    let reader = b.qsbr.register().unwrap();
+    let database = b.database.shared();
+    let counters = CoreCounters::default();
+    let (mut feedback, receiver) = dataplane::pipeline::feedback_channel(16);
+    let mut ctx = EtrContext {
+        database: database.view(&reader),
+        local: &b.local,
+        counters: &counters,
+        feedback: &mut feedback,
+    };
+    assert!(matches!(
+        decapsulate(&mut ctx, &mut buffer),
+        Verdict::Decapsulated { .. }
+    ));
+    let report = receiver.pop().expect("status bits reported");
+    assert_eq!(
+        (report.rloc, report.status_bits),
+        (IpAddr::V4(RLOC_A4), Some(1))
+    );
+}
+
+#[test]
+fn frames_are_classified() {
+    use dataplane::pipeline::{classify, Class};
+    let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    let b = site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None);
+    let ethernet = |ethertype: u16, l3: &[u8]| {
+        let mut f = vec![0u8; 14];
+        f[12..14].copy_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(l3);
+        f
+    };
+    let plain = inner_packet(
+        "10.1.0.10".parse().unwrap(),
+        "10.2.0.20".parse().unwrap(),
+        10,
+        0,
+    );
+    assert_eq!(
+        classify(&ethernet(0x0800, &plain), &b.local),
+        (Class::Ip, 14)
+    );
+    let mut encapsulated = VecBuffer::new(128, &plain, 256);
+    run_itr(&a, &PathConfig::default(), &mut encapsulated);
+    assert_eq!(
+        classify(&ethernet(0x0800, encapsulated.data()), &b.local).0,
+        Class::LispData
+    );
+    assert_eq!(
+        classify(&ethernet(0x0800, encapsulated.data()), &a.local).0,
+        Class::Ip,
+        "not for our RLOC"
+    );
+    let mut control = encapsulated.data().to_vec();
+    control[22..24].copy_from_slice(&4342u16.to_be_bytes());
+    assert_eq!(
+        classify(&ethernet(0x0800, &control), &b.local).0,
+        Class::LispControl
+    );
+    assert_eq!(
+        classify(&ethernet(0x0806, &[0; 28]), &b.local).0,
+        Class::Arp
+    );
+    let mut ns = vec![0u8; 40 + 24];
+    Ipv6Repr {
+        src: rloc_a6(),
+        dst: rloc_b6(),
+        next_header: 58,
+        payload_len: 24,
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut ns);
+    ns[40] = 135;
+    assert_eq!(
+        classify(&ethernet(0x86dd, &ns), &b.local).0,
+        Class::NeighbourDiscovery
+    );
+    assert_eq!(classify(&[0u8; 10], &b.local).0, Class::Other);
+    let mut tagged = ethernet(0x8100, &[0, 5, 0x08, 0x00]);
+    tagged.extend_from_slice(&plain);
+    assert_eq!(classify(&tagged, &b.local), (Class::Ip, 18));
 }

@@ -9,7 +9,9 @@ use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
 use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
 
-use super::{inspect_unhashed, CoreCounters, Counter, LocalRlocs, PacketBuffer, Verdict};
+use super::{
+    inspect_unhashed, CoreCounters, Counter, FeedbackSender, LocalRlocs, PacketBuffer, Verdict,
+};
 
 /// What the ETR reads during one burst.
 #[derive(Debug)]
@@ -17,6 +19,8 @@ pub struct EtrContext<'a> {
     pub database: DatabaseView<'a>,
     pub local: &'a LocalRlocs,
     pub counters: &'a CoreCounters,
+    /// Where locator-status bits and echo-nonce requests go (the control core).
+    pub feedback: &'a mut FeedbackSender,
 }
 
 fn drop(ctx: &EtrContext<'_>, counter: Counter) -> Verdict {
@@ -24,9 +28,9 @@ fn drop(ctx: &EtrContext<'_>, counter: Counter) -> Verdict {
     Verdict::Drop(counter)
 }
 
-/// Where the UDP datagram starts and ends in the outer packet, after checking the outer header.
-fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(usize, usize), Counter> {
-    let (destination, start, end) = match data.first().map(|b| b >> 4) {
+/// The outer source and where the UDP datagram starts and ends, after checking the outer header.
+fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(IpAddr, usize, usize), Counter> {
+    let (source, destination, start, end) = match data.first().map(|b| b >> 4) {
         Some(4) => {
             let ip = Ipv4Packet::new_checked(data).map_err(|_| Counter::DropMalformed)?;
             if !ip.verify_checksum() {
@@ -36,6 +40,7 @@ fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(usize, usize), Counte
                 return Err(Counter::DropNotLispData);
             }
             (
+                IpAddr::V4(ip.src_addr()),
                 IpAddr::V4(ip.dst_addr()),
                 ip.header_len(),
                 usize::from(ip.total_len()),
@@ -48,6 +53,7 @@ fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(usize, usize), Counte
                 return Err(Counter::DropNotLispData);
             }
             (
+                IpAddr::V6(ip.src_addr()),
                 IpAddr::V6(ip.dst_addr()),
                 upper.offset,
                 40 + usize::from(ip.payload_len()),
@@ -58,13 +64,13 @@ fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(usize, usize), Counte
     if !ctx.local.is_ours(destination) {
         return Err(Counter::DropNotOurRloc);
     }
-    Ok((start, end))
+    Ok((source, start, end))
 }
 
 /// Decapsulates `packet` (starting at its outer IP header) in place.
-pub fn decapsulate<P: PacketBuffer>(ctx: &EtrContext<'_>, packet: &mut P) -> Verdict {
+pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) -> Verdict {
     let data = packet.data();
-    let (udp_start, end) = match outer_udp(ctx, data) {
+    let (source, udp_start, end) = match outer_udp(ctx, data) {
         Ok(range) => range,
         Err(counter) => return drop(ctx, counter),
     };
@@ -81,6 +87,11 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &EtrContext<'_>, packet: &mut P) -> Ver
         return drop(ctx, Counter::DropBadLispHeader);
     };
     let header_instance = lisp.instance_id();
+    ctx.feedback.report(
+        source,
+        lisp.locator_status_bits(),
+        lisp.echo_nonce_request().then(|| lisp.nonce()).flatten(),
+    );
     let inner_start = udp_start + UDP_HEADER_LEN + LISP_HEADER_LEN;
     let Ok(inner) = inspect_unhashed(&data[inner_start..udp_end]) else {
         return drop(ctx, Counter::DropMalformed);

@@ -3,14 +3,18 @@
 //! lock or panic: every packet gets a [`Verdict`] and a counter.
 
 mod buffer;
+mod classify;
 mod counters;
 mod etr;
+mod feedback;
 mod flow;
 mod itr;
 
 pub use buffer::{PacketBuffer, VecBuffer};
+pub use classify::{classify, Class};
 pub use counters::{total, CoreCounters, Counter};
 pub use etr::{decapsulate, EtrContext};
+pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFeedback};
 pub use flow::{inspect, inspect_unhashed, InnerPacket};
 pub use itr::{encapsulate, encapsulate_burst, ItrContext};
 

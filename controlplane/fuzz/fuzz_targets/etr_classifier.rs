@@ -1,0 +1,49 @@
+//! The ETR path and the frame classifier on arbitrary bytes: every input gets a class and a
+//! verdict, never a panic; a decapsulated packet is a valid inner IP packet.
+#![no_main]
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use dataplane::mapcache::DatabaseWriter;
+use dataplane::pipeline::{classify, decapsulate, feedback_channel, inspect, CoreCounters, EtrContext, LocalRlocs, Verdict, VecBuffer};
+use dataplane::rcu::Qsbr;
+use libfuzzer_sys::fuzz_target;
+
+struct Fixture {
+    database: DatabaseWriter,
+    qsbr: std::sync::Arc<Qsbr>,
+    local: LocalRlocs,
+}
+
+fn fixture() -> &'static std::sync::Mutex<Fixture> {
+    static FIXTURE: OnceLock<std::sync::Mutex<Fixture>> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let qsbr = Qsbr::new(1);
+        let mut database = DatabaseWriter::new(qsbr.clone());
+        for prefix in ["10.0.0.0/8", "2001:db8::/32"] {
+            database.insert(prefix.parse().unwrap(), 0).unwrap();
+        }
+        database.publish();
+        let local = LocalRlocs {
+            all: vec!["192.0.2.1".parse::<IpAddr>().unwrap(), "2001:db8:ff::1".parse().unwrap()],
+            ..LocalRlocs::default()
+        };
+        std::sync::Mutex::new(Fixture { database, qsbr, local })
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let fixture = fixture().lock().unwrap();
+    let _ = classify(data, &fixture.local);
+    let reader = fixture.qsbr.register().unwrap();
+    let database = fixture.database.shared();
+    let counters = CoreCounters::default();
+    let (mut feedback, _rx) = feedback_channel(4);
+    let mut ctx = EtrContext { database: database.view(&reader), local: &fixture.local, counters: &counters, feedback: &mut feedback };
+    let mut buffer = VecBuffer::new(64, data, 4096);
+    if let Verdict::Decapsulated { destination } = decapsulate(&mut ctx, &mut buffer) {
+        let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer)).expect("decapsulated packets are valid IP");
+        assert_eq!(inner.destination, destination);
+    }
+});

@@ -1,0 +1,128 @@
+//! What the ETR learns about remote locators (their locator-status bits, echo-nonce requests),
+//! sent to the control core through a per-core bounded lock-free queue. Repeats are filtered by a
+//! small per-core cache so a steady stream of packets does not flood the queue.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+
+/// One observation about a remote locator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocatorFeedback {
+    /// The outer source address of the packet (the remote ITR's RLOC).
+    pub rloc: IpAddr,
+    /// Its locator-status bits, when the L bit was set.
+    pub status_bits: Option<u32>,
+    /// A nonce to echo back, when the E bit was set.
+    pub echo_nonce: Option<u32>,
+}
+
+const RECENT: usize = 64;
+
+/// The data core's end.
+#[derive(Debug)]
+pub struct FeedbackSender {
+    queue: Arc<ArrayQueue<LocatorFeedback>>,
+    recent: [Option<(IpAddr, u32)>; RECENT],
+    dropped: u64,
+}
+
+/// The control core's end.
+#[derive(Debug, Clone)]
+pub struct FeedbackReceiver {
+    queue: Arc<ArrayQueue<LocatorFeedback>>,
+}
+
+/// A queue of `capacity` observations.
+pub fn feedback_channel(capacity: usize) -> (FeedbackSender, FeedbackReceiver) {
+    let queue = Arc::new(ArrayQueue::new(capacity.max(1)));
+    (
+        FeedbackSender {
+            queue: queue.clone(),
+            recent: [None; RECENT],
+            dropped: 0,
+        },
+        FeedbackReceiver { queue },
+    )
+}
+
+fn slot(rloc: IpAddr) -> usize {
+    let folded = match rloc {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            (v as u64) ^ (v >> 64) as u64
+        }
+    };
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+}
+
+impl FeedbackSender {
+    /// Reports what a packet from `rloc` carried; status bits already reported are skipped.
+    #[inline]
+    pub fn report(&mut self, rloc: IpAddr, status_bits: Option<u32>, echo_nonce: Option<u32>) {
+        if let (Some(bits), None) = (status_bits, echo_nonce) {
+            let cached = &mut self.recent[slot(rloc)];
+            if *cached == Some((rloc, bits)) {
+                return;
+            }
+            *cached = Some((rloc, bits));
+        }
+        if status_bits.is_none() && echo_nonce.is_none() {
+            return;
+        }
+        if self
+            .queue
+            .push(LocatorFeedback {
+                rloc,
+                status_bits,
+                echo_nonce,
+            })
+            .is_err()
+        {
+            self.dropped += 1;
+        }
+    }
+
+    /// Observations lost because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+impl FeedbackReceiver {
+    /// The next observation, if any.
+    pub fn pop(&self) -> Option<LocatorFeedback> {
+        self.queue.pop()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_filtered_and_changes_pass() {
+        let (mut tx, rx) = feedback_channel(2);
+        let rloc: IpAddr = "192.0.2.1".parse().unwrap();
+        tx.report(rloc, Some(3), None);
+        tx.report(rloc, Some(3), None);
+        tx.report(rloc, None, None);
+        assert_eq!(
+            rx.pop(),
+            Some(LocatorFeedback {
+                rloc,
+                status_bits: Some(3),
+                echo_nonce: None
+            })
+        );
+        assert_eq!(rx.pop(), None, "the repeat was filtered");
+        tx.report(rloc, Some(1), None);
+        tx.report(rloc, Some(1), Some(77));
+        tx.report(rloc, Some(2), None);
+        assert_eq!(tx.dropped(), 1, "bounded: the third did not fit");
+        assert_eq!(rx.pop().map(|f| f.status_bits), Some(Some(1)));
+        assert_eq!(rx.pop().map(|f| f.echo_nonce), Some(Some(77)));
+    }
+}
