@@ -328,26 +328,43 @@ impl Validator {
         }
     }
 
-    fn database(&mut self, entries: &[DatabaseEntry], rloc_addresses: &HashSet<IpAddr>) {
-        let path = self.root.key("database");
+    /// Prefix rules shared by `[[database]]` and `[[map_cache]]`: network address, 24-bit
+    /// instance-id, no duplicate per instance-id.
+    fn unique_prefixes(
+        &mut self,
+        path: &FieldPath,
+        section: &str,
+        prefixes: impl Iterator<Item = (IpNet, u32)>,
+    ) {
         let mut seen = HashMap::new();
-        for (i, entry) in entries.iter().enumerate() {
+        for (i, (prefix, instance_id)) in prefixes.enumerate() {
             let here = path.index(i);
             self.prefix(
                 here.key("prefix"),
-                &entry.prefix,
-                entry.instance_id,
+                &prefix,
+                instance_id,
                 here.key("instance_id"),
             );
-            if let Some(first) = seen.insert((entry.instance_id, entry.prefix.trunc()), i) {
+            if let Some(first) = seen.insert((instance_id, prefix.trunc()), i) {
                 self.report(
                     here.key("prefix"),
                     format!(
-                        "{} (instance-id {}) is already in database[{first}]",
-                        entry.prefix, entry.instance_id
+                        "{prefix} (instance-id {instance_id}) is already in {section}[{first}]"
                     ),
                 );
             }
+        }
+    }
+
+    fn database(&mut self, entries: &[DatabaseEntry], rloc_addresses: &HashSet<IpAddr>) {
+        let path = self.root.key("database");
+        self.unique_prefixes(
+            &path,
+            "database",
+            entries.iter().map(|e| (e.prefix, e.instance_id)),
+        );
+        for (i, entry) in entries.iter().enumerate() {
+            let here = path.index(i);
             if entry.locator.is_empty() {
                 self.report(
                     here.clone(),
@@ -371,24 +388,13 @@ impl Validator {
 
     fn map_cache(&mut self, entries: &[StaticMapping]) {
         let path = self.root.key("map_cache");
-        let mut seen = HashMap::new();
+        self.unique_prefixes(
+            &path,
+            "map_cache",
+            entries.iter().map(|e| (e.prefix, e.instance_id)),
+        );
         for (i, entry) in entries.iter().enumerate() {
             let here = path.index(i);
-            self.prefix(
-                here.key("prefix"),
-                &entry.prefix,
-                entry.instance_id,
-                here.key("instance_id"),
-            );
-            if let Some(first) = seen.insert((entry.instance_id, entry.prefix.trunc()), i) {
-                self.report(
-                    here.key("prefix"),
-                    format!(
-                        "{} (instance-id {}) is already in map_cache[{first}]",
-                        entry.prefix, entry.instance_id
-                    ),
-                );
-            }
             match (entry.action, entry.locator.is_empty()) {
                 (MapAction::Encapsulate, true) => self.report(
                     here.key("locator"),

@@ -9,6 +9,18 @@ use crate::sys;
 
 static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 
+/// EAL arguments for virtual devices without hugepages: 256 MiB of ordinary memory, no PCI scan,
+/// no shared files under /var/run/dpdk, no telemetry socket. For tests and smoke runs.
+pub const VDEV_ONLY_ARGS: [&str; 7] = [
+    "--no-huge",
+    "-m",
+    "256",
+    "--no-shconf",
+    "--no-pci",
+    "--no-telemetry",
+    "--log-level=lib.eal:error",
+];
+
 /// Collects EAL arguments (`-l`, `--vdev`, `--no-huge -m 256`, `--file-prefix`, ...) and initialises EAL.
 #[derive(Debug, Clone)]
 pub struct EalBuilder {

@@ -18,7 +18,7 @@ mod ring_port;
 pub mod sys;
 pub mod time;
 
-pub use eal::{Eal, EalBuilder};
+pub use eal::{Eal, EalBuilder, VDEV_ONLY_ARGS};
 pub use error::{Error, Result};
 pub use fib::{Fib4, Fib6};
 pub use mbuf::{Mbuf, MbufBurst, MAX_BURST};

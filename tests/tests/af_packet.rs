@@ -8,15 +8,8 @@ use tests::smoke::{run_exchange, DPDK_IP};
 #[test]
 fn af_packet_port_talks_to_a_kernel_in_a_namespace() {
     let eal = EalBuilder::new("af-packet-test")
-        .args([
-            "--no-huge",
-            "-m",
-            "256",
-            "--no-shconf",
-            "--no-pci",
-            "--no-telemetry",
-        ])
-        .args(["--lcores", "0@0", "--log-level=lib.eal:error"])
+        .args(dpdk_bindings::VDEV_ONLY_ARGS)
+        .args(["--lcores", "0@0"])
         .init()
         .expect("EAL init");
     let payload = b"datagram through net_af_packet";

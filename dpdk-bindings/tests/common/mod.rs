@@ -8,15 +8,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use dpdk_bindings::{Eal, EalBuilder, Mempool, MempoolConfig};
 
 /// Arguments that need no hugepages, no PCI and leave no files behind.
-pub const TEST_EAL_ARGS: [&str; 7] = [
-    "--no-huge",
-    "-m",
-    "256",
-    "--no-shconf",
-    "--no-pci",
-    "--no-telemetry",
-    "--log-level=lib.eal:error",
-];
+pub use dpdk_bindings::VDEV_ONLY_ARGS as TEST_EAL_ARGS;
 
 static EAL: OnceLock<Eal> = OnceLock::new();
 static SERIAL: Mutex<()> = Mutex::new(());

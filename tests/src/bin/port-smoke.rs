@@ -13,15 +13,8 @@ fn mac(bytes: [u8; 6]) -> String {
 
 fn main() -> ExitCode {
     let eal = match EalBuilder::new("port-smoke")
-        .args([
-            "--no-huge",
-            "-m",
-            "256",
-            "--no-shconf",
-            "--no-pci",
-            "--no-telemetry",
-        ])
-        .args(["--lcores", "0@0", "--log-level=lib.eal:error"])
+        .args(dpdk_bindings::VDEV_ONLY_ARGS)
+        .args(["--lcores", "0@0"])
         .init()
     {
         Ok(eal) => eal,
