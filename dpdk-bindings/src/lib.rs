@@ -21,7 +21,7 @@ pub mod time;
 pub use eal::{Eal, EalBuilder, VDEV_ONLY_ARGS};
 pub use error::{Error, Result};
 pub use fib::{Fib4, Fib6};
-pub use mbuf::{Mbuf, MbufBurst, MAX_BURST};
+pub use mbuf::{Drain, Mbuf, MbufBurst, MAX_BURST};
 pub use mempool::{Mempool, MempoolConfig};
 pub use port::{
     attach_vdev, LinkStatus, Port, PortConfig, PortId, PortStats, RxQueue, TxQueue, MAX_QUEUES,

@@ -179,6 +179,43 @@ impl Mbuf {
     }
 }
 
+/// The mbufs of a burst, handed out one by one in order.
+pub struct Drain {
+    slots: [*mut sys::rte_mbuf; MAX_BURST],
+    next: usize,
+    len: usize,
+}
+
+impl std::fmt::Debug for Drain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drain")
+            .field("left", &(self.len - self.next))
+            .finish()
+    }
+}
+
+impl Iterator for Drain {
+    type Item = Mbuf;
+
+    fn next(&mut self) -> Option<Mbuf> {
+        if self.next == self.len {
+            return None;
+        }
+        let raw = self.slots[self.next];
+        self.next += 1;
+        // SAFETY: slots[..len] were owned, non-null mbufs moved out of the burst; each is taken once.
+        Some(unsafe { Mbuf::from_raw(NonNull::new_unchecked(raw)) })
+    }
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        for mbuf in self.by_ref() {
+            drop(mbuf);
+        }
+    }
+}
+
 /// Up to [`MAX_BURST`] owned mbufs in a fixed array: filled by RX, drained by TX, never allocates.
 /// Mbufs left in it when it is dropped are freed in bulk.
 pub struct MbufBurst {
@@ -261,6 +298,17 @@ impl MbufBurst {
     pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
         // SAFETY: as in as_slice(), with exclusive access through &mut self.
         unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr().cast::<Mbuf>(), self.len) }
+    }
+
+    /// Takes every mbuf out, in order; the burst is empty afterwards. Mbufs the iterator does not
+    /// reach are freed when it is dropped.
+    pub fn drain(&mut self) -> Drain {
+        let len = std::mem::replace(&mut self.len, 0);
+        Drain {
+            slots: self.slots,
+            next: 0,
+            len,
+        }
     }
 
     /// Frees every mbuf held, in one bulk call.

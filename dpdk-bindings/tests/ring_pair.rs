@@ -118,6 +118,17 @@ fn headroom_and_tailroom_operations() {
     assert_eq!(mbuf.data(), b"01234", "failed operations change nothing");
 
     let mut burst = MbufBurst::new();
+    pool.alloc_bulk(&mut burst, 3).expect("bulk");
+    let mut drained = burst.drain();
+    assert!(drained.next().is_some());
+    drop(drained);
+    assert!(burst.is_empty(), "drain empties the burst");
+    assert_eq!(
+        pool.in_use(),
+        1,
+        "undrained mbufs were freed with the iterator"
+    );
+
     burst.push(mbuf).expect("room");
     let mut rejected = Vec::new();
     pool.alloc_bulk(&mut burst, 3).expect("bulk");

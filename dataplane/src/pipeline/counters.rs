@@ -28,10 +28,15 @@ pub enum Counter {
     DropBadLispHeader,
     DropNotOurEid,
     DropInstanceMismatch,
+    PuntControl,
+    DropUnknownFrame,
+    DropNoNeighbour,
+    DropTxFull,
+    DropPuntRingFull,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 19] = [
+    pub const ALL: [Counter; 24] = [
         Counter::Encapsulated,
         Counter::Decapsulated,
         Counter::TooBigSent,
@@ -51,6 +56,11 @@ impl Counter {
         Counter::DropBadLispHeader,
         Counter::DropNotOurEid,
         Counter::DropInstanceMismatch,
+        Counter::PuntControl,
+        Counter::DropUnknownFrame,
+        Counter::DropNoNeighbour,
+        Counter::DropTxFull,
+        Counter::DropPuntRingFull,
     ];
 
     /// The name used in metrics and `lispctl show stats`.
@@ -75,6 +85,11 @@ impl Counter {
             Self::DropBadLispHeader => "drop_bad_lisp_header",
             Self::DropNotOurEid => "drop_not_our_eid",
             Self::DropInstanceMismatch => "drop_instance_mismatch",
+            Self::PuntControl => "punt_control",
+            Self::DropUnknownFrame => "drop_unknown_frame",
+            Self::DropNoNeighbour => "drop_no_neighbour",
+            Self::DropTxFull => "drop_tx_full",
+            Self::DropPuntRingFull => "drop_punt_ring_full",
         }
     }
 }

@@ -9,6 +9,7 @@ mod etr;
 mod feedback;
 mod flow;
 mod itr;
+mod neighbours;
 
 pub use buffer::{PacketBuffer, VecBuffer};
 pub use classify::{classify, Class};
@@ -17,6 +18,7 @@ pub use etr::{decapsulate, EtrContext};
 pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFeedback};
 pub use flow::{inspect, inspect_unhashed, InnerPacket};
 pub use itr::{encapsulate, encapsulate_burst, ItrContext};
+pub use neighbours::Neighbours;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

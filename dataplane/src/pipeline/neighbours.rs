@@ -1,0 +1,78 @@
+//! Where a packet goes at layer 2: the next hop toward an RLOC (itself when on-link, else the
+//! port's gateway) and the MAC of a next hop.
+//!
+//! This version is fixed when the data core starts (configured static neighbours); learning by
+//! ARP/ND on the control core and publishing it RCU-style is the next step.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// Next hops and MACs of one port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Neighbours {
+    /// The port's own prefixes: addresses inside them are on-link.
+    pub on_link: Vec<IpNet>,
+    /// Gateways, at most one per family.
+    pub gateways: Vec<IpAddr>,
+    /// Known MACs.
+    pub macs: HashMap<IpAddr, [u8; 6]>,
+}
+
+impl Neighbours {
+    /// The next hop toward `destination`.
+    #[inline]
+    pub fn next_hop(&self, destination: IpAddr) -> Option<IpAddr> {
+        if self.on_link.iter().any(|net| net.contains(&destination)) {
+            return Some(destination);
+        }
+        self.gateways
+            .iter()
+            .copied()
+            .find(|g| g.is_ipv4() == destination.is_ipv4())
+    }
+
+    /// The MAC to send a packet for `destination` to.
+    #[inline]
+    pub fn mac_for(&self, destination: IpAddr) -> Option<[u8; 6]> {
+        self.macs.get(&self.next_hop(destination)?).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_link_or_via_gateway() {
+        let n = Neighbours {
+            on_link: vec!["192.0.2.0/24".parse().unwrap()],
+            gateways: vec!["192.0.2.254".parse().unwrap()],
+            macs: [
+                ("192.0.2.254".parse().unwrap(), [2, 0, 0, 0, 0, 0xfe]),
+                ("192.0.2.7".parse().unwrap(), [2, 0, 0, 0, 0, 7]),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert_eq!(
+            n.mac_for("192.0.2.7".parse().unwrap()),
+            Some([2, 0, 0, 0, 0, 7])
+        );
+        assert_eq!(
+            n.mac_for("198.51.100.1".parse().unwrap()),
+            Some([2, 0, 0, 0, 0, 0xfe])
+        );
+        assert_eq!(
+            n.mac_for("192.0.2.8".parse().unwrap()),
+            None,
+            "on-link but unresolved"
+        );
+        assert_eq!(
+            n.mac_for("2001:db8::1".parse().unwrap()),
+            None,
+            "no IPv6 gateway"
+        );
+    }
+}
