@@ -169,7 +169,7 @@ fn data_core_forwards_between_real_ports() {
     let host_v6: IpAddr = "2001:db8:a::10".parse().unwrap();
     let mut core = DataCore {
         eid: PortIo {
-            rx: core_eid.rx_queue(0).unwrap(),
+            rx: vec![core_eid.rx_queue(0).unwrap()],
             tx: core_eid.tx_queue(0).unwrap(),
             mac: eid_mac,
             neighbours: Neighbours {
@@ -184,7 +184,7 @@ fn data_core_forwards_between_real_ports() {
             },
         },
         rloc: PortIo {
-            rx: core_rloc.rx_queue(0).unwrap(),
+            rx: vec![core_rloc.rx_queue(0).unwrap()],
             tx: core_rloc.tx_queue(0).unwrap(),
             mac: rloc_mac,
             neighbours: Neighbours {

@@ -1,6 +1,6 @@
 //! `lispd`: the xTR appliance process.
 //!
-//! Today it validates and converts configurations; `lispd run` arrives with the DPDK pipeline.
+//! `lispd run CONFIG` runs the appliance; `check-config` and `import-legacy` work on files.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +16,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the xTR with this configuration until SIGINT or SIGTERM.
+    Run {
+        /// The TOML configuration file.
+        #[arg(short = 'c', long = "config")]
+        config_flag: Option<PathBuf>,
+        /// The TOML configuration file.
+        file: Option<PathBuf>,
+    },
     /// Validate a configuration: print every error (exit 1) or what would run (exit 0).
     CheckConfig {
         /// The TOML configuration file.
@@ -33,8 +41,54 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Run { config_flag, file } => match config_flag.or(file) {
+            Some(file) => run(&file),
+            None => {
+                eprintln!("lispd run: give the configuration file (lispd run FILE or -c FILE)");
+                ExitCode::from(2)
+            }
+        },
         Command::CheckConfig { file } => check_config(&file),
         Command::ImportLegacy { file, output } => import_legacy(&file, output.as_deref()),
+    }
+}
+
+fn run(file: &std::path::Path) -> ExitCode {
+    let config = match config::load(file, &config::Host::current()) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+            eprintln!("lispd: cannot handle signal {signal}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!(
+        "lispd: running {} (stop with SIGINT or SIGTERM)",
+        file.display()
+    );
+    match controlplane::appliance::run(&config, stop) {
+        Ok(report) => {
+            println!("lispd: stopped");
+            for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {
+                println!("  {name} {value}");
+            }
+            let c = report.control;
+            println!(
+                "  control: arp_replies {} arp_ignored {} map_cache_misses {} other {}",
+                c.arp_replies, c.arp_ignored, c.map_cache_misses, c.other
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lispd: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -17,10 +17,12 @@ use crate::pipeline::{
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN};
 
-/// One port as a data core uses it: its own RX and TX queue, its MAC and its neighbours.
+/// One port as a data core uses it: its RX queues (usually one; some devices, like af_packet with
+/// `qpairs`, spread receive over as many queues as they transmit on), its TX queue, its MAC and
+/// its neighbours.
 #[derive(Debug)]
 pub struct PortIo {
-    pub rx: RxQueue,
+    pub rx: Vec<RxQueue>,
     pub tx: TxQueue,
     pub mac: [u8; 6],
     pub neighbours: Neighbours,
@@ -80,15 +82,20 @@ impl DataCore {
     pub fn poll(&mut self) -> usize {
         self.reader.quiescent();
         let mut rx = MbufBurst::new();
-        let from_eid = self.eid.rx.rx_burst(&mut rx);
-        if from_eid > 0 {
-            self.handle_eid_burst(&mut rx);
+        let mut received = 0;
+        for queue in 0..self.eid.rx.len() {
+            if self.eid.rx[queue].rx_burst(&mut rx) > 0 {
+                received += rx.len();
+                self.handle_eid_burst(&mut rx);
+            }
         }
-        let from_rloc = self.rloc.rx.rx_burst(&mut rx);
-        if from_rloc > 0 {
-            self.handle_rloc_burst(&mut rx);
+        for queue in 0..self.rloc.rx.len() {
+            if self.rloc.rx[queue].rx_burst(&mut rx) > 0 {
+                received += rx.len();
+                self.handle_rloc_burst(&mut rx);
+            }
         }
-        from_eid + from_rloc
+        received
     }
 
     fn punt(&mut self, punt: &mut MbufBurst) {

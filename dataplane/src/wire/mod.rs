@@ -2,6 +2,7 @@
 //! the fields the rest of the view relies on, so accessors cannot panic afterwards; setters work in
 //! place. Every parser here takes untrusted bytes.
 
+pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmp;

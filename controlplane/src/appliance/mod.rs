@@ -1,0 +1,228 @@
+//! `lispd run`: the appliance process. EAL and ports from the configuration, one data core per
+//! configured data lcore, the control loop on the main lcore, a clean stop on SIGINT/SIGTERM.
+//!
+//! This version drives one EID-side and one RLOC-side port, forwards with the static
+//! `[[map_cache]]` entries and configured neighbours, and answers ARP; the control-plane protocol
+//! machines (registration, resolution, probing, SMR, CPM) plug into the control loop next.
+
+mod control;
+mod tables;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::{Config, PortRole};
+use dataplane::dpdk::{DataCore, PortIo};
+use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
+use dataplane::pipeline::{feedback_channel, total, CoreCounters, Counter, Nonces, PathConfig};
+use dataplane::rcu::Qsbr;
+use dpdk_bindings::{
+    attach_vdev, lcore, spsc_ring, EalBuilder, MbufBurst, Mempool, MempoolConfig, Port, PortConfig,
+    PortId,
+};
+
+use control::ControlPort;
+pub use control::ControlStats;
+
+/// Why the appliance could not start or run.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
+    move |e| RunError(format!("{context}: {e}"))
+}
+
+/// What happened while running, reported at the stop.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub counters: Vec<(&'static str, u64)>,
+    pub control: ControlStats,
+}
+
+/// EAL arguments for the configuration: cores, main lcore, file prefix, then the passthrough.
+pub fn eal_arguments(config: &Config) -> Vec<String> {
+    let cores = &config.cores;
+    let mut list = vec![cores.control];
+    list.extend(&cores.data);
+    let list: Vec<String> = list.iter().map(ToString::to_string).collect();
+    let mut args = vec![
+        "-l".to_owned(),
+        list.join(","),
+        "--main-lcore".to_owned(),
+        cores.control.to_string(),
+        "--file-prefix".to_owned(),
+        config.dpdk.file_prefix.clone(),
+    ];
+    args.extend(config.dpdk.eal_args.iter().cloned());
+    args
+}
+
+/// Every RX queue of a port, for the data core.
+fn rx_queues(port: &Port) -> Result<Vec<dpdk_bindings::RxQueue>, RunError> {
+    (0..port.config().rx_queues)
+        .map(|q| port.rx_queue(q).map_err(|e| fail("RX queue")(&e)))
+        .collect()
+}
+
+/// Runs until `stop` is set.
+pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
+    let eal = EalBuilder::new("lispd")
+        .args(eal_arguments(config))
+        .init()
+        .map_err(|e| fail("EAL")(&e))?;
+    let workers = lcore::workers(&eal);
+    let [data_lcore] = workers[..] else {
+        return Err(RunError(format!(
+            "this version runs exactly one data core; EAL has workers {workers:?} (set [cores] data = [N])"
+        )));
+    };
+    let pool = Mempool::new(
+        &eal,
+        "lispd_mbufs",
+        MempoolConfig {
+            size: config.dpdk.mbuf_pool_size,
+            cache_size: config.dpdk.mbuf_cache_size,
+            ..MempoolConfig::default()
+        },
+    )
+    .map_err(|e| fail("mbuf pool")(&e))?;
+
+    let find = |role: PortRole| {
+        let mut ports = config.port.iter().filter(move |p| p.role == role);
+        match (ports.next(), ports.next()) {
+            (Some(port), None) => Ok(port),
+            _ => Err(RunError(format!(
+                "this version drives exactly one {role:?} port"
+            ))),
+        }
+    };
+    let (eid_cfg, rloc_cfg) = (find(PortRole::Eid)?, find(PortRole::Rloc)?);
+    let open = |cfg: &config::Port| -> Result<Port, RunError> {
+        let id = PortId::by_name(&eal, &cfg.device)
+            .or_else(|_| attach_vdev(&eal, &cfg.device))
+            .map_err(|e| fail(&format!("port {} ({})", cfg.name, cfg.device))(&e))?;
+        // One TX queue per data core plus the control core's; RX queues as many as the device
+        // insists on (af_packet pairs them), all polled by the data core.
+        let paired = PortConfig {
+            rx_queues: 2,
+            tx_queues: 2,
+            promiscuous: true,
+            ..PortConfig::default()
+        };
+        let mut port = Port::configure(&eal, id, &pool, paired.clone())
+            .or_else(|_| {
+                Port::configure(
+                    &eal,
+                    id,
+                    &pool,
+                    PortConfig {
+                        rx_queues: 1,
+                        ..paired
+                    },
+                )
+            })
+            .map_err(|e| fail(&format!("port {} (af_packet needs qpairs=2)", cfg.name))(&e))?;
+        port.start()
+            .map_err(|e| fail(&format!("port {}", cfg.name))(&e))?;
+        Ok(port)
+    };
+    let (eid_port, rloc_port) = (open(eid_cfg)?, open(rloc_cfg)?);
+    let mac = |p: &Port| p.mac_address().map_err(|e| fail("MAC address")(&e));
+    let (eid_mac, rloc_mac) = (mac(&eid_port)?, mac(&rloc_port)?);
+
+    let qsbr = Qsbr::new(4);
+    let mut map_cache = MapCacheWriter::new(config.timers.map_cache_limit, qsbr.clone());
+    tables::static_map_cache(config, &mut map_cache).map_err(|e| fail("map-cache")(&e))?;
+    let mut database = DatabaseWriter::new(qsbr.clone());
+    tables::database(config, &mut database).map_err(|e| fail("database")(&e))?;
+    let local = tables::local_rlocs(config);
+    let (punt_tx, mut punt_rx) =
+        spsc_ring(&eal, "lispd_punt0", 1024).map_err(|e| fail("punt ring")(&e))?;
+    let (feedback, feedback_rx) = feedback_channel(1024);
+    let counters = Arc::new(CoreCounters::default());
+    let core = DataCore {
+        eid: PortIo {
+            rx: rx_queues(&eid_port)?,
+            tx: eid_port.tx_queue(0).map_err(|e| fail("EID TX queue")(&e))?,
+            mac: eid_mac,
+            neighbours: tables::neighbours(eid_cfg),
+        },
+        rloc: PortIo {
+            rx: rx_queues(&rloc_port)?,
+            tx: rloc_port
+                .tx_queue(0)
+                .map_err(|e| fail("RLOC TX queue")(&e))?,
+            mac: rloc_mac,
+            neighbours: tables::neighbours(rloc_cfg),
+        },
+        punt: punt_tx,
+        reader: qsbr.register().map_err(|e| fail("QSBR")(&e))?,
+        map_cache: map_cache.shared(),
+        database: database.shared(),
+        local,
+        config: PathConfig {
+            rloc_mtu: rloc_cfg.mtu,
+            ..PathConfig::default()
+        },
+        counters: counters.clone(),
+        feedback,
+        nonces: Nonces::new(data_lcore.wrapping_mul(0x9e37_79b9) | 1),
+    };
+    let data_stop = stop.clone();
+    let data = lcore::launch(&eal, data_lcore, move || core.run(&data_stop))
+        .map_err(|e| fail("data core")(&e))?;
+
+    let mut control_ports = vec![
+        ControlPort {
+            port_id: eid_port.id().raw(),
+            mac: eid_mac,
+            addresses: eid_cfg.addresses.iter().map(|a| a.addr()).collect(),
+            tx: eid_port
+                .tx_queue(1)
+                .map_err(|e| fail("EID control TX queue")(&e))?,
+        },
+        ControlPort {
+            port_id: rloc_port.id().raw(),
+            mac: rloc_mac,
+            addresses: rloc_cfg.addresses.iter().map(|a| a.addr()).collect(),
+            tx: rloc_port
+                .tx_queue(1)
+                .map_err(|e| fail("RLOC control TX queue")(&e))?,
+        },
+    ];
+    let mut stats = ControlStats::default();
+    let mut burst = MbufBurst::new();
+    while !stop.load(Ordering::Relaxed) {
+        if punt_rx.dequeue_burst(&mut burst) == 0 {
+            while feedback_rx.pop().is_some() {}
+            std::thread::sleep(Duration::from_micros(200));
+            continue;
+        }
+        for mbuf in burst.drain() {
+            control::handle(mbuf, &mut control_ports, &pool, &mut stats);
+        }
+    }
+    let core = data
+        .join()
+        .map_err(|_| RunError("the data core panicked".into()))?;
+    drop(core);
+    drop(control_ports);
+    drop(punt_rx);
+    let report = Report {
+        counters: Counter::ALL
+            .iter()
+            .map(|&c| (c.name(), total(std::slice::from_ref(&counters), c)))
+            .collect(),
+        control: stats,
+    };
+    Ok(report)
+}

@@ -1,0 +1,122 @@
+//! What the data path needs, derived from the configuration: static map-cache entries, the local
+//! database, our RLOCs, and each port's neighbours.
+
+use std::net::IpAddr;
+
+use config::{Config, MapAction, Port, PortRole};
+use dataplane::mapcache::{
+    Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
+};
+use dataplane::pipeline::{LocalRlocs, Neighbours};
+
+/// Installs every `[[map_cache]]` entry.
+pub fn static_map_cache(config: &Config, cache: &mut MapCacheWriter) -> Result<(), MapCacheError> {
+    for entry in &config.map_cache {
+        let mapping = Mapping {
+            action: match entry.action {
+                MapAction::Encapsulate => Action::Encapsulate,
+                MapAction::Drop => Action::Drop,
+                MapAction::NativeForward => Action::NativeForward,
+                MapAction::SendMapRequest => Action::SendMapRequest,
+            },
+            instance_id: (entry.instance_id != 0).then_some(entry.instance_id),
+            map_version: 0,
+            locators: entry
+                .locator
+                .iter()
+                .map(|l| Locator {
+                    address: l.address,
+                    priority: l.priority,
+                    weight: l.weight,
+                    up: true,
+                })
+                .collect(),
+        };
+        cache.insert(entry.prefix, mapping)?;
+    }
+    cache.publish();
+    Ok(())
+}
+
+/// Installs every `[[database]]` prefix.
+pub fn database(
+    config: &Config,
+    database: &mut DatabaseWriter,
+) -> Result<(), dataplane::lpm::LpmError> {
+    for entry in &config.database {
+        database.insert(entry.prefix, entry.instance_id)?;
+    }
+    database.publish();
+    Ok(())
+}
+
+fn first_address(ports: &[&Port], v6: bool) -> Option<IpAddr> {
+    ports
+        .iter()
+        .flat_map(|p| &p.addresses)
+        .map(|a| a.addr())
+        .find(|a| a.is_ipv6() == v6)
+}
+
+/// Our RLOCs (the RLOC-side port addresses) and where ICMP errors come from (EID-side addresses).
+pub fn local_rlocs(config: &Config) -> LocalRlocs {
+    let rloc: Vec<&Port> = config
+        .port
+        .iter()
+        .filter(|p| p.role == PortRole::Rloc)
+        .collect();
+    let eid: Vec<&Port> = config
+        .port
+        .iter()
+        .filter(|p| p.role == PortRole::Eid)
+        .collect();
+    let all: Vec<IpAddr> = rloc
+        .iter()
+        .flat_map(|p| &p.addresses)
+        .map(|a| a.addr())
+        .collect();
+    let local_locators = config
+        .database
+        .iter()
+        .flat_map(|d| &d.locator)
+        .filter(|l| l.local)
+        .count()
+        .max(1);
+    LocalRlocs {
+        v4: first_address(&rloc, false).and_then(|a| match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }),
+        v6: first_address(&rloc, true).and_then(|a| match a {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        }),
+        all,
+        status_bits: if local_locators >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << local_locators) - 1
+        },
+        icmp_v4: first_address(&eid, false).and_then(|a| match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }),
+        icmp_v6: first_address(&eid, true).and_then(|a| match a {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        }),
+    }
+}
+
+/// A port's on-link prefixes, gateways and static neighbours.
+pub fn neighbours(port: &Port) -> Neighbours {
+    Neighbours {
+        on_link: port.addresses.iter().map(|a| a.trunc()).collect(),
+        gateways: port.gateways.clone(),
+        macs: port
+            .neighbour
+            .iter()
+            .map(|n| (n.address, n.mac.0))
+            .collect(),
+    }
+}
