@@ -1,15 +1,17 @@
 //! `lispd run` as a real process on `net_af_packet` ports: a kernel host in an EID namespace sends
 //! UDP that leaves encapsulated toward a namespace acting as the remote RLOC, and a LISP packet
-//! sent from there is delivered to the host. Needs root (namespaces); fails clearly otherwise.
+//! sent from there is delivered to the host; IPv4-in-IPv4 and IPv6-in-IPv6, through lispd's ARP
+//! and neighbour-discovery answers. Needs root (namespaces); fails clearly otherwise.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
-use dataplane::wire::udp;
+use dataplane::wire::ipv6::Ipv6Repr;
+use dataplane::wire::udp::{self, UdpPacket};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tests::netns::{enter_namespace, unique_name, Namespace, Veth};
@@ -50,6 +52,148 @@ fn in_namespace<T: Send + 'static>(
     })
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Family {
+    V4,
+    V6,
+}
+
+/// Addresses of one exchange: host EID, remote EID, our RLOC, the remote RLOC.
+fn addresses(family: Family) -> (IpAddr, IpAddr, IpAddr, IpAddr) {
+    let parse = |s: &str| s.parse::<IpAddr>().unwrap();
+    match family {
+        Family::V4 => (
+            parse("10.1.0.10"),
+            parse("10.2.0.20"),
+            parse("192.0.2.1"),
+            parse("192.0.2.2"),
+        ),
+        Family::V6 => (
+            parse("2001:db8:a::10"),
+            parse("2001:db8:b::20"),
+            parse("2001:db8:ff::1"),
+            parse("2001:db8:ff::2"),
+        ),
+    }
+}
+
+/// An inner IP/UDP packet with correct checksums.
+fn inner_udp(src: IpAddr, dst: IpAddr, ports: (u16, u16), payload: &[u8]) -> Vec<u8> {
+    let l4 = 8 + payload.len();
+    let (mut packet, at) = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut p = vec![0u8; 20 + l4];
+            Ipv4Repr {
+                src: s,
+                dst: d,
+                protocol: PROTOCOL_UDP,
+                payload_len: l4 as u16,
+                ttl: 64,
+                tos: 0,
+            }
+            .emit(&mut p);
+            (p, 20)
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut p = vec![0u8; 40 + l4];
+            Ipv6Repr {
+                src: s,
+                dst: d,
+                next_header: PROTOCOL_UDP,
+                payload_len: l4 as u16,
+                hop_limit: 64,
+                traffic_class: 0,
+                flow_label: 0,
+            }
+            .emit(&mut p);
+            (p, 40)
+        }
+        _ => unreachable!("one family"),
+    };
+    udp::write_header(&mut packet[at..], ports.0, ports.1, payload.len() as u16);
+    packet[at + 8..].copy_from_slice(payload);
+    let mut datagram = UdpPacket::new_checked(&mut packet[at..]).unwrap();
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => datagram.fill_checksum_v4(s, d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => datagram.fill_checksum_v6(s, d),
+        _ => unreachable!("one family"),
+    }
+    packet
+}
+
+/// Host → remote (encapsulated by lispd) and remote → host (decapsulated by lispd).
+fn exchange(host: &Namespace, remote: &Namespace, family: Family) {
+    let (host_eid, remote_eid, our_rloc, remote_rloc) = addresses(family);
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let remote_rx = in_namespace(remote, move || {
+        let socket = UdpSocket::bind(SocketAddr::new(remote_rloc, 4341)).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        ready_tx.send(()).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = socket
+            .recv_from(&mut buf)
+            .expect("an encapsulated packet reaches the remote RLOC");
+        (buf[..n].to_vec(), from)
+    });
+    ready_rx.recv().unwrap();
+    let host_tx = in_namespace(host, move || {
+        let socket = UdpSocket::bind(SocketAddr::new(host_eid, 5000)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline && !remote_rx.is_finished() {
+            let _ = socket.send_to(b"ping through lisp", SocketAddr::new(remote_eid, 7000));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        remote_rx.join()
+    });
+    let (lisp, from) = host_tx.join().unwrap().expect("remote receiver");
+    assert_eq!(from.ip(), our_rloc, "{family:?}: outer source is our RLOC");
+    assert_eq!(lisp[0] & 0x80, 0x80, "N bit: a nonce is present");
+    let inner = &lisp[8..];
+    let (header, addresses) = match family {
+        Family::V4 => (20, [&inner[12..16], &inner[16..20]]),
+        Family::V6 => (40, [&inner[8..24], &inner[24..40]]),
+    };
+    let octets = |a: IpAddr| match a {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    assert_eq!(
+        addresses,
+        [octets(host_eid).as_slice(), octets(remote_eid).as_slice()],
+        "{family:?}: inner addresses"
+    );
+    assert_eq!(&inner[header + 8..], b"ping through lisp");
+
+    let host_rx = in_namespace(host, move || {
+        let socket = UdpSocket::bind(SocketAddr::new(host_eid, 7001)).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = socket
+            .recv_from(&mut buf)
+            .expect("the decapsulated datagram reaches the host");
+        (buf[..n].to_vec(), from)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let payload = b"pong from site B";
+    let mut packet = vec![0x80, 0, 0, 1, 0, 0, 0, 0];
+    packet.extend_from_slice(&inner_udp(remote_eid, host_eid, (7000, 7001), payload));
+    let sender = in_namespace(remote, move || {
+        let socket = UdpSocket::bind(SocketAddr::new(remote_rloc, 4341)).unwrap();
+        for _ in 0..20 {
+            let _ = socket.send_to(&packet, SocketAddr::new(our_rloc, 4341));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let (datagram, from) = host_rx.join().unwrap();
+    assert_eq!(datagram, payload, "{family:?}");
+    assert_eq!(from, SocketAddr::new(remote_eid, 7000));
+    sender.join().unwrap();
+}
+
 #[test]
 fn lispd_encapsulates_and_decapsulates_between_namespaces() {
     let host = Namespace::create("lhost").expect("host namespace (needs root)");
@@ -70,7 +214,21 @@ fn lispd_encapsulates_and_decapsulates_between_namespaces() {
         .expect("remote MAC");
     host.ip(&["route", "add", "default", "via", "10.1.0.1"])
         .expect("host route");
-
+    // IPv6 addresses are flushed when a link goes down: keep them while lispd's ports start.
+    for (namespace, link, address) in [
+        (&host, &host_link, "2001:db8:a::10/64"),
+        (&remote, &remote_link, "2001:db8:ff::2/64"),
+    ] {
+        let keep = format!("net.ipv6.conf.{}.keep_addr_on_down=1", link.inner);
+        namespace
+            .exec("sysctl", &["-qw", &keep])
+            .expect("keep IPv6 addresses");
+        namespace
+            .ip(&["-6", "addr", "add", address, "dev", &link.inner, "nodad"])
+            .expect("IPv6 address");
+    }
+    host.ip(&["-6", "route", "add", "default", "via", "2001:db8:a::1"])
+        .expect("host IPv6 route");
     let prefix = unique_name("lispd");
     let config = format!(
         r#"
@@ -88,18 +246,24 @@ data = [1]
 name = "eid"
 device = "net_af_packet_{prefix}e"
 role = "eid"
-addresses = ["10.1.0.1/24"]
+addresses = ["10.1.0.1/24", "2001:db8:a::1/64"]
 [[port.neighbour]]
 address = "10.1.0.10"
+mac = "{HOST_MAC}"
+[[port.neighbour]]
+address = "2001:db8:a::10"
 mac = "{HOST_MAC}"
 
 [[port]]
 name = "rloc"
 device = "net_af_packet_{prefix}r"
 role = "rloc"
-addresses = ["192.0.2.1/24"]
+addresses = ["192.0.2.1/24", "2001:db8:ff::1/64"]
 [[port.neighbour]]
 address = "192.0.2.2"
+mac = "{REMOTE_MAC}"
+[[port.neighbour]]
+address = "2001:db8:ff::2"
 mac = "{REMOTE_MAC}"
 
 [[database]]
@@ -109,10 +273,22 @@ register = false
 address = "192.0.2.1"
 local = true
 
+[[database]]
+prefix = "2001:db8:a::/64"
+register = false
+[[database.locator]]
+address = "2001:db8:ff::1"
+local = true
+
 [[map_cache]]
 prefix = "10.2.0.0/24"
 [[map_cache.locator]]
 address = "192.0.2.2"
+
+[[map_cache]]
+prefix = "2001:db8:b::/64"
+[[map_cache.locator]]
+address = "2001:db8:ff::2"
 "#,
         eid = host_link.outer,
         rloc = remote_link.outer,
@@ -134,90 +310,9 @@ address = "192.0.2.2"
             .expect("start lispd"),
     ));
 
-    // Remote RLOC: a socket on UDP 4341 receives what lispd encapsulates.
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let remote_rx = in_namespace(&remote, move || {
-        let socket = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 4341)).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(15)))
-            .unwrap();
-        ready_tx.send(()).unwrap();
-        let mut buf = [0u8; 2048];
-        let (n, from) = socket
-            .recv_from(&mut buf)
-            .expect("an encapsulated packet reaches the remote RLOC");
-        (buf[..n].to_vec(), from)
-    });
-    ready_rx.recv().unwrap();
-
-    // Host: send until the remote has seen one (the first ones may race lispd's start-up).
-    let host_tx = in_namespace(&host, move || {
-        let socket = UdpSocket::bind("10.1.0.10:5000").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut sent = 0;
-        while Instant::now() < deadline && !remote_rx.is_finished() {
-            let _ = socket.send_to(b"ping through lisp", "10.2.0.20:7000");
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        (sent, remote_rx.join())
-    });
-    let (sent, received) = host_tx.join().unwrap();
-    let (lisp, from) = received.expect("remote receiver");
-    assert!(sent >= 1);
-    assert_eq!(
-        from.ip().to_string(),
-        "192.0.2.1",
-        "outer source is our RLOC"
-    );
-    assert_eq!(lisp[0] & 0x80, 0x80, "N bit: a nonce is present");
-    let inner = &lisp[8..];
-    assert_eq!(
-        &inner[12..20],
-        &[10, 1, 0, 10, 10, 2, 0, 20],
-        "inner addresses"
-    );
-    assert_eq!(&inner[28..], b"ping through lisp");
-
-    // Reverse: the remote sends a LISP packet to our RLOC; the host receives the inner datagram.
-    let host_rx = in_namespace(&host, || {
-        let socket = UdpSocket::bind("10.1.0.10:7001").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut buf = [0u8; 2048];
-        let (n, from) = socket
-            .recv_from(&mut buf)
-            .expect("the decapsulated datagram reaches the host");
-        (buf[..n].to_vec(), from)
-    });
-    std::thread::sleep(Duration::from_millis(200));
-    let mut packet = vec![0x80, 0, 0, 1, 0, 0, 0, 0];
-    let payload = b"pong from site B";
-    let mut inner = vec![0u8; 28 + payload.len()];
-    Ipv4Repr {
-        src: Ipv4Addr::new(10, 2, 0, 20),
-        dst: Ipv4Addr::new(10, 1, 0, 10),
-        protocol: PROTOCOL_UDP,
-        payload_len: (8 + payload.len()) as u16,
-        ttl: 64,
-        tos: 0,
+    for family in [Family::V4, Family::V6] {
+        exchange(&host, &remote, family);
     }
-    .emit(&mut inner);
-    udp::write_header(&mut inner[20..], 7000, 7001, payload.len() as u16);
-    inner[28..].copy_from_slice(payload);
-    packet.extend_from_slice(&inner);
-    let sender = in_namespace(&remote, move || {
-        let socket = UdpSocket::bind("192.0.2.2:4341").unwrap();
-        for _ in 0..20 {
-            let _ = socket.send_to(&packet, "192.0.2.1:4341");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    });
-    let (datagram, from) = host_rx.join().unwrap();
-    assert_eq!(datagram, payload);
-    assert_eq!(from.to_string(), "10.2.0.20:7000");
-    sender.join().unwrap();
 
     let output = lispd.stop();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -226,5 +321,6 @@ address = "192.0.2.2"
     assert!(stdout.contains("lispd: stopped"), "{stdout}");
     assert!(stdout.contains("  encapsulated "), "{stdout}");
     assert!(stdout.contains("  decapsulated "), "{stdout}");
+    assert!(stdout.contains("neighbour_advertisements "), "{stdout}");
     std::fs::remove_dir_all(dir).ok();
 }

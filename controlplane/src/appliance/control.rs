@@ -1,10 +1,13 @@
-//! The control core's packet work in this version: answer ARP requests for our port addresses
-//! (so hosts and routers reach us) and account for everything else punted to it.
+//! The control core's packet work in this version: answer ARP requests and IPv6 neighbour
+//! solicitations for our port addresses (so hosts and routers reach us) and account for
+//! everything else punted to it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use dataplane::wire::arp::{self, ArpPacket, OP_REPLY, OP_REQUEST};
-use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, HEADER_LEN};
+use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
+use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN};
+use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
 
 /// One port as the control core sees it.
@@ -21,6 +24,7 @@ pub struct ControlPort {
 pub struct ControlStats {
     pub arp_replies: u64,
     pub arp_ignored: u64,
+    pub neighbour_advertisements: u64,
     pub map_cache_misses: u64,
     pub other: u64,
 }
@@ -37,17 +41,87 @@ pub fn handle(mbuf: Mbuf, ports: &mut [ControlPort], pool: &Mempool, stats: &mut
     };
     match frame.ethertype() {
         ETHERTYPE_ARP => match answer_arp(frame.payload(), port, pool) {
-            Some(reply) => {
-                let mut burst = MbufBurst::new();
-                let _ = burst.push(reply);
-                port.tx.tx_burst(&mut burst);
-                stats.arp_replies += u64::from(burst.is_empty());
-            }
+            Some(reply) => stats.arp_replies += u64::from(send(port, reply)),
             None => stats.arp_ignored += 1,
         },
-        0x0800 | 0x86dd => stats.map_cache_misses += 1,
+        ETHERTYPE_IPV6 => match answer_solicitation(frame.payload(), frame.source(), port, pool) {
+            Some(reply) => stats.neighbour_advertisements += u64::from(send(port, reply)),
+            None => stats.map_cache_misses += u64::from(!is_neighbour_discovery(frame.payload())),
+        },
+        0x0800 => stats.map_cache_misses += 1,
         _ => stats.other += 1,
     }
+}
+
+/// Transmits one frame on the port's control queue; false if the queue refused it.
+fn send(port: &mut ControlPort, frame: Mbuf) -> bool {
+    let mut burst = MbufBurst::new();
+    let _ = burst.push(frame);
+    port.tx.tx_burst(&mut burst);
+    burst.is_empty()
+}
+
+fn is_neighbour_discovery(payload: &[u8]) -> bool {
+    Ipv6Packet::new_checked(payload)
+        .ok()
+        .and_then(|ip| {
+            ip.upper_layer()
+                .ok()
+                .map(|u| (u.protocol, payload.get(u.offset).copied()))
+        })
+        .is_some_and(|(protocol, icmp_type)| {
+            protocol == NEXT_ICMPV6 && matches!(icmp_type, Some(133..=137))
+        })
+}
+
+/// A neighbour advertisement frame when `payload` solicits one of our IPv6 addresses (RFC 4861).
+fn answer_solicitation(
+    payload: &[u8],
+    requester_mac: [u8; 6],
+    port: &ControlPort,
+    pool: &Mempool,
+) -> Option<Mbuf> {
+    let ip = Ipv6Packet::new_checked(payload).ok()?;
+    let upper = ip.upper_layer().ok()?;
+    let icmp = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;
+    if upper.protocol != NEXT_ICMPV6 || icmp.len() < 24 || icmp[0] != 135 || ip.hop_limit() != 255 {
+        return None;
+    }
+    let mut target = [0u8; 16];
+    target.copy_from_slice(&icmp[8..24]);
+    let target = Ipv6Addr::from(target);
+    if !port.addresses.contains(&IpAddr::V6(target)) {
+        return None;
+    }
+    let destination = if ip.src_addr().is_unspecified() {
+        "ff02::1".parse().ok()?
+    } else {
+        ip.src_addr()
+    };
+    let mut reply = pool.alloc()?;
+    let frame = reply.append(HEADER_LEN + 40 + 32)?;
+    frame[0..6].copy_from_slice(&requester_mac);
+    frame[6..12].copy_from_slice(&port.mac);
+    frame[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    Ipv6Repr {
+        src: target,
+        dst: destination,
+        next_header: NEXT_ICMPV6,
+        payload_len: 32,
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut frame[HEADER_LEN..]);
+    let advert = &mut frame[HEADER_LEN + 40..];
+    advert[..4].copy_from_slice(&[136, 0, 0, 0]);
+    advert[4..8].copy_from_slice(&0x6000_0000u32.to_be_bytes()); // solicited, override
+    advert[8..24].copy_from_slice(&target.octets());
+    advert[24..26].copy_from_slice(&[2, 1]); // option: target link-layer address, 8 bytes
+    advert[26..32].copy_from_slice(&port.mac);
+    let checksum = finish(pseudo_header_v6(target, destination, NEXT_ICMPV6, 32) + sum(advert));
+    advert[2..4].copy_from_slice(&checksum.to_be_bytes());
+    Some(reply)
 }
 
 /// An ARP reply frame when `payload` asks for one of our addresses.
