@@ -1,7 +1,8 @@
 //! `lispd run` as a real process on `net_af_packet` ports: a kernel host in an EID namespace sends
 //! UDP that leaves encapsulated toward a namespace acting as the remote RLOC, and a LISP packet
 //! sent from there is delivered to the host; IPv4-in-IPv4 and IPv6-in-IPv6, through lispd's ARP
-//! and neighbour-discovery answers. Needs root (namespaces); fails clearly otherwise.
+//! and neighbour-discovery answers, with every neighbour MAC learned (none configured).
+//! Needs root (namespaces); fails clearly otherwise.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -15,9 +16,6 @@ use dataplane::wire::udp::{self, UdpPacket};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tests::netns::{enter_namespace, unique_name, Namespace, Veth};
-
-const HOST_MAC: &str = "02:00:00:00:01:10";
-const REMOTE_MAC: &str = "02:00:00:00:02:02";
 
 /// The lispd child: stopped with SIGTERM by [`LispdProcess::stop`], killed by PID if a failed
 /// assertion drops it first.
@@ -200,18 +198,6 @@ fn lispd_encapsulates_and_decapsulates_between_namespaces() {
     let remote = Namespace::create("lrem").expect("remote namespace");
     let host_link = Veth::create(&host, Some("10.1.0.10/24")).expect("host veth");
     let remote_link = Veth::create(&remote, Some("192.0.2.2/24")).expect("remote veth");
-    host.ip(&["link", "set", "dev", &host_link.inner, "address", HOST_MAC])
-        .expect("host MAC");
-    remote
-        .ip(&[
-            "link",
-            "set",
-            "dev",
-            &remote_link.inner,
-            "address",
-            REMOTE_MAC,
-        ])
-        .expect("remote MAC");
     host.ip(&["route", "add", "default", "via", "10.1.0.1"])
         .expect("host route");
     // IPv6 addresses are flushed when a link goes down: keep them while lispd's ports start.
@@ -247,24 +233,12 @@ name = "eid"
 device = "net_af_packet_{prefix}e"
 role = "eid"
 addresses = ["10.1.0.1/24", "2001:db8:a::1/64"]
-[[port.neighbour]]
-address = "10.1.0.10"
-mac = "{HOST_MAC}"
-[[port.neighbour]]
-address = "2001:db8:a::10"
-mac = "{HOST_MAC}"
 
 [[port]]
 name = "rloc"
 device = "net_af_packet_{prefix}r"
 role = "rloc"
 addresses = ["192.0.2.1/24", "2001:db8:ff::1/64"]
-[[port.neighbour]]
-address = "192.0.2.2"
-mac = "{REMOTE_MAC}"
-[[port.neighbour]]
-address = "2001:db8:ff::2"
-mac = "{REMOTE_MAC}"
 
 [[database]]
 prefix = "10.1.0.0/24"
@@ -322,5 +296,14 @@ address = "2001:db8:ff::2"
     assert!(stdout.contains("  encapsulated "), "{stdout}");
     assert!(stdout.contains("  decapsulated "), "{stdout}");
     assert!(stdout.contains("neighbour_advertisements "), "{stdout}");
+    let learned = stdout
+        .split("neighbours_learned ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<u32>().ok());
+    assert!(
+        learned >= Some(4),
+        "host and remote, IPv4 and IPv6, learned without static MACs: {stdout}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }

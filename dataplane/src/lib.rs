@@ -4,6 +4,7 @@
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod lpm;
+pub mod mailbox;
 pub mod mapcache;
 pub mod pipeline;
 pub mod rcu;

@@ -172,7 +172,7 @@ fn data_core_forwards_between_real_ports() {
             rx: vec![core_eid.rx_queue(0).unwrap()],
             tx: core_eid.tx_queue(0).unwrap(),
             mac: eid_mac,
-            neighbours: Neighbours {
+            neighbours: Arc::new(Neighbours {
                 on_link: vec![
                     "10.1.0.0/24".parse().unwrap(),
                     "2001:db8:a::/64".parse().unwrap(),
@@ -181,19 +181,21 @@ fn data_core_forwards_between_real_ports() {
                 macs: [(host_v4, HOST_MAC), (host_v6, HOST_MAC)]
                     .into_iter()
                     .collect(),
-            },
+            }),
+            neighbour_updates: None,
         },
         rloc: PortIo {
             rx: vec![core_rloc.rx_queue(0).unwrap()],
             tx: core_rloc.tx_queue(0).unwrap(),
             mac: rloc_mac,
-            neighbours: Neighbours {
+            neighbours: Arc::new(Neighbours {
                 on_link: vec!["192.0.2.0/24".parse().unwrap()],
                 gateways: vec![],
                 macs: [(IpAddr::V4(REMOTE_RLOC), REMOTE_MAC)]
                     .into_iter()
                     .collect(),
-            },
+            }),
+            neighbour_updates: None,
         },
         punt: punt_tx,
         reader: qsbr.register().unwrap(),

@@ -1,6 +1,7 @@
 //! The control core's packet work in this version: answer ARP requests and IPv6 neighbour
-//! solicitations for our port addresses (so hosts and routers reach us) and account for
-//! everything else punted to it.
+//! solicitations for our port addresses (so hosts and routers reach us), learn neighbours' MACs
+//! from ARP and neighbour discovery, resolve the next hops the data path needs, publish each
+//! port's neighbour table to the data core, and account for everything else punted to it.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -8,6 +9,10 @@ use dataplane::wire::arp::{self, ArpPacket, OP_REPLY, OP_REQUEST};
 use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
 use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN};
 use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
+use std::sync::Arc;
+
+use dataplane::mailbox::Publisher;
+use dataplane::pipeline::Neighbours;
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
 
 /// One port as the control core sees it.
@@ -17,6 +22,39 @@ pub struct ControlPort {
     pub mac: [u8; 6],
     pub addresses: Vec<IpAddr>,
     pub tx: TxQueue,
+    /// The control core's copy of the port's neighbour table; published on every change.
+    pub neighbours: Neighbours,
+    pub publisher: Publisher<Neighbours>,
+    /// Addresses whose next hop must stay resolved (gateways, map-cache locators on this side).
+    pub resolve: Vec<IpAddr>,
+}
+
+impl ControlPort {
+    /// Records `mac` for an on-link `address`; publishes when it is new or changed.
+    fn learn(&mut self, address: IpAddr, mac: [u8; 6], stats: &mut ControlStats) {
+        let on_link = self
+            .neighbours
+            .on_link
+            .iter()
+            .any(|net| net.contains(&address));
+        if !on_link
+            || mac == [0; 6]
+            || mac[0] & 1 == 1
+            || self.neighbours.macs.get(&address) == Some(&mac)
+        {
+            return;
+        }
+        self.neighbours.macs.insert(address, mac);
+        self.publisher.publish(Arc::new(self.neighbours.clone()));
+        stats.neighbours_learned += 1;
+    }
+
+    fn address_of_family(&self, v6: bool) -> Option<IpAddr> {
+        self.addresses
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv6() == v6 && !matches!(a, IpAddr::V6(v) if v.segments()[0] == 0xfe80))
+    }
 }
 
 /// What the control core did with punted packets.
@@ -25,6 +63,8 @@ pub struct ControlStats {
     pub arp_replies: u64,
     pub arp_ignored: u64,
     pub neighbour_advertisements: u64,
+    pub neighbours_learned: u64,
+    pub resolutions_sent: u64,
     pub map_cache_misses: u64,
     pub other: u64,
 }
@@ -40,17 +80,151 @@ pub fn handle(mbuf: Mbuf, ports: &mut [ControlPort], pool: &Mempool, stats: &mut
         return;
     };
     match frame.ethertype() {
-        ETHERTYPE_ARP => match answer_arp(frame.payload(), port, pool) {
-            Some(reply) => stats.arp_replies += u64::from(send(port, reply)),
-            None => stats.arp_ignored += 1,
-        },
-        ETHERTYPE_IPV6 => match answer_solicitation(frame.payload(), frame.source(), port, pool) {
-            Some(reply) => stats.neighbour_advertisements += u64::from(send(port, reply)),
-            None => stats.map_cache_misses += u64::from(!is_neighbour_discovery(frame.payload())),
-        },
+        ETHERTYPE_ARP => {
+            if let Ok(arp) = ArpPacket::new_checked(frame.payload()) {
+                port.learn(IpAddr::V4(arp.sender_ip()), arp.sender_mac(), stats);
+            }
+            match answer_arp(frame.payload(), port, pool) {
+                Some(reply) => stats.arp_replies += u64::from(send(port, reply)),
+                None => stats.arp_ignored += 1,
+            }
+        }
+        ETHERTYPE_IPV6 => {
+            if let Some((address, mac)) = learned_from_discovery(frame.payload()) {
+                port.learn(address, mac, stats);
+            }
+            match answer_solicitation(frame.payload(), frame.source(), port, pool) {
+                Some(reply) => stats.neighbour_advertisements += u64::from(send(port, reply)),
+                None => {
+                    stats.map_cache_misses += u64::from(!is_neighbour_discovery(frame.payload()))
+                }
+            }
+        }
         0x0800 => stats.map_cache_misses += 1,
         _ => stats.other += 1,
     }
+}
+
+/// Sends ARP requests / neighbour solicitations for every unresolved next hop of every port.
+pub fn resolve(ports: &mut [ControlPort], pool: &Mempool, stats: &mut ControlStats) {
+    for port in ports.iter_mut() {
+        let mut wanted: Vec<IpAddr> = port
+            .resolve
+            .iter()
+            .filter_map(|&a| port.neighbours.next_hop(a))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for next_hop in wanted {
+            if port.neighbours.macs.contains_key(&next_hop) {
+                continue;
+            }
+            let request = match (next_hop, port.address_of_family(next_hop.is_ipv6())) {
+                (IpAddr::V4(target), Some(IpAddr::V4(source))) => {
+                    arp_request(port.mac, source, target, pool)
+                }
+                (IpAddr::V6(target), Some(IpAddr::V6(source))) => {
+                    solicitation(port.mac, source, target, pool)
+                }
+                _ => None,
+            };
+            if let Some(request) = request {
+                stats.resolutions_sent += u64::from(send(port, request));
+            }
+        }
+    }
+}
+
+fn arp_request(
+    mac: [u8; 6],
+    source: std::net::Ipv4Addr,
+    target: std::net::Ipv4Addr,
+    pool: &Mempool,
+) -> Option<Mbuf> {
+    let mut request = pool.alloc()?;
+    let bytes = request.append(HEADER_LEN + arp::LEN)?;
+    bytes[0..6].copy_from_slice(&[0xff; 6]);
+    bytes[6..12].copy_from_slice(&mac);
+    bytes[12..14].copy_from_slice(&ETHERTYPE_ARP.to_be_bytes());
+    arp::emit(
+        &mut bytes[HEADER_LEN..],
+        OP_REQUEST,
+        (mac, source),
+        ([0; 6], target),
+    );
+    Some(request)
+}
+
+/// A neighbour solicitation to `target`'s solicited-node multicast address (RFC 4861 §7.2.2).
+fn solicitation(mac: [u8; 6], source: Ipv6Addr, target: Ipv6Addr, pool: &Mempool) -> Option<Mbuf> {
+    let t = target.octets();
+    let group = Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(t[13]),
+        u16::from_be_bytes([t[14], t[15]]),
+    );
+    let mut request = pool.alloc()?;
+    let frame = request.append(HEADER_LEN + 40 + 32)?;
+    frame[0..6].copy_from_slice(&[0x33, 0x33, 0xff, t[13], t[14], t[15]]);
+    frame[6..12].copy_from_slice(&mac);
+    frame[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    Ipv6Repr {
+        src: source,
+        dst: group,
+        next_header: NEXT_ICMPV6,
+        payload_len: 32,
+        hop_limit: 255,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut frame[HEADER_LEN..]);
+    let message = &mut frame[HEADER_LEN + 40..];
+    message[..8].copy_from_slice(&[135, 0, 0, 0, 0, 0, 0, 0]);
+    message[8..24].copy_from_slice(&target.octets());
+    message[24..26].copy_from_slice(&[1, 1]); // option: source link-layer address
+    message[26..32].copy_from_slice(&mac);
+    let checksum = finish(pseudo_header_v6(source, group, NEXT_ICMPV6, 32) + sum(message));
+    message[2..4].copy_from_slice(&checksum.to_be_bytes());
+    Some(request)
+}
+
+/// The (address, MAC) a neighbour solicitation (source option) or advertisement (target option)
+/// reveals.
+fn learned_from_discovery(payload: &[u8]) -> Option<(IpAddr, [u8; 6])> {
+    let ip = Ipv6Packet::new_checked(payload).ok()?;
+    let upper = ip.upper_layer().ok()?;
+    let message = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;
+    if upper.protocol != NEXT_ICMPV6 || message.len() < 24 || ip.hop_limit() != 255 {
+        return None;
+    }
+    let (address, wanted_option) = match message[0] {
+        135 if !ip.src_addr().is_unspecified() => (IpAddr::V6(ip.src_addr()), 1),
+        136 => {
+            let mut target = [0u8; 16];
+            target.copy_from_slice(&message[8..24]);
+            (IpAddr::V6(Ipv6Addr::from(target)), 2)
+        }
+        _ => return None,
+    };
+    let mut options = &message[24..];
+    while options.len() >= 8 {
+        let len = usize::from(options[1]) * 8;
+        if len == 0 || len > options.len() {
+            return None;
+        }
+        if options[0] == wanted_option && len >= 8 {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&options[2..8]);
+            return Some((address, mac));
+        }
+        options = &options[len..];
+    }
+    None
 }
 
 /// Transmits one frame on the port's control queue; false if the queue refused it.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, PortIo};
+use dataplane::mailbox::mailbox;
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
 use dataplane::pipeline::{feedback_channel, total, CoreCounters, Counter, Nonces, PathConfig};
 use dataplane::rcu::Qsbr;
@@ -149,12 +150,17 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
         spsc_ring(&eal, "lispd_punt0", 1024).map_err(|e| fail("punt ring")(&e))?;
     let (feedback, feedback_rx) = feedback_channel(1024);
     let counters = Arc::new(CoreCounters::default());
+    let (eid_neighbours, rloc_neighbours) =
+        (tables::neighbours(eid_cfg), tables::neighbours(rloc_cfg));
+    let (eid_publisher, eid_updates) = mailbox();
+    let (rloc_publisher, rloc_updates) = mailbox();
     let core = DataCore {
         eid: PortIo {
             rx: rx_queues(&eid_port)?,
             tx: eid_port.tx_queue(0).map_err(|e| fail("EID TX queue")(&e))?,
             mac: eid_mac,
-            neighbours: tables::neighbours(eid_cfg),
+            neighbours: Arc::new(eid_neighbours.clone()),
+            neighbour_updates: Some(eid_updates),
         },
         rloc: PortIo {
             rx: rx_queues(&rloc_port)?,
@@ -162,7 +168,8 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
                 .tx_queue(0)
                 .map_err(|e| fail("RLOC TX queue")(&e))?,
             mac: rloc_mac,
-            neighbours: tables::neighbours(rloc_cfg),
+            neighbours: Arc::new(rloc_neighbours.clone()),
+            neighbour_updates: Some(rloc_updates),
         },
         punt: punt_tx,
         reader: qsbr.register().map_err(|e| fail("QSBR")(&e))?,
@@ -189,6 +196,9 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             tx: eid_port
                 .tx_queue(1)
                 .map_err(|e| fail("EID control TX queue")(&e))?,
+            neighbours: eid_neighbours,
+            publisher: eid_publisher,
+            resolve: eid_cfg.gateways.clone(),
         },
         ControlPort {
             port_id: rloc_port.id().raw(),
@@ -197,11 +207,24 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             tx: rloc_port
                 .tx_queue(1)
                 .map_err(|e| fail("RLOC control TX queue")(&e))?,
+            neighbours: rloc_neighbours,
+            publisher: rloc_publisher,
+            resolve: rloc_cfg
+                .gateways
+                .iter()
+                .copied()
+                .chain(tables::map_cache_locators(config))
+                .collect(),
         },
     ];
     let mut stats = ControlStats::default();
     let mut burst = MbufBurst::new();
+    let mut next_resolution = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if std::time::Instant::now() >= next_resolution {
+            control::resolve(&mut control_ports, &pool, &mut stats);
+            next_resolution += Duration::from_secs(1);
+        }
         if punt_rx.dequeue_burst(&mut burst) == 0 {
             while feedback_rx.pop().is_some() {}
             std::thread::sleep(Duration::from_micros(200));

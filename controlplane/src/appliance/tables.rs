@@ -120,3 +120,12 @@ pub fn neighbours(port: &Port) -> Neighbours {
             .collect(),
     }
 }
+
+/// Every locator of the static map-cache: the RLOC side must keep their next hops resolved.
+pub fn map_cache_locators(config: &Config) -> impl Iterator<Item = IpAddr> + '_ {
+    config
+        .map_cache
+        .iter()
+        .flat_map(|m| &m.locator)
+        .map(|l| l.address)
+}

@@ -80,8 +80,15 @@ fn run(file: &std::path::Path) -> ExitCode {
             }
             let c = report.control;
             println!(
-                "  control: arp_replies {} arp_ignored {} neighbour_advertisements {} map_cache_misses {} other {}",
-                c.arp_replies, c.arp_ignored, c.neighbour_advertisements, c.map_cache_misses, c.other
+                "  control: arp_replies {} arp_ignored {} neighbour_advertisements {} neighbours_learned {} \
+                 resolutions_sent {} map_cache_misses {} other {}",
+                c.arp_replies,
+                c.arp_ignored,
+                c.neighbour_advertisements,
+                c.neighbours_learned,
+                c.resolutions_sent,
+                c.map_cache_misses,
+                c.other
             );
             ExitCode::SUCCESS
         }

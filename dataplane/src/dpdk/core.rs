@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use dpdk_bindings::{MbufBurst, RingProducer, RxQueue, TxQueue, MAX_BURST};
 
+use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, MapCache};
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EtrContext,
@@ -25,7 +26,17 @@ pub struct PortIo {
     pub rx: Vec<RxQueue>,
     pub tx: TxQueue,
     pub mac: [u8; 6],
-    pub neighbours: Neighbours,
+    pub neighbours: Arc<Neighbours>,
+    /// New neighbour tables from the control core, picked up at the quiescent point.
+    pub neighbour_updates: Option<Subscriber<Neighbours>>,
+}
+
+impl PortIo {
+    fn refresh(&mut self) {
+        if let Some(updates) = &self.neighbour_updates {
+            updates.refresh(&mut self.neighbours);
+        }
+    }
 }
 
 /// Everything a data core owns.
@@ -81,6 +92,8 @@ impl DataCore {
     /// One iteration: both RX queues once. Returns how many packets arrived.
     pub fn poll(&mut self) -> usize {
         self.reader.quiescent();
+        self.eid.refresh();
+        self.rloc.refresh();
         let mut rx = MbufBurst::new();
         let mut received = 0;
         for queue in 0..self.eid.rx.len() {
