@@ -9,6 +9,7 @@ use std::sync::Arc;
 use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mapcache::{Action, DatabaseWriter, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::PacketBuffer as _;
+use dataplane::pipeline::PuntLimiter;
 use dataplane::pipeline::{
     encapsulate, feedback_channel, CoreCounters, Counter, ItrContext, LocalRlocs, Neighbours,
     Nonces, PathConfig, VecBuffer,
@@ -206,6 +207,7 @@ fn data_core_forwards_between_real_ports() {
         counters: counters.clone(),
         feedback: feedback_channel(64).0,
         nonces: Nonces::new(9),
+        punt_limiter: PuntLimiter::new(256, u64::MAX / 2),
     };
 
     // ITR: IPv4 and IPv6 EID packets leave encapsulated toward the remote RLOC's MAC.
@@ -213,6 +215,7 @@ fn data_core_forwards_between_real_ports() {
     let inner6 = udp_packet(host_v6, "2001:db8:b::20".parse().unwrap(), b"hello v6");
     let arp = frame([0xff; 6], HOST_MAC, 0x0806, &[0u8; 28]);
     let miss = udp_packet(host_v4, "10.9.0.1".parse().unwrap(), b"unknown");
+    let miss_again = udp_packet(host_v4, "10.9.0.2".parse().unwrap(), b"same /24");
     send(
         &pool,
         &mut host_tx,
@@ -221,9 +224,10 @@ fn data_core_forwards_between_real_ports() {
             frame(eid_mac, HOST_MAC, 0x86dd, &inner6),
             arp.clone(),
             frame(eid_mac, HOST_MAC, 0x0800, &miss),
+            frame(eid_mac, HOST_MAC, 0x0800, &miss_again),
         ],
     );
-    assert_eq!(core.poll(), 4);
+    assert_eq!(core.poll(), 5);
     let out = receive(&mut remote_rx);
     assert_eq!(out.len(), 2);
     for (frame_bytes, inner) in out.iter().zip([&inner4, &inner6]) {
@@ -255,7 +259,12 @@ fn data_core_forwards_between_real_ports() {
         "the miss is punted as the whole frame"
     );
     assert_eq!(counters.get(Counter::Encapsulated), 2);
-    assert_eq!(counters.get(Counter::PuntMapCacheMiss), 1);
+    assert_eq!(counters.get(Counter::PuntMapCacheMiss), 2);
+    assert_eq!(
+        counters.get(Counter::DropPuntRateLimited),
+        1,
+        "one punt per /24 per interval"
+    );
     assert_eq!(counters.get(Counter::PuntControl), 1);
 
     // ETR: a LISP packet from the remote RLOC comes out on the EID side as its inner packet.

@@ -16,7 +16,9 @@ use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mailbox::mailbox;
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
-use dataplane::pipeline::{feedback_channel, total, CoreCounters, Counter, Nonces, PathConfig};
+use dataplane::pipeline::{
+    feedback_channel, total, CoreCounters, Counter, Nonces, PathConfig, PuntLimiter,
+};
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::{
     attach_vdev, lcore, spsc_ring, EalBuilder, MbufBurst, Mempool, MempoolConfig, Port, PortConfig,
@@ -183,6 +185,11 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
         counters: counters.clone(),
         feedback,
         nonces: Nonces::new(data_lcore.wrapping_mul(0x9e37_79b9) | 1),
+        punt_limiter: PuntLimiter::new(
+            4096,
+            dpdk_bindings::time::tsc_hz(&eal) / 1000
+                * u64::from(config.timers.map_request_min_interval_ms),
+        ),
     };
     let data_stop = stop.clone();
     let data = lcore::launch(&eal, data_lcore, move || core.run(&data_stop))

@@ -11,6 +11,7 @@ use dpdk_bindings::{MbufBurst, RingProducer, RxQueue, TxQueue, MAX_BURST};
 
 use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, MapCache};
+use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EtrContext,
     FeedbackSender, ItrContext, LocalRlocs, Neighbours, Nonces, PacketBuffer, PathConfig, Verdict,
@@ -53,6 +54,8 @@ pub struct DataCore {
     pub counters: Arc<CoreCounters>,
     pub feedback: FeedbackSender,
     pub nonces: Nonces,
+    /// Map-cache misses punted per destination prefix, in TSC ticks.
+    pub punt_limiter: PuntLimiter,
 }
 
 /// Prepends an Ethernet header for an IP packet.
@@ -144,6 +147,7 @@ impl DataCore {
         }
         let mut verdicts = [Verdict::Drop(Counter::DropMalformed); MAX_BURST];
         let n = itr.len();
+        let now = dpdk_bindings::time::tsc();
         {
             let mut ctx = ItrContext {
                 map_cache: self.map_cache.view(&self.reader),
@@ -167,9 +171,11 @@ impl DataCore {
                         let _ = to_eid.push(mbuf);
                     }
                 }
-                Verdict::Punt { .. } => {
-                    // The Ethernet header is still in the headroom: give the frame back whole.
-                    if PacketBuffer::prepend(&mut mbuf, offsets[i]).is_some() {
+                Verdict::Punt { destination } => {
+                    if !self.punt_limiter.allow(destination, now) {
+                        self.counters.bump(Counter::DropPuntRateLimited);
+                    } else if PacketBuffer::prepend(&mut mbuf, offsets[i]).is_some() {
+                        // The Ethernet header is still in the headroom: give the frame back whole.
                         let _ = punt.push(mbuf);
                     }
                 }

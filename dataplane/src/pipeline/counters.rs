@@ -33,10 +33,11 @@ pub enum Counter {
     DropNoNeighbour,
     DropTxFull,
     DropPuntRingFull,
+    DropPuntRateLimited,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 24] = [
+    pub const ALL: [Counter; 25] = [
         Counter::Encapsulated,
         Counter::Decapsulated,
         Counter::TooBigSent,
@@ -61,6 +62,7 @@ impl Counter {
         Counter::DropNoNeighbour,
         Counter::DropTxFull,
         Counter::DropPuntRingFull,
+        Counter::DropPuntRateLimited,
     ];
 
     /// The name used in metrics and `lispctl show stats`.
@@ -90,6 +92,7 @@ impl Counter {
             Self::DropNoNeighbour => "drop_no_neighbour",
             Self::DropTxFull => "drop_tx_full",
             Self::DropPuntRingFull => "drop_punt_ring_full",
+            Self::DropPuntRateLimited => "drop_punt_rate_limited",
         }
     }
 }

@@ -10,6 +10,7 @@ mod feedback;
 mod flow;
 mod itr;
 mod neighbours;
+mod ratelimit;
 
 pub use buffer::{PacketBuffer, VecBuffer};
 pub use classify::{classify, Class};
@@ -19,6 +20,7 @@ pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFe
 pub use flow::{inspect, inspect_unhashed, InnerPacket};
 pub use itr::{encapsulate, encapsulate_burst, ItrContext};
 pub use neighbours::Neighbours;
+pub use ratelimit::PuntLimiter;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
