@@ -3,4 +3,5 @@
 
 pub mod appliance;
 pub mod decode;
+pub mod registration;
 pub mod wire;

@@ -1,0 +1,302 @@
+//! Registration with map-servers, as an I/O-free state machine with explicit time: periodic
+//! Map-Register of our EID records to every map-server, each with its own key and algorithm;
+//! Map-Notify verified (nonce of the outstanding Map-Register and that server's HMAC) and
+//! acknowledged; a server that stops answering is retried with exponential back-off while the
+//! others keep being served. The control-core runner feeds it datagrams and time and sends what
+//! [`Registration::poll_transmit`] returns.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::wire::auth::AuthAlgorithm;
+use crate::wire::record::EidRecord;
+use crate::wire::registration::{
+    self, Authenticated, MapNotifyRepr, MapRegisterRepr, RegistrationPacket, XtrIdentity,
+};
+
+/// One map-server and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapServer {
+    pub address: SocketAddr,
+    pub key: Vec<u8>,
+    pub key_id: u8,
+    pub algorithm: AuthAlgorithm,
+    pub want_map_notify: bool,
+    pub proxy_reply: bool,
+}
+
+/// Timers of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// Map-Register period while a server is healthy.
+    pub interval: Duration,
+    /// How long to wait for a Map-Notify before counting a failure.
+    pub notify_timeout: Duration,
+    /// First retry delay after a failure; doubles per consecutive failure up to `interval`.
+    pub retry: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            notify_timeout: Duration::from_secs(3),
+            retry: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// Where registration with one server stands (for management).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Nothing sent yet.
+    Idle,
+    /// A Map-Register is out; waiting for its Map-Notify.
+    Waiting,
+    /// The last Map-Register was acknowledged (or sent, when no Map-Notify is asked for).
+    Registered,
+    /// The server did not answer `failures` times in a row.
+    Failing { failures: u32 },
+}
+
+/// Why a received message was refused (each is counted; state is unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    UnknownServer,
+    Malformed,
+    NotAMapNotify,
+    UnexpectedNonce,
+    BadAuthentication,
+}
+
+#[derive(Debug)]
+struct Server {
+    config: MapServer,
+    state: State,
+    next_register: Instant,
+    outstanding: Option<(u64, Instant)>,
+    failures: u32,
+    registered_at: Option<Instant>,
+}
+
+/// The registration machine for all map-servers.
+#[derive(Debug)]
+pub struct Registration {
+    servers: Vec<Server>,
+    records: Vec<EidRecord>,
+    xtr: Option<XtrIdentity>,
+    timers: Timers,
+    nonce_state: u64,
+    outbox: VecDeque<Transmit>,
+}
+
+/// A registration server's state, for `lispctl show servers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerStatus {
+    pub address: SocketAddr,
+    pub state: State,
+    pub registered_at: Option<Instant>,
+    pub next_register: Instant,
+}
+
+impl Registration {
+    /// Starts registering `records` with every server at `now`; `seed` makes nonces reproducible
+    /// in tests (use a random seed in production).
+    pub fn new(
+        servers: Vec<MapServer>,
+        records: Vec<EidRecord>,
+        xtr: Option<XtrIdentity>,
+        timers: Timers,
+        seed: u64,
+        now: Instant,
+    ) -> Self {
+        Self {
+            servers: servers
+                .into_iter()
+                .map(|config| Server {
+                    config,
+                    state: State::Idle,
+                    next_register: now,
+                    outstanding: None,
+                    failures: 0,
+                    registered_at: None,
+                })
+                .collect(),
+            records,
+            xtr,
+            timers,
+            nonce_state: seed | 1,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    fn next_nonce(&mut self) -> u64 {
+        let mut x = self.nonce_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.nonce_state = x;
+        x
+    }
+
+    /// Replaces the records (database change, CPM) and re-registers everywhere at once; an
+    /// outstanding Map-Register is superseded (a late Map-Notify for it is refused as stale).
+    pub fn set_records(&mut self, records: Vec<EidRecord>, now: Instant) {
+        self.records = records;
+        for server in &mut self.servers {
+            server.outstanding = None;
+            server.next_register = now;
+        }
+    }
+
+    /// Advances time: counts missing Map-Notifies and sends the Map-Registers that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.servers.len() {
+            if let Some((_, sent)) = self.servers[i].outstanding {
+                if now >= sent + self.timers.notify_timeout {
+                    let timers = self.timers;
+                    let server = &mut self.servers[i];
+                    server.outstanding = None;
+                    server.failures += 1;
+                    server.state = State::Failing {
+                        failures: server.failures,
+                    };
+                    let backoff = timers
+                        .retry
+                        .saturating_mul(1 << server.failures.min(16).saturating_sub(1));
+                    server.next_register = now + backoff.min(timers.interval);
+                }
+            }
+            if now >= self.servers[i].next_register && self.servers[i].outstanding.is_none() {
+                self.register(i, now);
+            }
+        }
+    }
+
+    fn register(&mut self, i: usize, now: Instant) {
+        let nonce = self.next_nonce();
+        let config = self.servers[i].config.clone();
+        let mut body = Authenticated {
+            nonce,
+            key_id: 0,
+            algorithm_id: 0,
+            auth_data: Vec::new(),
+            records: self.records.clone(),
+            xtr: self.xtr,
+        };
+        body.prepare_auth(config.key_id, config.algorithm);
+        let repr = MapRegisterRepr {
+            proxy_reply: config.proxy_reply,
+            security: false,
+            rtr: false,
+            want_map_notify: config.want_map_notify,
+            body,
+        };
+        let mut payload = Vec::with_capacity(repr.buffer_len());
+        if repr.emit(&mut payload).is_err()
+            || registration::sign(&mut payload, &config.key).is_err()
+        {
+            return;
+        }
+        self.outbox.push_back(Transmit {
+            destination: config.address,
+            payload,
+        });
+        let server = &mut self.servers[i];
+        server.next_register = now + self.timers.interval;
+        if config.want_map_notify {
+            server.outstanding = Some((nonce, now));
+            if server.state == State::Idle {
+                server.state = State::Waiting;
+            }
+        } else {
+            server.state = State::Registered;
+            server.registered_at = Some(now);
+        }
+    }
+
+    /// A datagram from UDP 4342: accepts a valid Map-Notify for an outstanding Map-Register and
+    /// answers it with a Map-Notify-Ack.
+    pub fn handle_notify(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<(), Refused> {
+        let i = self
+            .servers
+            .iter()
+            .position(|s| s.config.address.ip() == from.ip())
+            .ok_or(Refused::UnknownServer)?;
+        let notify = MapNotifyRepr::parse(bytes).map_err(|_| Refused::Malformed)?;
+        if notify.ack {
+            return Err(Refused::NotAMapNotify);
+        }
+        let server = &self.servers[i];
+        if server.outstanding.map(|(nonce, _)| nonce) != Some(notify.body.nonce) {
+            return Err(Refused::UnexpectedNonce);
+        }
+        let packet = RegistrationPacket::new_checked(bytes).map_err(|_| Refused::Malformed)?;
+        if !packet.verify(&server.config.key) {
+            return Err(Refused::BadAuthentication);
+        }
+        let mut ack = MapNotifyRepr {
+            ack: true,
+            ..notify
+        };
+        ack.body
+            .prepare_auth(server.config.key_id, server.config.algorithm);
+        let mut payload = Vec::with_capacity(ack.buffer_len());
+        if ack.emit(&mut payload).is_ok()
+            && registration::sign(&mut payload, &server.config.key).is_ok()
+        {
+            self.outbox.push_back(Transmit {
+                destination: from,
+                payload,
+            });
+        }
+        let server = &mut self.servers[i];
+        server.outstanding = None;
+        server.failures = 0;
+        server.state = State::Registered;
+        server.registered_at = Some(now);
+        Ok(())
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.servers
+            .iter()
+            .map(|s| match s.outstanding {
+                Some((_, sent)) => sent + self.timers.notify_timeout,
+                None => s.next_register,
+            })
+            .min()
+    }
+
+    /// Every server's state.
+    pub fn status(&self) -> Vec<ServerStatus> {
+        self.servers
+            .iter()
+            .map(|s| ServerStatus {
+                address: s.config.address,
+                state: s.state,
+                registered_at: s.registered_at,
+                next_register: s.next_register,
+            })
+            .collect()
+    }
+}
