@@ -1,7 +1,8 @@
 //! `lispd run` as a real process on `net_af_packet` ports: a kernel host in an EID namespace sends
 //! UDP that leaves encapsulated toward a namespace acting as the remote RLOC, and a LISP packet
 //! sent from there is delivered to the host; IPv4-in-IPv4 and IPv6-in-IPv6, through lispd's ARP
-//! and neighbour-discovery answers, with every neighbour MAC learned (none configured).
+//! and neighbour-discovery answers, with every neighbour MAC learned (none configured); and it
+//! registers both EID prefixes with a map-server played by the remote namespace.
 //! Needs root (namespaces); fails clearly otherwise.
 
 use std::io::Write;
@@ -10,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use controlplane::wire::auth::AuthAlgorithm;
+use controlplane::wire::registration::{self, MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
 use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
 use dataplane::wire::ipv6::Ipv6Repr;
 use dataplane::wire::udp::{self, UdpPacket};
@@ -192,6 +195,52 @@ fn exchange(host: &Namespace, remote: &Namespace, family: Family) {
     sender.join().unwrap();
 }
 
+/// Plays the map-server: receives a Map-Register signed with its key, answers with a Map-Notify,
+/// and checks the Map-Notify-Ack. Returns the registered prefixes.
+fn map_server() -> Vec<String> {
+    let key = b"e2e-key";
+    let socket = UdpSocket::bind("192.0.2.2:4342").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, xtr) = socket.recv_from(&mut buf).expect("a Map-Register arrives");
+    let register = &buf[..n];
+    assert!(
+        RegistrationPacket::new_checked(register)
+            .unwrap()
+            .verify(key),
+        "signed with our key"
+    );
+    let request = MapRegisterRepr::parse(register).unwrap();
+    assert!(request.want_map_notify);
+    let prefixes = request
+        .body
+        .records
+        .iter()
+        .map(|r| format!("{}/{}", r.eid, r.mask_len))
+        .collect();
+    let mut notify = MapNotifyRepr {
+        ack: false,
+        rtr: false,
+        body: request.body,
+    };
+    notify.body.prepare_auth(0, AuthAlgorithm::HmacSha256);
+    let mut bytes = Vec::new();
+    notify.emit(&mut bytes).unwrap();
+    registration::sign(&mut bytes, key).unwrap();
+    socket.send_to(&bytes, xtr).unwrap();
+    let (n, _) = socket
+        .recv_from(&mut buf)
+        .expect("a Map-Notify-Ack comes back");
+    let ack = MapNotifyRepr::parse(&buf[..n]).unwrap();
+    assert!(ack.ack);
+    assert!(RegistrationPacket::new_checked(&buf[..n])
+        .unwrap()
+        .verify(key));
+    prefixes
+}
+
 #[test]
 fn lispd_encapsulates_and_decapsulates_between_namespaces() {
     let host = Namespace::create("lhost").expect("host namespace (needs root)");
@@ -240,16 +289,19 @@ device = "net_af_packet_{prefix}r"
 role = "rloc"
 addresses = ["192.0.2.1/24", "2001:db8:ff::1/64"]
 
+[[map_server]]
+address = "192.0.2.2"
+key = "e2e-key"
+algorithm = "hmac-sha256"
+
 [[database]]
 prefix = "10.1.0.0/24"
-register = false
 [[database.locator]]
 address = "192.0.2.1"
 local = true
 
 [[database]]
 prefix = "2001:db8:a::/64"
-register = false
 [[database.locator]]
 address = "2001:db8:ff::1"
 local = true
@@ -284,9 +336,15 @@ address = "2001:db8:ff::2"
             .expect("start lispd"),
     ));
 
+    let map_server = in_namespace(&remote, map_server);
     for family in [Family::V4, Family::V6] {
         exchange(&host, &remote, family);
     }
+    let registered = map_server.join().expect("map-server");
+    assert_eq!(
+        registered,
+        vec!["10.1.0.0/24".to_owned(), "2001:db8:a::/64".to_owned()]
+    );
 
     let output = lispd.stop();
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -65,6 +65,10 @@ pub struct ControlStats {
     pub neighbour_advertisements: u64,
     pub neighbours_learned: u64,
     pub resolutions_sent: u64,
+    pub control_messages_sent: u64,
+    pub control_messages_unsent: u64,
+    pub map_notifies_accepted: u64,
+    pub control_messages_refused: u64,
     pub map_cache_misses: u64,
     pub other: u64,
 }
@@ -228,7 +232,7 @@ fn learned_from_discovery(payload: &[u8]) -> Option<(IpAddr, [u8; 6])> {
 }
 
 /// Transmits one frame on the port's control queue; false if the queue refused it.
-fn send(port: &mut ControlPort, frame: Mbuf) -> bool {
+pub fn send(port: &mut ControlPort, frame: Mbuf) -> bool {
     let mut burst = MbufBurst::new();
     let _ = burst.push(frame);
     port.tx.tx_burst(&mut burst);

@@ -7,6 +7,7 @@
 
 mod control;
 mod tables;
+mod udp_io;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,9 @@ use dpdk_bindings::{
 
 use control::ControlPort;
 pub use control::ControlStats;
+
+use crate::registration::{Registration, Timers};
+use crate::wire::MessageType;
 
 /// Why the appliance could not start or run.
 #[derive(Debug)]
@@ -49,6 +53,8 @@ fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
 pub struct Report {
     pub counters: Vec<(&'static str, u64)>,
     pub control: ControlStats,
+    /// Each map-server and where registration with it stands.
+    pub registration: Vec<(std::net::SocketAddr, crate::registration::State)>,
 }
 
 /// EAL arguments for the configuration: cores, main lcore, file prefix, then the passthrough.
@@ -224,13 +230,56 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
                 .collect(),
         },
     ];
+    let servers = tables::map_servers(config).map_err(RunError)?;
+    control_ports[1]
+        .resolve
+        .extend(servers.iter().map(|s| s.address.ip()));
+    let timers = Timers {
+        interval: Duration::from_secs(u64::from(config.timers.map_register_interval_secs)),
+        ..Timers::default()
+    };
+    let start = std::time::Instant::now();
+    let mut registration = Registration::new(
+        servers,
+        tables::registered_records(config),
+        None,
+        timers,
+        dpdk_bindings::time::tsc(),
+        start,
+    );
+    let local = tables::local_rlocs(config);
     let mut stats = ControlStats::default();
     let mut burst = MbufBurst::new();
-    let mut next_resolution = std::time::Instant::now();
+    let mut next_resolution = start;
     while !stop.load(Ordering::Relaxed) {
-        if std::time::Instant::now() >= next_resolution {
+        let now = std::time::Instant::now();
+        if now >= next_resolution {
             control::resolve(&mut control_ports, &pool, &mut stats);
             next_resolution += Duration::from_secs(1);
+        }
+        if registration.poll_timeout().is_some_and(|due| now >= due) {
+            registration.handle_timeout(now);
+        }
+        while let Some(transmit) = registration.poll_transmit() {
+            let port = &mut control_ports[1];
+            let source = match transmit.destination {
+                std::net::SocketAddr::V4(_) => local.v4.map(std::net::IpAddr::V4),
+                std::net::SocketAddr::V6(_) => local.v6.map(std::net::IpAddr::V6),
+            };
+            let sent = source
+                .zip(port.neighbours.mac_for(transmit.destination.ip()))
+                .and_then(|(source, mac)| {
+                    udp_io::frame(
+                        &pool,
+                        (port.mac, mac),
+                        source,
+                        transmit.destination,
+                        &transmit.payload,
+                    )
+                })
+                .is_some_and(|frame| control::send(port, frame));
+            stats.control_messages_sent += u64::from(sent);
+            stats.control_messages_unsent += u64::from(!sent);
         }
         if punt_rx.dequeue_burst(&mut burst) == 0 {
             while feedback_rx.pop().is_some() {}
@@ -238,7 +287,15 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             continue;
         }
         for mbuf in burst.drain() {
-            control::handle(mbuf, &mut control_ports, &pool, &mut stats);
+            match udp_io::payload(mbuf.data()) {
+                Some((from, message)) if MessageType::of(message) == Ok(MessageType::MapNotify) => {
+                    match registration.handle_notify(from, message, std::time::Instant::now()) {
+                        Ok(()) => stats.map_notifies_accepted += 1,
+                        Err(_) => stats.control_messages_refused += 1,
+                    }
+                }
+                _ => control::handle(mbuf, &mut control_ports, &pool, &mut stats),
+            }
         }
     }
     let core = data
@@ -253,6 +310,11 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             .map(|&c| (c.name(), total(std::slice::from_ref(&counters), c)))
             .collect(),
         control: stats,
+        registration: registration
+            .status()
+            .into_iter()
+            .map(|s| (s.address, s.state))
+            .collect(),
     };
     Ok(report)
 }

@@ -3,7 +3,13 @@
 
 use std::net::IpAddr;
 
+use std::net::SocketAddr;
+
 use config::{Config, MapAction, Port, PortRole};
+
+use crate::registration::MapServer;
+use crate::wire::address::Address;
+use crate::wire::record::{self, EidRecord, LocatorRecord};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
@@ -128,4 +134,70 @@ pub fn map_cache_locators(config: &Config) -> impl Iterator<Item = IpAddr> + '_ 
         .iter()
         .flat_map(|m| &m.locator)
         .map(|l| l.address)
+}
+
+/// The map-servers to register with. Host names are not resolved by this version.
+pub fn map_servers(config: &Config) -> Result<Vec<MapServer>, String> {
+    config
+        .map_server
+        .iter()
+        .map(|m| {
+            let ip: IpAddr = m.address.parse().map_err(|_| {
+                format!(
+                    "map-server {:?}: host names are not resolved yet; give an IP address",
+                    m.address
+                )
+            })?;
+            Ok(MapServer {
+                address: SocketAddr::new(ip, dataplane::wire::lisp::CONTROL_PORT),
+                key: m.key.as_bytes().to_vec(),
+                key_id: 0,
+                algorithm: m.algorithm.into(),
+                want_map_notify: m.want_map_notify,
+                proxy_reply: m.proxy_reply,
+            })
+        })
+        .collect()
+}
+
+/// The EID records of every `[[database]]` entry marked `register = true`.
+pub fn registered_records(config: &Config) -> Vec<EidRecord> {
+    config
+        .database
+        .iter()
+        .filter(|d| d.register)
+        .map(|d| {
+            let eid = Address::from(d.prefix.network());
+            let eid = match d.instance_id {
+                0 => eid,
+                iid => Address::InstanceId {
+                    instance_id: iid,
+                    mask_len: 32,
+                    address: Box::new(eid),
+                },
+            };
+            EidRecord {
+                ttl: d.ttl_minutes,
+                mask_len: d.prefix.prefix_len(),
+                action: record::Action::NoAction,
+                authoritative: true,
+                map_version: 0,
+                eid,
+                locators: d
+                    .locator
+                    .iter()
+                    .map(|l| LocatorRecord {
+                        priority: l.priority,
+                        weight: l.weight,
+                        multicast_priority: l.multicast_priority,
+                        multicast_weight: l.multicast_weight,
+                        local: l.local,
+                        probed: false,
+                        reachable: true,
+                        address: Address::from(l.address),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }

@@ -90,6 +90,16 @@ fn run(file: &std::path::Path) -> ExitCode {
                 c.map_cache_misses,
                 c.other
             );
+            println!(
+                "  control messages: sent {} unsent {} map_notifies_accepted {} refused {}",
+                c.control_messages_sent,
+                c.control_messages_unsent,
+                c.map_notifies_accepted,
+                c.control_messages_refused
+            );
+            for (server, state) in &report.registration {
+                println!("  registration {server} {state:?}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
