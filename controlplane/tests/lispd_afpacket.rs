@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::registration::{self, MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
-use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
-use dataplane::wire::ipv6::Ipv6Repr;
-use dataplane::wire::udp::{self, UdpPacket};
+use dataplane::wire::datagram;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tests::netns::{enter_namespace, unique_name, Namespace, Veth};
@@ -78,50 +76,6 @@ fn addresses(family: Family) -> (IpAddr, IpAddr, IpAddr, IpAddr) {
     }
 }
 
-/// An inner IP/UDP packet with correct checksums.
-fn inner_udp(src: IpAddr, dst: IpAddr, ports: (u16, u16), payload: &[u8]) -> Vec<u8> {
-    let l4 = 8 + payload.len();
-    let (mut packet, at) = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut p = vec![0u8; 20 + l4];
-            Ipv4Repr {
-                src: s,
-                dst: d,
-                protocol: PROTOCOL_UDP,
-                payload_len: l4 as u16,
-                ttl: 64,
-                tos: 0,
-            }
-            .emit(&mut p);
-            (p, 20)
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut p = vec![0u8; 40 + l4];
-            Ipv6Repr {
-                src: s,
-                dst: d,
-                next_header: PROTOCOL_UDP,
-                payload_len: l4 as u16,
-                hop_limit: 64,
-                traffic_class: 0,
-                flow_label: 0,
-            }
-            .emit(&mut p);
-            (p, 40)
-        }
-        _ => unreachable!("one family"),
-    };
-    udp::write_header(&mut packet[at..], ports.0, ports.1, payload.len() as u16);
-    packet[at + 8..].copy_from_slice(payload);
-    let mut datagram = UdpPacket::new_checked(&mut packet[at..]).unwrap();
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => datagram.fill_checksum_v4(s, d),
-        (IpAddr::V6(s), IpAddr::V6(d)) => datagram.fill_checksum_v6(s, d),
-        _ => unreachable!("one family"),
-    }
-    packet
-}
-
 /// Host → remote (encapsulated by lispd) and remote → host (decapsulated by lispd).
 fn exchange(host: &Namespace, remote: &Namespace, family: Family) {
     let (host_eid, remote_eid, our_rloc, remote_rloc) = addresses(family);
@@ -181,7 +135,14 @@ fn exchange(host: &Namespace, remote: &Namespace, family: Family) {
     std::thread::sleep(Duration::from_millis(200));
     let payload = b"pong from site B";
     let mut packet = vec![0x80, 0, 0, 1, 0, 0, 0, 0];
-    packet.extend_from_slice(&inner_udp(remote_eid, host_eid, (7000, 7001), payload));
+    packet.extend_from_slice(
+        &datagram::build(
+            SocketAddr::new(remote_eid, 7000),
+            SocketAddr::new(host_eid, 7001),
+            payload,
+        )
+        .unwrap(),
+    );
     let sender = in_namespace(remote, move || {
         let socket = UdpSocket::bind(SocketAddr::new(remote_rloc, 4341)).unwrap();
         for _ in 0..20 {

@@ -3,7 +3,7 @@
 //! back out as their inner packets; ARP and map-cache misses reach the punt ring; every mbuf
 //! returns to the pool.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use dataplane::dpdk::{DataCore, PortIo};
@@ -15,10 +15,10 @@ use dataplane::pipeline::{
     Nonces, PathConfig, VecBuffer,
 };
 use dataplane::rcu::Qsbr;
-use dataplane::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTOCOL_UDP};
-use dataplane::wire::ipv6::Ipv6Repr;
+use dataplane::wire::datagram;
+use dataplane::wire::ipv4::Ipv4Packet;
 use dataplane::wire::lisp::{LispHeader, DATA_PORT};
-use dataplane::wire::udp::{self, UdpPacket};
+use dataplane::wire::udp::UdpPacket;
 use dpdk_bindings::{
     ring_port_pair, spsc_ring, EalBuilder, MbufBurst, Mempool, MempoolConfig, Port, PortConfig,
     RxQueue, TxQueue, VDEV_ONLY_ARGS,
@@ -30,40 +30,12 @@ const OUR_RLOC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const REMOTE_RLOC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 fn udp_packet(src: IpAddr, dst: IpAddr, payload: &[u8]) -> Vec<u8> {
-    let l4 = 8 + payload.len();
-    let (mut p, at) = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut p = vec![0u8; 20 + l4];
-            Ipv4Repr {
-                src: s,
-                dst: d,
-                protocol: PROTOCOL_UDP,
-                payload_len: l4 as u16,
-                ttl: 64,
-                tos: 0,
-            }
-            .emit(&mut p);
-            (p, 20)
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut p = vec![0u8; 40 + l4];
-            Ipv6Repr {
-                src: s,
-                dst: d,
-                next_header: PROTOCOL_UDP,
-                payload_len: l4 as u16,
-                hop_limit: 64,
-                traffic_class: 0,
-                flow_label: 0,
-            }
-            .emit(&mut p);
-            (p, 40)
-        }
-        _ => unreachable!(),
-    };
-    udp::write_header(&mut p[at..], 5000, 6000, payload.len() as u16);
-    p[at + 8..].copy_from_slice(payload);
-    p
+    datagram::build(
+        SocketAddr::new(src, 5000),
+        SocketAddr::new(dst, 6000),
+        payload,
+    )
+    .unwrap()
 }
 
 fn frame(dst: [u8; 6], src: [u8; 6], ethertype: u16, l3: &[u8]) -> Vec<u8> {

@@ -3,11 +3,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use dataplane::wire::datagram;
 use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN};
-use dataplane::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTOCOL_UDP};
-use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+use dataplane::wire::ipv4::Ipv4Packet;
+use dataplane::wire::ipv6::Ipv6Packet;
 use dataplane::wire::lisp::CONTROL_PORT;
-use dataplane::wire::udp::{self, UdpPacket};
+use dataplane::wire::udp::UdpPacket;
 use dpdk_bindings::{Mbuf, Mempool};
 
 /// A frame carrying `payload` from `source`:4342 to `destination`, or `None` when the families
@@ -19,53 +20,22 @@ pub fn frame(
     destination: SocketAddr,
     payload: &[u8],
 ) -> Option<Mbuf> {
-    let (ip_len, ethertype) = match source {
-        IpAddr::V4(_) => (20, ETHERTYPE_IPV4),
-        IpAddr::V6(_) => (40, ETHERTYPE_IPV6),
+    let ethertype = if source.is_ipv6() {
+        ETHERTYPE_IPV6
+    } else {
+        ETHERTYPE_IPV4
     };
-    let udp_len = u16::try_from(8 + payload.len()).ok()?;
     let mut mbuf = pool.alloc()?;
-    let bytes = mbuf.append(HEADER_LEN + ip_len + usize::from(udp_len))?;
+    let bytes = mbuf.append(HEADER_LEN + datagram::len(source.is_ipv6(), payload.len()))?;
     bytes[0..6].copy_from_slice(&macs.1);
     bytes[6..12].copy_from_slice(&macs.0);
     bytes[12..14].copy_from_slice(&ethertype.to_be_bytes());
-    let (ip, datagram) = bytes[HEADER_LEN..].split_at_mut(ip_len);
-    udp::write_header(
-        datagram,
-        CONTROL_PORT,
-        destination.port(),
-        payload.len() as u16,
-    );
-    datagram[8..].copy_from_slice(payload);
-    let mut packet = UdpPacket::new_checked(&mut datagram[..]).ok()?;
-    match (source, destination.ip()) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            Ipv4Repr {
-                src,
-                dst,
-                protocol: PROTOCOL_UDP,
-                payload_len: udp_len,
-                ttl: 64,
-                tos: 0,
-            }
-            .emit(ip);
-            packet.fill_checksum_v4(src, dst);
-        }
-        (IpAddr::V6(src), IpAddr::V6(dst)) => {
-            Ipv6Repr {
-                src,
-                dst,
-                next_header: PROTOCOL_UDP,
-                payload_len: udp_len,
-                hop_limit: 64,
-                traffic_class: 0,
-                flow_label: 0,
-            }
-            .emit(ip);
-            packet.fill_checksum_v6(src, dst);
-        }
-        _ => return None,
-    }
+    datagram::write(
+        &mut bytes[HEADER_LEN..],
+        SocketAddr::new(source, CONTROL_PORT),
+        destination,
+        payload,
+    )?;
     Some(mbuf)
 }
 

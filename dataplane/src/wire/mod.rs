@@ -4,6 +4,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod datagram;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
