@@ -4,4 +4,5 @@
 pub mod appliance;
 pub mod decode;
 pub mod registration;
+pub mod resolution;
 pub mod wire;

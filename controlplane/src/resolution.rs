@@ -1,0 +1,289 @@
+//! Resolution of map-cache misses, as an I/O-free state machine with explicit time: a miss sends
+//! an ECM-encapsulated Map-Request to a map-resolver (at most one outstanding request per
+//! destination prefix), retries with exponential back-off, fails over to the next resolver, and
+//! turns a Map-Reply for an outstanding nonce into map-cache installs with their TTL.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use dataplane::mapcache::{Action, Locator, Mapping};
+use ipnet::IpNet;
+
+use crate::registration::Transmit;
+use crate::wire::address::Address;
+use crate::wire::ecm::EcmRepr;
+use crate::wire::map_reply::MapReplyRepr;
+use crate::wire::map_request::MapRequestRepr;
+use crate::wire::record::{self, RequestRecord};
+
+/// Settings of the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolverConfig {
+    /// Map-resolvers, tried in order.
+    pub resolvers: Vec<SocketAddr>,
+    /// Our RLOCs, offered as ITR-RLOCs (where replies may go).
+    pub itr_rlocs: Vec<IpAddr>,
+    /// Retransmissions to one resolver before the next one is tried.
+    pub retries: u32,
+    /// First retransmission timeout; doubles on each retry.
+    pub timeout: Duration,
+}
+
+/// A mapping to install (or, with `ttl_minutes == 0`, to use once and not cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Install {
+    pub prefix: IpNet,
+    pub mapping: Mapping,
+    pub ttl_minutes: u32,
+}
+
+/// Why a Map-Reply was refused (counted; nothing changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyRefused {
+    Malformed,
+    UnknownNonce,
+}
+
+#[derive(Debug)]
+struct Pending {
+    key: (IpAddr, u8),
+    eid: IpAddr,
+    source_eid: IpAddr,
+    resolver: usize,
+    attempts: u32,
+    sent_at: Instant,
+}
+
+/// The resolution machine.
+#[derive(Debug)]
+pub struct Resolver {
+    config: ResolverConfig,
+    pending: HashMap<u64, Pending>,
+    outstanding: HashMap<(IpAddr, u8), u64>,
+    nonce_state: u64,
+    outbox: VecDeque<Transmit>,
+    unresolved: u64,
+}
+
+/// Requests are deduplicated per /24 (IPv4) or /64 (IPv6) of the destination.
+fn aggregate(destination: IpAddr) -> (IpAddr, u8) {
+    let len = if destination.is_ipv4() { 24 } else { 64 };
+    (
+        IpNet::new(destination, len).map_or(destination, |n| n.network()),
+        len,
+    )
+}
+
+impl Resolver {
+    pub fn new(config: ResolverConfig, seed: u64) -> Self {
+        Self {
+            config,
+            pending: HashMap::new(),
+            outstanding: HashMap::new(),
+            nonce_state: seed | 1,
+            outbox: VecDeque::new(),
+            unresolved: 0,
+        }
+    }
+
+    fn next_nonce(&mut self) -> u64 {
+        let mut x = self.nonce_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.nonce_state = x;
+        x
+    }
+
+    /// A packet from `source_eid` to `destination` missed the map-cache.
+    pub fn handle_miss(&mut self, destination: IpAddr, source_eid: IpAddr, now: Instant) {
+        let key = aggregate(destination);
+        if self.outstanding.contains_key(&key) || self.config.resolvers.is_empty() {
+            return;
+        }
+        let nonce = self.next_nonce();
+        let pending = Pending {
+            key,
+            eid: destination,
+            source_eid,
+            resolver: 0,
+            attempts: 0,
+            sent_at: now,
+        };
+        self.send(nonce, &pending);
+        self.outstanding.insert(key, nonce);
+        self.pending.insert(nonce, pending);
+    }
+
+    fn send(&mut self, nonce: u64, pending: &Pending) {
+        let resolver = self.config.resolvers[pending.resolver];
+        let Some(&itr_source) = self
+            .config
+            .itr_rlocs
+            .iter()
+            .find(|r| r.is_ipv4() == resolver.is_ipv4())
+        else {
+            return;
+        };
+        let request = MapRequestRepr {
+            authoritative: false,
+            probe: false,
+            smr: false,
+            pitr: false,
+            smr_invoked: false,
+            local_xtr: false,
+            dont_map_reply: false,
+            nonce,
+            source_eid: Address::from(pending.source_eid),
+            itr_rlocs: self
+                .config
+                .itr_rlocs
+                .iter()
+                .map(|&r| Address::from(r))
+                .collect(),
+            records: vec![RequestRecord {
+                mask_len: if pending.eid.is_ipv4() { 32 } else { 128 },
+                eid: Address::from(pending.eid),
+            }],
+            map_reply: None,
+        };
+        let mut message = Vec::new();
+        if request.emit(&mut message).is_err() {
+            return;
+        }
+        // The inner header goes from our RLOC to the EID looked up; families may differ from the
+        // outer one, so the inner source is our RLOC of the EID's family when we have one.
+        let inner_source = self
+            .config
+            .itr_rlocs
+            .iter()
+            .copied()
+            .find(|r| r.is_ipv4() == pending.eid.is_ipv4())
+            .unwrap_or(itr_source);
+        if inner_source.is_ipv4() != pending.eid.is_ipv4() {
+            return;
+        }
+        let ecm = EcmRepr {
+            security: false,
+            ddt: false,
+            to_etr: false,
+            to_map_server: false,
+            inner_source,
+            inner_destination: pending.eid,
+            inner_ttl: 64,
+            source_port: dataplane::wire::lisp::CONTROL_PORT,
+            destination_port: dataplane::wire::lisp::CONTROL_PORT,
+            message,
+        };
+        let mut payload = Vec::with_capacity(ecm.buffer_len());
+        if ecm.emit(&mut payload).is_ok() {
+            self.outbox.push_back(Transmit {
+                destination: resolver,
+                payload,
+            });
+        }
+    }
+
+    /// Retransmits overdue requests, failing over between resolvers; gives up after the last.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now >= p.sent_at + self.config.timeout * (1 << p.attempts.min(16)))
+            .map(|(&nonce, _)| nonce)
+            .collect();
+        for nonce in due {
+            let Some(mut pending) = self.pending.remove(&nonce) else {
+                continue;
+            };
+            pending.attempts += 1;
+            if pending.attempts > self.config.retries {
+                pending.attempts = 0;
+                pending.resolver += 1;
+            }
+            if pending.resolver >= self.config.resolvers.len() {
+                self.outstanding.remove(&pending.key);
+                self.unresolved += 1;
+                continue;
+            }
+            pending.sent_at = now;
+            let fresh = self.next_nonce();
+            self.send(fresh, &pending);
+            self.outstanding.insert(pending.key, fresh);
+            self.pending.insert(fresh, pending);
+        }
+    }
+
+    /// A Map-Reply: accepted only for an outstanding nonce; returns what to install.
+    pub fn handle_map_reply(&mut self, bytes: &[u8]) -> Result<Vec<Install>, ReplyRefused> {
+        let reply = MapReplyRepr::parse(bytes).map_err(|_| ReplyRefused::Malformed)?;
+        if reply.probe {
+            return Err(ReplyRefused::UnknownNonce);
+        }
+        let pending = self
+            .pending
+            .remove(&reply.nonce)
+            .ok_or(ReplyRefused::UnknownNonce)?;
+        self.outstanding.remove(&pending.key);
+        Ok(reply
+            .records
+            .iter()
+            .filter_map(|r| {
+                let prefix = IpNet::new(r.eid.ip()?, r.mask_len).ok()?.trunc();
+                let locators: Vec<Locator> = r
+                    .locators
+                    .iter()
+                    .filter_map(|l| {
+                        Some(Locator {
+                            address: l.address.ip()?,
+                            priority: l.priority,
+                            weight: l.weight,
+                            up: l.reachable,
+                        })
+                    })
+                    .collect();
+                let action = match (r.action, locators.is_empty()) {
+                    (_, false) => Action::Encapsulate,
+                    (record::Action::NativelyForward, true) => Action::NativeForward,
+                    (record::Action::SendMapRequest | record::Action::NoAction, true) => {
+                        Action::SendMapRequest
+                    }
+                    _ => Action::Drop,
+                };
+                Some(Install {
+                    prefix,
+                    mapping: Mapping {
+                        action,
+                        instance_id: r.eid.instance_id(),
+                        map_version: r.map_version,
+                        locators,
+                    },
+                    ttl_minutes: r.ttl,
+                })
+            })
+            .collect())
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending
+            .values()
+            .map(|p| p.sent_at + self.config.timeout * (1 << p.attempts.min(16)))
+            .min()
+    }
+
+    /// Requests given up after every resolver failed.
+    pub fn unresolved(&self) -> u64 {
+        self.unresolved
+    }
+
+    /// Requests waiting for a reply.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+}

@@ -1,0 +1,185 @@
+//! The resolution machine, driven with explicit time: ECM-encapsulated Map-Requests, one per
+//! destination prefix, retries with back-off, failover, and Map-Replies accepted only for an
+//! outstanding nonce.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use controlplane::resolution::{ReplyRefused, Resolver, ResolverConfig};
+use controlplane::wire::address::Address;
+use controlplane::wire::ecm::EcmRepr;
+use controlplane::wire::map_reply::MapReplyRepr;
+use controlplane::wire::map_request::MapRequestRepr;
+use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
+use dataplane::mapcache;
+
+fn resolver(last: u8) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::new(192, 0, 2, last).into(), 4342)
+}
+
+fn machine() -> Resolver {
+    Resolver::new(
+        ResolverConfig {
+            resolvers: vec![resolver(100), resolver(101)],
+            itr_rlocs: vec![
+                "192.0.2.1".parse().unwrap(),
+                "2001:db8:ff::1".parse().unwrap(),
+            ],
+            retries: 2,
+            timeout: Duration::from_secs(1),
+        },
+        99,
+    )
+}
+
+fn reply(nonce: u64, records: Vec<EidRecord>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    MapReplyRepr {
+        probe: false,
+        echo_nonce_capable: false,
+        security: false,
+        nonce,
+        records,
+    }
+    .emit(&mut bytes)
+    .unwrap();
+    bytes
+}
+
+#[test]
+fn a_miss_is_resolved_once_and_installed() {
+    let t0 = Instant::now();
+    let mut r = machine();
+    let destination: IpAddr = "10.2.0.20".parse().unwrap();
+    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), t0);
+    r.handle_miss(
+        "10.2.0.99".parse().unwrap(),
+        "10.1.0.10".parse().unwrap(),
+        t0,
+    );
+    let sent: Vec<_> = std::iter::from_fn(|| r.poll_transmit()).collect();
+    assert_eq!(sent.len(), 1, "one request per /24");
+    assert_eq!(sent[0].destination, resolver(100));
+    let ecm = EcmRepr::parse(&sent[0].payload).unwrap();
+    assert_eq!(
+        ecm.inner_destination, destination,
+        "the inner header goes to the EID looked up"
+    );
+    assert_eq!(ecm.inner_source, "192.0.2.1".parse::<IpAddr>().unwrap());
+    let request = MapRequestRepr::parse(&ecm.message).unwrap();
+    assert_eq!(
+        request.records[0].eid,
+        Address::Ipv4(Ipv4Addr::new(10, 2, 0, 20))
+    );
+    assert_eq!(request.itr_rlocs.len(), 2, "both our RLOCs are offered");
+    assert_eq!(
+        request.source_eid,
+        Address::Ipv4(Ipv4Addr::new(10, 1, 0, 10))
+    );
+
+    assert_eq!(
+        r.handle_map_reply(&reply(request.nonce ^ 1, vec![])),
+        Err(ReplyRefused::UnknownNonce)
+    );
+    let record = EidRecord {
+        ttl: 15,
+        mask_len: 24,
+        action: Action::NoAction,
+        authoritative: true,
+        map_version: 3,
+        eid: Address::Ipv4(Ipv4Addr::new(10, 2, 0, 0)),
+        locators: vec![LocatorRecord {
+            priority: 1,
+            weight: 100,
+            multicast_priority: 255,
+            multicast_weight: 0,
+            local: false,
+            probed: false,
+            reachable: true,
+            address: Address::Ipv4(Ipv4Addr::new(192, 0, 2, 2)),
+        }],
+    };
+    let installs = r
+        .handle_map_reply(&reply(request.nonce, vec![record]))
+        .unwrap();
+    assert_eq!(installs.len(), 1);
+    assert_eq!(installs[0].prefix, "10.2.0.0/24".parse().unwrap());
+    assert_eq!(installs[0].ttl_minutes, 15);
+    assert_eq!(installs[0].mapping.action, mapcache::Action::Encapsulate);
+    assert_eq!(
+        installs[0].mapping.locators[0].address,
+        "192.0.2.2".parse::<IpAddr>().unwrap()
+    );
+    assert_eq!(
+        r.handle_map_reply(&reply(request.nonce, vec![])),
+        Err(ReplyRefused::UnknownNonce),
+        "a replay is refused"
+    );
+    assert_eq!(r.outstanding(), 0);
+    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), t0);
+    assert!(r.poll_transmit().is_some(), "a later miss asks again");
+}
+
+#[test]
+fn silent_resolvers_are_retried_then_failed_over() {
+    let t0 = Instant::now();
+    let mut r = machine();
+    r.handle_miss(
+        "10.2.0.20".parse().unwrap(),
+        "10.1.0.10".parse().unwrap(),
+        t0,
+    );
+    let mut log = vec![];
+    let mut now = t0;
+    while now < t0 + Duration::from_secs(40) {
+        if let Some(t) = r.poll_transmit() {
+            log.push((now.duration_since(t0).as_secs(), t.destination));
+            continue;
+        }
+        now += Duration::from_millis(250);
+        r.handle_timeout(now);
+    }
+    let expected: Vec<(u64, SocketAddr)> = vec![
+        (0, resolver(100)),
+        (1, resolver(100)),
+        (3, resolver(100)),
+        (7, resolver(101)),
+        (8, resolver(101)),
+        (10, resolver(101)),
+    ];
+    assert_eq!(
+        log, expected,
+        "1 s, 2 s, 4 s back-off; failover after 2 retries"
+    );
+    assert_eq!(r.unresolved(), 1, "given up after the last resolver");
+    assert_eq!(r.poll_timeout(), None);
+}
+
+#[test]
+fn negative_replies_carry_their_action() {
+    let t0 = Instant::now();
+    let mut r = machine();
+    r.handle_miss(
+        "172.16.0.1".parse().unwrap(),
+        "10.1.0.10".parse().unwrap(),
+        t0,
+    );
+    let ecm = EcmRepr::parse(&r.poll_transmit().unwrap().payload).unwrap();
+    let nonce = MapRequestRepr::parse(&ecm.message).unwrap().nonce;
+    let negative = EidRecord {
+        ttl: 0,
+        mask_len: 12,
+        action: Action::NativelyForward,
+        authoritative: true,
+        map_version: 0,
+        eid: Address::Ipv4(Ipv4Addr::new(172, 16, 0, 0)),
+        locators: vec![],
+    };
+    let installs = r.handle_map_reply(&reply(nonce, vec![negative])).unwrap();
+    assert_eq!(installs[0].mapping.action, mapcache::Action::NativeForward);
+    assert_eq!(installs[0].ttl_minutes, 0, "TTL 0: use, do not cache");
+    assert_eq!(
+        r.handle_map_reply(&[0x20, 0, 0]),
+        Err(ReplyRefused::Malformed)
+    );
+}
