@@ -35,6 +35,7 @@ pub fn frame(
         SocketAddr::new(source, CONTROL_PORT),
         destination,
         payload,
+        64,
     )?;
     Some(mbuf)
 }

@@ -8,10 +8,11 @@
 //! |                     LISP Control Message                      |
 //! ```
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use dataplane::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTOCOL_UDP};
-use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+use dataplane::wire::datagram;
+use dataplane::wire::ipv4::{Ipv4Packet, PROTOCOL_UDP};
+use dataplane::wire::ipv6::Ipv6Packet;
 use dataplane::wire::udp::{self, UdpPacket};
 use dataplane::wire::{ipv4, ipv6, WireError, WireResult};
 
@@ -117,13 +118,12 @@ impl EcmRepr {
     /// Appends the ECM with inner headers (inner UDP checksum computed).
     pub fn emit(&self, out: &mut Vec<u8>) -> WireResult<()> {
         let udp_len = udp::HEADER_LEN + self.message.len();
-        let udp_len16 = u16::try_from(udp_len)
-            .ok()
-            .filter(|len| usize::from(*len) + self.ip_header_len() <= usize::from(u16::MAX))
-            .ok_or(WireError::Malformed {
+        if udp_len + self.ip_header_len() > usize::from(u16::MAX) {
+            return Err(WireError::Malformed {
                 field: "ECM message",
                 reason: "too long",
-            })?;
+            });
+        }
         let start = out.len();
         out.resize(start + self.buffer_len(), 0);
         let buf = &mut out[start..];
@@ -132,49 +132,22 @@ impl EcmRepr {
             | u8::from(self.ddt) << 2
             | u8::from(self.to_etr) << 1
             | u8::from(self.to_map_server);
-        let ip_len = self.ip_header_len();
-        let (ip, rest) = buf[HEADER_LEN..].split_at_mut(ip_len);
-        udp::write_header(
-            rest,
-            self.source_port,
-            self.destination_port,
-            self.message.len() as u16,
-        );
-        rest[udp::HEADER_LEN..].copy_from_slice(&self.message);
-        let mut datagram = UdpPacket::new_checked(&mut rest[..])?;
-        match (self.inner_source, self.inner_destination) {
-            (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                Ipv4Repr {
-                    src,
-                    dst,
-                    protocol: PROTOCOL_UDP,
-                    payload_len: udp_len16,
-                    ttl: self.inner_ttl,
-                    tos: 0,
-                }
-                .emit(ip);
-                datagram.fill_checksum_v4(src, dst);
-            }
-            (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                Ipv6Repr {
-                    src,
-                    dst,
-                    next_header: PROTOCOL_UDP,
-                    payload_len: udp_len16,
-                    hop_limit: self.inner_ttl,
-                    traffic_class: 0,
-                    flow_label: 0,
-                }
-                .emit(ip);
-                datagram.fill_checksum_v6(src, dst);
-            }
-            _ => {
-                out.truncate(start);
-                return Err(WireError::Malformed {
-                    field: "ECM inner addresses",
-                    reason: "mixed families",
-                });
-            }
+        let source = SocketAddr::new(self.inner_source, self.source_port);
+        let destination = SocketAddr::new(self.inner_destination, self.destination_port);
+        if datagram::write(
+            &mut buf[HEADER_LEN..],
+            source,
+            destination,
+            &self.message,
+            self.inner_ttl,
+        )
+        .is_none()
+        {
+            out.truncate(start);
+            return Err(WireError::Malformed {
+                field: "ECM inner addresses",
+                reason: "mixed families",
+            });
         }
         Ok(())
     }

@@ -12,13 +12,14 @@ pub fn len(v6: bool, payload_len: usize) -> usize {
     (if v6 { 40 } else { 20 }) + 8 + payload_len
 }
 
-/// Writes the datagram into the start of `buffer`; `None` when the families differ, the payload
-/// is too long, or `buffer` is shorter than [`len`].
+/// Writes the datagram with TTL/hop limit `hop_limit` into the start of `buffer`; `None` when the
+/// families differ, the payload is too long, or `buffer` is shorter than [`len`].
 pub fn write(
     buffer: &mut [u8],
     source: SocketAddr,
     destination: SocketAddr,
     payload: &[u8],
+    hop_limit: u8,
 ) -> Option<usize> {
     let v6 = source.is_ipv6();
     let total = len(v6, payload.len());
@@ -41,7 +42,7 @@ pub fn write(
                 dst,
                 protocol: PROTOCOL_UDP,
                 payload_len: udp_len,
-                ttl: 64,
+                ttl: hop_limit,
                 tos: 0,
             }
             .emit(ip);
@@ -53,7 +54,7 @@ pub fn write(
                 dst,
                 next_header: PROTOCOL_UDP,
                 payload_len: udp_len,
-                hop_limit: 64,
+                hop_limit,
                 traffic_class: 0,
                 flow_label: 0,
             }
@@ -65,10 +66,10 @@ pub fn write(
     Some(total)
 }
 
-/// The datagram as a new vector.
+/// The datagram as a new vector, with hop limit 64.
 pub fn build(source: SocketAddr, destination: SocketAddr, payload: &[u8]) -> Option<Vec<u8>> {
     let mut bytes = vec![0u8; len(source.is_ipv6(), payload.len())];
-    write(&mut bytes, source, destination, payload)?;
+    write(&mut bytes, source, destination, payload, 64)?;
     Some(bytes)
 }
 
