@@ -172,14 +172,38 @@ fn solicitation(mac: [u8; 6], source: Ipv6Addr, target: Ipv6Addr, pool: &Mempool
         0xff00 | u16::from(t[13]),
         u16::from_be_bytes([t[14], t[15]]),
     );
-    let mut request = pool.alloc()?;
-    let frame = request.append(HEADER_LEN + 40 + 32)?;
-    frame[0..6].copy_from_slice(&[0x33, 0x33, 0xff, t[13], t[14], t[15]]);
+    neighbour_discovery_frame(
+        pool,
+        [0x33, 0x33, 0xff, t[13], t[14], t[15]],
+        mac,
+        (source, group),
+        (135, 0),
+        target,
+        1, // option: source link-layer address
+    )
+}
+
+/// An Ethernet frame carrying a 32-byte neighbour solicitation (135) or advertisement (136):
+/// header word `(type, flags)`, `target`, and our MAC in an option of type `option`, with the
+/// ICMPv6 checksum, from `addresses.0` to `addresses.1` with hop limit 255 (RFC 4861).
+fn neighbour_discovery_frame(
+    pool: &Mempool,
+    destination_mac: [u8; 6],
+    mac: [u8; 6],
+    addresses: (Ipv6Addr, Ipv6Addr),
+    (message_type, flags): (u8, u32),
+    target: Ipv6Addr,
+    option: u8,
+) -> Option<Mbuf> {
+    let (source, destination) = addresses;
+    let mut mbuf = pool.alloc()?;
+    let frame = mbuf.append(HEADER_LEN + 40 + 32)?;
+    frame[0..6].copy_from_slice(&destination_mac);
     frame[6..12].copy_from_slice(&mac);
     frame[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
     Ipv6Repr {
         src: source,
-        dst: group,
+        dst: destination,
         next_header: NEXT_ICMPV6,
         payload_len: 32,
         hop_limit: 255,
@@ -188,13 +212,14 @@ fn solicitation(mac: [u8; 6], source: Ipv6Addr, target: Ipv6Addr, pool: &Mempool
     }
     .emit(&mut frame[HEADER_LEN..]);
     let message = &mut frame[HEADER_LEN + 40..];
-    message[..8].copy_from_slice(&[135, 0, 0, 0, 0, 0, 0, 0]);
+    message[..4].copy_from_slice(&[message_type, 0, 0, 0]);
+    message[4..8].copy_from_slice(&flags.to_be_bytes());
     message[8..24].copy_from_slice(&target.octets());
-    message[24..26].copy_from_slice(&[1, 1]); // option: source link-layer address
+    message[24..26].copy_from_slice(&[option, 1]);
     message[26..32].copy_from_slice(&mac);
-    let checksum = finish(pseudo_header_v6(source, group, NEXT_ICMPV6, 32) + sum(message));
+    let checksum = finish(pseudo_header_v6(source, destination, NEXT_ICMPV6, 32) + sum(message));
     message[2..4].copy_from_slice(&checksum.to_be_bytes());
-    Some(request)
+    Some(mbuf)
 }
 
 /// The (address, MAC) a neighbour solicitation (source option) or advertisement (target option)
@@ -276,30 +301,15 @@ fn answer_solicitation(
     } else {
         ip.src_addr()
     };
-    let mut reply = pool.alloc()?;
-    let frame = reply.append(HEADER_LEN + 40 + 32)?;
-    frame[0..6].copy_from_slice(&requester_mac);
-    frame[6..12].copy_from_slice(&port.mac);
-    frame[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
-    Ipv6Repr {
-        src: target,
-        dst: destination,
-        next_header: NEXT_ICMPV6,
-        payload_len: 32,
-        hop_limit: 255,
-        traffic_class: 0,
-        flow_label: 0,
-    }
-    .emit(&mut frame[HEADER_LEN..]);
-    let advert = &mut frame[HEADER_LEN + 40..];
-    advert[..4].copy_from_slice(&[136, 0, 0, 0]);
-    advert[4..8].copy_from_slice(&0x6000_0000u32.to_be_bytes()); // solicited, override
-    advert[8..24].copy_from_slice(&target.octets());
-    advert[24..26].copy_from_slice(&[2, 1]); // option: target link-layer address, 8 bytes
-    advert[26..32].copy_from_slice(&port.mac);
-    let checksum = finish(pseudo_header_v6(target, destination, NEXT_ICMPV6, 32) + sum(advert));
-    advert[2..4].copy_from_slice(&checksum.to_be_bytes());
-    Some(reply)
+    neighbour_discovery_frame(
+        pool,
+        requester_mac,
+        port.mac,
+        (target, destination),
+        (136, 0x6000_0000), // solicited, override
+        target,
+        2, // option: target link-layer address
+    )
 }
 
 /// An ARP reply frame when `payload` asks for one of our addresses.
