@@ -30,23 +30,15 @@ fn ns_per_call(iterations: u64, mut work: impl FnMut()) -> f64 {
 }
 
 fn map_request() -> MapRequestRepr {
-    MapRequestRepr {
-        authoritative: false,
-        probe: false,
-        smr: false,
-        pitr: false,
-        smr_invoked: false,
-        local_xtr: false,
-        dont_map_reply: false,
-        nonce: 0x0123_4567_89ab_cdef,
-        source_eid: Address::Ipv4(Ipv4Addr::new(10, 1, 0, 1)),
-        itr_rlocs: vec![Address::Ipv4(Ipv4Addr::new(192, 0, 2, 1))],
-        records: vec![RequestRecord {
+    MapRequestRepr::query(
+        0x0123_4567_89ab_cdef,
+        Address::Ipv4(Ipv4Addr::new(10, 1, 0, 1)),
+        vec![Address::Ipv4(Ipv4Addr::new(192, 0, 2, 1))],
+        vec![RequestRecord {
             mask_len: 32,
             eid: Address::Ipv4(Ipv4Addr::new(10, 2, 0, 9)),
         }],
-        map_reply: None,
-    }
+    )
 }
 
 /// A Map-Register of exactly 128 bytes signed with HMAC-SHA-256.

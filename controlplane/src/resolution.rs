@@ -126,28 +126,19 @@ impl Resolver {
         else {
             return;
         };
-        let request = MapRequestRepr {
-            authoritative: false,
-            probe: false,
-            smr: false,
-            pitr: false,
-            smr_invoked: false,
-            local_xtr: false,
-            dont_map_reply: false,
+        let request = MapRequestRepr::query(
             nonce,
-            source_eid: Address::from(pending.source_eid),
-            itr_rlocs: self
-                .config
+            Address::from(pending.source_eid),
+            self.config
                 .itr_rlocs
                 .iter()
                 .map(|&r| Address::from(r))
                 .collect(),
-            records: vec![RequestRecord {
+            vec![RequestRecord {
                 mask_len: if pending.eid.is_ipv4() { 32 } else { 128 },
                 eid: Address::from(pending.eid),
             }],
-            map_reply: None,
-        };
+        );
         let mut message = Vec::new();
         if request.emit(&mut message).is_err() {
             return;

@@ -97,6 +97,29 @@ pub struct MapRequestRepr {
 }
 
 impl MapRequestRepr {
+    /// A plain request (every flag clear, no Map-Reply record): what an ITR sends on a miss.
+    pub fn query(
+        nonce: u64,
+        source_eid: Address,
+        itr_rlocs: Vec<Address>,
+        records: Vec<RequestRecord>,
+    ) -> Self {
+        Self {
+            authoritative: false,
+            probe: false,
+            smr: false,
+            pitr: false,
+            smr_invoked: false,
+            local_xtr: false,
+            dont_map_reply: false,
+            nonce,
+            source_eid,
+            itr_rlocs,
+            records,
+            map_reply: None,
+        }
+    }
+
     pub fn parse(bytes: &[u8]) -> WireResult<Self> {
         let packet = MapRequestPacket::new_checked(bytes)?;
         let b = packet.b();
