@@ -3,6 +3,9 @@
 
 pub mod appliance;
 pub mod decode;
+pub mod learned;
 pub mod registration;
 pub mod resolution;
+pub mod responder;
 pub mod wire;
+pub mod xtr;

@@ -53,6 +53,8 @@ struct Pending {
     resolver: usize,
     attempts: u32,
     sent_at: Instant,
+    /// Sent because the ETR solicited it (s bit).
+    smr_invoked: bool,
 }
 
 /// The resolution machine.
@@ -98,6 +100,22 @@ impl Resolver {
 
     /// A packet from `source_eid` to `destination` missed the map-cache.
     pub fn handle_miss(&mut self, destination: IpAddr, source_eid: IpAddr, now: Instant) {
+        self.request(destination, source_eid, false, now);
+    }
+
+    /// An SMR from the ETR of `eid`: ask the mapping system again (s bit set), even though the
+    /// entry is cached; `source_eid` is one of ours, for the reply's return path.
+    pub fn handle_smr(&mut self, eid: IpAddr, source_eid: IpAddr, now: Instant) {
+        self.request(eid, source_eid, true, now);
+    }
+
+    fn request(
+        &mut self,
+        destination: IpAddr,
+        source_eid: IpAddr,
+        smr_invoked: bool,
+        now: Instant,
+    ) {
         let key = aggregate(destination);
         if self.outstanding.contains_key(&key) || self.config.resolvers.is_empty() {
             return;
@@ -110,6 +128,7 @@ impl Resolver {
             resolver: 0,
             attempts: 0,
             sent_at: now,
+            smr_invoked,
         };
         self.send(nonce, &pending);
         self.outstanding.insert(key, nonce);
@@ -126,7 +145,7 @@ impl Resolver {
         else {
             return;
         };
-        let request = MapRequestRepr::query(
+        let mut request = MapRequestRepr::query(
             nonce,
             Address::from(pending.source_eid),
             self.config
@@ -139,6 +158,7 @@ impl Resolver {
                 eid: Address::from(pending.eid),
             }],
         );
+        request.smr_invoked = pending.smr_invoked;
         let mut message = Vec::new();
         if request.emit(&mut message).is_err() {
             return;

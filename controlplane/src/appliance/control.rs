@@ -1,7 +1,7 @@
-//! The control core's packet work in this version: answer ARP requests and IPv6 neighbour
-//! solicitations for our port addresses (so hosts and routers reach us), learn neighbours' MACs
-//! from ARP and neighbour discovery, resolve the next hops the data path needs, publish each
-//! port's neighbour table to the data core, and account for everything else punted to it.
+//! The control core's neighbour work: answer ARP requests and IPv6 neighbour solicitations for
+//! our port addresses (so hosts and routers reach us), learn neighbours' MACs from ARP and
+//! neighbour discovery, resolve the next hops the data path needs, and publish each port's
+//! neighbour table to the data core.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -58,7 +58,7 @@ impl ControlPort {
 }
 
 /// What the control core did with punted packets.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ControlStats {
     pub arp_replies: u64,
     pub arp_ignored: u64,
@@ -67,9 +67,6 @@ pub struct ControlStats {
     pub resolutions_sent: u64,
     pub control_messages_sent: u64,
     pub control_messages_unsent: u64,
-    pub map_notifies_accepted: u64,
-    pub control_messages_refused: u64,
-    pub map_cache_misses: u64,
     pub other: u64,
 }
 
@@ -99,12 +96,9 @@ pub fn handle(mbuf: Mbuf, ports: &mut [ControlPort], pool: &Mempool, stats: &mut
             }
             match answer_solicitation(frame.payload(), frame.source(), port, pool) {
                 Some(reply) => stats.neighbour_advertisements += u64::from(send(port, reply)),
-                None => {
-                    stats.map_cache_misses += u64::from(!is_neighbour_discovery(frame.payload()))
-                }
+                None => stats.other += u64::from(!is_neighbour_discovery(frame.payload())),
             }
         }
-        0x0800 => stats.map_cache_misses += 1,
         _ => stats.other += 1,
     }
 }

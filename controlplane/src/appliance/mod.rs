@@ -6,12 +6,14 @@
 //! machines (registration, resolution, probing, SMR, CPM) plug into the control loop next.
 
 mod control;
+mod outbox;
 mod tables;
 mod udp_io;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, PortIo};
@@ -29,8 +31,14 @@ use dpdk_bindings::{
 use control::ControlPort;
 pub use control::ControlStats;
 
-use crate::registration::{Registration, Timers};
-use crate::wire::MessageType;
+use outbox::Outbox;
+use udp_io::Punted;
+
+use crate::learned::LearnedMappings;
+use crate::registration::{MapServer, Registration, Timers};
+use crate::resolution::{Resolver, ResolverConfig};
+use crate::responder::Responder;
+use crate::xtr::{Xtr, XtrStats};
 
 /// Why the appliance could not start or run.
 #[derive(Debug)]
@@ -53,8 +61,9 @@ fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
 pub struct Report {
     pub counters: Vec<(&'static str, u64)>,
     pub control: ControlStats,
+    pub xtr: XtrStats,
     /// Each map-server and where registration with it stands.
-    pub registration: Vec<(std::net::SocketAddr, crate::registration::State)>,
+    pub registration: Vec<(SocketAddr, crate::registration::State)>,
 }
 
 /// EAL arguments for the configuration: cores, main lcore, file prefix, then the passthrough.
@@ -231,71 +240,67 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
         },
     ];
     let servers = tables::map_servers(config).map_err(RunError)?;
-    control_ports[1]
-        .resolve
-        .extend(servers.iter().map(|s| s.address.ip()));
-    let timers = Timers {
-        interval: Duration::from_secs(u64::from(config.timers.map_register_interval_secs)),
-        ..Timers::default()
-    };
-    let start = std::time::Instant::now();
-    let mut registration = Registration::new(
-        servers,
-        tables::registered_records(config),
-        None,
-        timers,
-        dpdk_bindings::time::tsc(),
-        start,
+    let resolvers = tables::map_resolvers(config).map_err(RunError)?;
+    control_ports[1].resolve.extend(
+        servers
+            .iter()
+            .map(|s| s.address.ip())
+            .chain(resolvers.iter().map(|r| r.ip())),
     );
+    let start = Instant::now();
+    let mut xtr = control_plane(config, servers, resolvers, map_cache, start);
     let local = tables::local_rlocs(config);
+    let ours: Vec<IpAddr> = control_ports
+        .iter()
+        .flat_map(|p| p.addresses.iter().copied())
+        .collect();
+    let eid_port_id = control_ports[0].port_id;
     let mut stats = ControlStats::default();
+    let mut outbox = Outbox::default();
     let mut burst = MbufBurst::new();
     let mut next_resolution = start;
     while !stop.load(Ordering::Relaxed) {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         if now >= next_resolution {
             control::resolve(&mut control_ports, &pool, &mut stats);
-            next_resolution += Duration::from_secs(1);
+            next_resolution = now + Duration::from_secs(1);
         }
-        if registration.poll_timeout().is_some_and(|due| now >= due) {
-            registration.handle_timeout(now);
+        if xtr.poll_timeout().is_some_and(|due| now >= due) {
+            xtr.handle_timeout(now);
         }
-        while let Some(transmit) = registration.poll_transmit() {
-            let port = &mut control_ports[1];
-            let source = match transmit.destination {
-                std::net::SocketAddr::V4(_) => local.v4.map(std::net::IpAddr::V4),
-                std::net::SocketAddr::V6(_) => local.v6.map(std::net::IpAddr::V6),
-            };
-            let sent = source
-                .zip(port.neighbours.mac_for(transmit.destination.ip()))
-                .and_then(|(source, mac)| {
-                    udp_io::frame(
-                        &pool,
-                        (port.mac, mac),
-                        source,
-                        transmit.destination,
-                        &transmit.payload,
-                    )
-                })
-                .is_some_and(|frame| control::send(port, frame));
-            stats.control_messages_sent += u64::from(sent);
-            stats.control_messages_unsent += u64::from(!sent);
+        let received = punt_rx.dequeue_burst(&mut burst);
+        for mbuf in burst.drain() {
+            match udp_io::punted(mbuf.data(), &ours) {
+                Punted::Control { from, message } => xtr.handle_datagram(from, message, now),
+                Punted::Miss {
+                    source,
+                    destination,
+                } if mbuf.input_port() == eid_port_id => xtr.handle_miss(source, destination, now),
+                Punted::Miss { .. } => stats.other += 1,
+                Punted::Other => control::handle(mbuf, &mut control_ports, &pool, &mut stats),
+            }
         }
-        if punt_rx.dequeue_burst(&mut burst) == 0 {
+        let new_locators = xtr.take_new_locators();
+        if !new_locators.is_empty() {
+            control_ports[1].resolve.extend(new_locators);
+            control_ports[1].resolve.sort_unstable();
+            control_ports[1].resolve.dedup();
+            control::resolve(&mut control_ports, &pool, &mut stats);
+        }
+        outbox.retry(&mut control_ports[1], &pool, &local, now, &mut stats);
+        while let Some(transmit) = xtr.poll_transmit() {
+            outbox.send(
+                &mut control_ports[1],
+                &pool,
+                &local,
+                transmit,
+                now,
+                &mut stats,
+            );
+        }
+        if received == 0 {
             while feedback_rx.pop().is_some() {}
             std::thread::sleep(Duration::from_micros(200));
-            continue;
-        }
-        for mbuf in burst.drain() {
-            match udp_io::payload(mbuf.data()) {
-                Some((from, message)) if MessageType::of(message) == Ok(MessageType::MapNotify) => {
-                    match registration.handle_notify(from, message, std::time::Instant::now()) {
-                        Ok(()) => stats.map_notifies_accepted += 1,
-                        Err(_) => stats.control_messages_refused += 1,
-                    }
-                }
-                _ => control::handle(mbuf, &mut control_ports, &pool, &mut stats),
-            }
         }
     }
     let core = data
@@ -310,11 +315,68 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             .map(|&c| (c.name(), total(std::slice::from_ref(&counters), c)))
             .collect(),
         control: stats,
-        registration: registration
+        xtr: xtr.stats(),
+        registration: xtr
+            .registration
             .status()
             .into_iter()
             .map(|s| (s.address, s.state))
             .collect(),
     };
     Ok(report)
+}
+
+/// How long an ITR that asked us for a mapping counts as a correspondent to signal with SMRs.
+const CORRESPONDENT_MEMORY: Duration = Duration::from_secs(600);
+
+/// The control-plane machines for `config`, starting at `start`.
+fn control_plane(
+    config: &Config,
+    servers: Vec<MapServer>,
+    resolvers: Vec<SocketAddr>,
+    map_cache: MapCacheWriter,
+    start: Instant,
+) -> Xtr {
+    let timers = &config.timers;
+    let local = tables::local_rlocs(config);
+    let rlocs: Vec<IpAddr> = local
+        .v4
+        .map(IpAddr::V4)
+        .into_iter()
+        .chain(local.v6.map(IpAddr::V6))
+        .collect();
+    let seed = dpdk_bindings::time::tsc();
+    let registration = Registration::new(
+        servers,
+        tables::registered_records(config),
+        None,
+        Timers {
+            interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),
+            ..Timers::default()
+        },
+        seed,
+        start,
+    );
+    let resolver = Resolver::new(
+        ResolverConfig {
+            resolvers,
+            itr_rlocs: rlocs.clone(),
+            retries: u32::from(timers.map_request_retries),
+            timeout: Duration::from_millis(u64::from(timers.map_request_timeout_ms)),
+        },
+        seed.rotate_left(17),
+    );
+    let responder = Responder::new(
+        tables::database_records(config),
+        rlocs,
+        CORRESPONDENT_MEMORY,
+    );
+    Xtr::new(
+        registration,
+        resolver,
+        responder,
+        map_cache,
+        LearnedMappings::new(timers.map_cache_limit as usize),
+        tables::source_eids(config),
+    )
 }

@@ -166,38 +166,74 @@ pub fn registered_records(config: &Config) -> Vec<EidRecord> {
         .database
         .iter()
         .filter(|d| d.register)
-        .map(|d| {
-            let eid = Address::from(d.prefix.network());
-            let eid = match d.instance_id {
-                0 => eid,
-                iid => Address::InstanceId {
-                    instance_id: iid,
-                    mask_len: 32,
-                    address: Box::new(eid),
-                },
-            };
-            EidRecord {
-                ttl: d.ttl_minutes,
-                mask_len: d.prefix.prefix_len(),
-                action: record::Action::NoAction,
-                authoritative: true,
-                map_version: 0,
-                eid,
-                locators: d
-                    .locator
-                    .iter()
-                    .map(|l| LocatorRecord {
-                        priority: l.priority,
-                        weight: l.weight,
-                        multicast_priority: l.multicast_priority,
-                        multicast_weight: l.multicast_weight,
-                        local: l.local,
-                        probed: false,
-                        reachable: true,
-                        address: Address::from(l.address),
-                    })
-                    .collect(),
-            }
+        .map(eid_record)
+        .collect()
+}
+
+/// The EID records of every `[[database]]` entry: what the responder answers with.
+pub fn database_records(config: &Config) -> Vec<EidRecord> {
+    config.database.iter().map(eid_record).collect()
+}
+
+fn eid_record(d: &config::DatabaseEntry) -> EidRecord {
+    let eid = Address::from(d.prefix.network());
+    let eid = match d.instance_id {
+        0 => eid,
+        iid => Address::InstanceId {
+            instance_id: iid,
+            mask_len: 32,
+            address: Box::new(eid),
+        },
+    };
+    EidRecord {
+        ttl: d.ttl_minutes,
+        mask_len: d.prefix.prefix_len(),
+        action: record::Action::NoAction,
+        authoritative: true,
+        map_version: 0,
+        eid,
+        locators: d
+            .locator
+            .iter()
+            .map(|l| LocatorRecord {
+                priority: l.priority,
+                weight: l.weight,
+                multicast_priority: l.multicast_priority,
+                multicast_weight: l.multicast_weight,
+                local: l.local,
+                probed: false,
+                reachable: true,
+                address: Address::from(l.address),
+            })
+            .collect(),
+    }
+}
+
+/// The map-resolvers, tried in order. Host names are not resolved by this version.
+pub fn map_resolvers(config: &Config) -> Result<Vec<SocketAddr>, String> {
+    config
+        .map_resolver
+        .iter()
+        .map(|m| {
+            let ip: IpAddr = m.address.parse().map_err(|_| {
+                format!(
+                    "map-resolver {:?}: host names are not resolved yet; give an IP address",
+                    m.address
+                )
+            })?;
+            Ok(SocketAddr::new(ip, dataplane::wire::lisp::CONTROL_PORT))
         })
         .collect()
+}
+
+/// The first address of each database prefix family: the source EID of our Map-Requests.
+pub fn source_eids(config: &Config) -> Vec<IpAddr> {
+    let first = |v6: bool| {
+        config
+            .database
+            .iter()
+            .map(|d| d.prefix.network())
+            .find(|a| a.is_ipv6() == v6)
+    };
+    first(false).into_iter().chain(first(true)).collect()
 }

@@ -1,11 +1,11 @@
 //! Control messages over the RLOC port: UDP 4342 datagrams wrapped into IPv4/IPv6 and Ethernet
-//! toward a resolved next hop, and the payload of punted LISP control frames.
+//! toward a resolved next hop, and the sorting of punted frames (control datagrams, misses).
 
 use std::net::{IpAddr, SocketAddr};
 
 use dataplane::wire::datagram;
 use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN};
-use dataplane::wire::ipv4::Ipv4Packet;
+use dataplane::wire::ipv4::{Ipv4Packet, PROTOCOL_UDP};
 use dataplane::wire::ipv6::Ipv6Packet;
 use dataplane::wire::lisp::CONTROL_PORT;
 use dataplane::wire::udp::UdpPacket;
@@ -40,33 +40,74 @@ pub fn frame(
     Some(mbuf)
 }
 
-/// The sender and UDP payload of a punted LISP control frame.
-pub fn payload(frame: &[u8]) -> Option<(SocketAddr, &[u8])> {
+/// What a frame punted by a data core is for the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Punted<'a> {
+    /// A LISP control datagram (UDP 4342) to one of our addresses.
+    Control { from: SocketAddr, message: &'a [u8] },
+    /// An IP packet toward a destination outside our addresses: a map-cache miss.
+    Miss { source: IpAddr, destination: IpAddr },
+    /// ARP, neighbour discovery, or anything else for the neighbour code.
+    Other,
+}
+
+/// Sorts a punted frame; `ours` are the addresses of our ports.
+pub fn punted<'a>(frame: &'a [u8], ours: &[IpAddr]) -> Punted<'a> {
+    let Some((source, destination, protocol, transport)) = ip_parts(frame) else {
+        return Punted::Other;
+    };
+    if !ours.contains(&destination) {
+        let unicast = match destination {
+            IpAddr::V4(d) => !d.is_multicast() && !d.is_broadcast(),
+            IpAddr::V6(d) => !d.is_multicast(),
+        };
+        return if unicast {
+            Punted::Miss {
+                source,
+                destination,
+            }
+        } else {
+            Punted::Other
+        };
+    }
+    let control = (protocol == PROTOCOL_UDP)
+        .then(|| UdpPacket::new_checked(transport).ok())
+        .flatten()
+        .filter(|udp| udp.dst_port() == CONTROL_PORT)
+        .and_then(|udp| {
+            let message = transport.get(8..usize::from(udp.len()))?;
+            Some((SocketAddr::new(source, udp.src_port()), message))
+        });
+    match control {
+        Some((from, message)) => Punted::Control { from, message },
+        None => Punted::Other,
+    }
+}
+
+/// Source, destination, upper-layer protocol and transport bytes of an IP frame.
+fn ip_parts(frame: &[u8]) -> Option<(IpAddr, IpAddr, u8, &[u8])> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let l3 = &frame[eth.header_len()..];
-    let (source, transport) = match eth.ethertype() {
+    match eth.ethertype() {
         ETHERTYPE_IPV4 => {
             let ip = Ipv4Packet::new_checked(l3).ok()?;
-            (
+            Some((
                 IpAddr::V4(ip.src_addr()),
-                &l3[ip.header_len()..usize::from(ip.total_len())],
-            )
+                IpAddr::V4(ip.dst_addr()),
+                ip.protocol(),
+                l3.get(ip.header_len()..usize::from(ip.total_len()))?,
+            ))
         }
         ETHERTYPE_IPV6 => {
             let ip = Ipv6Packet::new_checked(l3).ok()?;
             let upper = ip.upper_layer().ok()?;
-            (
+            Some((
                 IpAddr::V6(ip.src_addr()),
+                IpAddr::V6(ip.dst_addr()),
+                upper.protocol,
                 l3.get(upper.offset..40 + usize::from(ip.payload_len()))?,
-            )
+            ))
         }
-        _ => return None,
-    };
-    let udp = UdpPacket::new_checked(transport).ok()?;
-    let start = 8;
-    let end = usize::from(udp.len());
-    Some((
-        SocketAddr::new(source, udp.src_port()),
-        transport.get(start..end)?,
-    ))
+        _ => None,
+    }
 }

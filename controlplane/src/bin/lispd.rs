@@ -78,25 +78,8 @@ fn run(file: &std::path::Path) -> ExitCode {
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {
                 println!("  {name} {value}");
             }
-            let c = report.control;
-            println!(
-                "  control: arp_replies {} arp_ignored {} neighbour_advertisements {} neighbours_learned {} \
-                 resolutions_sent {} map_cache_misses {} other {}",
-                c.arp_replies,
-                c.arp_ignored,
-                c.neighbour_advertisements,
-                c.neighbours_learned,
-                c.resolutions_sent,
-                c.map_cache_misses,
-                c.other
-            );
-            println!(
-                "  control messages: sent {} unsent {} map_notifies_accepted {} refused {}",
-                c.control_messages_sent,
-                c.control_messages_unsent,
-                c.map_notifies_accepted,
-                c.control_messages_refused
-            );
+            print_nonzero("control", &report.control);
+            print_nonzero("control plane", &report.xtr);
             for (server, state) in &report.registration {
                 println!("  registration {server} {state:?}");
             }
@@ -107,6 +90,19 @@ fn run(file: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line of the stop report: every non-zero field of `stats`.
+fn print_nonzero(title: &str, stats: &impl serde::Serialize) {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(stats) else {
+        return;
+    };
+    let line: Vec<String> = fields
+        .iter()
+        .filter(|(_, v)| v.as_u64().is_some_and(|n| n > 0))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    println!("  {title}: {}", line.join(" "));
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {

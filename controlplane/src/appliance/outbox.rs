@@ -1,0 +1,90 @@
+//! Control datagrams on their way out of the RLOC port. A datagram whose next hop has no MAC yet
+//! (a Map-Reply to an ITR we never talked to) waits, bounded in number and time, while the
+//! neighbour code resolves it, instead of being lost to the first exchange.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use dataplane::pipeline::LocalRlocs;
+use dpdk_bindings::Mempool;
+
+use super::control::{self, ControlPort, ControlStats};
+use super::udp_io;
+use crate::registration::Transmit;
+
+/// How long and how many datagrams may wait for a neighbour.
+const WAIT: Duration = Duration::from_secs(3);
+const MAX_WAITING: usize = 256;
+
+/// Datagrams waiting for a next hop.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    waiting: VecDeque<(Transmit, Instant)>,
+}
+
+impl Outbox {
+    /// Sends `transmit` from our RLOC of its family, or parks it until its next hop resolves.
+    pub fn send(
+        &mut self,
+        port: &mut ControlPort,
+        pool: &Mempool,
+        local: &LocalRlocs,
+        transmit: Transmit,
+        now: Instant,
+        stats: &mut ControlStats,
+    ) {
+        let destination = transmit.destination.ip();
+        let source = match destination {
+            IpAddr::V4(_) => local.v4.map(IpAddr::V4),
+            IpAddr::V6(_) => local.v6.map(IpAddr::V6),
+        };
+        let Some(source) = source else {
+            stats.control_messages_unsent += 1;
+            return;
+        };
+        let Some(mac) = port.neighbours.mac_for(destination) else {
+            if let Some(next_hop) = port.neighbours.next_hop(destination) {
+                if !port.resolve.contains(&next_hop) {
+                    port.resolve.push(next_hop);
+                }
+            }
+            if self.waiting.len() < MAX_WAITING {
+                self.waiting.push_back((transmit, now));
+            } else {
+                stats.control_messages_unsent += 1;
+            }
+            return;
+        };
+        let sent = udp_io::frame(
+            pool,
+            (port.mac, mac),
+            source,
+            transmit.destination,
+            &transmit.payload,
+        )
+        .is_some_and(|frame| control::send(port, frame));
+        stats.control_messages_sent += u64::from(sent);
+        stats.control_messages_unsent += u64::from(!sent);
+    }
+
+    /// Retries what waits; what waited too long is counted as unsent.
+    pub fn retry(
+        &mut self,
+        port: &mut ControlPort,
+        pool: &Mempool,
+        local: &LocalRlocs,
+        now: Instant,
+        stats: &mut ControlStats,
+    ) {
+        for (transmit, since) in std::mem::take(&mut self.waiting) {
+            if now.saturating_duration_since(since) > WAIT {
+                stats.control_messages_unsent += 1;
+            } else if port.neighbours.mac_for(transmit.destination.ip()).is_some() {
+                self.send(port, pool, local, transmit, now, stats);
+            } else {
+                self.waiting.push_back((transmit, since));
+            }
+        }
+    }
+}

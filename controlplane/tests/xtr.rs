@@ -1,0 +1,350 @@
+//! The xTR control plane as one machine with a fake clock: a miss becomes an ECM Map-Request, its
+//! Map-Reply lands in the map-cache the data cores read and leaves it when the TTL runs out; Map-
+//! Requests for our EIDs (direct, in an ECM, as RLOC probes) are answered; SMRs re-ask the
+//! mapping system; everything else is counted and changes nothing.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use controlplane::learned::LearnedMappings;
+use controlplane::registration::{Registration, Timers};
+use controlplane::resolution::{Resolver, ResolverConfig};
+use controlplane::responder::Responder;
+use controlplane::wire::address::Address;
+use controlplane::wire::ecm::EcmRepr;
+use controlplane::wire::map_reply::MapReplyRepr;
+use controlplane::wire::map_request::MapRequestRepr;
+use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
+use controlplane::xtr::Xtr;
+use dataplane::mapcache::MapCacheWriter;
+use dataplane::rcu::Qsbr;
+
+const RESOLVER: &str = "192.0.2.100:4342";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn locator(address: &str, priority: u8) -> LocatorRecord {
+    LocatorRecord {
+        priority,
+        weight: 100,
+        multicast_priority: 255,
+        multicast_weight: 0,
+        local: true,
+        probed: false,
+        reachable: true,
+        address: Address::from(ip(address)),
+    }
+}
+
+fn record(eid: &str, mask_len: u8, ttl: u32, locators: Vec<LocatorRecord>) -> EidRecord {
+    EidRecord {
+        ttl,
+        mask_len,
+        action: Action::NoAction,
+        authoritative: true,
+        map_version: 0,
+        eid: Address::from(ip(eid)),
+        locators,
+    }
+}
+
+/// Site A: EIDs 10.1.0.0/24 and 2001:db8:a::/64 behind RLOCs 192.0.2.1 and 2001:db8:ff::1.
+fn site_a(limit: u32, now: Instant) -> Xtr {
+    let rlocs = vec![ip("192.0.2.1"), ip("2001:db8:ff::1")];
+    let database = vec![
+        record("10.1.0.0", 24, 1440, vec![locator("192.0.2.1", 1)]),
+        record("2001:db8:a::", 64, 1440, vec![locator("2001:db8:ff::1", 1)]),
+    ];
+    Xtr::new(
+        Registration::new(vec![], database.clone(), None, Timers::default(), 7, now),
+        Resolver::new(
+            ResolverConfig {
+                resolvers: vec![RESOLVER.parse().unwrap()],
+                itr_rlocs: rlocs.clone(),
+                retries: 2,
+                timeout: Duration::from_secs(1),
+            },
+            11,
+        ),
+        Responder::new(database, rlocs, Duration::from_secs(600)),
+        MapCacheWriter::new(limit, Qsbr::new(2)),
+        LearnedMappings::new(limit as usize),
+        vec![ip("10.1.0.0"), ip("2001:db8:a::")],
+    )
+}
+
+fn sent(xtr: &mut Xtr) -> Vec<controlplane::registration::Transmit> {
+    std::iter::from_fn(|| xtr.poll_transmit()).collect()
+}
+
+/// The Map-Request inside the one ECM `xtr` sent to the resolver.
+fn ecm_request(xtr: &mut Xtr) -> MapRequestRepr {
+    let out = sent(xtr);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].destination, RESOLVER.parse().unwrap());
+    MapRequestRepr::parse(&EcmRepr::parse(&out[0].payload).unwrap().message).unwrap()
+}
+
+fn reply_bytes(nonce: u64, probe: bool, records: Vec<EidRecord>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    MapReplyRepr {
+        probe,
+        echo_nonce_capable: false,
+        security: false,
+        nonce,
+        records,
+    }
+    .emit(&mut bytes)
+    .unwrap();
+    bytes
+}
+
+fn request_bytes(request: &MapRequestRepr) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    request.emit(&mut bytes).unwrap();
+    bytes
+}
+
+fn query(nonce: u64, eid: &str, itr_rloc: &str) -> MapRequestRepr {
+    let eid = ip(eid);
+    MapRequestRepr::query(
+        nonce,
+        Address::from(ip("10.9.0.1")),
+        vec![Address::from(ip(itr_rloc))],
+        vec![RequestRecord {
+            mask_len: if eid.is_ipv4() { 32 } else { 128 },
+            eid: Address::from(eid),
+        }],
+    )
+}
+
+#[test]
+fn a_miss_is_resolved_installed_and_expires() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    let request = ecm_request(&mut xtr);
+    assert_eq!(
+        request.records[0].eid,
+        Address::Ipv4(Ipv4Addr::new(10, 2, 0, 20))
+    );
+    let remote = record("10.2.0.0", 24, 1, vec![locator("192.0.2.2", 1)]);
+    let from: SocketAddr = "192.0.2.2:4342".parse().unwrap();
+
+    xtr.handle_datagram(
+        from,
+        &reply_bytes(request.nonce ^ 5, false, vec![remote.clone()]),
+        t0,
+    );
+    assert_eq!(
+        xtr.map_cache.len(),
+        0,
+        "a reply for no outstanding nonce changes nothing"
+    );
+    xtr.handle_datagram(
+        from,
+        &reply_bytes(request.nonce, false, vec![remote.clone()]),
+        t0,
+    );
+    let (prefix, mapping) = xtr.map_cache.lookup(ip("10.2.0.99")).expect("installed");
+    assert_eq!(prefix, "10.2.0.0/24".parse().unwrap());
+    assert_eq!(mapping.locators[0].address, ip("192.0.2.2"));
+    assert_eq!(xtr.take_new_locators(), vec![ip("192.0.2.2")]);
+    xtr.handle_datagram(from, &reply_bytes(request.nonce, false, vec![remote]), t0);
+
+    let stats = xtr.stats();
+    assert_eq!(
+        (
+            stats.misses,
+            stats.map_replies_accepted,
+            stats.map_replies_refused,
+            stats.mappings_installed
+        ),
+        (1, 1, 2, 1),
+        "the first unknown nonce and the replay are refused"
+    );
+    assert_eq!(
+        xtr.poll_timeout(),
+        Some(t0 + Duration::from_secs(60)),
+        "TTL of one minute"
+    );
+    xtr.handle_timeout(t0 + Duration::from_secs(59));
+    assert_eq!(xtr.map_cache.len(), 1);
+    xtr.handle_timeout(t0 + Duration::from_secs(60));
+    assert_eq!(xtr.map_cache.len(), 0, "expired");
+    assert_eq!(xtr.stats().mappings_expired, 1);
+    xtr.handle_miss(
+        ip("10.1.0.10"),
+        ip("10.2.0.20"),
+        t0 + Duration::from_secs(61),
+    );
+    assert_eq!(
+        ecm_request(&mut xtr).records.len(),
+        1,
+        "the next miss asks again"
+    );
+}
+
+#[test]
+fn a_full_map_cache_makes_room_and_ttl_zero_is_not_cached() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(2, t0);
+    for (i, ttl) in [(2u8, 30u32), (3, 10), (4, 20), (5, 0)] {
+        let eid = format!("10.{i}.0.1");
+        xtr.handle_miss(ip("10.1.0.10"), ip(&eid), t0);
+        let request = ecm_request(&mut xtr);
+        let remote = record(
+            &format!("10.{i}.0.0"),
+            24,
+            ttl,
+            vec![locator("192.0.2.2", 1)],
+        );
+        xtr.handle_datagram(
+            "192.0.2.2:4342".parse().unwrap(),
+            &reply_bytes(request.nonce, false, vec![remote]),
+            t0,
+        );
+    }
+    let cached: Vec<String> = {
+        let mut v: Vec<String> = xtr.map_cache.iter().map(|(p, _)| p.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        cached,
+        vec!["10.2.0.0/24", "10.4.0.0/24"],
+        "10.3/24 expired soonest and made room; TTL 0 is never cached"
+    );
+    assert_eq!(xtr.stats().mappings_not_installed, 1);
+}
+
+#[test]
+fn map_requests_for_our_eids_are_answered_directly_in_ecm_and_as_probes() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    // Direct, IPv4: the reply goes to the ITR-RLOC at the request's source port.
+    let request = query(41, "10.1.0.10", "192.0.2.9");
+    xtr.handle_datagram(
+        "192.0.2.9:4342".parse().unwrap(),
+        &request_bytes(&request),
+        t0,
+    );
+    let out = sent(&mut xtr);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].destination, "192.0.2.9:4342".parse().unwrap());
+    let reply = MapReplyRepr::parse(&out[0].payload).unwrap();
+    assert_eq!(reply.nonce, 41);
+    assert!(!reply.probe);
+    assert_eq!(reply.records.len(), 1);
+    assert!(reply.records[0].authoritative);
+    assert_eq!(reply.records[0].mask_len, 24);
+    assert_eq!(
+        reply.records[0].locators[0].address,
+        Address::from(ip("192.0.2.1"))
+    );
+
+    // In an ECM with IPv4 outer and IPv6 inner headers: reply to the inner source port.
+    let ecm = EcmRepr {
+        security: false,
+        ddt: false,
+        to_etr: true,
+        to_map_server: false,
+        inner_source: ip("2001:db8:ff::9"),
+        inner_destination: ip("2001:db8:a::10"),
+        inner_ttl: 64,
+        source_port: 61000,
+        destination_port: 4342,
+        message: request_bytes(&query(42, "2001:db8:a::10", "2001:db8:ff::9")),
+    };
+    let mut bytes = Vec::new();
+    ecm.emit(&mut bytes).unwrap();
+    xtr.handle_datagram("192.0.2.100:4342".parse().unwrap(), &bytes, t0);
+    let out = sent(&mut xtr);
+    assert_eq!(
+        out[0].destination,
+        SocketAddr::new(
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 9)),
+            61000
+        )
+    );
+    let reply = MapReplyRepr::parse(&out[0].payload).unwrap();
+    assert_eq!((reply.nonce, reply.records[0].mask_len), (42, 64));
+
+    // An RLOC probe: the probe bit comes back.
+    let mut probe = query(43, "10.1.0.10", "192.0.2.9");
+    probe.probe = true;
+    xtr.handle_datagram(
+        "192.0.2.9:4342".parse().unwrap(),
+        &request_bytes(&probe),
+        t0,
+    );
+    let reply = MapReplyRepr::parse(&sent(&mut xtr)[0].payload).unwrap();
+    assert!(reply.probe);
+    assert_eq!(reply.nonce, 43);
+
+    assert_eq!(
+        xtr.responder.recent_correspondents(t0),
+        vec![ip("192.0.2.9"), ip("2001:db8:ff::9")]
+    );
+    assert_eq!(xtr.stats().map_requests_answered, 3);
+}
+
+#[test]
+fn requests_that_cannot_be_answered_are_counted_and_ignored() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    let from: SocketAddr = "192.0.2.9:4342".parse().unwrap();
+    // Not our EID.
+    xtr.handle_datagram(from, &request_bytes(&query(1, "10.7.0.1", "192.0.2.9")), t0);
+    // Truncated.
+    let bytes = request_bytes(&query(2, "10.1.0.1", "192.0.2.9"));
+    xtr.handle_datagram(from, &bytes[..bytes.len() - 3], t0);
+    // D bit: no reply wanted.
+    let mut quiet = query(3, "10.1.0.1", "192.0.2.9");
+    quiet.dont_map_reply = true;
+    xtr.handle_datagram(from, &request_bytes(&quiet), t0);
+    // A Map-Register is not for an xTR; an empty datagram is nothing.
+    xtr.handle_datagram(from, &[0x30, 0, 0, 0], t0);
+    xtr.handle_datagram(from, &[], t0);
+    assert!(sent(&mut xtr).is_empty());
+    let stats = xtr.stats();
+    assert_eq!((stats.map_requests_refused, stats.messages_refused), (3, 2));
+    assert_eq!(stats.map_requests_answered, 0);
+    assert!(xtr.responder.recent_correspondents(t0).is_empty());
+}
+
+#[test]
+fn an_smr_for_a_cached_eid_sends_an_smr_invoked_request() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    let request = ecm_request(&mut xtr);
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(
+            request.nonce,
+            false,
+            vec![record("10.2.0.0", 24, 10, vec![locator("192.0.2.2", 1)])],
+        ),
+        t0,
+    );
+    let mut smr = query(77, "10.2.0.0", "192.0.2.2");
+    smr.smr = true;
+    // For an EID we have not cached: nothing to refresh.
+    let mut stranger = query(78, "10.8.0.0", "192.0.2.8");
+    stranger.smr = true;
+    xtr.handle_datagram(
+        "192.0.2.8:4342".parse().unwrap(),
+        &request_bytes(&stranger),
+        t0,
+    );
+    assert!(sent(&mut xtr).is_empty());
+    xtr.handle_datagram("192.0.2.2:4342".parse().unwrap(), &request_bytes(&smr), t0);
+    let invoked = ecm_request(&mut xtr);
+    assert!(invoked.smr_invoked, "s bit");
+    assert_eq!(invoked.records[0].eid, Address::from(ip("10.2.0.0")));
+    assert_eq!(invoked.source_eid, Address::from(ip("10.1.0.0")));
+    assert_eq!(xtr.stats().smrs_received, 2);
+}
