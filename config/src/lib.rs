@@ -6,6 +6,7 @@
 mod diagnostics;
 pub mod legacy;
 mod mac;
+mod map_server;
 mod model;
 mod summary;
 mod validate;
@@ -14,6 +15,7 @@ use std::path::Path;
 
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use mac::MacAddr;
+pub use map_server::{parse_map_server, MapServerConfig, NegativeAction, Site};
 pub use model::*;
 pub use summary::summary;
 pub use validate::{Host, MAX_INSTANCE_ID, MAX_MAP_CACHE};
@@ -32,15 +34,26 @@ pub fn parse(text: &str, file: &str, host: &Host) -> Result<Config, ConfigErrors
 
 /// Reads, parses and validates a configuration file.
 pub fn load(path: &Path, host: &Host) -> Result<Config, ConfigErrors> {
+    let (text, file) = read(path)?;
+    parse(&text, &file, host)
+}
+
+/// Reads, parses and validates a `lisp-ms` configuration file.
+pub fn load_map_server(path: &Path) -> Result<MapServerConfig, ConfigErrors> {
+    let (text, file) = read(path)?;
+    parse_map_server(&text, &file)
+}
+
+fn read(path: &Path) -> Result<(String, String), ConfigErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![Diagnostic {
-            file: file.clone(),
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, file)),
+        Err(e) => Err(ConfigErrors(vec![Diagnostic {
+            file,
             line: 0,
             column: 0,
             path: String::new(),
             message: format!("cannot read: {e}"),
-        }])
-    })?;
-    parse(&text, &file, host)
+        }])),
+    }
 }

@@ -4,7 +4,9 @@
 pub mod appliance;
 pub mod decode;
 pub mod learned;
+pub mod map_server;
 pub mod registration;
+pub mod report;
 pub mod resolution;
 pub mod responder;
 pub mod wire;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use controlplane::report::nonzero_counters;
 
 #[derive(Parser)]
 #[command(name = "lispd", version, about = "DPDK LISP xTR")]
@@ -78,8 +79,8 @@ fn run(file: &std::path::Path) -> ExitCode {
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {
                 println!("  {name} {value}");
             }
-            print_nonzero("control", &report.control);
-            print_nonzero("control plane", &report.xtr);
+            println!("  control: {}", nonzero_counters(&report.control));
+            println!("  control plane: {}", nonzero_counters(&report.xtr));
             for (server, state) in &report.registration {
                 println!("  registration {server} {state:?}");
             }
@@ -90,19 +91,6 @@ fn run(file: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// One line of the stop report: every non-zero field of `stats`.
-fn print_nonzero(title: &str, stats: &impl serde::Serialize) {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(stats) else {
-        return;
-    };
-    let line: Vec<String> = fields
-        .iter()
-        .filter(|(_, v)| v.as_u64().is_some_and(|n| n > 0))
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
-    println!("  {title}: {}", line.join(" "));
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {

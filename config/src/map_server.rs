@@ -1,0 +1,170 @@
+//! The configuration of `lisp-ms`, the Map-Server and Map-Resolver: listen addresses, the sites
+//! with their EID prefixes and keys, and what to answer for space nobody registered.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostics::{self, ConfigErrors, FieldPath, Issue};
+use crate::model::AuthAlgorithm;
+
+/// The whole `lisp-ms` file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapServerConfig {
+    /// UDP sockets to serve on (port 4342 by convention).
+    #[serde(default = "default_listen")]
+    pub listen: Vec<SocketAddr>,
+    /// A registration not refreshed within this time is dropped (RFC 9301 suggests 3 minutes).
+    #[serde(default = "default_registration_ttl")]
+    pub registration_ttl_secs: u32,
+    /// TTL of negative Map-Replies for space outside every site.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_ttl_minutes: u32,
+    /// Action of negative Map-Replies for space outside every site.
+    #[serde(default)]
+    pub negative_action: NegativeAction,
+    #[serde(default)]
+    pub site: Vec<Site>,
+}
+
+/// What an ITR is told to do with packets for unregistered, non-site space.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NegativeAction {
+    #[default]
+    NativelyForward,
+    Drop,
+    SendMapRequest,
+}
+
+/// One LISP site: who may register which prefixes, with which key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub name: String,
+    pub key: String,
+    #[serde(default = "default_algorithm")]
+    pub algorithm: AuthAlgorithm,
+    /// The EID prefixes the site owns.
+    pub prefixes: Vec<IpNet>,
+    /// Whether registrations of more-specific prefixes inside them are accepted.
+    #[serde(default = "yes")]
+    pub accept_more_specifics: bool,
+}
+
+fn default_listen() -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 4342),
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 4342),
+    ]
+}
+
+fn default_registration_ttl() -> u32 {
+    180
+}
+
+fn default_negative_ttl() -> u32 {
+    15
+}
+
+fn default_algorithm() -> AuthAlgorithm {
+    AuthAlgorithm::HmacSha256
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl MapServerConfig {
+    /// The built-in demo: loopback listeners and the two demo sites (keys `demo-site-a` and
+    /// `demo-site-b`), so the demo needs no extra file.
+    pub fn demo() -> Self {
+        let site = |name: &str, prefixes: [&str; 2]| Site {
+            name: name.to_owned(),
+            key: format!("demo-{name}"),
+            algorithm: AuthAlgorithm::HmacSha256,
+            prefixes: prefixes.iter().filter_map(|p| p.parse().ok()).collect(),
+            accept_more_specifics: true,
+        };
+        Self {
+            listen: default_listen(),
+            registration_ttl_secs: default_registration_ttl(),
+            negative_ttl_minutes: default_negative_ttl(),
+            negative_action: NegativeAction::NativelyForward,
+            site: vec![
+                site("site-a", ["10.1.0.0/16", "2001:db8:a::/48"]),
+                site("site-b", ["10.2.0.0/16", "2001:db8:b::/48"]),
+            ],
+        }
+    }
+}
+
+/// Parses and validates a `lisp-ms` file; `file` names it in errors.
+pub fn parse_map_server(text: &str, file: &str) -> Result<MapServerConfig, ConfigErrors> {
+    let config: MapServerConfig =
+        toml::from_str(text).map_err(|e| diagnostics::from_toml_error(file, text, &e))?;
+    let issues = validate(&config);
+    if issues.is_empty() {
+        Ok(config)
+    } else {
+        Err(diagnostics::place(file, text, issues))
+    }
+}
+
+fn validate(config: &MapServerConfig) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let root = FieldPath::root();
+    let mut report = |path: FieldPath, message: String| issues.push(Issue { path, message });
+    if config.listen.is_empty() {
+        report(root.key("listen"), "at least one listen address".into());
+    }
+    if config.registration_ttl_secs < 10 {
+        report(
+            root.key("registration_ttl_secs"),
+            "at least 10 seconds (registrations are refreshed every 60)".into(),
+        );
+    }
+    let mut names = HashMap::new();
+    let mut owners: Vec<(IpNet, usize)> = Vec::new();
+    for (i, site) in config.site.iter().enumerate() {
+        let here = root.key("site").index(i);
+        if let Some(first) = names.insert(site.name.as_str(), i) {
+            report(
+                here.key("name"),
+                format!("site name {:?} is already used by site[{first}]", site.name),
+            );
+        }
+        if site.key.is_empty() {
+            report(here.key("key"), "a site needs a non-empty key".into());
+        }
+        if site.prefixes.is_empty() {
+            report(
+                here.key("prefixes"),
+                "a site owns at least one prefix".into(),
+            );
+        }
+        for (j, prefix) in site.prefixes.iter().enumerate() {
+            let path = here.key("prefixes").index(j);
+            if prefix.trunc() != *prefix {
+                report(
+                    path.clone(),
+                    format!("{prefix} has host bits set; write {}", prefix.trunc()),
+                );
+            }
+            if let Some((other, owner)) = owners
+                .iter()
+                .find(|(o, _)| o.contains(&prefix.network()) || prefix.contains(&o.network()))
+            {
+                report(
+                    path,
+                    format!("{prefix} overlaps {other} of site[{owner}]: a prefix has one owner"),
+                );
+            }
+        }
+        owners.extend(site.prefixes.iter().map(|p| (p.trunc(), i)));
+    }
+    issues
+}

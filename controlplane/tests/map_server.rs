@@ -1,0 +1,413 @@
+//! lisp-ms's machine with a fake clock: against our own xTR control plane (registration with
+//! Map-Notify, resolution through the map-server to the ETR and back) and against hand-built
+//! messages that must each be refused and counted without changing anything.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use config::{MapServerConfig, NegativeAction};
+use controlplane::learned::LearnedMappings;
+use controlplane::map_server::{Event, MapServer};
+use controlplane::registration::{
+    self as reg, MapServer as Server, Registration, Timers, Transmit,
+};
+use controlplane::resolution::{Resolver, ResolverConfig};
+use controlplane::responder::Responder;
+use controlplane::wire::address::Address;
+use controlplane::wire::auth::AuthAlgorithm;
+use controlplane::wire::ecm::EcmRepr;
+use controlplane::wire::map_reply::MapReplyRepr;
+use controlplane::wire::map_request::MapRequestRepr;
+use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
+use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr};
+use controlplane::xtr::Xtr;
+use dataplane::mapcache::MapCacheWriter;
+use dataplane::rcu::Qsbr;
+
+const MS: &str = "192.0.2.100:4342";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn ms() -> MapServer {
+    let mut config = MapServerConfig::demo();
+    config.negative_action = NegativeAction::NativelyForward;
+    MapServer::new(config)
+}
+
+fn record(prefix: &str, rloc: &str) -> EidRecord {
+    let net: ipnet::IpNet = prefix.parse().unwrap();
+    EidRecord {
+        ttl: 10,
+        mask_len: net.prefix_len(),
+        action: Action::NoAction,
+        authoritative: true,
+        map_version: 0,
+        eid: Address::from(net.network()),
+        locators: vec![LocatorRecord {
+            priority: 1,
+            weight: 100,
+            multicast_priority: 255,
+            multicast_weight: 0,
+            local: true,
+            probed: false,
+            reachable: true,
+            address: Address::from(ip(rloc)),
+        }],
+    }
+}
+
+/// A signed Map-Register with `nonce` for `records`, keyed `key` with `algorithm`.
+fn register(nonce: u64, records: Vec<EidRecord>, key: &str, algorithm: AuthAlgorithm) -> Vec<u8> {
+    let mut message = MapRegisterRepr {
+        proxy_reply: false,
+        security: false,
+        rtr: false,
+        want_map_notify: true,
+        body: Authenticated {
+            nonce,
+            key_id: 0,
+            algorithm_id: 0,
+            auth_data: Vec::new(),
+            records,
+            xtr: None,
+        },
+    };
+    message.body.prepare_auth(0, algorithm);
+    let mut bytes = Vec::new();
+    message.emit(&mut bytes).unwrap();
+    sign(&mut bytes, key.as_bytes()).unwrap();
+    bytes
+}
+
+fn all(ms: &mut MapServer) -> Vec<Transmit> {
+    std::iter::from_fn(|| ms.poll_transmit()).collect()
+}
+
+/// An xTR for a demo site: EID prefix, RLOC, map-server key; it registers with and resolves
+/// through [`MS`].
+fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
+    let database = vec![record(eid, rloc)];
+    Xtr::new(
+        Registration::new(
+            vec![Server {
+                address: sa(MS),
+                key: key.as_bytes().to_vec(),
+                key_id: 0,
+                algorithm: AuthAlgorithm::HmacSha256,
+                want_map_notify: true,
+                proxy_reply: false,
+            }],
+            database.clone(),
+            None,
+            Timers::default(),
+            3,
+            now,
+        ),
+        Resolver::new(
+            ResolverConfig {
+                resolvers: vec![sa(MS)],
+                itr_rlocs: vec![ip(rloc)],
+                retries: 2,
+                timeout: Duration::from_secs(1),
+            },
+            5,
+        ),
+        Responder::new(database, vec![ip(rloc)], Duration::from_secs(600)),
+        MapCacheWriter::new(100, Qsbr::new(2)),
+        LearnedMappings::new(100),
+        vec![ip(eid.split('/').next().unwrap())],
+    )
+}
+
+/// Delivers everything `from` wants to send: to the map-server, or to the xTR at `peer_rloc`.
+fn deliver(from: &mut Xtr, from_rloc: &str, ms: &mut MapServer, now: Instant) {
+    while let Some(t) = from.poll_transmit() {
+        assert_eq!(t.destination, sa(MS), "{t:?}");
+        ms.handle_datagram(SocketAddr::new(ip(from_rloc), 4342), &t.payload, now);
+    }
+}
+
+#[test]
+fn our_xtrs_register_and_resolve_each_other_through_the_map_server() {
+    let t0 = Instant::now();
+    let mut ms = ms();
+    let mut a = xtr("10.1.0.0/24", "192.0.2.1", "demo-site-a", t0);
+    let mut b = xtr("10.2.0.0/24", "192.0.2.2", "demo-site-b", t0);
+    a.handle_timeout(t0);
+    b.handle_timeout(t0);
+    deliver(&mut a, "192.0.2.1", &mut ms, t0);
+    deliver(&mut b, "192.0.2.2", &mut ms, t0);
+    let notifies = all(&mut ms);
+    assert_eq!(notifies.len(), 2, "a Map-Notify for each");
+    for notify in notifies {
+        let (xtr, from) = if notify.destination.ip() == ip("192.0.2.1") {
+            (&mut a, "192.0.2.1")
+        } else {
+            (&mut b, "192.0.2.2")
+        };
+        xtr.handle_datagram(sa(MS), &notify.payload, t0);
+        assert_eq!(
+            xtr.stats().map_notifies_accepted,
+            1,
+            "{from}: nonce and HMAC verified"
+        );
+        assert_eq!(xtr.registration.status()[0].state, reg::State::Registered);
+    }
+    deliver(&mut a, "192.0.2.1", &mut ms, t0);
+    deliver(&mut b, "192.0.2.2", &mut ms, t0);
+    assert_eq!(ms.stats().map_notify_acks, 2, "both Map-Notify-Acks verified");
+    assert_eq!(
+        std::iter::from_fn(|| ms.poll_event()).collect::<Vec<_>>(),
+        vec![
+            Event::Registered {
+                site: "site-a".into(),
+                prefix: "10.1.0.0/24".parse().unwrap(),
+                by: ip("192.0.2.1")
+            },
+            Event::Registered {
+                site: "site-b".into(),
+                prefix: "10.2.0.0/24".parse().unwrap(),
+                by: ip("192.0.2.2")
+            },
+        ]
+    );
+
+    // A misses 10.2.0.20: its ECM goes to the map-server, which forwards it to B's RLOC.
+    a.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    deliver(&mut a, "192.0.2.1", &mut ms, t0);
+    let forwarded = all(&mut ms);
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(forwarded[0].destination, sa("192.0.2.2:4342"));
+    assert!(EcmRepr::parse(&forwarded[0].payload).unwrap().to_etr);
+    b.handle_datagram(sa(MS), &forwarded[0].payload, t0);
+    let reply = b.poll_transmit().expect("B answers");
+    assert_eq!(reply.destination, sa("192.0.2.1:4342"), "to A's ITR-RLOC");
+    a.handle_datagram(sa("192.0.2.2:4342"), &reply.payload, t0);
+    let (prefix, mapping) = a.map_cache.lookup(ip("10.2.0.20")).expect("installed in A");
+    assert_eq!(prefix, "10.2.0.0/24".parse().unwrap());
+    assert_eq!(mapping.locators[0].address, ip("192.0.2.2"));
+    assert_eq!(ms.stats().requests_forwarded, 1);
+}
+
+#[test]
+fn registrations_of_two_xtrs_merge_and_expire_separately() {
+    let t0 = Instant::now();
+    let mut ms = ms();
+    let key = "demo-site-a";
+    ms.handle_datagram(
+        sa("192.0.2.1:4342"),
+        &register(
+            1,
+            vec![record("10.1.0.0/24", "192.0.2.1")],
+            key,
+            AuthAlgorithm::HmacSha256,
+        ),
+        t0,
+    );
+    let later = t0 + Duration::from_secs(100);
+    ms.handle_datagram(
+        sa("192.0.2.3:4342"),
+        &register(
+            2,
+            vec![record("10.1.0.0/24", "192.0.2.3")],
+            key,
+            AuthAlgorithm::HmacSha256,
+        ),
+        later,
+    );
+    let views = ms.registrations();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].locators, vec![ip("192.0.2.1"), ip("192.0.2.3")]);
+    assert_eq!(views[0].registrants, 2);
+    assert_eq!(ms.poll_timeout(), Some(t0 + Duration::from_secs(180)));
+    ms.handle_timeout(t0 + Duration::from_secs(180));
+    let views = ms.registrations();
+    assert_eq!(
+        views[0].locators,
+        vec![ip("192.0.2.3")],
+        "the first one expired"
+    );
+    ms.handle_timeout(later + Duration::from_secs(180));
+    assert!(ms.registrations().is_empty());
+    assert_eq!(ms.stats().registrations_expired, 2);
+}
+
+#[test]
+fn bad_registrations_are_refused_and_counted() {
+    let t0 = Instant::now();
+    let mut ms = ms();
+    let from = sa("192.0.2.1:4342");
+    let sha = AuthAlgorithm::HmacSha256;
+    let good = register(
+        9,
+        vec![record("10.1.0.0/24", "192.0.2.1")],
+        "demo-site-a",
+        sha,
+    );
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "bad HMAC",
+            register(1, vec![record("10.1.0.0/24", "192.0.2.1")], "wrong", sha),
+        ),
+        (
+            "wrong algorithm",
+            register(
+                2,
+                vec![record("10.1.0.0/24", "192.0.2.1")],
+                "demo-site-a",
+                AuthAlgorithm::HmacSha1,
+            ),
+        ),
+        (
+            "unknown site",
+            register(
+                3,
+                vec![record("10.9.0.0/24", "192.0.2.1")],
+                "demo-site-a",
+                sha,
+            ),
+        ),
+        (
+            "prefix of another site",
+            register(
+                4,
+                vec![
+                    record("10.1.0.0/24", "192.0.2.1"),
+                    record("10.2.0.0/24", "192.0.2.1"),
+                ],
+                "demo-site-a",
+                sha,
+            ),
+        ),
+        ("truncated", good[..good.len() - 5].to_vec()),
+    ];
+    for (_, bytes) in &cases {
+        ms.handle_datagram(from, bytes, t0);
+    }
+    assert!(ms.registrations().is_empty(), "nothing registered");
+    assert!(all(&mut ms).is_empty(), "nothing answered");
+    ms.handle_datagram(from, &good, t0);
+    assert_eq!(ms.registrations().len(), 1);
+    all(&mut ms);
+    ms.handle_datagram(from, &good, t0 + Duration::from_secs(1));
+    assert!(all(&mut ms).is_empty(), "a replay gets no Map-Notify");
+    let s = ms.stats();
+    assert_eq!(
+        (
+            s.refused_bad_authentication,
+            s.refused_unknown_site,
+            s.refused_outside_site,
+            s.refused_malformed,
+            s.refused_replay,
+            s.registers_accepted
+        ),
+        (2, 1, 1, 1, 1, 1)
+    );
+}
+
+fn ecm_request(nonce: u64, eid: &str, itr: &str) -> Vec<u8> {
+    let request = MapRequestRepr::query(
+        nonce,
+        Address::from(ip("10.1.0.10")),
+        vec![Address::from(ip(itr))],
+        vec![RequestRecord {
+            mask_len: 32,
+            eid: Address::from(ip(eid)),
+        }],
+    );
+    let mut message = Vec::new();
+    request.emit(&mut message).unwrap();
+    let mut bytes = Vec::new();
+    EcmRepr {
+        security: false,
+        ddt: false,
+        to_etr: false,
+        to_map_server: false,
+        inner_source: ip(itr),
+        inner_destination: ip(eid),
+        inner_ttl: 64,
+        source_port: 4342,
+        destination_port: 4342,
+        message,
+    }
+    .emit(&mut bytes)
+    .unwrap();
+    bytes
+}
+
+#[test]
+fn unregistered_space_gets_the_widest_negative_reply() {
+    let t0 = Instant::now();
+    let mut ms = ms();
+    let from = sa("192.0.2.1:4342");
+    ms.handle_datagram(
+        sa("192.0.2.2:4342"),
+        &register(
+            1,
+            vec![record("10.2.0.0/24", "192.0.2.2")],
+            "demo-site-b",
+            AuthAlgorithm::HmacSha256,
+        ),
+        t0,
+    );
+    all(&mut ms);
+    for (eid, prefix, action, ttl) in [
+        ("10.3.0.1", "10.3.0.0/16", Action::NativelyForward, 15),
+        ("192.168.1.1", "128.0.0.0/1", Action::NativelyForward, 15),
+        ("10.2.200.1", "10.2.128.0/17", Action::Drop, 1),
+    ] {
+        ms.handle_datagram(from, &ecm_request(7, eid, "192.0.2.1"), t0);
+        let out = all(&mut ms);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].destination, from);
+        let reply = MapReplyRepr::parse(&out[0].payload).unwrap();
+        let record = &reply.records[0];
+        let got = ipnet::IpNet::new(record.eid.ip().unwrap(), record.mask_len).unwrap();
+        assert_eq!(got, prefix.parse().unwrap(), "{eid}");
+        assert_eq!(
+            (record.action, record.ttl, reply.nonce),
+            (action, ttl, 7),
+            "{eid}"
+        );
+        assert!(record.locators.is_empty());
+    }
+    assert_eq!(ms.stats().negative_replies, 3);
+}
+
+#[test]
+fn proxy_reply_registrations_are_answered_by_the_map_server() {
+    let t0 = Instant::now();
+    let mut ms = ms();
+    let mut message = MapRegisterRepr::parse(&register(
+        1,
+        vec![record("10.2.0.0/24", "192.0.2.2")],
+        "demo-site-b",
+        AuthAlgorithm::HmacSha256,
+    ))
+    .unwrap();
+    message.proxy_reply = true;
+    let mut bytes = Vec::new();
+    message.emit(&mut bytes).unwrap();
+    sign(&mut bytes, b"demo-site-b").unwrap();
+    ms.handle_datagram(sa("192.0.2.2:4342"), &bytes, t0);
+    all(&mut ms);
+    ms.handle_datagram(
+        sa("192.0.2.1:4342"),
+        &ecm_request(8, "10.2.0.5", "192.0.2.1"),
+        t0,
+    );
+    let out = all(&mut ms);
+    let reply = MapReplyRepr::parse(&out[0].payload).unwrap();
+    assert_eq!(
+        reply.records[0].locators[0].address,
+        Address::from(ip("192.0.2.2"))
+    );
+    assert!(reply.records[0].authoritative);
+    assert_eq!(ms.stats().requests_proxied, 1);
+}
