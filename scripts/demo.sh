@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The README's first command. Until the two-site LISP demo lands, it runs the port smoke:
-# a DPDK port (net_af_packet on a veth) exchanging ARP and UDP with the kernel of a fresh
-# network namespace, all through the project's safe DPDK layer; everything is removed afterwards.
+# The README's first command: installs what is missing, builds in release mode and runs the two-site
+# LISP demo (lisp-demo): two xTRs (lispd on DPDK af_packet ports, each in its own namespace), two
+# map-servers (lisp-ms) in an underlay namespace, hosts on both sides reaching each other through
+# LISP over IPv4 and IPv6. Everything it creates is removed at the end, also on Ctrl-C.
+# Arguments go to lisp-demo (--keep leaves the topology up until Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --locked -p tests --bin port-smoke
-exec target/release/port-smoke
+cargo build --release --locked -p controlplane -p tests --bins
+exec target/release/lisp-demo "$@"

@@ -71,6 +71,8 @@ pub struct Cores {
     pub control: usize,
     /// The pinned poll-mode data cores.
     pub data: Vec<usize>,
+    /// Microseconds a data core sleeps after a run of empty polls; 0 = pure polling.
+    pub idle_sleep_us: u32,
 }
 
 impl Default for Cores {
@@ -78,6 +80,7 @@ impl Default for Cores {
         Self {
             control: 0,
             data: vec![1],
+            idle_sleep_us: 0,
         }
     }
 }

@@ -79,6 +79,15 @@ impl Validator {
                 "no data core; expected at least one, e.g. data = [1]",
             );
         }
+        if cores.idle_sleep_us > 10_000 {
+            self.report(
+                path.key("idle_sleep_us"),
+                format!(
+                    "{} µs would stall forwarding; at most 10000",
+                    cores.idle_sleep_us
+                ),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, &core) in cores.data.iter().enumerate() {
             if core == cores.control {

@@ -161,7 +161,11 @@ fn our_xtrs_register_and_resolve_each_other_through_the_map_server() {
     }
     deliver(&mut a, "192.0.2.1", &mut ms, t0);
     deliver(&mut b, "192.0.2.2", &mut ms, t0);
-    assert_eq!(ms.stats().map_notify_acks, 2, "both Map-Notify-Acks verified");
+    assert_eq!(
+        ms.stats().map_notify_acks,
+        2,
+        "both Map-Notify-Acks verified"
+    );
     assert_eq!(
         std::iter::from_fn(|| ms.poll_event()).collect::<Vec<_>>(),
         vec![

@@ -156,6 +156,7 @@ fn data_core_forwards_between_real_ports() {
                     .collect(),
             }),
             neighbour_updates: None,
+            wanted: dataplane::pipeline::WantedNeighbours::new(8),
         },
         rloc: PortIo {
             rx: vec![core_rloc.rx_queue(0).unwrap()],
@@ -169,6 +170,7 @@ fn data_core_forwards_between_real_ports() {
                     .collect(),
             }),
             neighbour_updates: None,
+            wanted: dataplane::pipeline::WantedNeighbours::new(8),
         },
         punt: punt_tx,
         reader: qsbr.register().unwrap(),
@@ -180,6 +182,7 @@ fn data_core_forwards_between_real_ports() {
         feedback: feedback_channel(64).0,
         nonces: Nonces::new(9),
         punt_limiter: PuntLimiter::new(256, u64::MAX / 2),
+        idle_sleep: std::time::Duration::ZERO,
     };
 
     // ITR: IPv4 and IPv6 EID packets leave encapsulated toward the remote RLOC's MAC.

@@ -12,7 +12,7 @@ use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
 use std::sync::Arc;
 
 use dataplane::mailbox::Publisher;
-use dataplane::pipeline::Neighbours;
+use dataplane::pipeline::{Neighbours, WantedNeighbours};
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
 
 /// One port as the control core sees it.
@@ -25,11 +25,25 @@ pub struct ControlPort {
     /// The control core's copy of the port's neighbour table; published on every change.
     pub neighbours: Neighbours,
     pub publisher: Publisher<Neighbours>,
-    /// Addresses whose next hop must stay resolved (gateways, map-cache locators on this side).
+    /// Next hops the data core met without a MAC.
+    pub wanted: WantedNeighbours,
+    /// Addresses whose next hop must stay resolved (gateways, locators, hosts the data core
+    /// asked for).
     pub resolve: Vec<IpAddr>,
 }
 
 impl ControlPort {
+    /// Adds `addresses` to those kept resolved; true when one of them is new.
+    pub fn want(&mut self, addresses: Vec<IpAddr>) -> bool {
+        let before = self.resolve.len();
+        for address in addresses {
+            if !self.resolve.contains(&address) {
+                self.resolve.push(address);
+            }
+        }
+        self.resolve.len() > before
+    }
+
     /// Records `mac` for an on-link `address`; publishes when it is new or changed.
     fn learn(&mut self, address: IpAddr, mac: [u8; 6], stats: &mut ControlStats) {
         let on_link = self

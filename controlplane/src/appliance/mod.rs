@@ -21,6 +21,7 @@ use dataplane::mailbox::mailbox;
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
 use dataplane::pipeline::{
     feedback_channel, total, CoreCounters, Counter, Nonces, PathConfig, PuntLimiter,
+    WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::{
@@ -171,6 +172,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
         (tables::neighbours(eid_cfg), tables::neighbours(rloc_cfg));
     let (eid_publisher, eid_updates) = mailbox();
     let (rloc_publisher, rloc_updates) = mailbox();
+    let (eid_wanted, rloc_wanted) = (WantedNeighbours::new(64), WantedNeighbours::new(64));
     let core = DataCore {
         eid: PortIo {
             rx: rx_queues(&eid_port)?,
@@ -178,6 +180,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             mac: eid_mac,
             neighbours: Arc::new(eid_neighbours.clone()),
             neighbour_updates: Some(eid_updates),
+            wanted: eid_wanted.clone(),
         },
         rloc: PortIo {
             rx: rx_queues(&rloc_port)?,
@@ -187,6 +190,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             mac: rloc_mac,
             neighbours: Arc::new(rloc_neighbours.clone()),
             neighbour_updates: Some(rloc_updates),
+            wanted: rloc_wanted.clone(),
         },
         punt: punt_tx,
         reader: qsbr.register().map_err(|e| fail("QSBR")(&e))?,
@@ -205,6 +209,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             dpdk_bindings::time::tsc_hz(&eal) / 1000
                 * u64::from(config.timers.map_request_min_interval_ms),
         ),
+        idle_sleep: Duration::from_micros(u64::from(config.cores.idle_sleep_us)),
     };
     let data_stop = stop.clone();
     let data = lcore::launch(&eal, data_lcore, move || core.run(&data_stop))
@@ -220,6 +225,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
                 .map_err(|e| fail("EID control TX queue")(&e))?,
             neighbours: eid_neighbours,
             publisher: eid_publisher,
+            wanted: eid_wanted,
             resolve: eid_cfg.gateways.clone(),
         },
         ControlPort {
@@ -231,6 +237,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
                 .map_err(|e| fail("RLOC control TX queue")(&e))?,
             neighbours: rloc_neighbours,
             publisher: rloc_publisher,
+            wanted: rloc_wanted,
             resolve: rloc_cfg
                 .gateways
                 .iter()
@@ -281,10 +288,12 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             }
         }
         let new_locators = xtr.take_new_locators();
-        if !new_locators.is_empty() {
-            control_ports[1].resolve.extend(new_locators);
-            control_ports[1].resolve.sort_unstable();
-            control_ports[1].resolve.dedup();
+        let mut wanted = control_ports[1].want(new_locators);
+        for port in &mut control_ports {
+            let asked: Vec<IpAddr> = std::iter::from_fn(|| port.wanted.take()).collect();
+            wanted |= port.want(asked);
+        }
+        if wanted {
             control::resolve(&mut control_ports, &pool, &mut stats);
         }
         outbox.retry(&mut control_ports[1], &pool, &local, now, &mut stats);

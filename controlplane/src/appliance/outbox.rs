@@ -45,9 +45,7 @@ impl Outbox {
         };
         let Some(mac) = port.neighbours.mac_for(destination) else {
             if let Some(next_hop) = port.neighbours.next_hop(destination) {
-                if !port.resolve.contains(&next_hop) {
-                    port.resolve.push(next_hop);
-                }
+                port.want(vec![next_hop]);
             }
             if self.waiting.len() < MAX_WAITING {
                 self.waiting.push_back((transmit, now));

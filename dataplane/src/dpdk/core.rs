@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use dpdk_bindings::{MbufBurst, RingProducer, RxQueue, TxQueue, MAX_BURST};
 
@@ -15,6 +16,7 @@ use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EtrContext,
     FeedbackSender, ItrContext, LocalRlocs, Neighbours, Nonces, PacketBuffer, PathConfig, Verdict,
+    WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN};
@@ -30,6 +32,8 @@ pub struct PortIo {
     pub neighbours: Arc<Neighbours>,
     /// New neighbour tables from the control core, picked up at the quiescent point.
     pub neighbour_updates: Option<Subscriber<Neighbours>>,
+    /// Where next hops without a MAC are reported.
+    pub wanted: WantedNeighbours,
 }
 
 impl PortIo {
@@ -56,7 +60,13 @@ pub struct DataCore {
     pub nonces: Nonces,
     /// Map-cache misses punted per destination prefix, in TSC ticks.
     pub punt_limiter: PuntLimiter,
+    /// Sleep this long after a run of empty polls (zero: pure polling, the appliance default),
+    /// for machines where data cores share CPUs with other work.
+    pub idle_sleep: Duration,
 }
+
+/// Consecutive empty polls before an idle sleep.
+const EMPTY_POLLS_BEFORE_SLEEP: u32 = 256;
 
 /// Prepends an Ethernet header for an IP packet.
 fn push_ethernet<P: PacketBuffer>(packet: &mut P, destination: [u8; 6], source: [u8; 6]) -> bool {
@@ -85,8 +95,16 @@ fn transmit(tx: &mut TxQueue, burst: &mut MbufBurst, counters: &CoreCounters) {
 impl DataCore {
     /// Polls until `stop` is set, then goes offline for QSBR.
     pub fn run(mut self, stop: &AtomicBool) -> Self {
+        let mut empty_polls = 0u32;
         while !stop.load(Ordering::Relaxed) {
-            self.poll();
+            if self.poll() > 0 {
+                empty_polls = 0;
+                continue;
+            }
+            empty_polls = empty_polls.saturating_add(1);
+            if empty_polls >= EMPTY_POLLS_BEFORE_SLEEP && !self.idle_sleep.is_zero() {
+                std::thread::sleep(self.idle_sleep);
+            }
         }
         self.reader.offline();
         self
@@ -235,7 +253,12 @@ impl DataCore {
             Side::Eid => &self.eid,
             Side::Rloc => &self.rloc,
         };
-        let Some(mac) = port.neighbours.mac_for(destination) else {
+        let Some(next_hop) = port.neighbours.next_hop(destination) else {
+            self.counters.bump(Counter::DropNoNeighbour);
+            return;
+        };
+        let Some(&mac) = port.neighbours.macs.get(&next_hop) else {
+            port.wanted.want(next_hop);
             self.counters.bump(Counter::DropNoNeighbour);
             return;
         };

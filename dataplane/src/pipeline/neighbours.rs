@@ -1,13 +1,34 @@
-//! Where a packet goes at layer 2: the next hop toward an RLOC (itself when on-link, else the
-//! port's gateway) and the MAC of a next hop.
-//!
-//! This version is fixed when the data core starts (configured static neighbours); learning by
-//! ARP/ND on the control core and publishing it RCU-style is the next step.
+//! Where a packet goes at layer 2: the next hop toward a destination (itself when on-link, else
+//! the port's gateway) and the MAC of a next hop. The control core learns MACs and publishes new
+//! tables; a data core that meets a next hop with no MAC asks for it through [`WantedNeighbours`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use crossbeam::queue::ArrayQueue;
 use ipnet::IpNet;
+
+/// Next hops a data core needed but had no MAC for, queued (lock-free, bounded, lossy when full)
+/// for the control core to resolve. The packet itself is dropped and counted.
+#[derive(Debug, Clone)]
+pub struct WantedNeighbours(Arc<ArrayQueue<IpAddr>>);
+
+impl WantedNeighbours {
+    pub fn new(capacity: usize) -> Self {
+        Self(Arc::new(ArrayQueue::new(capacity.max(1))))
+    }
+
+    /// Asks for `next_hop` (ignored when the queue is full: the control core is behind anyway).
+    pub fn want(&self, next_hop: IpAddr) {
+        let _ = self.0.push(next_hop);
+    }
+
+    /// The next address asked for.
+    pub fn take(&self) -> Option<IpAddr> {
+        self.0.pop()
+    }
+}
 
 /// Next hops and MACs of one port.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

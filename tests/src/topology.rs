@@ -1,0 +1,467 @@
+//! The two-site LISP topology on one machine, shared by the demo and the end-to-end tests:
+//!
+//! ```text
+//!  host A ─ eid0 [lispd A] rloc0 ─┐                    ┌─ rloc0 [lispd B] eid0 ─ host B
+//!  10.1.0.10      192.0.2.1       └─ br0 (underlay) ───┘      192.0.2.2        10.2.0.20
+//!  2001:db8:a::10 2001:db8:ff::1     lisp-ms .100/::100   2001:db8:ff::2     2001:db8:b::20
+//!                                    lisp-ms .101 (second map-server of site A)
+//! ```
+//!
+//! Every box is a network namespace with a unique name; each lispd runs inside its own namespace
+//! on `net_af_packet` ports over veths that live there (../shared/DESIGN.md section 9). Dropping
+//! the topology stops every process (by PID) and deletes the namespaces, which removes the veths.
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::netns::{run, unique_name, Namespace, NetnsError};
+
+/// The key site A shares with the second map-server (the first uses the demo key).
+pub const SECOND_MS_KEY_A: &str = "second-ms-key-for-site-a";
+
+/// One LISP site's addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct SitePlan {
+    pub name: &'static str,
+    pub host4: &'static str,
+    pub host6: &'static str,
+    pub gateway4: &'static str,
+    pub gateway6: &'static str,
+    pub eid4: &'static str,
+    pub eid6: &'static str,
+    pub rloc4: &'static str,
+    pub rloc6: &'static str,
+    pub key: &'static str,
+}
+
+pub const SITE_A: SitePlan = SitePlan {
+    name: "a",
+    host4: "10.1.0.10",
+    host6: "2001:db8:a::10",
+    gateway4: "10.1.0.1",
+    gateway6: "2001:db8:a::1",
+    eid4: "10.1.0.0/24",
+    eid6: "2001:db8:a::/64",
+    rloc4: "192.0.2.1",
+    rloc6: "2001:db8:ff::1",
+    key: "demo-site-a",
+};
+
+pub const SITE_B: SitePlan = SitePlan {
+    name: "b",
+    host4: "10.2.0.20",
+    host6: "2001:db8:b::20",
+    gateway4: "10.2.0.1",
+    gateway6: "2001:db8:b::1",
+    eid4: "10.2.0.0/24",
+    eid6: "2001:db8:b::/64",
+    rloc4: "192.0.2.2",
+    rloc6: "2001:db8:ff::2",
+    key: "demo-site-b",
+};
+
+pub const MAP_SERVER: &str = "192.0.2.100";
+pub const MAP_SERVER6: &str = "2001:db8:ff::100";
+pub const SECOND_MAP_SERVER: &str = "192.0.2.101";
+
+/// A set-up step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("{0}")]
+    Io(String),
+    #[error("{binary} not found next to {here} (build it: cargo build -p controlplane)")]
+    MissingBinary { binary: String, here: String },
+}
+
+/// A process started in a namespace; stopped with SIGTERM, then killed, by PID.
+#[derive(Debug)]
+pub struct Process {
+    pub name: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Process {
+    /// Stops it with SIGTERM (SIGKILL after 10 s) and returns how it exited.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = Pid::from_raw(i32::try_from(child.id()).ok()?);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// What it wrote so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until its output contains `text`.
+    pub fn wait_for(&mut self, text: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.output().contains(text) {
+                return true;
+            }
+            if !self.running() {
+                return self.output().contains(text);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Where `binary` was built: next to the running executable or one directory up (test
+/// executables live in `target/*/deps`), unless `LISP_BIN_DIR` says otherwise.
+pub fn binary(name: &str) -> Result<PathBuf, TopologyError> {
+    let here = std::env::current_exe().map_err(|e| TopologyError::Io(e.to_string()))?;
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::var_os("LISP_BIN_DIR") {
+        candidates.push(PathBuf::from(dir).join(name));
+    }
+    if let Some(dir) = here.parent() {
+        candidates.push(dir.join(name));
+        if let Some(up) = dir.parent() {
+            candidates.push(up.join(name));
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| TopologyError::MissingBinary {
+            binary: name.to_owned(),
+            here: here.display().to_string(),
+        })
+}
+
+/// The namespaces and links of the two sites and the underlay.
+#[derive(Debug)]
+pub struct Topology {
+    pub dir: PathBuf,
+    pub hosts: [Namespace; 2],
+    pub xtrs: [Namespace; 2],
+    pub underlay: Namespace,
+    pub processes: Vec<Process>,
+}
+
+/// A veth with one end in each namespace, named there `a_name` and `b_name`.
+fn link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str) -> Result<(), NetnsError> {
+    let (tmp_a, tmp_b) = (unique_name("t"), unique_name("t"));
+    run(
+        "ip",
+        &[
+            "link", "add", &tmp_a, "type", "veth", "peer", "name", &tmp_b,
+        ],
+    )?;
+    run("ip", &["link", "set", &tmp_a, "netns", a.name()])?;
+    run("ip", &["link", "set", &tmp_b, "netns", b.name()])?;
+    a.ip(&["link", "set", &tmp_a, "name", a_name])?;
+    b.ip(&["link", "set", &tmp_b, "name", b_name])?;
+    Ok(())
+}
+
+/// A kernel interface that talks to a DPDK port: up, addresses kept when the link flaps, no DAD,
+/// no TX checksum offload (frames reach DPDK with complete checksums).
+fn kernel_side(ns: &Namespace, ifname: &str) -> Result<(), NetnsError> {
+    ns.exec(
+        "sysctl",
+        &[
+            "-qw",
+            &format!("net.ipv6.conf.{ifname}.keep_addr_on_down=1"),
+        ],
+    )?;
+    ns.exec(
+        "sysctl",
+        &["-qw", &format!("net.ipv6.conf.{ifname}.accept_dad=0")],
+    )?;
+    ns.ip(&["link", "set", ifname, "up"])?;
+    ns.exec("ethtool", &["-K", ifname, "tx", "off"])?;
+    Ok(())
+}
+
+impl Topology {
+    /// Creates every namespace, link and kernel address; starts nothing.
+    pub fn build(dir: &Path) -> Result<Self, TopologyError> {
+        std::fs::create_dir_all(dir).map_err(|e| TopologyError::Io(e.to_string()))?;
+        let topology = Self {
+            dir: dir.to_owned(),
+            hosts: [Namespace::create("lha")?, Namespace::create("lhb")?],
+            xtrs: [Namespace::create("lxa")?, Namespace::create("lxb")?],
+            underlay: Namespace::create("lul")?,
+            processes: Vec::new(),
+        };
+        let ul = &topology.underlay;
+        ul.ip(&["link", "add", "br0", "type", "bridge"])?;
+        ul.exec("sysctl", &["-qw", "net.ipv6.conf.br0.accept_dad=0"])?;
+        ul.ip(&["link", "set", "br0", "up"])?;
+        for address in [
+            format!("{MAP_SERVER}/24"),
+            format!("{SECOND_MAP_SERVER}/24"),
+            format!("{MAP_SERVER6}/64"),
+        ] {
+            ul.ip(&["addr", "add", &address, "dev", "br0"])?;
+        }
+        for (i, site) in [SITE_A, SITE_B].iter().enumerate() {
+            let (host, xtr) = (&topology.hosts[i], &topology.xtrs[i]);
+            link(host, "eth0", xtr, "eid0")?;
+            let port = format!("to{}", site.name);
+            link(ul, &port, xtr, "rloc0")?;
+            // The DPDK side: no kernel addresses, IPv6 off.
+            for ifname in ["eid0", "rloc0"] {
+                xtr.exec(
+                    "sysctl",
+                    &["-qw", &format!("net.ipv6.conf.{ifname}.disable_ipv6=1")],
+                )?;
+                xtr.ip(&["link", "set", ifname, "up"])?;
+            }
+            kernel_side(host, "eth0")?;
+            host.ip(&["addr", "add", &format!("{}/24", site.host4), "dev", "eth0"])?;
+            host.ip(&[
+                "-6",
+                "addr",
+                "add",
+                &format!("{}/64", site.host6),
+                "dev",
+                "eth0",
+                "nodad",
+            ])?;
+            host.ip(&["route", "add", "default", "via", site.gateway4])?;
+            host.ip(&["-6", "route", "add", "default", "via", site.gateway6])?;
+            kernel_side(ul, &port)?;
+            ul.ip(&["link", "set", &port, "master", "br0"])?;
+        }
+        Ok(topology)
+    }
+
+    /// Starts `program args` inside `namespace`, output to `{dir}/{name}.log`.
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        namespace: &str,
+        program: &Path,
+        args: &[&str],
+    ) -> Result<&mut Process, TopologyError> {
+        let log = self.dir.join(format!("{name}.log"));
+        let file = File::create(&log).map_err(|e| TopologyError::Io(e.to_string()))?;
+        let err = file
+            .try_clone()
+            .map_err(|e| TopologyError::Io(e.to_string()))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", namespace])
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .map_err(|e| TopologyError::Io(format!("starting {name}: {e}")))?;
+        self.processes.push(Process {
+            name: name.to_owned(),
+            log,
+            child: Some(child),
+        });
+        Ok(self.processes.last_mut().expect("just pushed"))
+    }
+
+    /// The process called `name`.
+    pub fn process(&mut self, name: &str) -> Option<&mut Process> {
+        self.processes.iter_mut().find(|p| p.name == name)
+    }
+
+    /// Starts both map-servers: the built-in demo one, and a second one that knows only site A,
+    /// with a different key.
+    pub fn start_map_servers(&mut self) -> Result<(), TopologyError> {
+        let lisp_ms = binary("lisp-ms")?;
+        let second = self.dir.join("second-ms.toml");
+        std::fs::write(
+            &second,
+            format!(
+                "listen = [\"{SECOND_MAP_SERVER}:4342\"]\n\n[[site]]\nname = \"site-a\"\nkey = \"{SECOND_MS_KEY_A}\"\nprefixes = [\"10.1.0.0/16\", \"2001:db8:a::/48\"]\n"
+            ),
+        )
+        .map_err(|e| TopologyError::Io(e.to_string()))?;
+        let ul = self.underlay.name().to_owned();
+        let listen4 = format!("{MAP_SERVER}:4342");
+        let listen6 = format!("[{MAP_SERVER6}]:4342");
+        self.spawn(
+            "lisp-ms",
+            &ul,
+            &lisp_ms,
+            &["--listen", &listen4, "--listen", &listen6],
+        )?;
+        self.spawn(
+            "lisp-ms-2",
+            &ul,
+            &lisp_ms,
+            &["--config", second.to_str().unwrap_or_default()],
+        )?;
+        Ok(())
+    }
+
+    /// Writes the lispd configuration of site `i` and starts it.
+    pub fn start_xtr(&mut self, i: usize) -> Result<(), TopologyError> {
+        let site = [SITE_A, SITE_B][i];
+        let file = self.dir.join(format!("lispd-{}.toml", site.name));
+        std::fs::write(&file, lispd_config(&site, &unique_name("lispd")))
+            .map_err(|e| TopologyError::Io(e.to_string()))?;
+        let lispd = binary("lispd")?;
+        let namespace = self.xtrs[i].name().to_owned();
+        self.spawn(
+            &format!("lispd-{}", site.name),
+            &namespace,
+            &lispd,
+            &["run", "-c", file.to_str().unwrap_or_default()],
+        )?;
+        Ok(())
+    }
+
+    /// Runs a command in host `i`'s namespace and returns its output, whatever its status.
+    pub fn on_host(&self, i: usize, program: &str, args: &[&str]) -> Result<Output, TopologyError> {
+        Command::new("ip")
+            .args(["netns", "exec", self.hosts[i].name(), program])
+            .args(args)
+            .output()
+            .map_err(|e| TopologyError::Io(format!("{program}: {e}")))
+    }
+
+    /// Pings `destination` from host `i` until one reply arrives or `timeout` passes; returns
+    /// the time to the first reply.
+    pub fn ping_until_reply(
+        &self,
+        i: usize,
+        destination: IpAddr,
+        timeout: Duration,
+    ) -> Result<Option<Duration>, TopologyError> {
+        let start = Instant::now();
+        // Every 100 ms until the first reply (-c 1 with a deadline waits for one reply).
+        let deadline = timeout.as_secs().max(1).to_string();
+        let out = self.on_host(
+            i,
+            "ping",
+            &[
+                "-n",
+                "-q",
+                "-i",
+                "0.1",
+                "-c",
+                "1",
+                "-w",
+                &deadline,
+                &destination.to_string(),
+            ],
+        )?;
+        if !out.status.success() && !out.stderr.is_empty() {
+            return Err(TopologyError::Io(format!(
+                "ping: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(out.status.success().then(|| start.elapsed()))
+    }
+
+    /// Stops every process (lispd prints its report on the way out).
+    pub fn stop_all(&mut self) {
+        for process in self.processes.iter_mut().rev() {
+            process.stop();
+        }
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// lispd's configuration for `site` in this topology.
+pub fn lispd_config(site: &SitePlan, file_prefix: &str) -> String {
+    let second_ms = if site.name == "a" {
+        format!(
+            "\n[[map_server]]\naddress = \"{SECOND_MAP_SERVER}\"\nkey = \"{SECOND_MS_KEY_A}\"\nalgorithm = \"hmac-sha256\"\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"# lispd for demo site {name}: generated by the two-site topology.
+[dpdk]
+eal_args = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--no-telemetry",
+            "--vdev=net_af_packet0,iface=eid0,qpairs=2", "--vdev=net_af_packet1,iface=rloc0,qpairs=2"]
+file_prefix = "{file_prefix}"
+mbuf_pool_size = 8191
+
+[cores]
+control = 0
+data = [1]
+idle_sleep_us = 100
+
+[[port]]
+name = "eid"
+device = "net_af_packet0"
+role = "eid"
+addresses = ["{gateway4}/24", "{gateway6}/64"]
+
+[[port]]
+name = "rloc"
+device = "net_af_packet1"
+role = "rloc"
+addresses = ["{rloc4}/24", "{rloc6}/64"]
+
+[[map_server]]
+address = "{MAP_SERVER}"
+key = "{key}"
+algorithm = "hmac-sha256"
+{second_ms}
+[[map_resolver]]
+address = "{MAP_SERVER}"
+
+[[database]]
+prefix = "{eid4}"
+[[database.locator]]
+address = "{rloc4}"
+local = true
+
+[[database]]
+prefix = "{eid6}"
+[[database.locator]]
+address = "{rloc6}"
+local = true
+"#,
+        name = site.name,
+        gateway4 = site.gateway4,
+        gateway6 = site.gateway6,
+        rloc4 = site.rloc4,
+        rloc6 = site.rloc6,
+        key = site.key,
+        eid4 = site.eid4,
+        eid6 = site.eid6,
+    )
+}
