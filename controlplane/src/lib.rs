@@ -5,6 +5,7 @@ pub mod appliance;
 pub mod decode;
 pub mod learned;
 pub mod map_server;
+pub mod mobility;
 pub mod registration;
 pub mod report;
 pub mod resolution;

@@ -15,7 +15,7 @@ use crate::wire::address::Address;
 use crate::wire::ecm::EcmRepr;
 use crate::wire::map_reply::MapReplyRepr;
 use crate::wire::map_request::MapRequestRepr;
-use crate::wire::record::{self, RequestRecord};
+use crate::wire::record::{self, EidRecord, RequestRecord};
 
 /// Settings of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,35 +241,10 @@ impl Resolver {
             .records
             .iter()
             .filter_map(|r| {
-                let prefix = IpNet::new(r.eid.ip()?, r.mask_len).ok()?.trunc();
-                let locators: Vec<Locator> = r
-                    .locators
-                    .iter()
-                    .filter_map(|l| {
-                        Some(Locator {
-                            address: l.address.ip()?,
-                            priority: l.priority,
-                            weight: l.weight,
-                            up: l.reachable,
-                        })
-                    })
-                    .collect();
-                let action = match (r.action, locators.is_empty()) {
-                    (_, false) => Action::Encapsulate,
-                    (record::Action::NativelyForward, true) => Action::NativeForward,
-                    (record::Action::SendMapRequest | record::Action::NoAction, true) => {
-                        Action::SendMapRequest
-                    }
-                    _ => Action::Drop,
-                };
+                let (prefix, mapping) = mapping_of(r)?;
                 Some(Install {
                     prefix,
-                    mapping: Mapping {
-                        action,
-                        instance_id: r.eid.instance_id(),
-                        map_version: r.map_version,
-                        locators,
-                    },
+                    mapping,
                     ttl_minutes: r.ttl,
                 })
             })
@@ -297,4 +272,37 @@ impl Resolver {
     pub fn outstanding(&self) -> usize {
         self.pending.len()
     }
+}
+
+/// The map-cache form of an EID record: its prefix and the mapping the data cores use (a record
+/// without locators becomes the negative entry its action names).
+pub fn mapping_of(record: &EidRecord) -> Option<(IpNet, Mapping)> {
+    let prefix = IpNet::new(record.eid.ip()?, record.mask_len).ok()?.trunc();
+    let locators: Vec<Locator> = record
+        .locators
+        .iter()
+        .filter_map(|l| {
+            Some(Locator {
+                address: l.address.ip()?,
+                priority: l.priority,
+                weight: l.weight,
+                up: l.reachable,
+            })
+        })
+        .collect();
+    let action = match (record.action, locators.is_empty()) {
+        (_, false) => Action::Encapsulate,
+        (record::Action::NativelyForward, true) => Action::NativeForward,
+        (record::Action::SendMapRequest | record::Action::NoAction, true) => Action::SendMapRequest,
+        _ => Action::Drop,
+    };
+    Some((
+        prefix,
+        Mapping {
+            action,
+            instance_id: record.eid.instance_id(),
+            map_version: record.map_version,
+            locators,
+        },
+    ))
 }

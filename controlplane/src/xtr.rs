@@ -1,18 +1,29 @@
-//! The xTR's control plane as one I/O-free machine: it owns the registration, resolution and
-//! responder machines and the map-cache writer, takes received control datagrams, punted misses
-//! and time, and yields datagrams to send. The appliance's control loop only moves bytes between
-//! it and the ports; tests drive it with a fake clock.
+//! The xTR's control plane as one I/O-free machine: it owns the registration, resolution,
+//! responder and mobility machines, our database and the map-cache writer; it takes received
+//! control datagrams, punted misses and time, and yields datagrams to send and events to log.
+//! The appliance's control loop only moves bytes between it and the ports; tests drive it with a
+//! fake clock.
+//!
+//! Our own database prefixes are installed in the map-cache too, with our locators: traffic
+//! between our EIDs, or toward a VM that moved here, selects a locator of ours and is routed
+//! locally by the data cores instead of being encapsulated.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dataplane::mapcache::MapCacheWriter;
+use ipnet::IpNet;
 
 use crate::learned::{Installed, LearnedMappings};
+use crate::mobility::{self, Mobility};
 use crate::registration::{Registration, Transmit};
-use crate::resolution::Resolver;
+use crate::resolution::{mapping_of, Resolver};
 use crate::responder::{Received, Responder};
+use crate::wire::address::Address;
+use crate::wire::cpm::{CpmRepr, CpmRoles};
+use crate::wire::map_request::MapRequestRepr;
+use crate::wire::record::{EidRecord, RequestRecord};
 use crate::wire::MessageType;
 
 /// What the control plane did, for the stop report and management.
@@ -28,9 +39,83 @@ pub struct XtrStats {
     pub map_requests_answered: u64,
     pub map_requests_refused: u64,
     pub smrs_received: u64,
+    pub smrs_sent: u64,
+    pub smrs_rate_limited: u64,
+    pub cpms_applied: u64,
+    pub cpms_refused: u64,
+    pub cpms_relayed: u64,
     pub misses: u64,
     /// Control messages of a type this xTR does not take, or unparseable.
     pub messages_refused: u64,
+}
+
+/// One EID record of our database and whether it is registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMapping {
+    pub record: EidRecord,
+    pub register: bool,
+}
+
+/// Something an operator wants in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A CPM changed the priorities of one of our EID records.
+    CpmApplied {
+        prefix: IpNet,
+        roles: CpmRoles,
+        locators: Vec<(IpAddr, u8)>,
+    },
+    /// A mapping learned from a Map-Reply was installed.
+    Installed {
+        prefix: IpNet,
+        locators: Vec<IpAddr>,
+    },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CpmApplied {
+                prefix,
+                roles,
+                locators,
+            } => {
+                let role = match (roles.destination_site, roles.source_site) {
+                    (true, _) => "VM arrived here",
+                    (_, true) => "VM left",
+                    _ => "priority change",
+                };
+                write!(f, "CPM applied to {prefix} ({role}): locators")?;
+                for (address, priority) in locators {
+                    write!(f, " {address} priority {priority}")?;
+                }
+                Ok(())
+            }
+            Self::Installed { prefix, locators } => {
+                write!(f, "map-cache: {prefix} -> {locators:?}")
+            }
+        }
+    }
+}
+
+/// Everything the machine is made of.
+#[derive(Debug)]
+pub struct XtrParts {
+    pub registration: Registration,
+    pub resolver: Resolver,
+    pub responder: Responder,
+    pub map_cache: MapCacheWriter,
+    pub learned: LearnedMappings,
+    pub mobility: Mobility,
+    /// Our database (the responder and registration start from the same records).
+    pub database: Vec<LocalMapping>,
+    /// Our RLOCs.
+    pub rlocs: Vec<IpAddr>,
+    /// Proxy-ITRs, signalled with SMRs on every change to a local mapping.
+    pub pitrs: Vec<IpAddr>,
+    /// At most one SMR per correspondent in this interval.
+    pub smr_interval: Duration,
+    pub seed: u64,
 }
 
 /// The xTR control plane.
@@ -41,44 +126,78 @@ pub struct Xtr {
     pub responder: Responder,
     pub map_cache: MapCacheWriter,
     pub learned: LearnedMappings,
-    /// One of our EIDs per family, as the source EID of Map-Requests.
-    source_eids: Vec<IpAddr>,
+    mobility: Mobility,
+    database: Vec<LocalMapping>,
+    rlocs: Vec<IpAddr>,
+    pitrs: Vec<IpAddr>,
+    smr_interval: Duration,
+    last_smr: HashMap<IpAddr, Instant>,
+    nonce_state: u64,
     stats: XtrStats,
     /// Locators of mappings installed since the last [`take_new_locators`](Self::take_new_locators).
     new_locators: Vec<IpAddr>,
     outbox: VecDeque<Transmit>,
+    events: VecDeque<Event>,
 }
 
 impl Xtr {
-    pub fn new(
-        registration: Registration,
-        resolver: Resolver,
-        responder: Responder,
-        map_cache: MapCacheWriter,
-        learned: LearnedMappings,
-        source_eids: Vec<IpAddr>,
-    ) -> Self {
-        Self {
-            registration,
-            resolver,
-            responder,
-            map_cache,
-            learned,
-            source_eids,
+    /// The machine, with our database installed in the map-cache.
+    pub fn new(parts: XtrParts) -> Self {
+        let mut xtr = Self {
+            registration: parts.registration,
+            resolver: parts.resolver,
+            responder: parts.responder,
+            map_cache: parts.map_cache,
+            learned: parts.learned,
+            mobility: parts.mobility,
+            database: parts.database,
+            rlocs: parts.rlocs,
+            pitrs: parts.pitrs,
+            smr_interval: parts.smr_interval,
+            last_smr: HashMap::new(),
+            nonce_state: parts.seed | 1,
             stats: XtrStats::default(),
             new_locators: Vec::new(),
             outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        for i in 0..xtr.database.len() {
+            xtr.install_own(i);
         }
+        xtr.map_cache.publish();
+        xtr
+    }
+
+    /// Our database as it stands (after CPMs).
+    pub fn database(&self) -> &[LocalMapping] {
+        &self.database
+    }
+
+    fn install_own(&mut self, index: usize) {
+        if let Some((prefix, mapping)) = mapping_of(&self.database[index].record) {
+            // A full map-cache keeps serving; the record is still answered and registered.
+            let _ = self.map_cache.insert(prefix, mapping);
+        }
+    }
+
+    fn next_nonce(&mut self) -> u64 {
+        let mut x = self.nonce_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.nonce_state = x;
+        x
     }
 
     pub fn stats(&self) -> XtrStats {
         self.stats
     }
 
+    /// One of our EIDs of `destination`'s family, for the return path of a Map-Request.
     fn source_eid_for(&self, destination: IpAddr) -> IpAddr {
-        self.source_eids
+        self.database
             .iter()
-            .copied()
+            .filter_map(|m| m.record.eid.ip())
             .find(|e| e.is_ipv4() == destination.is_ipv4())
             .unwrap_or(destination)
     }
@@ -110,9 +229,166 @@ impl Xtr {
                 },
                 Err(_) => self.stats.map_requests_refused += 1,
             },
+            Ok(MessageType::SharedExtension | MessageType::MapNotifyAck) => {
+                self.handle_cpm(from, bytes, now)
+            }
             _ => self.stats.messages_refused += 1,
         }
         self.collect();
+    }
+
+    /// A Change Priority Message: see [`mobility`].
+    fn handle_cpm(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
+        let Ok(cpm) = self.mobility.accept(from.ip(), bytes) else {
+            self.stats.cpms_refused += 1;
+            return;
+        };
+        let Some(index) = self.record_index(&cpm.eid) else {
+            self.stats.cpms_refused += 1;
+            return;
+        };
+        let before = self.database[index].record.clone();
+        let rlocs = self.rlocs.clone();
+        let ours = |a: &Address| a.ip().is_some_and(|ip| rlocs.contains(&ip));
+        let after = mobility::apply(&before, cpm.roles, cpm.priority, cpm.weight, ours);
+        self.database[index].record = after.clone();
+        self.install_own(index);
+        self.map_cache.publish();
+        self.responder
+            .set_database(self.database.iter().map(|m| m.record.clone()).collect());
+        self.registration.set_records(
+            self.database
+                .iter()
+                .filter(|m| m.register)
+                .map(|m| m.record.clone())
+                .collect(),
+            now,
+        );
+        self.registration.handle_timeout(now);
+        self.stats.cpms_applied += 1;
+        if let Some((prefix, _)) = mapping_of(&after) {
+            self.events.push_back(Event::CpmApplied {
+                prefix,
+                roles: cpm.roles,
+                locators: after
+                    .locators
+                    .iter()
+                    .filter_map(|l| Some((l.address.ip()?, l.priority)))
+                    .collect(),
+            });
+        }
+        if cpm.roles.hypervisor && cpm.roles.destination_site {
+            self.relay_to_old_site(&cpm, &before);
+        }
+        self.solicit(&after, &cpm.correspondents, now);
+    }
+
+    /// Our most specific record covering the CPM's EID (same instance-id).
+    fn record_index(&self, eid: &Address) -> Option<usize> {
+        let (ip, iid) = (eid.ip()?, eid.instance_id());
+        self.database
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.record.eid.instance_id() == iid
+                    && mapping_of(&m.record).is_some_and(|(p, _)| p.contains(&ip))
+            })
+            .max_by_key(|(_, m)| m.record.mask_len)
+            .map(|(i, _)| i)
+    }
+
+    /// Tells the xTRs of the site the VM left (the other locators it was reachable through) to
+    /// step down, with a CPM signed with the key we share with each.
+    fn relay_to_old_site(&mut self, cpm: &CpmRepr, before: &EidRecord) {
+        let old: Vec<IpAddr> = before
+            .locators
+            .iter()
+            .filter(|l| l.priority < 255)
+            .filter_map(|l| l.address.ip())
+            .filter(|ip| !self.rlocs.contains(ip))
+            .collect();
+        for xtr in old {
+            let Some(peer) = self.mobility.peer(xtr).cloned() else {
+                continue;
+            };
+            let relay = CpmRepr {
+                roles: CpmRoles {
+                    hypervisor: false,
+                    source_site: true,
+                    destination_site: false,
+                },
+                nonce: self.next_nonce(),
+                key_id: 0,
+                algorithm_id: peer.algorithm.id(),
+                auth_data: Vec::new(),
+                priority: 255,
+                weight: 0,
+                ..cpm.clone()
+            };
+            let mut payload = Vec::new();
+            if relay
+                .emit_signed(peer.algorithm, &peer.key, &mut payload)
+                .is_ok()
+            {
+                self.stats.cpms_relayed += 1;
+                self.outbox.push_back(Transmit {
+                    destination: SocketAddr::new(xtr, dataplane::wire::lisp::CONTROL_PORT),
+                    payload,
+                });
+            }
+        }
+    }
+
+    /// SMRs for `record` to the ITRs that asked us recently, the RLOCs of the listed
+    /// correspondents, and the PITRs; at most one per target per interval.
+    fn solicit(&mut self, record: &EidRecord, correspondents: &[Address], now: Instant) {
+        let mut targets = self.responder.recent_correspondents(now);
+        for correspondent in correspondents.iter().filter_map(Address::ip) {
+            if let Some((_, mapping)) = self.map_cache.lookup(correspondent) {
+                targets.extend(mapping.locators.iter().map(|l| l.address));
+            }
+        }
+        targets.extend(self.pitrs.iter().copied());
+        targets.sort_unstable();
+        targets.dedup();
+        targets.retain(|t| !self.rlocs.contains(t));
+        for target in targets {
+            let recent = self
+                .last_smr
+                .get(&target)
+                .is_some_and(|at| now.saturating_duration_since(*at) < self.smr_interval);
+            if recent {
+                self.stats.smrs_rate_limited += 1;
+                continue;
+            }
+            let Some(source) = self
+                .rlocs
+                .iter()
+                .copied()
+                .find(|r| r.is_ipv4() == target.is_ipv4())
+            else {
+                continue;
+            };
+            let mut smr = MapRequestRepr::query(
+                self.next_nonce(),
+                record.eid.clone(),
+                vec![Address::from(source)],
+                vec![RequestRecord {
+                    mask_len: record.mask_len,
+                    eid: record.eid.clone(),
+                }],
+            );
+            smr.smr = true;
+            let mut payload = Vec::new();
+            if smr.emit(&mut payload).is_ok() {
+                self.last_smr.insert(target, now);
+                self.stats.smrs_sent += 1;
+                self.outbox.push_back(Transmit {
+                    destination: SocketAddr::new(target, dataplane::wire::lisp::CONTROL_PORT),
+                    payload,
+                });
+            }
+        }
     }
 
     /// An SMR names EIDs of the sender's site: only those we have cached are asked again.
@@ -195,6 +471,11 @@ impl Xtr {
     /// The next datagram to send (from our RLOC of the destination's family, port 4342).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.pop_front()
+    }
+
+    /// The next event to log.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
     }
 
     /// Locators of newly installed mappings, whose next hops the runner must resolve.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use config::{MapServerConfig, NegativeAction};
 use controlplane::learned::LearnedMappings;
 use controlplane::map_server::{Event, MapServer};
+use controlplane::mobility::Mobility;
 use controlplane::registration::{
     self as reg, MapServer as Server, Registration, Timers, Transmit,
 };
@@ -20,7 +21,7 @@ use controlplane::wire::map_reply::MapReplyRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
 use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr};
-use controlplane::xtr::Xtr;
+use controlplane::xtr::{LocalMapping, Xtr, XtrParts};
 use dataplane::mapcache::MapCacheWriter;
 use dataplane::rcu::Qsbr;
 
@@ -93,8 +94,8 @@ fn all(ms: &mut MapServer) -> Vec<Transmit> {
 /// through [`MS`].
 fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
     let database = vec![record(eid, rloc)];
-    Xtr::new(
-        Registration::new(
+    Xtr::new(XtrParts {
+        registration: Registration::new(
             vec![Server {
                 address: sa(MS),
                 key: key.as_bytes().to_vec(),
@@ -109,7 +110,7 @@ fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
             3,
             now,
         ),
-        Resolver::new(
+        resolver: Resolver::new(
             ResolverConfig {
                 resolvers: vec![sa(MS)],
                 itr_rlocs: vec![ip(rloc)],
@@ -118,11 +119,22 @@ fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
             },
             5,
         ),
-        Responder::new(database, vec![ip(rloc)], Duration::from_secs(600)),
-        MapCacheWriter::new(100, Qsbr::new(2)),
-        LearnedMappings::new(100),
-        vec![ip(eid.split('/').next().unwrap())],
-    )
+        responder: Responder::new(database.clone(), vec![ip(rloc)], Duration::from_secs(600)),
+        map_cache: MapCacheWriter::new(100, Qsbr::new(2)),
+        learned: LearnedMappings::new(100),
+        mobility: Mobility::new(false, false, vec![]),
+        database: database
+            .into_iter()
+            .map(|record| LocalMapping {
+                record,
+                register: true,
+            })
+            .collect(),
+        rlocs: vec![ip(rloc)],
+        pitrs: vec![],
+        smr_interval: Duration::from_secs(1),
+        seed: 17,
+    })
 }
 
 /// Delivers everything `from` wants to send: to the map-server, or to the xTR at `peer_rloc`.

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use controlplane::learned::LearnedMappings;
+use controlplane::mobility::Mobility;
 use controlplane::registration::{Registration, Timers};
 use controlplane::resolution::{Resolver, ResolverConfig};
 use controlplane::responder::Responder;
@@ -15,7 +16,7 @@ use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::xtr::Xtr;
+use controlplane::xtr::{LocalMapping, Xtr, XtrParts};
 use dataplane::mapcache::MapCacheWriter;
 use dataplane::rcu::Qsbr;
 
@@ -57,9 +58,25 @@ fn site_a(limit: u32, now: Instant) -> Xtr {
         record("10.1.0.0", 24, 1440, vec![locator("192.0.2.1", 1)]),
         record("2001:db8:a::", 64, 1440, vec![locator("2001:db8:ff::1", 1)]),
     ];
-    Xtr::new(
-        Registration::new(vec![], database.clone(), None, Timers::default(), 7, now),
-        Resolver::new(
+    xtr_with(
+        database,
+        rlocs,
+        limit,
+        Mobility::new(false, false, vec![]),
+        now,
+    )
+}
+
+fn xtr_with(
+    database: Vec<EidRecord>,
+    rlocs: Vec<IpAddr>,
+    limit: u32,
+    mobility: Mobility,
+    now: Instant,
+) -> Xtr {
+    Xtr::new(XtrParts {
+        registration: Registration::new(vec![], database.clone(), None, Timers::default(), 7, now),
+        resolver: Resolver::new(
             ResolverConfig {
                 resolvers: vec![RESOLVER.parse().unwrap()],
                 itr_rlocs: rlocs.clone(),
@@ -68,11 +85,22 @@ fn site_a(limit: u32, now: Instant) -> Xtr {
             },
             11,
         ),
-        Responder::new(database, rlocs, Duration::from_secs(600)),
-        MapCacheWriter::new(limit, Qsbr::new(2)),
-        LearnedMappings::new(limit as usize),
-        vec![ip("10.1.0.0"), ip("2001:db8:a::")],
-    )
+        responder: Responder::new(database.clone(), rlocs.clone(), Duration::from_secs(600)),
+        map_cache: MapCacheWriter::new(limit, Qsbr::new(2)),
+        learned: LearnedMappings::new(limit as usize),
+        mobility,
+        database: database
+            .into_iter()
+            .map(|record| LocalMapping {
+                record,
+                register: true,
+            })
+            .collect(),
+        rlocs,
+        pitrs: vec![],
+        smr_interval: Duration::from_secs(1),
+        seed: 13,
+    })
 }
 
 fn sent(xtr: &mut Xtr) -> Vec<controlplane::registration::Transmit> {
@@ -140,7 +168,7 @@ fn a_miss_is_resolved_installed_and_expires() {
     );
     assert_eq!(
         xtr.map_cache.len(),
-        0,
+        2,
         "a reply for no outstanding nonce changes nothing"
     );
     xtr.handle_datagram(
@@ -171,9 +199,9 @@ fn a_miss_is_resolved_installed_and_expires() {
         "TTL of one minute"
     );
     xtr.handle_timeout(t0 + Duration::from_secs(59));
-    assert_eq!(xtr.map_cache.len(), 1);
+    assert_eq!(xtr.map_cache.len(), 3);
     xtr.handle_timeout(t0 + Duration::from_secs(60));
-    assert_eq!(xtr.map_cache.len(), 0, "expired");
+    assert_eq!(xtr.map_cache.len(), 2, "expired; our database stays");
     assert_eq!(xtr.stats().mappings_expired, 1);
     xtr.handle_miss(
         ip("10.1.0.10"),
@@ -190,7 +218,7 @@ fn a_miss_is_resolved_installed_and_expires() {
 #[test]
 fn a_full_map_cache_makes_room_and_ttl_zero_is_not_cached() {
     let t0 = Instant::now();
-    let mut xtr = site_a(2, t0);
+    let mut xtr = site_a(4, t0);
     for (i, ttl) in [(2u8, 30u32), (3, 10), (4, 20), (5, 0)] {
         let eid = format!("10.{i}.0.1");
         xtr.handle_miss(ip("10.1.0.10"), ip(&eid), t0);
@@ -214,8 +242,8 @@ fn a_full_map_cache_makes_room_and_ttl_zero_is_not_cached() {
     };
     assert_eq!(
         cached,
-        vec!["10.2.0.0/24", "10.4.0.0/24"],
-        "10.3/24 expired soonest and made room; TTL 0 is never cached"
+        vec!["10.1.0.0/24", "10.2.0.0/24", "10.4.0.0/24", "2001:db8:a::/64"],
+        "our two database prefixes stay; 10.3/24 expired soonest and made room; TTL 0 is never cached"
     );
     assert_eq!(xtr.stats().mappings_not_installed, 1);
 }

@@ -666,3 +666,62 @@ fn frames_are_classified() {
     tagged.extend_from_slice(&plain);
     assert_eq!(classify(&tagged, &b.local), (Class::Ip, 18));
 }
+
+#[test]
+fn a_locator_of_ours_is_delivered_locally_with_the_ttl_decremented() {
+    // Site A's own EIDs map to site A's RLOCs (a VM that moved here): no encapsulation.
+    let mut a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    for (prefix, rloc) in [
+        ("10.9.0.50/32", IpAddr::V4(RLOC_A4)),
+        ("2001:db8:9::50/128", IpAddr::V6(rloc_a6())),
+    ] {
+        a.cache
+            .insert(
+                prefix.parse().unwrap(),
+                Mapping {
+                    action: Action::Encapsulate,
+                    instance_id: None,
+                    map_version: 0,
+                    locators: vec![Locator {
+                        address: rloc,
+                        priority: 1,
+                        weight: 100,
+                        up: true,
+                    }],
+                },
+            )
+            .unwrap();
+    }
+    a.cache.publish();
+    let config = PathConfig::default();
+    for (src, dst) in [
+        ("10.1.0.10", "10.9.0.50"),
+        ("2001:db8:a::10", "2001:db8:9::50"),
+    ] {
+        let (src, dst): (IpAddr, IpAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+        let original = inner_packet(src, dst, 20, 0);
+        let mut b = VecBuffer::new(128, &original, 256);
+        let (verdict, counters) = run_itr(&a, &config, &mut b);
+        assert_eq!(verdict, Verdict::Local { destination: dst });
+        assert_eq!(counters.get(Counter::DeliveredLocally), 1);
+        let out = b.data();
+        assert_eq!(out.len(), original.len(), "not encapsulated");
+        if dst.is_ipv4() {
+            let ip = Ipv4Packet::new_checked(out).unwrap();
+            assert_eq!(ip.ttl(), 32);
+            assert!(ip.verify_checksum(), "checksum updated incrementally");
+            assert_eq!(&out[12..], &original[12..]);
+        } else {
+            assert_eq!(out[7], 32, "hop limit");
+            assert_eq!(&out[8..], &original[8..]);
+        }
+        let mut expiring = inner_packet(src, dst, 20, 0);
+        let ttl_at = if dst.is_ipv4() { 8 } else { 7 };
+        expiring[ttl_at] = 1;
+        let mut b = VecBuffer::new(128, &expiring, 256);
+        assert_eq!(
+            run_itr(&a, &config, &mut b).0,
+            Verdict::Drop(Counter::DropTtlExpired)
+        );
+    }
+}

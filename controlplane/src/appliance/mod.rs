@@ -36,10 +36,11 @@ use outbox::Outbox;
 use udp_io::Punted;
 
 use crate::learned::LearnedMappings;
+use crate::mobility::{CpmPeer, Mobility};
 use crate::registration::{MapServer, Registration, Timers};
 use crate::resolution::{Resolver, ResolverConfig};
 use crate::responder::Responder;
-use crate::xtr::{Xtr, XtrStats};
+use crate::xtr::{Xtr, XtrParts, XtrStats};
 
 /// Why the appliance could not start or run.
 #[derive(Debug)]
@@ -296,6 +297,9 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
         if wanted {
             control::resolve(&mut control_ports, &pool, &mut stats);
         }
+        while let Some(event) = xtr.poll_event() {
+            println!("lispd: {event}");
+        }
         outbox.retry(&mut control_ports[1], &pool, &local, now, &mut stats);
         while let Some(transmit) = xtr.poll_transmit() {
             outbox.send(
@@ -375,17 +379,37 @@ fn control_plane(
         },
         seed.rotate_left(17),
     );
+    let database = tables::local_mappings(config);
     let responder = Responder::new(
-        tables::database_records(config),
-        rlocs,
+        database.iter().map(|m| m.record.clone()).collect(),
+        rlocs.clone(),
         CORRESPONDENT_MEMORY,
     );
-    Xtr::new(
+    let mobility = Mobility::new(
+        config.cpm.enabled,
+        config.cpm.legacy_lip6_type5,
+        config
+            .cpm
+            .sender
+            .iter()
+            .map(|s| CpmPeer {
+                address: s.address,
+                key: s.key.as_bytes().to_vec(),
+                algorithm: s.algorithm.into(),
+            })
+            .collect(),
+    );
+    Xtr::new(XtrParts {
         registration,
         resolver,
         responder,
         map_cache,
-        LearnedMappings::new(timers.map_cache_limit as usize),
-        tables::source_eids(config),
-    )
+        learned: LearnedMappings::new(timers.map_cache_limit as usize),
+        mobility,
+        database,
+        rlocs,
+        pitrs: config.pitr.iter().map(|p| p.address).collect(),
+        smr_interval: Duration::from_millis(u64::from(timers.smr_min_interval_ms)),
+        seed: seed.rotate_left(31),
+    })
 }

@@ -10,6 +10,7 @@ use config::{Config, MapAction, Port, PortRole};
 use crate::registration::MapServer;
 use crate::wire::address::Address;
 use crate::wire::record::{self, EidRecord, LocatorRecord};
+use crate::xtr::LocalMapping;
 use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
@@ -170,9 +171,16 @@ pub fn registered_records(config: &Config) -> Vec<EidRecord> {
         .collect()
 }
 
-/// The EID records of every `[[database]]` entry: what the responder answers with.
-pub fn database_records(config: &Config) -> Vec<EidRecord> {
-    config.database.iter().map(eid_record).collect()
+/// Every `[[database]]` entry as the control plane holds it.
+pub fn local_mappings(config: &Config) -> Vec<LocalMapping> {
+    config
+        .database
+        .iter()
+        .map(|d| LocalMapping {
+            record: eid_record(d),
+            register: d.register,
+        })
+        .collect()
 }
 
 fn eid_record(d: &config::DatabaseEntry) -> EidRecord {
@@ -224,16 +232,4 @@ pub fn map_resolvers(config: &Config) -> Result<Vec<SocketAddr>, String> {
             Ok(SocketAddr::new(ip, dataplane::wire::lisp::CONTROL_PORT))
         })
         .collect()
-}
-
-/// The first address of each database prefix family: the source EID of our Map-Requests.
-pub fn source_eids(config: &Config) -> Vec<IpAddr> {
-    let first = |v6: bool| {
-        config
-            .database
-            .iter()
-            .map(|d| d.prefix.network())
-            .find(|a| a.is_ipv6() == v6)
-    };
-    first(false).into_iter().chain(first(true)).collect()
 }

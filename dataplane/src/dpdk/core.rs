@@ -197,6 +197,9 @@ impl DataCore {
                         let _ = punt.push(mbuf);
                     }
                 }
+                Verdict::Local { destination } => {
+                    self.forward(mbuf, destination, Side::Eid, &mut to_eid)
+                }
                 Verdict::NativeForward { destination } => {
                     self.forward(mbuf, destination, Side::Rloc, &mut to_rloc)
                 }

@@ -34,10 +34,12 @@ pub enum Counter {
     DropTxFull,
     DropPuntRingFull,
     DropPuntRateLimited,
+    DeliveredLocally,
+    DropTtlExpired,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 25] = [
+    pub const ALL: [Counter; 27] = [
         Counter::Encapsulated,
         Counter::Decapsulated,
         Counter::TooBigSent,
@@ -63,6 +65,8 @@ impl Counter {
         Counter::DropTxFull,
         Counter::DropPuntRingFull,
         Counter::DropPuntRateLimited,
+        Counter::DeliveredLocally,
+        Counter::DropTtlExpired,
     ];
 
     /// The name used in metrics and `lispctl show stats`.
@@ -93,6 +97,8 @@ impl Counter {
             Self::DropTxFull => "drop_tx_full",
             Self::DropPuntRingFull => "drop_punt_ring_full",
             Self::DropPuntRateLimited => "drop_punt_rate_limited",
+            Self::DeliveredLocally => "delivered_locally",
+            Self::DropTtlExpired => "drop_ttl_expired",
         }
     }
 }

@@ -157,6 +157,9 @@ fn complete<P: PacketBuffer>(
     let Some(rloc) = entry.select(inner.hash) else {
         return drop(ctx, Counter::DropNoReachableLocator);
     };
+    if ctx.local.all.contains(&rloc) {
+        return deliver_locally(ctx, packet, inner);
+    }
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {
@@ -289,5 +292,38 @@ fn too_big<P: PacketBuffer>(
     ctx.counters.bump(Counter::TooBigSent);
     Verdict::TooBig {
         destination: inner.source,
+    }
+}
+
+/// Routes a packet whose locator is ours back out of the EID side: decrements the TTL (IPv4 with
+/// an incremental checksum update, RFC 1624) or the hop limit; drops it when that reaches zero.
+fn deliver_locally<P: PacketBuffer>(
+    ctx: &ItrContext<'_>,
+    packet: &mut P,
+    inner: &InnerPacket,
+) -> Verdict {
+    let data = packet.data_mut();
+    let alive = match data.first().map(|b| b >> 4) {
+        Some(4) if data.len() >= 20 && data[8] > 1 => {
+            data[8] -= 1;
+            let checksum = u16::from_be_bytes([data[10], data[11]]);
+            // TTL is the high byte of its 16-bit word: HC' = HC + 0x0100 in ones' complement.
+            let sum = u32::from(checksum) + 0x0100;
+            let folded = ((sum & 0xffff) + (sum >> 16)) as u16;
+            data[10..12].copy_from_slice(&folded.to_be_bytes());
+            true
+        }
+        Some(6) if data.len() >= 40 && data[7] > 1 => {
+            data[7] -= 1;
+            true
+        }
+        _ => false,
+    };
+    if !alive {
+        return drop(ctx, Counter::DropTtlExpired);
+    }
+    ctx.counters.bump(Counter::DeliveredLocally);
+    Verdict::Local {
+        destination: inner.destination,
     }
 }

@@ -44,6 +44,9 @@ pub enum Verdict {
     TooBig { destination: IpAddr },
     /// Forward without encapsulation (or to the PETR).
     NativeForward { destination: IpAddr },
+    /// The selected locator is ours (the EID is in our site, e.g. a VM that moved here): routed
+    /// back out of the EID side, TTL decremented, no encapsulation.
+    Local { destination: IpAddr },
     /// The control core must act (map-cache miss, send-map-request entry); the packet itself
     /// follows the negative action (dropped, or sent to the PETR).
     Punt { destination: IpAddr },
