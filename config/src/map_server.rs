@@ -53,6 +53,10 @@ pub struct Site {
     /// Whether registrations of more-specific prefixes inside them are accepted.
     #[serde(default = "yes")]
     pub accept_more_specifics: bool,
+    /// VM-mobility space: prefixes several sites may register (more-specifics always accepted);
+    /// the registrations of all of them are merged.
+    #[serde(default)]
+    pub mobile_prefixes: Vec<IpNet>,
 }
 
 fn default_listen() -> Vec<SocketAddr> {
@@ -80,7 +84,8 @@ fn yes() -> bool {
 
 impl MapServerConfig {
     /// The built-in demo: loopback listeners and the two demo sites (keys `demo-site-a` and
-    /// `demo-site-b`), so the demo needs no extra file.
+    /// `demo-site-b`) sharing the VM-mobility space 10.9.0.0/24 and 2001:db8:9::/64, so the demo
+    /// needs no extra file.
     pub fn demo() -> Self {
         let site = |name: &str, prefixes: [&str; 2]| Site {
             name: name.to_owned(),
@@ -88,6 +93,10 @@ impl MapServerConfig {
             algorithm: AuthAlgorithm::HmacSha256,
             prefixes: prefixes.iter().filter_map(|p| p.parse().ok()).collect(),
             accept_more_specifics: true,
+            mobile_prefixes: ["10.9.0.0/24", "2001:db8:9::/64"]
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
         };
         Self {
             listen: default_listen(),
@@ -165,6 +174,28 @@ fn validate(config: &MapServerConfig) -> Vec<Issue> {
             }
         }
         owners.extend(site.prefixes.iter().map(|p| (p.trunc(), i)));
+    }
+    for (i, site) in config.site.iter().enumerate() {
+        for (j, mobile) in site.mobile_prefixes.iter().enumerate() {
+            let path = root.key("site").index(i).key("mobile_prefixes").index(j);
+            if mobile.trunc() != *mobile {
+                report(
+                    path.clone(),
+                    format!("{mobile} has host bits set; write {}", mobile.trunc()),
+                );
+            }
+            if let Some((other, owner)) = owners
+                .iter()
+                .find(|(o, _)| o.contains(&mobile.network()) || mobile.contains(&o.network()))
+            {
+                report(
+                    path,
+                    format!(
+                        "{mobile} overlaps {other} of site[{owner}]: mobility space is shared, not owned"
+                    ),
+                );
+            }
+        }
     }
     issues
 }

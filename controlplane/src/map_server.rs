@@ -101,7 +101,8 @@ pub struct RegistrationView {
 #[derive(Debug)]
 pub struct MapServer {
     config: MapServerConfig,
-    site_prefixes: Vec<(IpNet, usize)>,
+    /// Every site prefix: its site and whether it is shared mobility space.
+    site_prefixes: Vec<(IpNet, usize, bool)>,
     entries: HashMap<Key, Entry>,
     /// Prefix lengths present per family, longest first: a lookup probes only these.
     lengths: [Vec<u8>; 2],
@@ -129,7 +130,10 @@ impl MapServer {
             .site
             .iter()
             .enumerate()
-            .flat_map(|(i, s)| s.prefixes.iter().map(move |p| (p.trunc(), i)))
+            .flat_map(|(i, s)| {
+                let owned = s.prefixes.iter().map(move |p| (p.trunc(), i, false));
+                owned.chain(s.mobile_prefixes.iter().map(move |p| (p.trunc(), i, true)))
+            })
             .collect();
         Self {
             config,
@@ -170,41 +174,50 @@ impl MapServer {
         }
     }
 
-    /// The site owning `prefix` (a site prefix covers it, more-specifics only where allowed).
-    fn owner(&self, prefix: &IpNet) -> Option<usize> {
-        self.site_prefixes
-            .iter()
-            .find(|(owned, site)| {
-                owned.contains(prefix)
-                    && (owned == prefix || self.config.site[*site].accept_more_specifics)
-            })
-            .map(|(_, site)| *site)
+    /// Whether `site` may register `prefix` (one of its prefixes covers it, more-specifics only
+    /// where allowed; shared mobility space always).
+    fn may_register(&self, site: usize, prefix: &IpNet) -> bool {
+        self.site_prefixes.iter().any(|(owned, s, mobile)| {
+            *s == site
+                && owned.contains(prefix)
+                && (owned == prefix || *mobile || self.config.site[site].accept_more_specifics)
+        })
     }
 
     fn record_prefix(record: &EidRecord) -> Option<IpNet> {
         Some(IpNet::new(record.eid.ip()?, record.mask_len).ok()?.trunc())
     }
 
-    /// The site a registration message is for: the one owning its first record's prefix.
+    /// The site a registration message is for: among the sites whose space holds its first
+    /// record (several for shared mobility space), the one whose key and algorithm verify it.
     fn site_of(
         &self,
         packet: &RegistrationPacket<&[u8]>,
         records: &[EidRecord],
     ) -> Result<usize, Refusal> {
         let first = records.first().ok_or(Refusal::Malformed)?;
-        let prefix = Self::record_prefix(first).ok_or(Refusal::Malformed)?;
-        let site = self
+        let address = Self::record_prefix(first)
+            .ok_or(Refusal::Malformed)?
+            .network();
+        let mut candidates: Vec<usize> = self
             .site_prefixes
             .iter()
-            .find(|(owned, _)| owned.contains(&prefix.network()))
-            .map(|(_, site)| *site)
-            .ok_or(Refusal::UnknownSite)?;
-        let config = &self.config.site[site];
-        let algorithm = AuthAlgorithm::from(config.algorithm);
-        if packet.algorithm_id() != algorithm.id() || !packet.verify(config.key.as_bytes()) {
-            return Err(Refusal::BadAuthentication);
+            .filter(|(owned, _, _)| owned.contains(&address))
+            .map(|(_, site, _)| *site)
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        if candidates.is_empty() {
+            return Err(Refusal::UnknownSite);
         }
-        Ok(site)
+        candidates
+            .into_iter()
+            .find(|&site| {
+                let config = &self.config.site[site];
+                packet.algorithm_id() == AuthAlgorithm::from(config.algorithm).id()
+                    && packet.verify(config.key.as_bytes())
+            })
+            .ok_or(Refusal::BadAuthentication)
     }
 
     fn handle_register(
@@ -222,7 +235,7 @@ impl MapServer {
             .iter()
             .map(|r| Self::record_prefix(r).ok_or(Refusal::Malformed))
             .collect::<Result<_, _>>()?;
-        if prefixes.iter().any(|p| self.owner(p) != Some(site)) {
+        if prefixes.iter().any(|p| !self.may_register(site, p)) {
             return Err(Refusal::OutsideSite);
         }
         let nonce = register.body.nonce;
@@ -386,8 +399,8 @@ impl MapServer {
         let site = self
             .site_prefixes
             .iter()
-            .find(|(owned, _)| owned.contains(&eid))
-            .map(|(owned, _)| *owned);
+            .find(|(owned, _, _)| owned.contains(&eid))
+            .map(|(owned, _, _)| *owned);
         let (prefix, ttl, action) = match site {
             Some(owned) => {
                 let registered = self
@@ -402,7 +415,7 @@ impl MapServer {
                 )
             }
             None => (
-                hole(eid, 0, self.site_prefixes.iter().map(|(p, _)| *p)),
+                hole(eid, 0, self.site_prefixes.iter().map(|(p, _, _)| *p)),
                 self.config.negative_ttl_minutes,
                 match self.config.negative_action {
                     NegativeAction::NativelyForward => Action::NativelyForward,

@@ -284,7 +284,7 @@ fn bad_registrations_are_refused_and_counted() {
             "unknown site",
             register(
                 3,
-                vec![record("10.9.0.0/24", "192.0.2.1")],
+                vec![record("10.8.0.0/24", "192.0.2.1")],
                 "demo-site-a",
                 sha,
             ),
@@ -426,4 +426,32 @@ fn proxy_reply_registrations_are_answered_by_the_map_server() {
     );
     assert!(reply.records[0].authoritative);
     assert_eq!(ms.stats().requests_proxied, 1);
+}
+
+#[test]
+fn both_sites_register_shared_mobility_space_and_merge() {
+    let t0 = Instant::now();
+    let mut ms = ms();
+    let sha = AuthAlgorithm::HmacSha256;
+    let vm = |rloc: &str| record("10.9.0.50/32", rloc);
+    ms.handle_datagram(
+        sa("192.0.2.1:4342"),
+        &register(1, vec![vm("192.0.2.1")], "demo-site-a", sha),
+        t0,
+    );
+    ms.handle_datagram(
+        sa("192.0.2.2:4342"),
+        &register(2, vec![vm("192.0.2.2")], "demo-site-b", sha),
+        t0,
+    );
+    ms.handle_datagram(
+        sa("192.0.2.3:4342"),
+        &register(3, vec![vm("192.0.2.3")], "not a site key", sha),
+        t0,
+    );
+    let views = ms.registrations();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].registrants, 2);
+    assert_eq!(views[0].locators, vec![ip("192.0.2.1"), ip("192.0.2.2")]);
+    assert_eq!(ms.stats().refused_bad_authentication, 1);
 }

@@ -1,15 +1,19 @@
 //! The two-site LISP topology on one machine, shared by the demo and the end-to-end tests:
 //!
 //! ```text
-//!  host A ─ eid0 [lispd A] rloc0 ─┐                    ┌─ rloc0 [lispd B] eid0 ─ host B
-//!  10.1.0.10      192.0.2.1       └─ br0 (underlay) ───┘      192.0.2.2        10.2.0.20
-//!  2001:db8:a::10 2001:db8:ff::1     lisp-ms .100/::100   2001:db8:ff::2     2001:db8:b::20
-//!                                    lisp-ms .101 (second map-server of site A)
+//!  VM 10.9.0.50 ─┐                                                     ┌ (VM after the move)
+//!  host A ─ br0 ─ eth0 ─ eid0 [lispd A] rloc0 ─┐        ┌─ rloc0 [lispd B] eid0 ─ eth0 ─ br0 ─ host B
+//!  10.1.0.10                   192.0.2.1       └─ br0 ──┘      192.0.2.2                    10.2.0.20
+//!  2001:db8:a::10         2001:db8:ff::1      (underlay)  2001:db8:ff::2               2001:db8:b::20
+//!       lisp-ms .100/::100 (sites A and B, map-resolver), lisp-ms .101 (site A, another key),
+//!       hypervisor manager .200 (sends CPMs)
 //! ```
 //!
 //! Every box is a network namespace with a unique name; each lispd runs inside its own namespace
-//! on `net_af_packet` ports over veths that live there (../shared/DESIGN.md section 9). Dropping
-//! the topology stops every process (by PID) and deletes the namespaces, which removes the veths.
+//! on `net_af_packet` ports over veths that live there (../shared/DESIGN.md section 9). Each host
+//! namespace bridges its site's EID segment, so the VM (a namespace of its own, gateway
+//! 10.9.0.1 on both xTRs) can be moved from one site's bridge to the other's. Dropping the
+//! topology stops every process (by PID) and deletes the namespaces, which removes the veths.
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -65,6 +69,15 @@ pub const SITE_B: SitePlan = SitePlan {
     rloc6: "2001:db8:ff::2",
     key: "demo-site-b",
 };
+
+/// The VM that moves between the sites: its EID and its gateway (on both xTRs).
+pub const VM: &str = "10.9.0.50";
+pub const VM_GATEWAY: &str = "10.9.0.1";
+
+/// The address CPMs come from, and the keys: hypervisor to xTR, and between the two xTRs.
+pub const HYPERVISOR: &str = "192.0.2.200";
+pub const HYPERVISOR_KEY: &str = "demo-hypervisor";
+pub const XTR_PEER_KEY: &str = "demo-xtr-a-b";
 
 pub const MAP_SERVER: &str = "192.0.2.100";
 pub const MAP_SERVER6: &str = "2001:db8:ff::100";
@@ -170,6 +183,9 @@ pub struct Topology {
     pub hosts: [Namespace; 2],
     pub xtrs: [Namespace; 2],
     pub underlay: Namespace,
+    pub vm: Namespace,
+    /// The site whose bridge the VM is on.
+    pub vm_site: usize,
     pub processes: Vec<Process>,
 }
 
@@ -217,6 +233,8 @@ impl Topology {
             hosts: [Namespace::create("lha")?, Namespace::create("lhb")?],
             xtrs: [Namespace::create("lxa")?, Namespace::create("lxb")?],
             underlay: Namespace::create("lul")?,
+            vm: Namespace::create("lvm")?,
+            vm_site: 0,
             processes: Vec::new(),
         };
         let ul = &topology.underlay;
@@ -226,6 +244,7 @@ impl Topology {
         for address in [
             format!("{MAP_SERVER}/24"),
             format!("{SECOND_MAP_SERVER}/24"),
+            format!("{HYPERVISOR}/24"),
             format!("{MAP_SERVER6}/64"),
         ] {
             ul.ip(&["addr", "add", &address, "dev", "br0"])?;
@@ -244,22 +263,71 @@ impl Topology {
                 xtr.ip(&["link", "set", ifname, "up"])?;
             }
             kernel_side(host, "eth0")?;
-            host.ip(&["addr", "add", &format!("{}/24", site.host4), "dev", "eth0"])?;
-            host.ip(&[
-                "-6",
-                "addr",
-                "add",
-                &format!("{}/64", site.host6),
-                "dev",
-                "eth0",
-                "nodad",
-            ])?;
+            host.ip(&["link", "add", "br0", "type", "bridge"])?;
+            kernel_side(host, "br0")?;
+            host.ip(&["link", "set", "eth0", "master", "br0"])?;
+            host.ip(&["addr", "add", &format!("{}/24", site.host4), "dev", "br0"])?;
+            let host6 = format!("{}/64", site.host6);
+            host.ip(&["-6", "addr", "add", &host6, "dev", "br0", "nodad"])?;
             host.ip(&["route", "add", "default", "via", site.gateway4])?;
             host.ip(&["-6", "route", "add", "default", "via", site.gateway6])?;
             kernel_side(ul, &port)?;
             ul.ip(&["link", "set", &port, "master", "br0"])?;
         }
+        let (vm, host_a) = (&topology.vm, &topology.hosts[0]);
+        link(vm, "eth0", host_a, "vm0")?;
+        kernel_side(vm, "eth0")?;
+        vm.ip(&["addr", "add", &format!("{VM}/24"), "dev", "eth0"])?;
+        vm.ip(&["route", "add", "default", "via", VM_GATEWAY])?;
+        kernel_side(host_a, "vm0")?;
+        host_a.ip(&["link", "set", "vm0", "master", "br0"])?;
         Ok(topology)
+    }
+
+    /// Moves the VM's link to site `to`'s bridge (what a live migration does to its network);
+    /// the CPM is the hypervisor's next step, [`Topology::send_cpm`].
+    pub fn move_vm(&mut self, to: usize) -> Result<(), TopologyError> {
+        let (from, into) = (&self.hosts[self.vm_site], &self.hosts[to]);
+        from.ip(&["link", "set", "vm0", "netns", into.name()])?;
+        kernel_side(into, "vm0")?;
+        into.ip(&["link", "set", "vm0", "master", "br0"])?;
+        self.vm_site = to;
+        Ok(())
+    }
+
+    /// The hypervisor manager tells site `to`'s xTR that the VM arrived, naming a correspondent.
+    pub fn send_cpm(&self, to: usize, correspondent: &str) -> Result<(), TopologyError> {
+        let lispctl = binary("lispctl")?;
+        let site = [SITE_A, SITE_B][to];
+        let eid = format!("{VM}/32");
+        let out = Command::new("ip")
+            .args(["netns", "exec", self.underlay.name()])
+            .arg(lispctl)
+            .args([
+                "cpm",
+                "--to",
+                site.rloc4,
+                "--from",
+                HYPERVISOR,
+                "--key",
+                HYPERVISOR_KEY,
+                "--eid",
+                &eid,
+                "--role",
+                "arrived",
+                "--correspondent",
+                correspondent,
+            ])
+            .output()
+            .map_err(|e| TopologyError::Io(format!("lispctl cpm: {e}")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(TopologyError::Io(format!(
+                "lispctl cpm: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
     }
 
     /// Starts `program args` inside `namespace`, output to `{dir}/{name}.log`.
@@ -304,7 +372,7 @@ impl Topology {
         std::fs::write(
             &second,
             format!(
-                "listen = [\"{SECOND_MAP_SERVER}:4342\"]\n\n[[site]]\nname = \"site-a\"\nkey = \"{SECOND_MS_KEY_A}\"\nprefixes = [\"10.1.0.0/16\", \"2001:db8:a::/48\"]\n"
+                "listen = [\"{SECOND_MAP_SERVER}:4342\"]\n\n[[site]]\nname = \"site-a\"\nkey = \"{SECOND_MS_KEY_A}\"\nprefixes = [\"10.1.0.0/16\", \"2001:db8:a::/48\"]\nmobile_prefixes = [\"10.9.0.0/24\"]\n"
             ),
         )
         .map_err(|e| TopologyError::Io(e.to_string()))?;
@@ -352,17 +420,19 @@ impl Topology {
             .map_err(|e| TopologyError::Io(format!("{program}: {e}")))
     }
 
-    /// Pings `destination` from host `i` until one reply arrives or `timeout` passes; returns
-    /// the time to the first reply.
+    /// Pings `destination` from host `i` every `interval` until one reply arrives or `timeout`
+    /// passes; returns the time to the first reply.
     pub fn ping_until_reply(
         &self,
         i: usize,
         destination: IpAddr,
+        interval: Duration,
         timeout: Duration,
     ) -> Result<Option<Duration>, TopologyError> {
         let start = Instant::now();
-        // Every 100 ms until the first reply (-c 1 with a deadline waits for one reply).
+        // -c 1 with a deadline keeps sending until one reply arrives.
         let deadline = timeout.as_secs().max(1).to_string();
+        let interval = format!("{:.3}", interval.as_secs_f64());
         let out = self.on_host(
             i,
             "ping",
@@ -370,7 +440,7 @@ impl Topology {
                 "-n",
                 "-q",
                 "-i",
-                "0.1",
+                &interval,
                 "-c",
                 "1",
                 "-w",
@@ -410,6 +480,8 @@ pub fn lispd_config(site: &SitePlan, file_prefix: &str) -> String {
     } else {
         String::new()
     };
+    let (own_vm_priority, other_vm_priority) = if site.name == "a" { (1, 255) } else { (255, 1) };
+    let other = if site.name == "a" { SITE_B } else { SITE_A };
     format!(
         r#"# lispd for demo site {name}: generated by the two-site topology.
 [dpdk]
@@ -427,7 +499,7 @@ idle_sleep_us = 100
 name = "eid"
 device = "net_af_packet0"
 role = "eid"
-addresses = ["{gateway4}/24", "{gateway6}/64"]
+addresses = ["{gateway4}/24", "{gateway6}/64", "{VM_GATEWAY}/24"]
 
 [[port]]
 name = "rloc"
@@ -454,7 +526,29 @@ prefix = "{eid6}"
 [[database.locator]]
 address = "{rloc6}"
 local = true
+
+# The VM: reachable through site A until a CPM says otherwise; both sites hold the record.
+[[database]]
+prefix = "{VM}/32"
+ttl_minutes = 1
+[[database.locator]]
+address = "{rloc4}"
+priority = {own_vm_priority}
+local = true
+[[database.locator]]
+address = "{other_rloc4}"
+priority = {other_vm_priority}
+
+[cpm]
+enabled = true
+[[cpm.sender]]
+address = "{HYPERVISOR}"
+key = "{HYPERVISOR_KEY}"
+[[cpm.sender]]
+address = "{other_rloc4}"
+key = "{XTR_PEER_KEY}"
 "#,
+        other_rloc4 = other.rloc4,
         name = site.name,
         gateway4 = site.gateway4,
         gateway6 = site.gateway6,

@@ -63,11 +63,22 @@ impl ControlPort {
         stats.neighbours_learned += 1;
     }
 
-    fn address_of_family(&self, v6: bool) -> Option<IpAddr> {
-        self.addresses
-            .iter()
+    /// Our address to ask for `target` from: one on the same subnet when we have one (a host
+    /// only answers senders it can route back to), else any of the family; never link-local.
+    fn address_for(&self, target: IpAddr) -> Option<IpAddr> {
+        let usable = |a: &&IpAddr| {
+            a.is_ipv6() == target.is_ipv6()
+                && !matches!(a, IpAddr::V6(v) if v.segments()[0] == 0xfe80)
+        };
+        let same_subnet = self.addresses.iter().filter(usable).find(|a| {
+            self.neighbours
+                .on_link
+                .iter()
+                .any(|net| net.contains(*a) && net.contains(&target))
+        });
+        same_subnet
+            .or_else(|| self.addresses.iter().find(usable))
             .copied()
-            .find(|a| a.is_ipv6() == v6 && !matches!(a, IpAddr::V6(v) if v.segments()[0] == 0xfe80))
     }
 }
 
@@ -131,7 +142,7 @@ pub fn resolve(ports: &mut [ControlPort], pool: &Mempool, stats: &mut ControlSta
             if port.neighbours.macs.contains_key(&next_hop) {
                 continue;
             }
-            let request = match (next_hop, port.address_of_family(next_hop.is_ipv6())) {
+            let request = match (next_hop, port.address_for(next_hop)) {
                 (IpAddr::V4(target), Some(IpAddr::V4(source))) => {
                     arp_request(port.mac, source, target, pool)
                 }

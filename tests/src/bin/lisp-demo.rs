@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tests::topology::{Topology, MAP_SERVER, SECOND_MAP_SERVER, SITE_A, SITE_B};
+use tests::topology::{Topology, HYPERVISOR, MAP_SERVER, SECOND_MAP_SERVER, SITE_A, SITE_B, VM};
 
 /// A step that did not work, with what was seen.
 struct Failed(String);
@@ -60,9 +60,12 @@ impl Demo {
     /// Pings until the first reply, then a burst of five that must all come back.
     fn reach(&self, from: usize, to: &str) -> Step<Duration> {
         let destination: IpAddr = io(to.parse())?;
-        let first = io(self
-            .topology
-            .ping_until_reply(from, destination, Duration::from_secs(20)))?;
+        let first = io(self.topology.ping_until_reply(
+            from,
+            destination,
+            Duration::from_millis(100),
+            Duration::from_secs(20),
+        ))?;
         self.interrupted()?;
         let first = first.ok_or_else(|| Failed(format!("no reply from {to} within 20 s")))?;
         let burst = io(self.topology.on_host(
@@ -90,11 +93,11 @@ impl Demo {
             .hosts
             .iter()
             .chain(&self.topology.xtrs)
-            .chain([&self.topology.underlay])
+            .chain([&self.topology.underlay, &self.topology.vm])
             .map(|n| n.name())
             .collect();
         self.say(&format!(
-            "1. Topology: namespaces {} (host A, host B, xTR A, xTR B, underlay)",
+            "1. Topology: namespaces {} (host A, host B, xTR A, xTR B, underlay, VM)",
             names.join(", ")
         ));
         io(self.topology.start_map_servers())?;
@@ -141,12 +144,67 @@ impl Demo {
                 first.as_secs_f64() * 1e3
             ));
         }
+        self.mobility()?;
         self.report()
+    }
+
+    /// The VM moves from site A to site B; the hypervisor's CPM makes traffic follow.
+    fn mobility(&mut self) -> Step<()> {
+        self.say(&format!(
+            "8. The VM {VM} runs at site A: host A reaches it locally through xTR A, host B through LISP"
+        ));
+        for (from, name) in [(0, "host A"), (1, "host B")] {
+            self.reach(from, VM)?;
+            self.say(&format!("      {name} -> VM ok"));
+        }
+        self.say(
+            "9. The VM migrates to site B: its link moves to site B's segment, then the hypervisor",
+        );
+        self.say(&format!(
+            "   manager ({HYPERVISOR}) sends a CPM to xTR B: `lispctl cpm --role arrived --eid {VM}/32`"
+        ));
+        io(self.topology.move_vm(1))?;
+        io(self.topology.send_cpm(1, SITE_A.host4))?;
+        let vm: IpAddr = io(VM.parse())?;
+        let converged = io(self.topology.ping_until_reply(
+            0,
+            vm,
+            Duration::from_millis(10),
+            Duration::from_secs(10),
+        ))?;
+        self.interrupted()?;
+        let converged =
+            converged.ok_or_else(|| Failed("host A lost the VM after the move".into()))?;
+        self.say(&format!(
+            "      host A reached the VM at site B {:.0} ms after the CPM (pinging every 10 ms)",
+            converged.as_secs_f64() * 1e3
+        ));
+        for (from, name) in [(0, "host A"), (1, "host B")] {
+            self.reach(from, VM)?;
+            self.say(&format!("      {name} -> VM ok at its new site"));
+        }
+        for name in ["lispd-b", "lispd-a"] {
+            let log = self
+                .topology
+                .process(name)
+                .map(|p| p.output())
+                .unwrap_or_default();
+            let applied = log
+                .lines()
+                .find(|l| l.contains("CPM applied"))
+                .ok_or_else(|| Failed(format!("{name} did not apply the CPM:\n{log}")))?
+                .to_owned();
+            self.say(&format!(
+                "      {name}: {}",
+                applied.trim_start_matches("lispd: ")
+            ));
+        }
+        Ok(())
     }
 
     /// Stops the xTRs and shows what their control planes and data cores did.
     fn report(&mut self) -> Step<()> {
-        self.say("8. Evidence from the xTRs' stop reports:");
+        self.say("10. Evidence from the xTRs' stop reports:");
         for name in ["lispd-a", "lispd-b"] {
             let process = self
                 .topology
