@@ -42,6 +42,14 @@ pub struct SitePlan {
     pub rloc4: &'static str,
     pub rloc6: &'static str,
     pub key: &'static str,
+    /// A second subnet of each family whose database locator is of the other family: its
+    /// traffic is carried IPv4-in-IPv6 and IPv6-in-IPv4.
+    pub host4_over6: &'static str,
+    pub gateway4_over6: &'static str,
+    pub eid4_over6: &'static str,
+    pub host6_over4: &'static str,
+    pub gateway6_over4: &'static str,
+    pub eid6_over4: &'static str,
 }
 
 pub const SITE_A: SitePlan = SitePlan {
@@ -55,6 +63,12 @@ pub const SITE_A: SitePlan = SitePlan {
     rloc4: "192.0.2.1",
     rloc6: "2001:db8:ff::1",
     key: "demo-site-a",
+    host4_over6: "10.1.1.10",
+    gateway4_over6: "10.1.1.1",
+    eid4_over6: "10.1.1.0/24",
+    host6_over4: "2001:db8:a:1::10",
+    gateway6_over4: "2001:db8:a:1::1",
+    eid6_over4: "2001:db8:a:1::/64",
 };
 
 pub const SITE_B: SitePlan = SitePlan {
@@ -68,6 +82,12 @@ pub const SITE_B: SitePlan = SitePlan {
     rloc4: "192.0.2.2",
     rloc6: "2001:db8:ff::2",
     key: "demo-site-b",
+    host4_over6: "10.2.1.20",
+    gateway4_over6: "10.2.1.1",
+    eid4_over6: "10.2.1.0/24",
+    host6_over4: "2001:db8:b:1::20",
+    gateway6_over4: "2001:db8:b:1::1",
+    eid6_over4: "2001:db8:b:1::/64",
 };
 
 /// The VM that moves between the sites: its EID and its gateway (on both xTRs).
@@ -267,8 +287,17 @@ impl Topology {
             kernel_side(host, "br0")?;
             host.ip(&["link", "set", "eth0", "master", "br0"])?;
             host.ip(&["addr", "add", &format!("{}/24", site.host4), "dev", "br0"])?;
-            let host6 = format!("{}/64", site.host6);
-            host.ip(&["-6", "addr", "add", &host6, "dev", "br0", "nodad"])?;
+            host.ip(&[
+                "addr",
+                "add",
+                &format!("{}/24", site.host4_over6),
+                "dev",
+                "br0",
+            ])?;
+            for address in [site.host6, site.host6_over4] {
+                let address = format!("{address}/64");
+                host.ip(&["-6", "addr", "add", &address, "dev", "br0", "nodad"])?;
+            }
             host.ip(&["route", "add", "default", "via", site.gateway4])?;
             host.ip(&["-6", "route", "add", "default", "via", site.gateway6])?;
             kernel_side(ul, &port)?;
@@ -495,11 +524,14 @@ control = 0
 data = [1]
 idle_sleep_us = 100
 
+[timers]
+map_register_interval_secs = 10
+
 [[port]]
 name = "eid"
 device = "net_af_packet0"
 role = "eid"
-addresses = ["{gateway4}/24", "{gateway6}/64", "{VM_GATEWAY}/24"]
+addresses = ["{gateway4}/24", "{gateway6}/64", "{VM_GATEWAY}/24", "{gateway4_over6}/24", "{gateway6_over4}/64"]
 
 [[port]]
 name = "rloc"
@@ -515,16 +547,31 @@ algorithm = "hmac-sha256"
 [[map_resolver]]
 address = "{MAP_SERVER}"
 
+# One-minute TTLs: correspondents' map-caches expire and refresh within a demo or test run.
 [[database]]
 prefix = "{eid4}"
+ttl_minutes = 1
 [[database.locator]]
 address = "{rloc4}"
 local = true
 
 [[database]]
 prefix = "{eid6}"
+ttl_minutes = 1
 [[database.locator]]
 address = "{rloc6}"
+local = true
+
+[[database]]
+prefix = "{eid4_over6}"
+[[database.locator]]
+address = "{rloc6}"
+local = true
+
+[[database]]
+prefix = "{eid6_over4}"
+[[database.locator]]
+address = "{rloc4}"
 local = true
 
 # The VM: reachable through site A until a CPM says otherwise; both sites hold the record.
@@ -549,6 +596,10 @@ address = "{other_rloc4}"
 key = "{XTR_PEER_KEY}"
 "#,
         other_rloc4 = other.rloc4,
+        gateway4_over6 = site.gateway4_over6,
+        gateway6_over4 = site.gateway6_over4,
+        eid4_over6 = site.eid4_over6,
+        eid6_over4 = site.eid6_over4,
         name = site.name,
         gateway4 = site.gateway4,
         gateway6 = site.gateway6,
