@@ -95,3 +95,56 @@ fn every_key_is_in_the_reference() {
     assert!(missing.is_empty(), "undocumented keys: {missing:?}");
     assert!(all.len() > 50, "walked the whole schema: {}", all.len());
 }
+
+#[test]
+fn every_lisp_ms_key_is_in_the_reference() {
+    let mut everything = MapServerConfig::demo();
+    everything.negative_action = NegativeAction::Drop;
+    let value = toml::Value::try_from(&everything).expect("serializes");
+    let mut all = BTreeSet::new();
+    keys(&value, &mut all);
+    let reference = include_str!("../README.md");
+    let missing: Vec<_> = all
+        .iter()
+        .filter(|k| {
+            !reference.contains(&format!("`{k}`")) && !reference.contains(&format!("`[[{k}]]`"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "undocumented lisp-ms keys: {missing:?}");
+    assert!(all.len() >= 10, "walked the whole schema: {all:?}");
+}
+
+#[test]
+fn lisp_ms_files_are_validated_with_positions() {
+    let text = r#"
+listen = ["127.0.0.1:4342"]
+
+[[site]]
+name = "a"
+key = "k"
+prefixes = ["10.1.0.0/16"]
+
+[[site]]
+name = "a"
+key = ""
+prefixes = ["10.1.2.0/24"]
+mobile_prefixes = ["10.1.9.0/24"]
+"#;
+    let errors = parse_map_server(text, "ms.toml").unwrap_err().to_string();
+    for expected in [
+        "ms.toml:10:8: site[1].name",
+        "already used by site[0]",
+        "site[1].key",
+        "overlaps 10.1.0.0/16 of site[0]",
+        "mobility space is shared, not owned",
+    ] {
+        assert!(errors.contains(expected), "{expected:?} in:\n{errors}");
+    }
+    let ok = parse_map_server(
+        "[[site]]\nname = \"a\"\nkey = \"k\"\nprefixes = [\"10.1.0.0/16\"]\n",
+        "ms.toml",
+    )
+    .unwrap();
+    assert_eq!(ok.registration_ttl_secs, 180);
+    assert_eq!(ok.listen.len(), 2);
+}
