@@ -6,6 +6,7 @@ pub mod decode;
 pub mod learned;
 pub mod map_server;
 pub mod mobility;
+pub mod prefix_map;
 pub mod registration;
 pub mod report;
 pub mod resolution;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use config::{MapServerConfig, NegativeAction};
 use ipnet::IpNet;
 
+use crate::prefix_map::PrefixMap;
 use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::auth::AuthAlgorithm;
@@ -85,8 +86,6 @@ struct Entry {
     by: HashMap<Registrant, Registered>,
 }
 
-type Key = (Option<u32>, IpNet);
-
 /// A registration as management shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationView {
@@ -101,11 +100,9 @@ pub struct RegistrationView {
 #[derive(Debug)]
 pub struct MapServer {
     config: MapServerConfig,
-    /// Every site prefix: its site and whether it is shared mobility space.
-    site_prefixes: Vec<(IpNet, usize, bool)>,
-    entries: HashMap<Key, Entry>,
-    /// Prefix lengths present per family, longest first: a lookup probes only these.
-    lengths: [Vec<u8>; 2],
+    /// Every site prefix: the sites holding it and whether it is shared mobility space.
+    site_space: PrefixMap<Vec<(usize, bool)>>,
+    entries: PrefixMap<Entry>,
     nonces: HashMap<(usize, u64), Instant>,
     stats: MapServerStats,
     outbox: VecDeque<Transmit>,
@@ -126,20 +123,19 @@ enum Refusal {
 
 impl MapServer {
     pub fn new(config: MapServerConfig) -> Self {
-        let site_prefixes = config
-            .site
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| {
-                let owned = s.prefixes.iter().map(move |p| (p.trunc(), i, false));
-                owned.chain(s.mobile_prefixes.iter().map(move |p| (p.trunc(), i, true)))
-            })
-            .collect();
+        let mut site_space = PrefixMap::new();
+        for (i, site) in config.site.iter().enumerate() {
+            let owned = site.prefixes.iter().map(|p| (p, false));
+            for (prefix, mobile) in owned.chain(site.mobile_prefixes.iter().map(|p| (p, true))) {
+                site_space
+                    .get_or_insert_with(None, *prefix, Vec::new)
+                    .push((i, mobile));
+            }
+        }
         Self {
             config,
-            site_prefixes,
-            entries: HashMap::new(),
-            lengths: [Vec::new(), Vec::new()],
+            site_space,
+            entries: PrefixMap::new(),
             nonces: HashMap::new(),
             stats: MapServerStats::default(),
             outbox: VecDeque::new(),
@@ -177,11 +173,14 @@ impl MapServer {
     /// Whether `site` may register `prefix` (one of its prefixes covers it, more-specifics only
     /// where allowed; shared mobility space always).
     fn may_register(&self, site: usize, prefix: &IpNet) -> bool {
-        self.site_prefixes.iter().any(|(owned, s, mobile)| {
-            *s == site
-                && owned.contains(prefix)
-                && (owned == prefix || *mobile || self.config.site[site].accept_more_specifics)
-        })
+        let Some(((_, owned), holders)) = self.site_space.longest(None, prefix.network()) else {
+            return false;
+        };
+        owned.contains(prefix)
+            && holders.iter().any(|&(s, mobile)| {
+                s == site
+                    && (owned == prefix || mobile || self.config.site[site].accept_more_specifics)
+            })
     }
 
     fn record_prefix(record: &EidRecord) -> Option<IpNet> {
@@ -199,19 +198,13 @@ impl MapServer {
         let address = Self::record_prefix(first)
             .ok_or(Refusal::Malformed)?
             .network();
-        let mut candidates: Vec<usize> = self
-            .site_prefixes
-            .iter()
-            .filter(|(owned, _, _)| owned.contains(&address))
-            .map(|(_, site, _)| *site)
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        if candidates.is_empty() {
-            return Err(Refusal::UnknownSite);
-        }
+        let (_, candidates) = self
+            .site_space
+            .longest(None, address)
+            .ok_or(Refusal::UnknownSite)?;
         candidates
-            .into_iter()
+            .iter()
+            .map(|&(site, _)| site)
             .find(|&site| {
                 let config = &self.config.site[site];
                 packet.algorithm_id() == AuthAlgorithm::from(config.algorithm).id()
@@ -252,11 +245,12 @@ impl MapServer {
         };
         let expires = now + Duration::from_secs(u64::from(self.config.registration_ttl_secs));
         for (record, prefix) in register.body.records.iter().zip(prefixes) {
-            let key = (record.eid.instance_id(), prefix);
-            let entry = self.entries.entry(key).or_insert_with(|| Entry {
-                site,
-                by: HashMap::new(),
-            });
+            let entry = self
+                .entries
+                .get_or_insert_with(record.eid.instance_id(), prefix, || Entry {
+                    site,
+                    by: HashMap::new(),
+                });
             let fresh = entry
                 .by
                 .insert(
@@ -277,7 +271,6 @@ impl MapServer {
                 });
             }
         }
-        self.rebuild_lengths();
         self.stats.registers_accepted += 1;
         if register.want_map_notify {
             self.notify(from, site, register);
@@ -324,30 +317,6 @@ impl MapServer {
         }
     }
 
-    fn rebuild_lengths(&mut self) {
-        for (family, v6) in [(0, false), (1, true)] {
-            let mut lengths: Vec<u8> = self
-                .entries
-                .keys()
-                .filter(|(_, p)| p.addr().is_ipv6() == v6)
-                .map(|(_, p)| p.prefix_len())
-                .collect();
-            lengths.sort_unstable_by(|a, b| b.cmp(a));
-            lengths.dedup();
-            self.lengths[family] = lengths;
-        }
-    }
-
-    /// The longest registered prefix covering `eid` in `instance_id`.
-    fn lookup(&self, eid: IpAddr, instance_id: Option<u32>) -> Option<(&Key, &Entry)> {
-        self.lengths[usize::from(eid.is_ipv6())]
-            .iter()
-            .find_map(|&len| {
-                let prefix = IpNet::new(eid, len).ok()?.trunc();
-                self.entries.get_key_value(&(instance_id, prefix))
-            })
-    }
-
     fn handle_request(&mut self, from: SocketAddr, bytes: &[u8]) -> Result<(), Refusal> {
         let ecm = EcmRepr::parse(bytes).map_err(|_| Refusal::Malformed)?;
         let request = MapRequestRepr::parse(&ecm.message).map_err(|_| Refusal::Malformed)?;
@@ -361,11 +330,14 @@ impl MapServer {
             .find(|a| a.is_ipv4() == from.is_ipv4())
             .ok_or(Refusal::NoUsableItrRloc)?;
         let reply_to = SocketAddr::new(itr_rloc, ecm.source_port);
-        let found = self.lookup(eid, instance_id).and_then(|(_, entry)| {
-            let proxy = entry.by.values().any(|r| r.proxy_reply);
-            let etr = entry.by.values().map(|r| r.etr).min()?;
-            Some((proxy, etr, merged(entry)?))
-        });
+        let found = self
+            .entries
+            .longest(instance_id, eid)
+            .and_then(|(_, entry)| {
+                let proxy = entry.by.values().any(|r| r.proxy_reply);
+                let etr = entry.by.values().map(|r| r.etr).min()?;
+                Some((proxy, etr, merged(entry)?))
+            });
         match found {
             Some((true, _, record)) => {
                 self.stats.requests_proxied += 1;
@@ -397,25 +369,34 @@ impl MapServer {
     /// site's space (unregistered, drop briefly) or outside every site (the configured action).
     fn negative(&self, eid: IpAddr, instance_id: Option<u32>, address: &Address) -> EidRecord {
         let site = self
-            .site_prefixes
-            .iter()
-            .find(|(owned, _, _)| owned.contains(&eid))
-            .map(|(owned, _, _)| *owned);
+            .site_space
+            .longest(None, eid)
+            .map(|((_, owned), _)| *owned);
         let (prefix, ttl, action) = match site {
             Some(owned) => {
-                let registered = self
+                let registered: Vec<IpNet> = self
                     .entries
-                    .keys()
+                    .iter()
+                    .map(|(key, _)| *key)
                     .filter(|(iid, p)| *iid == instance_id && owned.contains(p))
-                    .map(|(_, p)| *p);
+                    .map(|(_, p)| p)
+                    .collect();
                 (
-                    hole(eid, owned.prefix_len(), registered),
+                    hole(eid, owned.prefix_len(), &registered),
                     UNREGISTERED_SITE_TTL_MINUTES,
                     Action::Drop,
                 )
             }
             None => (
-                hole(eid, 0, self.site_prefixes.iter().map(|(p, _, _)| *p)),
+                hole(
+                    eid,
+                    0,
+                    &self
+                        .site_space
+                        .iter()
+                        .map(|((_, p), _)| *p)
+                        .collect::<Vec<_>>(),
+                ),
                 self.config.negative_ttl_minutes,
                 match self.config.negative_action {
                     NegativeAction::NativelyForward => Action::NativelyForward,
@@ -468,7 +449,7 @@ impl MapServer {
     /// Drops registrations not refreshed within the TTL.
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut expired = Vec::new();
-        for ((_, prefix), entry) in &mut self.entries {
+        self.entries.retain(|(_, prefix), entry| {
             entry.by.retain(|_, registered| {
                 let live = registered.expires > now;
                 if !live {
@@ -476,11 +457,8 @@ impl MapServer {
                 }
                 live
             });
-        }
-        self.entries.retain(|_, entry| !entry.by.is_empty());
-        if !expired.is_empty() {
-            self.rebuild_lengths();
-        }
+            !entry.by.is_empty()
+        });
         for (site, prefix, by) in expired {
             self.stats.registrations_expired += 1;
             self.events.push_back(Event::Expired {
@@ -494,8 +472,8 @@ impl MapServer {
     /// When [`handle_timeout`](Self::handle_timeout) next has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.entries
-            .values()
-            .flat_map(|e| e.by.values().map(|r| r.expires))
+            .iter()
+            .flat_map(|(_, e)| e.by.values().map(|r| r.expires))
             .min()
     }
 
@@ -544,14 +522,14 @@ fn merged(entry: &Entry) -> Option<EidRecord> {
 }
 
 /// The shortest prefix of at least `min_len` around `eid` that contains none of `occupied`.
-fn hole(eid: IpAddr, min_len: u8, occupied: impl Iterator<Item = IpNet> + Clone) -> IpNet {
+fn hole(eid: IpAddr, min_len: u8, occupied: &[IpNet]) -> IpNet {
     let max = if eid.is_ipv4() { 32 } else { 128 };
     (min_len..=max)
         .filter_map(|len| IpNet::new(eid, len).ok().map(|p| p.trunc()))
         .find(|candidate| {
             occupied
-                .clone()
-                .all(|o| o.addr().is_ipv4() != eid.is_ipv4() || !candidate.contains(&o))
+                .iter()
+                .all(|o| o.addr().is_ipv4() != eid.is_ipv4() || !candidate.contains(o))
         })
         .unwrap_or_else(|| IpNet::from(eid))
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
+use crate::prefix_map::PrefixMap;
 use crate::registration::Transmit;
 use crate::wire::ecm::EcmRepr;
 use crate::wire::map_reply::MapReplyRepr;
@@ -67,7 +68,7 @@ impl Received {
 /// The responder.
 #[derive(Debug)]
 pub struct Responder {
-    database: Vec<(IpNet, Option<u32>, EidRecord)>,
+    database: PrefixMap<EidRecord>,
     local_rlocs: Vec<IpAddr>,
     correspondents: HashMap<IpAddr, Instant>,
     memory: Duration,
@@ -78,7 +79,7 @@ impl Responder {
     /// `memory`: how long a requester counts as a recent correspondent.
     pub fn new(database: Vec<EidRecord>, local_rlocs: Vec<IpAddr>, memory: Duration) -> Self {
         let mut responder = Self {
-            database: Vec::new(),
+            database: PrefixMap::new(),
             local_rlocs,
             correspondents: HashMap::new(),
             memory,
@@ -89,22 +90,23 @@ impl Responder {
 
     /// Replaces our records (after a priority change, for instance).
     pub fn set_database(&mut self, database: Vec<EidRecord>) {
-        self.database = database
-            .into_iter()
-            .filter_map(|r| {
-                let prefix = IpNet::new(r.eid.ip()?, r.mask_len).ok()?.trunc();
-                Some((prefix, r.eid.instance_id(), r))
-            })
-            .collect();
+        self.database = PrefixMap::new();
+        for record in database {
+            let Some(address) = record.eid.ip() else {
+                continue;
+            };
+            if let Ok(prefix) = IpNet::new(address, record.mask_len) {
+                self.database
+                    .insert(record.eid.instance_id(), prefix, record);
+            }
+        }
     }
 
     /// Our most specific record covering `eid` in `instance_id`.
     pub fn record_for(&self, eid: IpAddr, instance_id: Option<u32>) -> Option<&EidRecord> {
         self.database
-            .iter()
-            .filter(|(prefix, iid, _)| *iid == instance_id && prefix.contains(&eid))
-            .max_by_key(|(prefix, _, _)| prefix.prefix_len())
-            .map(|(_, _, record)| record)
+            .longest(instance_id, eid)
+            .map(|(_, record)| record)
     }
 
     /// Answers `received` (already known not to be an SMR).
