@@ -1,16 +1,26 @@
 //! `cargo run --release -p bench -- SUITE`: each suite prints one line per figure and one
 //! `RATIO name value` line per side-by-side comparison (ours divided by the baseline).
 
+mod control;
 mod eal;
 mod encap;
 mod lpm;
+mod ms;
 mod ports;
 mod update;
 mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 5] = [
+const SUITES: [(&str, &str); 7] = [
+    (
+        "control",
+        "the xTR control core answering Map-Requests (direct and ECM) vs the 100k/s goal",
+    ),
+    (
+        "ms",
+        "lisp-ms: authenticated Map-Registers/s and ECM Map-Requests/s vs the 200k/500k goals",
+    ),
     (
         "encap",
         "ITR encap / ETR decap cycles per 64-byte packet over a 1M-prefix map-cache vs 5-tuple swap",
@@ -41,6 +51,8 @@ fn main() -> ExitCode {
         "lpm" => lpm::run(),
         "update" => update::run(),
         "encap" => encap::run(),
+        "control" => control::run(),
+        "ms" => ms::run(),
         _ => {
             eprintln!("usage: bench SUITE\nsuites:");
             for (name, what) in SUITES {

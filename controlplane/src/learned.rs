@@ -90,6 +90,20 @@ impl LearnedMappings {
         Ok(due)
     }
 
+    /// Removes every learned entry; returns how many.
+    pub fn flush(&mut self, cache: &mut MapCacheWriter) -> Result<usize, MapCacheError> {
+        let all: Vec<IpNet> = self.expiry.drain().map(|(p, _)| p).collect();
+        for prefix in &all {
+            cache.remove(prefix)?;
+        }
+        Ok(all.len())
+    }
+
+    /// Stops tracking `prefix` (an operator replaced or removed it).
+    pub fn forget(&mut self, prefix: &IpNet) {
+        self.expiry.remove(&prefix.trunc());
+    }
+
     /// When [`expire`](Self::expire) next has work.
     pub fn next_expiry(&self) -> Option<Instant> {
         self.expiry.values().min().copied()

@@ -4,6 +4,8 @@
 pub mod appliance;
 pub mod decode;
 pub mod learned;
+pub mod logging;
+pub mod management;
 pub mod map_server;
 pub mod mobility;
 pub mod prefix_map;

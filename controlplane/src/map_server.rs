@@ -8,7 +8,7 @@
 //! or answered here when the registration asked for proxy replies; unregistered space gets a
 //! negative Map-Reply for the least specific prefix that covers the hole.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,42 @@ struct Entry {
     by: HashMap<Registrant, Registered>,
 }
 
+/// Map-Register nonces seen within the last one to two windows (two generations swapped once per
+/// window: O(1) per registration, memory bounded by two windows of registrations). An older
+/// replay can only re-assert a registration its site has refreshed since.
+#[derive(Debug)]
+struct RecentNonces {
+    current: HashSet<(usize, u64)>,
+    previous: HashSet<(usize, u64)>,
+    since: Option<Instant>,
+    window: Duration,
+}
+
+impl RecentNonces {
+    fn new(window: Duration) -> Self {
+        Self {
+            current: HashSet::new(),
+            previous: HashSet::new(),
+            since: None,
+            window,
+        }
+    }
+
+    /// Whether `nonce` was seen for `site`; remembers it when not.
+    fn seen(&mut self, site: usize, nonce: u64, now: Instant) -> bool {
+        let since = *self.since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= self.window {
+            self.previous = std::mem::take(&mut self.current);
+            self.since = Some(now);
+        }
+        let key = (site, nonce);
+        if self.previous.contains(&key) {
+            return true;
+        }
+        !self.current.insert(key)
+    }
+}
+
 /// A registration as management shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationView {
@@ -103,7 +139,7 @@ pub struct MapServer {
     /// Every site prefix: the sites holding it and whether it is shared mobility space.
     site_space: PrefixMap<Vec<(usize, bool)>>,
     entries: PrefixMap<Entry>,
-    nonces: HashMap<(usize, u64), Instant>,
+    nonces: RecentNonces,
     stats: MapServerStats,
     outbox: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -123,6 +159,7 @@ enum Refusal {
 
 impl MapServer {
     pub fn new(config: MapServerConfig) -> Self {
+        let window = Duration::from_secs(u64::from(config.registration_ttl_secs));
         let mut site_space = PrefixMap::new();
         for (i, site) in config.site.iter().enumerate() {
             let owned = site.prefixes.iter().map(|p| (p, false));
@@ -136,7 +173,7 @@ impl MapServer {
             config,
             site_space,
             entries: PrefixMap::new(),
-            nonces: HashMap::new(),
+            nonces: RecentNonces::new(window),
             stats: MapServerStats::default(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -232,12 +269,8 @@ impl MapServer {
             return Err(Refusal::OutsideSite);
         }
         let nonce = register.body.nonce;
-        self.forget_old_nonces(now);
-        if nonce != 0 && self.nonces.contains_key(&(site, nonce)) {
+        if nonce != 0 && self.nonces.seen(site, nonce, now) {
             return Err(Refusal::Replay);
-        }
-        if nonce != 0 {
-            self.nonces.insert((site, nonce), now);
         }
         let registrant = match register.body.xtr {
             Some(xtr) => Registrant::XtrId(xtr.xtr_id),
@@ -306,15 +339,6 @@ impl MapServer {
         self.site_of(&packet, &ack.body.records)?;
         self.stats.map_notify_acks += 1;
         Ok(())
-    }
-
-    fn forget_old_nonces(&mut self, now: Instant) {
-        // Bounded by the registration TTL: an older replay finds its registration re-made anyway.
-        let window = Duration::from_secs(u64::from(self.config.registration_ttl_secs));
-        if self.nonces.len() > 4096 {
-            self.nonces
-                .retain(|_, seen| now.saturating_duration_since(*seen) < window);
-        }
     }
 
     fn handle_request(&mut self, from: SocketAddr, bytes: &[u8]) -> Result<(), Refusal> {

@@ -12,12 +12,12 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dataplane::mapcache::MapCacheWriter;
+use dataplane::mapcache::{MapCacheWriter, Mapping};
 use ipnet::IpNet;
 
 use crate::learned::{Installed, LearnedMappings};
 use crate::mobility::{self, Mobility};
-use crate::registration::{Registration, Transmit};
+use crate::registration::{Registration, State, Transmit};
 use crate::resolution::{mapping_of, Resolver};
 use crate::responder::{Received, Responder};
 use crate::wire::address::Address;
@@ -70,6 +70,8 @@ pub enum Event {
         prefix: IpNet,
         locators: Vec<IpAddr>,
     },
+    /// Registration with a map-server changed state (registered, failing, ...).
+    Registration { server: SocketAddr, state: State },
 }
 
 impl std::fmt::Display for Event {
@@ -94,6 +96,14 @@ impl std::fmt::Display for Event {
             Self::Installed { prefix, locators } => {
                 write!(f, "map-cache: {prefix} -> {locators:?}")
             }
+            Self::Registration { server, state } => match state {
+                State::Registered => write!(f, "registered with map-server {server}"),
+                State::Failing { failures } => write!(
+                    f,
+                    "map-server {server} down: {failures} Map-Register(s) unanswered, retrying"
+                ),
+                other => write!(f, "map-server {server}: {other:?}"),
+            },
         }
     }
 }
@@ -133,6 +143,8 @@ pub struct Xtr {
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
     nonce_state: u64,
+    /// Each map-server's state when last looked at, to log changes.
+    server_states: Vec<State>,
     stats: XtrStats,
     /// Locators of mappings installed since the last [`take_new_locators`](Self::take_new_locators).
     new_locators: Vec<IpAddr>,
@@ -156,6 +168,7 @@ impl Xtr {
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
             nonce_state: parts.seed | 1,
+            server_states: Vec::new(),
             stats: XtrStats::default(),
             new_locators: Vec::new(),
             outbox: VecDeque::new(),
@@ -256,15 +269,7 @@ impl Xtr {
         self.map_cache.publish();
         self.responder
             .set_database(self.database.iter().map(|m| m.record.clone()).collect());
-        self.registration.set_records(
-            self.database
-                .iter()
-                .filter(|m| m.register)
-                .map(|m| m.record.clone())
-                .collect(),
-            now,
-        );
-        self.registration.handle_timeout(now);
+        self.register_now(now);
         self.stats.cpms_applied += 1;
         if let Some((prefix, _)) = mapping_of(&after) {
             self.events.push_back(Event::CpmApplied {
@@ -460,6 +465,23 @@ impl Xtr {
     }
 
     fn collect(&mut self) {
+        let states: Vec<(SocketAddr, State)> = self
+            .registration
+            .status()
+            .iter()
+            .map(|s| (s.address, s.state))
+            .collect();
+        for (i, (server, state)) in states.iter().enumerate() {
+            let before = self.server_states.get(i).copied();
+            let worth_logging = matches!(state, State::Registered | State::Failing { failures: 1 });
+            if before != Some(*state) && worth_logging {
+                self.events.push_back(Event::Registration {
+                    server: *server,
+                    state: *state,
+                });
+            }
+        }
+        self.server_states = states.into_iter().map(|(_, s)| s).collect();
         while let Some(t) = self.registration.poll_transmit() {
             self.outbox.push_back(t);
         }
@@ -471,6 +493,48 @@ impl Xtr {
     /// The next datagram to send (from our RLOC of the destination's family, port 4342).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.pop_front()
+    }
+
+    /// Installs an operator's static mapping (it does not expire).
+    pub fn add_static(&mut self, prefix: IpNet, mapping: Mapping) -> Result<(), String> {
+        self.learned.forget(&prefix);
+        self.map_cache
+            .insert(prefix, mapping)
+            .map_err(|e| e.to_string())?;
+        self.map_cache.publish();
+        Ok(())
+    }
+
+    /// Removes the mapping of exactly `prefix`, learned or static; returns whether there was one.
+    pub fn remove_mapping(&mut self, prefix: &IpNet) -> Result<bool, String> {
+        self.learned.forget(prefix);
+        let removed = self.map_cache.remove(prefix).map_err(|e| e.to_string())?;
+        self.map_cache.publish();
+        Ok(removed)
+    }
+
+    /// Drops every learned mapping; returns how many.
+    pub fn flush_learned(&mut self) -> Result<usize, String> {
+        let flushed = self
+            .learned
+            .flush(&mut self.map_cache)
+            .map_err(|e| e.to_string())?;
+        self.map_cache.publish();
+        Ok(flushed)
+    }
+
+    /// Sends Map-Registers to every map-server now.
+    pub fn register_now(&mut self, now: Instant) {
+        self.registration.set_records(
+            self.database
+                .iter()
+                .filter(|m| m.register)
+                .map(|m| m.record.clone())
+                .collect(),
+            now,
+        );
+        self.registration.handle_timeout(now);
+        self.collect();
     }
 
     /// The next event to log.

@@ -250,6 +250,10 @@ device = "net_af_packet_{prefix}r"
 role = "rloc"
 addresses = ["192.0.2.1/24", "2001:db8:ff::1/64"]
 
+[management]
+socket = "{socket}"
+metrics_listen = "127.0.0.1:0"
+
 [[map_server]]
 address = "192.0.2.2"
 key = "e2e-key"
@@ -279,6 +283,10 @@ address = "2001:db8:ff::2"
 "#,
         eid = host_link.outer,
         rloc = remote_link.outer,
+        socket = std::env::temp_dir()
+            .join(&prefix)
+            .join("lispd.sock")
+            .display(),
     );
     let dir = std::env::temp_dir().join(&prefix);
     std::fs::create_dir_all(&dir).unwrap();

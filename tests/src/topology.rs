@@ -427,7 +427,8 @@ impl Topology {
     pub fn start_xtr(&mut self, i: usize) -> Result<(), TopologyError> {
         let site = [SITE_A, SITE_B][i];
         let file = self.dir.join(format!("lispd-{}.toml", site.name));
-        std::fs::write(&file, lispd_config(&site, &unique_name("lispd")))
+        let socket = self.management_socket(i);
+        std::fs::write(&file, lispd_config(&site, &unique_name("lispd"), &socket))
             .map_err(|e| TopologyError::Io(e.to_string()))?;
         let lispd = binary("lispd")?;
         let namespace = self.xtrs[i].name().to_owned();
@@ -438,6 +439,31 @@ impl Topology {
             &["run", "-c", file.to_str().unwrap_or_default()],
         )?;
         Ok(())
+    }
+
+    /// Where lispd of site `i` serves its management API.
+    pub fn management_socket(&self, i: usize) -> PathBuf {
+        self.dir
+            .join(format!("lispd-{}.sock", [SITE_A, SITE_B][i].name))
+    }
+
+    /// `lispctl ARGS` against lispd of site `i`; its standard output, or why it failed.
+    pub fn lispctl(&self, i: usize, args: &[&str]) -> Result<String, TopologyError> {
+        let out = Command::new(binary("lispctl")?)
+            .arg("--socket")
+            .arg(self.management_socket(i))
+            .args(args)
+            .output()
+            .map_err(|e| TopologyError::Io(format!("lispctl: {e}")))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(TopologyError::Io(format!(
+                "lispctl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
     }
 
     /// Runs a command in host `i`'s namespace and returns its output, whatever its status.
@@ -501,7 +527,7 @@ impl Drop for Topology {
 }
 
 /// lispd's configuration for `site` in this topology.
-pub fn lispd_config(site: &SitePlan, file_prefix: &str) -> String {
+pub fn lispd_config(site: &SitePlan, file_prefix: &str, socket: &Path) -> String {
     let second_ms = if site.name == "a" {
         format!(
             "\n[[map_server]]\naddress = \"{SECOND_MAP_SERVER}\"\nkey = \"{SECOND_MS_KEY_A}\"\nalgorithm = \"hmac-sha256\"\n"
@@ -526,6 +552,9 @@ idle_sleep_us = 100
 
 [timers]
 map_register_interval_secs = 10
+
+[management]
+socket = "{socket}"
 
 [[port]]
 name = "eid"
@@ -596,6 +625,7 @@ address = "{other_rloc4}"
 key = "{XTR_PEER_KEY}"
 "#,
         other_rloc4 = other.rloc4,
+        socket = socket.display(),
         gateway4_over6 = site.gateway4_over6,
         gateway6_over4 = site.gateway6_over4,
         eid4_over6 = site.eid4_over6,

@@ -210,6 +210,75 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// lispctl against xTR A: show commands hold what the tables hold; a static mapping is added,
+/// found by longest match, and deleted; the Prometheus endpoint is scraped and parsed.
+fn management_and_metrics(topology: &Topology) {
+    let ctl = |args: &[&str]| topology.lispctl(0, args);
+    let servers = ctl(&["show", "servers"]).expect("show servers");
+    assert_eq!(servers.matches("Registered").count(), 2, "{servers}");
+    let database = ctl(&["show", "db"]).expect("show db");
+    assert!(
+        database.contains("10.1.0.0/24") && database.contains("10.9.0.50/32"),
+        "{database}"
+    );
+    let neighbours = ctl(&["show", "neighbours"]).expect("show neighbours");
+    assert!(neighbours.contains(SITE_A.host4), "{neighbours}");
+
+    ctl(&["map", "add", "10.3.0.0/16", "--locator", "192.0.2.2:3:40"]).expect("map add");
+    let got = ctl(&["map", "get", "10.3.4.5"]).expect("map get");
+    assert!(
+        got.contains("10.3.0.0/16") && got.contains("192.0.2.2 p3 w40") && got.contains("static"),
+        "{got}"
+    );
+    let cache: serde_json::Value =
+        serde_json::from_str(&ctl(&["--json", "show", "cache"]).expect("show cache")).unwrap();
+    let learned = cache
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["prefix"] == "10.2.0.0/24")
+        .expect("site B's prefix was learned");
+    assert_eq!(learned["origin"], "learned");
+    assert!(learned["expires_in_secs"].as_u64().is_some_and(|s| s <= 60));
+    ctl(&["map", "del", "10.3.0.0/16"]).expect("map del");
+    let gone = ctl(&["map", "get", "10.3.4.5"]).unwrap_err().to_string();
+    assert!(gone.contains("no map-cache entry covers"), "{gone}");
+    let bad = ctl(&["map", "add", "10.3.0.0/16", "--locator", "192.0.2.2:999"]).unwrap_err();
+    assert!(bad.to_string().contains("is not 0-255"), "{bad}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&ctl(&["--json", "show", "stats"]).expect("show stats")).unwrap();
+    assert!(stats["data"]["encapsulated"].as_u64() > Some(0), "{stats}");
+
+    let scrape = inside(topology.xtrs[0].name(), || {
+        let mut stream = TcpStream::connect("127.0.0.1:9141").expect("metrics endpoint");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .join()
+    .unwrap();
+    let (head, body) = scrape.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (name, value) = line.rsplit_once(' ').expect("name value");
+        assert!(value.parse::<u64>().is_ok(), "{line}");
+        assert!(name.starts_with("lispd_"), "{line}");
+    }
+    let encapsulated = body
+        .lines()
+        .find(|l| l.starts_with("lispd_data_packets_total{counter=\"encapsulated\"}"))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse::<u64>().ok());
+    assert!(encapsulated > Some(0), "{body}");
+    assert!(
+        body.contains("lispd_map_server_registered{server=\"192.0.2.100:4342\"} 1"),
+        "{body}"
+    );
+}
+
 #[test]
 fn two_lisp_sites_end_to_end() {
     let mut topology = start();
@@ -231,6 +300,8 @@ fn two_lisp_sites_end_to_end() {
     for to in [SITE_B.host4, SITE_B.host4_over6, SITE_B.host6] {
         udp_flow(&topology, to);
     }
+
+    management_and_metrics(&topology);
 
     // Path MTU: 1500-byte RLOC links; IPv4-in-IPv4 adds 36 bytes, IPv6-in-IPv6 56.
     let (ok, out) = ping_df(&topology, SITE_B.host4, 1464 - 28);

@@ -18,6 +18,8 @@ use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
 /// One port as the control core sees it.
 #[derive(Debug)]
 pub struct ControlPort {
+    /// The configured name, for management.
+    pub name: String,
     pub port_id: u16,
     pub mac: [u8; 6],
     pub addresses: Vec<IpAddr>,

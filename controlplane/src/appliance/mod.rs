@@ -6,6 +6,7 @@
 //! machines (registration, resolution, probing, SMR, CPM) plug into the control loop next.
 
 mod control;
+mod listeners;
 mod outbox;
 mod tables;
 mod udp_io;
@@ -32,10 +33,13 @@ use dpdk_bindings::{
 use control::ControlPort;
 pub use control::ControlStats;
 
+use listeners::{ManagementSocket, MetricsListener};
 use outbox::Outbox;
 use udp_io::Punted;
 
+use crate::decode::{decode, Input};
 use crate::learned::LearnedMappings;
+use crate::management::{self, ApplianceView};
 use crate::mobility::{CpmPeer, Mobility};
 use crate::registration::{MapServer, Registration, Timers};
 use crate::resolution::{Resolver, ResolverConfig};
@@ -93,8 +97,14 @@ fn rx_queues(port: &Port) -> Result<Vec<dpdk_bindings::RxQueue>, RunError> {
         .collect()
 }
 
-/// Runs until `stop` is set.
-pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
+/// Runs until `stop` is set; `set_log_level` serves the management API's log-level command.
+pub fn run(
+    config: &Config,
+    stop: Arc<AtomicBool>,
+    set_log_level: fn(&str) -> Result<(), String>,
+) -> Result<Report, RunError> {
+    let mut management = ManagementSocket::bind(&config.management.socket).map_err(RunError)?;
+    let mut metrics = MetricsListener::bind(config.management.metrics_listen).map_err(RunError)?;
     let eal = EalBuilder::new("lispd")
         .args(eal_arguments(config))
         .init()
@@ -218,6 +228,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
 
     let mut control_ports = vec![
         ControlPort {
+            name: eid_cfg.name.clone(),
             port_id: eid_port.id().raw(),
             mac: eid_mac,
             addresses: eid_cfg.addresses.iter().map(|a| a.addr()).collect(),
@@ -230,6 +241,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             resolve: eid_cfg.gateways.clone(),
         },
         ControlPort {
+            name: rloc_cfg.name.clone(),
             port_id: rloc_port.id().raw(),
             mac: rloc_mac,
             addresses: rloc_cfg.addresses.iter().map(|a| a.addr()).collect(),
@@ -279,7 +291,13 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
         let received = punt_rx.dequeue_burst(&mut burst);
         for mbuf in burst.drain() {
             match udp_io::punted(mbuf.data(), &ours) {
-                Punted::Control { from, message } => xtr.handle_datagram(from, message, now),
+                Punted::Control { from, message } => {
+                    tracing::debug!(
+                        "control message from {from}:\n{}",
+                        decode(message, Input::Control)
+                    );
+                    xtr.handle_datagram(from, message, now)
+                }
                 Punted::Miss {
                     source,
                     destination,
@@ -298,8 +316,27 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> Result<Report, RunError> {
             control::resolve(&mut control_ports, &pool, &mut stats);
         }
         while let Some(event) = xtr.poll_event() {
-            println!("lispd: {event}");
+            tracing::info!("{event}");
         }
+        let view = || ApplianceView {
+            counters: Counter::ALL
+                .iter()
+                .map(|&c| (c.name(), total(std::slice::from_ref(&counters), c)))
+                .collect(),
+            control: serde_json::to_value(stats).unwrap_or_default(),
+            neighbours: control_ports
+                .iter()
+                .map(|p| {
+                    let mut known: Vec<(IpAddr, [u8; 6])> =
+                        p.neighbours.macs.iter().map(|(a, m)| (*a, *m)).collect();
+                    known.sort();
+                    (p.name.clone(), known)
+                })
+                .collect(),
+            set_log_level,
+        };
+        management.poll(&mut |line| management::handle(line, &mut xtr, &view(), now));
+        metrics.poll(&mut || management::prometheus_text(&xtr, &view()));
         outbox.retry(&mut control_ports[1], &pool, &local, now, &mut stats);
         while let Some(transmit) = xtr.poll_transmit() {
             outbox.send(

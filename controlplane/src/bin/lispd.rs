@@ -73,7 +73,8 @@ fn run(file: &std::path::Path) -> ExitCode {
         "lispd: running {} (stop with SIGINT or SIGTERM)",
         file.display()
     );
-    match controlplane::appliance::run(&config, stop) {
+    controlplane::logging::init(config.management.log_level.as_str());
+    match controlplane::appliance::run(&config, stop, controlplane::logging::set_level) {
         Ok(report) => {
             println!("lispd: stopped");
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {

@@ -1,0 +1,181 @@
+//! lispctl's side of the management API: one JSON request line over lispd's Unix socket, the
+//! response rendered as a table for people or passed through as JSON for scripts.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// Sends `request` (without the version, which is added) and returns the result, or the error
+/// lispd gave, or why lispd could not be asked.
+pub fn call(socket: &Path, mut request: Value) -> Result<Value, String> {
+    request["version"] = json!(controlplane::management::VERSION);
+    let mut stream = UnixStream::connect(socket).map_err(|e| {
+        format!(
+            "cannot reach lispd at {} ({e}): is lispd running, and is this its [management] socket?",
+            socket.display()
+        )
+    })?;
+    let timeout = Some(Duration::from_secs(5));
+    stream
+        .set_read_timeout(timeout)
+        .and_then(|()| stream.set_write_timeout(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(format!("{request}\n").as_bytes())
+        .map_err(|e| format!("sending to lispd: {e}"))?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|e| format!("reading lispd's answer: {e}"))?;
+    let response: Value =
+        serde_json::from_str(&line).map_err(|e| format!("lispd answered {line:?}: {e}"))?;
+    if response["ok"] == json!(true) {
+        Ok(response["result"].clone())
+    } else {
+        Err(response["error"]
+            .as_str()
+            .unwrap_or("lispd refused the request")
+            .to_owned())
+    }
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Columns padded to their widest cell.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out
+}
+
+fn locators(value: &Value) -> String {
+    value
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|l| {
+                    let down = if l["up"] == json!(false) { " down" } else { "" };
+                    format!(
+                        "{} p{} w{}{down}",
+                        text(&l["address"]),
+                        text(&l["priority"]),
+                        text(&l["weight"])
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// The map-cache, one entry or all.
+pub fn cache_table(result: &Value) -> String {
+    let entries = match result {
+        Value::Array(all) => all.clone(),
+        one => vec![one.clone()],
+    };
+    table(
+        &["PREFIX", "ACTION", "ORIGIN", "EXPIRES(s)", "LOCATORS"],
+        entries
+            .iter()
+            .map(|e| {
+                vec![
+                    text(&e["prefix"]),
+                    text(&e["action"]),
+                    text(&e["origin"]),
+                    text(&e["expires_in_secs"]),
+                    locators(&e["locators"]),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn database_table(result: &Value) -> String {
+    let rows = result.as_array().cloned().unwrap_or_default();
+    table(
+        &["PREFIX", "TTL(min)", "REGISTER", "VERSION", "LOCATORS"],
+        rows.iter()
+            .map(|e| {
+                vec![
+                    text(&e["prefix"]),
+                    text(&e["ttl_minutes"]),
+                    text(&e["register"]),
+                    text(&e["map_version"]),
+                    locators(&e["locators"]),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn servers_table(result: &Value) -> String {
+    let rows = result.as_array().cloned().unwrap_or_default();
+    table(
+        &["MAP-SERVER", "STATE", "REGISTERED(s ago)", "NEXT(s)"],
+        rows.iter()
+            .map(|s| {
+                vec![
+                    text(&s["address"]),
+                    text(&s["state"]),
+                    text(&s["registered_secs_ago"]),
+                    text(&s["next_register_in_secs"]),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub fn neighbours_table(result: &Value) -> String {
+    let rows = result.as_array().cloned().unwrap_or_default();
+    table(
+        &["PORT", "ADDRESS", "MAC"],
+        rows.iter()
+            .map(|n| vec![text(&n["port"]), text(&n["address"]), text(&n["mac"])])
+            .collect(),
+    )
+}
+
+/// Non-zero counters of each group.
+pub fn stats_table(result: &Value) -> String {
+    let mut rows = Vec::new();
+    for group in ["data", "control", "control_plane"] {
+        if let Some(counters) = result[group].as_object() {
+            for (name, value) in counters {
+                if value.as_u64().is_some_and(|v| v > 0) {
+                    rows.push(vec![group.to_owned(), name.clone(), text(value)]);
+                }
+            }
+        }
+    }
+    table(&["GROUP", "COUNTER", "VALUE"], rows)
+}

@@ -1,0 +1,372 @@
+//! The management API of lispd (what OpenLISP's mapping sockets and LISPmob's lispconf did):
+//! one JSON request per line, one JSON response per line, versioned. This module is the I/O-free
+//! part: it parses a request, acts on the control plane, and renders the response; the control
+//! loop serves it on a Unix socket between packet bursts, so data cores are never disturbed.
+//!
+//! Request: `{"version": 1, "command": "show-cache", "eid": "10.2.0.7"}`.
+//! Response: `{"version": 1, "ok": true, "result": ...}` or `{"version": 1, "ok": false,
+//! "error": "..."}`.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use dataplane::mapcache::{Action, Locator, Mapping};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::xtr::Xtr;
+
+/// The protocol version this lispd speaks.
+pub const VERSION: u32 = 1;
+
+/// A locator as management shows and takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocatorView {
+    pub address: IpAddr,
+    #[serde(default = "one")]
+    pub priority: u8,
+    #[serde(default = "hundred")]
+    pub weight: u8,
+    #[serde(default = "yes")]
+    pub up: bool,
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn hundred() -> u8 {
+    100
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    /// The whole map-cache, or the entry an EID's longest match reaches.
+    ShowCache {
+        #[serde(default)]
+        eid: Option<IpAddr>,
+    },
+    ShowDatabase,
+    ShowServers,
+    ShowNeighbours,
+    ShowStats,
+    /// Installs a static mapping (replacing what the prefix had).
+    MapAdd {
+        prefix: IpNet,
+        #[serde(default)]
+        instance_id: Option<u32>,
+        #[serde(default)]
+        action: Option<String>,
+        #[serde(default)]
+        locators: Vec<LocatorView>,
+    },
+    MapDel {
+        prefix: IpNet,
+    },
+    /// Drops every mapping learned from Map-Replies.
+    Flush,
+    /// Sends Map-Registers to every map-server now.
+    Register,
+    SetLogLevel {
+        level: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    version: u32,
+    #[serde(flatten)]
+    request: Request,
+}
+
+/// What the runner knows beside the control plane: data-core counters, neighbours, and how to
+/// change the log level.
+#[derive(Debug)]
+pub struct ApplianceView {
+    pub counters: Vec<(&'static str, u64)>,
+    pub control: Value,
+    /// Per port: name and neighbour (address, MAC) pairs.
+    pub neighbours: Vec<(String, Vec<(IpAddr, [u8; 6])>)>,
+    pub set_log_level: fn(&str) -> Result<(), String>,
+}
+
+/// Handles one request line; always returns one response line (without the newline).
+pub fn handle(line: &str, xtr: &mut Xtr, view: &ApplianceView, now: Instant) -> String {
+    let outcome = serde_json::from_str::<Envelope>(line)
+        .map_err(|e| format!("bad request: {e}"))
+        .and_then(|envelope| {
+            if envelope.version != VERSION {
+                return Err(format!(
+                    "protocol version {} is not spoken here (this lispd speaks {VERSION})",
+                    envelope.version
+                ));
+            }
+            act(envelope.request, xtr, view, now)
+        });
+    let response = match outcome {
+        Ok(result) => json!({"version": VERSION, "ok": true, "result": result}),
+        Err(error) => json!({"version": VERSION, "ok": false, "error": error}),
+    };
+    response.to_string()
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Encapsulate => "encapsulate",
+        Action::Drop => "drop",
+        Action::NativeForward => "native-forward",
+        Action::SendMapRequest => "send-map-request",
+    }
+}
+
+fn parse_action(name: &str) -> Result<Action, String> {
+    match name {
+        "encapsulate" => Ok(Action::Encapsulate),
+        "drop" => Ok(Action::Drop),
+        "native-forward" => Ok(Action::NativeForward),
+        "send-map-request" => Ok(Action::SendMapRequest),
+        other => Err(format!(
+            "action {other:?}: expected encapsulate, drop, native-forward or send-map-request"
+        )),
+    }
+}
+
+fn mapping_json(xtr: &Xtr, prefix: &IpNet, mapping: &Mapping, now: Instant) -> Value {
+    let expires = xtr
+        .learned
+        .expires_at(prefix)
+        .map(|at| at.saturating_duration_since(now).as_secs());
+    json!({
+        "prefix": prefix.to_string(),
+        "instance_id": mapping.instance_id,
+        "action": action_name(mapping.action),
+        "map_version": mapping.map_version,
+        "origin": if expires.is_some() { "learned" } else { "static" },
+        "expires_in_secs": expires,
+        "locators": mapping.locators.iter().map(|l| LocatorView {
+            address: l.address,
+            priority: l.priority,
+            weight: l.weight,
+            up: l.up,
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn act(
+    request: Request,
+    xtr: &mut Xtr,
+    view: &ApplianceView,
+    now: Instant,
+) -> Result<Value, String> {
+    match request {
+        Request::ShowCache { eid: Some(eid) } => {
+            let (prefix, mapping) = xtr
+                .map_cache
+                .lookup(eid)
+                .ok_or_else(|| format!("no map-cache entry covers {eid}"))?;
+            Ok(mapping_json(xtr, &prefix, &mapping, now))
+        }
+        Request::ShowCache { eid: None } => {
+            let mut entries: Vec<(IpNet, Mapping)> = xtr
+                .map_cache
+                .iter()
+                .map(|(p, m)| (*p, m.clone()))
+                .collect();
+            entries.sort_by_key(|(p, _)| (p.addr().is_ipv6(), *p));
+            Ok(Value::Array(
+                entries
+                    .iter()
+                    .map(|(p, m)| mapping_json(xtr, p, m, now))
+                    .collect(),
+            ))
+        }
+        Request::ShowDatabase => Ok(Value::Array(
+            xtr.database()
+                .iter()
+                .map(|m| {
+                    json!({
+                        "prefix": format!("{}/{}", m.record.eid.ip().map_or_else(String::new, |a| a.to_string()), m.record.mask_len),
+                        "instance_id": m.record.eid.instance_id(),
+                        "ttl_minutes": m.record.ttl,
+                        "register": m.register,
+                        "map_version": m.record.map_version,
+                        "locators": m.record.locators.iter().map(|l| json!({
+                            "address": l.address.ip().map(|a| a.to_string()),
+                            "priority": l.priority,
+                            "weight": l.weight,
+                            "local": l.local,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect(),
+        )),
+        Request::ShowServers => Ok(Value::Array(
+            xtr.registration
+                .status()
+                .iter()
+                .map(|s| {
+                    json!({
+                        "address": s.address.to_string(),
+                        "state": format!("{:?}", s.state),
+                        "registered_secs_ago": s.registered_at.map(|at| now.saturating_duration_since(at).as_secs()),
+                        "next_register_in_secs": s.next_register.saturating_duration_since(now).as_secs(),
+                    })
+                })
+                .collect(),
+        )),
+        Request::ShowNeighbours => Ok(Value::Array(
+            view.neighbours
+                .iter()
+                .flat_map(|(port, entries)| {
+                    entries.iter().map(move |(address, mac)| {
+                        json!({
+                            "port": port,
+                            "address": address.to_string(),
+                            "mac": mac.map(|b| format!("{b:02x}")).join(":"),
+                        })
+                    })
+                })
+                .collect(),
+        )),
+        Request::ShowStats => Ok(json!({
+            "data": view.counters.iter().map(|(n, v)| (n.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "control": view.control,
+            "control_plane": serde_json::to_value(xtr.stats()).map_err(|e| e.to_string())?,
+        })),
+        Request::MapAdd {
+            prefix,
+            instance_id,
+            action,
+            locators,
+        } => {
+            let action = match action {
+                Some(name) => parse_action(&name)?,
+                None if locators.is_empty() => Action::Drop,
+                None => Action::Encapsulate,
+            };
+            if action == Action::Encapsulate && locators.is_empty() {
+                return Err("an encapsulate mapping needs at least one locator".into());
+            }
+            let mapping = Mapping {
+                action,
+                instance_id,
+                map_version: 0,
+                locators: locators
+                    .iter()
+                    .map(|l| Locator {
+                        address: l.address,
+                        priority: l.priority,
+                        weight: l.weight,
+                        up: l.up,
+                    })
+                    .collect(),
+            };
+            xtr.add_static(prefix.trunc(), mapping)?;
+            Ok(json!({"added": prefix.trunc().to_string()}))
+        }
+        Request::MapDel { prefix } => {
+            if xtr.remove_mapping(&prefix)? {
+                Ok(json!({"deleted": prefix.trunc().to_string()}))
+            } else {
+                Err(format!("no map-cache entry for exactly {}", prefix.trunc()))
+            }
+        }
+        Request::Flush => Ok(json!({"flushed": xtr.flush_learned()?})),
+        Request::Register => {
+            xtr.register_now(now);
+            Ok(json!({"servers": xtr.registration.status().len()}))
+        }
+        Request::SetLogLevel { level } => {
+            (view.set_log_level)(&level)?;
+            Ok(json!({"log_level": level}))
+        }
+    }
+}
+
+/// The Prometheus text exposition of every counter and gauge.
+pub fn prometheus_text(xtr: &Xtr, view: &ApplianceView) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in samples {
+            out.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    let labelled = |pairs: Vec<(String, u64)>| {
+        pairs
+            .into_iter()
+            .map(|(k, v)| (format!("{{counter=\"{k}\"}}"), v))
+            .collect::<Vec<_>>()
+    };
+    family(
+        "lispd_data_packets_total",
+        "counter",
+        "Data-core verdicts and drop reasons, summed over data cores.",
+        labelled(
+            view.counters
+                .iter()
+                .map(|(n, v)| (n.to_string(), *v))
+                .collect(),
+        ),
+    );
+    let numbers = |value: &Value| -> Vec<(String, u64)> {
+        value
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    family(
+        "lispd_control_packets_total",
+        "counter",
+        "Punted frames handled by the control core (ARP, ND, control datagrams sent).",
+        labelled(numbers(&view.control)),
+    );
+    family(
+        "lispd_control_plane_total",
+        "counter",
+        "Control-plane messages and decisions (Map-Request/Reply/Notify, SMR, CPM).",
+        labelled(numbers(
+            &serde_json::to_value(xtr.stats()).unwrap_or(Value::Null),
+        )),
+    );
+    family(
+        "lispd_map_cache_entries",
+        "gauge",
+        "Prefixes in the map-cache (static, database and learned).",
+        vec![(String::new(), xtr.map_cache.len() as u64)],
+    );
+    family(
+        "lispd_map_cache_learned_entries",
+        "gauge",
+        "Prefixes learned from Map-Replies.",
+        vec![(String::new(), xtr.learned.len() as u64)],
+    );
+    family(
+        "lispd_map_server_registered",
+        "gauge",
+        "1 when the last Map-Register to the server was acknowledged.",
+        xtr.registration
+            .status()
+            .iter()
+            .map(|s| {
+                (
+                    format!("{{server=\"{}\"}}", s.address),
+                    u64::from(s.state == crate::registration::State::Registered),
+                )
+            })
+            .collect(),
+    );
+    out
+}
