@@ -87,6 +87,9 @@ struct Envelope {
     request: Request,
 }
 
+/// A port's name and its known neighbours (address, MAC).
+pub type PortNeighbours = (String, Vec<(IpAddr, [u8; 6])>);
+
 /// What the runner knows beside the control plane: data-core counters, neighbours, and how to
 /// change the log level.
 #[derive(Debug)]
@@ -94,7 +97,7 @@ pub struct ApplianceView {
     pub counters: Vec<(&'static str, u64)>,
     pub control: Value,
     /// Per port: name and neighbour (address, MAC) pairs.
-    pub neighbours: Vec<(String, Vec<(IpAddr, [u8; 6])>)>,
+    pub neighbours: Vec<PortNeighbours>,
     pub set_log_level: fn(&str) -> Result<(), String>,
 }
 
