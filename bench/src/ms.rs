@@ -89,7 +89,7 @@ fn register(n: u64) -> Vec<u8> {
 
 /// An ECM Map-Request for a host in 10.0.0.0/8 (registered when `n` is below `SITES * 256`).
 fn request(n: u32) -> Vec<u8> {
-    let eid = v4(0x0a00_0000 | n.wrapping_mul(2_654_435_761) % (SITES << 8));
+    let eid = v4(0x0a00_0000 | (n.wrapping_mul(2_654_435_761) % (SITES << 8)));
     request_for(n, eid)
 }
 

@@ -153,8 +153,11 @@ fn parse_locator(text: &str) -> Result<Value, String> {
     Ok(json!({"address": address, "priority": priority, "weight": weight}))
 }
 
+/// Renders a management result as a table.
+type Render = fn(&Value) -> String;
+
 /// The request for a management command and how to show its result.
-fn management_request(command: &Command) -> Result<(Value, fn(&Value) -> String), String> {
+fn management_request(command: &Command) -> Result<(Value, Render), String> {
     fn done(result: &Value) -> String {
         format!("{result}\n")
     }
@@ -162,7 +165,7 @@ fn management_request(command: &Command) -> Result<(Value, fn(&Value) -> String)
         Command::Show { what } => match what {
             Show::Cache { eid } => (
                 json!({"command": "show-cache", "eid": eid}),
-                api::cache_table as fn(&Value) -> String,
+                api::cache_table as Render,
             ),
             Show::Db => (json!({"command": "show-database"}), api::database_table),
             Show::Servers => (json!({"command": "show-servers"}), api::servers_table),
