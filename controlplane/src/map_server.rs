@@ -398,29 +398,20 @@ impl MapServer {
             .map(|((_, owned), _)| *owned);
         let (prefix, ttl, action) = match site {
             Some(owned) => {
-                let registered: Vec<IpNet> = self
+                let registered = self
                     .entries
                     .iter()
                     .map(|(key, _)| *key)
                     .filter(|(iid, p)| *iid == instance_id && owned.contains(p))
-                    .map(|(_, p)| p)
-                    .collect();
+                    .map(|(_, p)| p);
                 (
-                    hole(eid, owned.prefix_len(), &registered),
+                    hole(eid, owned.prefix_len(), registered),
                     UNREGISTERED_SITE_TTL_MINUTES,
                     Action::Drop,
                 )
             }
             None => (
-                hole(
-                    eid,
-                    0,
-                    &self
-                        .site_space
-                        .iter()
-                        .map(|((_, p), _)| *p)
-                        .collect::<Vec<_>>(),
-                ),
+                hole(eid, 0, self.site_space.iter().map(|((_, p), _)| *p)),
                 self.config.negative_ttl_minutes,
                 match self.config.negative_action {
                     NegativeAction::NativelyForward => Action::NativelyForward,
@@ -545,15 +536,29 @@ fn merged(entry: &Entry) -> Option<EidRecord> {
     Some(record)
 }
 
-/// The shortest prefix of at least `min_len` around `eid` that contains none of `occupied`.
-fn hole(eid: IpAddr, min_len: u8, occupied: &[IpNet]) -> IpNet {
-    let max = if eid.is_ipv4() { 32 } else { 128 };
-    (min_len..=max)
-        .filter_map(|len| IpNet::new(eid, len).ok().map(|p| p.trunc()))
-        .find(|candidate| {
-            occupied
-                .iter()
-                .all(|o| o.addr().is_ipv4() != eid.is_ipv4() || !candidate.contains(o))
+/// The shortest prefix of at least `min_len` around `eid` that contains none of `occupied`
+/// (none of which covers `eid`): a prefix of length L holds an occupied prefix exactly when L is
+/// at most the bits they share, so L is one more than the longest such share. One pass, no
+/// allocation.
+fn hole(eid: IpAddr, min_len: u8, occupied: impl Iterator<Item = IpNet>) -> IpNet {
+    let shared_bits = |other: IpAddr| -> Option<u8> {
+        match (eid, other) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                Some((u32::from(a) ^ u32::from(b)).leading_zeros() as u8)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                Some((u128::from(a) ^ u128::from(b)).leading_zeros() as u8)
+            }
+            _ => None,
+        }
+    };
+    let len = occupied
+        .filter_map(|o| {
+            let shared = shared_bits(o.network())?;
+            (shared < o.prefix_len()).then_some(shared + 1)
         })
-        .unwrap_or_else(|| IpNet::from(eid))
+        .fold(min_len, u8::max);
+    IpNet::new(eid, len)
+        .map(|p| p.trunc())
+        .unwrap_or_else(|_| IpNet::from(eid))
 }
