@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use controlplane::learned::LearnedMappings;
 use controlplane::mobility::Mobility;
+use controlplane::probing::{ProbeConfig, Prober};
 use controlplane::registration::{Registration, Timers};
 use controlplane::resolution::{Resolver, ResolverConfig};
 use controlplane::responder::Responder;
@@ -55,6 +56,16 @@ fn xtr(database: Vec<EidRecord>) -> Xtr {
     let now = Instant::now();
     let rlocs = vec![v4(0xc000_0201)];
     Xtr::new(XtrParts {
+        prober: Prober::new(
+            ProbeConfig {
+                interval: Duration::from_secs(30),
+                count: 3,
+                retry: Duration::from_secs(1),
+                rlocs: rlocs.clone(),
+            },
+            23,
+        ),
+        now,
         registration: Registration::new(vec![], vec![], None, Timers::default(), 1, now),
         resolver: Resolver::new(
             ResolverConfig {

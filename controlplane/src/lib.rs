@@ -9,6 +9,7 @@ pub mod management;
 pub mod map_server;
 pub mod mobility;
 pub mod prefix_map;
+pub mod probing;
 pub mod registration;
 pub mod report;
 pub mod resolution;

@@ -8,7 +8,7 @@
 //! between our EIDs, or toward a VM that moved here, selects a locator of ours and is routed
 //! locally by the data cores instead of being encapsulated.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -17,11 +17,13 @@ use ipnet::IpNet;
 
 use crate::learned::{Installed, LearnedMappings};
 use crate::mobility::{self, Mobility};
+use crate::probing::Prober;
 use crate::registration::{Registration, State, Transmit};
 use crate::resolution::{mapping_of, Resolver};
 use crate::responder::{Received, Responder};
 use crate::wire::address::Address;
 use crate::wire::cpm::{CpmRepr, CpmRoles};
+use crate::wire::map_reply::MapReplyPacket;
 use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::{EidRecord, RequestRecord};
 use crate::wire::MessageType;
@@ -39,6 +41,10 @@ pub struct XtrStats {
     pub map_requests_answered: u64,
     pub map_requests_refused: u64,
     pub smrs_received: u64,
+    pub probes_sent: u64,
+    pub probe_replies: u64,
+    pub locators_down: u64,
+    pub locators_up: u64,
     pub smrs_sent: u64,
     pub smrs_rate_limited: u64,
     pub cpms_applied: u64,
@@ -72,6 +78,8 @@ pub enum Event {
     },
     /// Registration with a map-server changed state (registered, failing, ...).
     Registration { server: SocketAddr, state: State },
+    /// RLOC probing found a locator unreachable, or reachable again.
+    Locator { address: IpAddr, up: bool },
 }
 
 impl std::fmt::Display for Event {
@@ -96,6 +104,10 @@ impl std::fmt::Display for Event {
             Self::Installed { prefix, locators } => {
                 write!(f, "map-cache: {prefix} -> {locators:?}")
             }
+            Self::Locator { address, up: true } => write!(f, "locator {address} up"),
+            Self::Locator { address, up: false } => {
+                write!(f, "locator {address} down: RLOC probes unanswered")
+            }
             Self::Registration { server, state } => match state {
                 State::Registered => write!(f, "registered with map-server {server}"),
                 State::Failing { failures } => write!(
@@ -117,6 +129,7 @@ pub struct XtrParts {
     pub map_cache: MapCacheWriter,
     pub learned: LearnedMappings,
     pub mobility: Mobility,
+    pub prober: Prober,
     /// Our database (the responder and registration start from the same records).
     pub database: Vec<LocalMapping>,
     /// Our RLOCs.
@@ -126,6 +139,8 @@ pub struct XtrParts {
     /// At most one SMR per correspondent in this interval.
     pub smr_interval: Duration,
     pub seed: u64,
+    /// Start time (first probes).
+    pub now: Instant,
 }
 
 /// The xTR control plane.
@@ -137,6 +152,7 @@ pub struct Xtr {
     pub map_cache: MapCacheWriter,
     pub learned: LearnedMappings,
     mobility: Mobility,
+    prober: Prober,
     database: Vec<LocalMapping>,
     rlocs: Vec<IpAddr>,
     pitrs: Vec<IpAddr>,
@@ -162,6 +178,7 @@ impl Xtr {
             map_cache: parts.map_cache,
             learned: parts.learned,
             mobility: parts.mobility,
+            prober: parts.prober,
             database: parts.database,
             rlocs: parts.rlocs,
             pitrs: parts.pitrs,
@@ -178,6 +195,7 @@ impl Xtr {
             xtr.install_own(i);
         }
         xtr.map_cache.publish();
+        xtr.track_all_locators(parts.now);
         xtr
     }
 
@@ -409,6 +427,16 @@ impl Xtr {
     }
 
     fn handle_map_reply(&mut self, bytes: &[u8], now: Instant) {
+        if let Ok(reply) = MapReplyPacket::new_checked(bytes) {
+            if reply.probe() {
+                if self.prober.handle_reply(reply.nonce()) {
+                    self.stats.probe_replies += 1;
+                } else {
+                    self.stats.map_replies_refused += 1;
+                }
+                return;
+            }
+        }
         let installs = match self.resolver.handle_map_reply(bytes) {
             Ok(installs) => installs,
             Err(_) => {
@@ -417,13 +445,22 @@ impl Xtr {
             }
         };
         self.stats.map_replies_accepted += 1;
-        for install in installs {
+        for mut install in installs {
+            for locator in &mut install.mapping.locators {
+                locator.up &= self.prober.is_up(locator.address);
+            }
             let locators: Vec<IpAddr> =
                 install.mapping.locators.iter().map(|l| l.address).collect();
+            let (prefix, eid) = (install.prefix, Address::from(install.prefix.network()));
             match self.learned.install(&mut self.map_cache, install, now) {
                 Ok(Installed::Cached(_)) => {
                     self.stats.mappings_installed += 1;
-                    self.new_locators.extend(locators);
+                    for &locator in &locators {
+                        self.prober
+                            .track(locator, eid.clone(), prefix.prefix_len(), now);
+                    }
+                    self.new_locators.extend(locators.iter().copied());
+                    self.events.push_back(Event::Installed { prefix, locators });
                 }
                 Ok(Installed::NotCached | Installed::StaticKept) | Err(_) => {
                     self.stats.mappings_not_installed += 1
@@ -431,6 +468,57 @@ impl Xtr {
             }
         }
         self.map_cache.publish();
+    }
+
+    /// Marks `locator` up or down in every mapping that has it; selection follows.
+    fn set_reachability(&mut self, locator: IpAddr, up: bool) {
+        let changed: Vec<(IpNet, Mapping)> = self
+            .map_cache
+            .iter()
+            .filter(|(_, m)| {
+                m.locators
+                    .iter()
+                    .any(|l| l.address == locator && l.up != up)
+            })
+            .map(|(p, m)| {
+                let mut m = m.clone();
+                for l in m.locators.iter_mut().filter(|l| l.address == locator) {
+                    l.up = up;
+                }
+                (*p, m)
+            })
+            .collect();
+        for (prefix, mapping) in changed {
+            // The prefix was just read from the map-cache: replacing it needs no new LPM node.
+            let _ = self.map_cache.insert(prefix, mapping);
+        }
+        self.map_cache.publish();
+        if up {
+            self.stats.locators_up += 1;
+        } else {
+            self.stats.locators_down += 1;
+        }
+        self.events.push_back(Event::Locator {
+            address: locator,
+            up,
+        });
+    }
+
+    /// Probes every remote locator of the map-cache (our database's other-site locators and
+    /// static entries included).
+    fn track_all_locators(&mut self, now: Instant) {
+        let all: Vec<(IpAddr, Address, u8)> = self
+            .map_cache
+            .iter()
+            .flat_map(|(p, m)| {
+                m.locators
+                    .iter()
+                    .map(move |l| (l.address, Address::from(p.network()), p.prefix_len()))
+            })
+            .collect();
+        for (locator, eid, mask_len) in all {
+            self.prober.track(locator, eid, mask_len, now);
+        }
     }
 
     /// Advances time: registrations, retransmissions and expiries that are due.
@@ -448,6 +536,18 @@ impl Xtr {
                 .map_or(0, |gone| gone.len());
             self.stats.mappings_expired += expired as u64;
             self.map_cache.publish();
+            let present: HashSet<IpAddr> = self
+                .map_cache
+                .iter()
+                .flat_map(|(_, m)| m.locators.iter().map(|l| l.address))
+                .collect();
+            self.prober.retain(&present);
+        }
+        if self.prober.poll_timeout().is_some_and(|t| t <= now) {
+            self.prober.handle_timeout(now);
+        }
+        for (locator, up) in self.prober.take_changes() {
+            self.set_reachability(locator, up);
         }
         self.collect();
     }
@@ -458,6 +558,7 @@ impl Xtr {
             self.registration.poll_timeout(),
             self.resolver.poll_timeout(),
             self.learned.next_expiry(),
+            self.prober.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -488,6 +589,10 @@ impl Xtr {
         while let Some(t) = self.resolver.poll_transmit() {
             self.outbox.push_back(t);
         }
+        while let Some(t) = self.prober.poll_transmit() {
+            self.stats.probes_sent += 1;
+            self.outbox.push_back(t);
+        }
     }
 
     /// The next datagram to send (from our RLOC of the destination's family, port 4342).
@@ -498,6 +603,14 @@ impl Xtr {
     /// Installs an operator's static mapping (it does not expire).
     pub fn add_static(&mut self, prefix: IpNet, mapping: Mapping) -> Result<(), String> {
         self.learned.forget(&prefix);
+        for locator in &mapping.locators {
+            self.prober.track(
+                locator.address,
+                Address::from(prefix.network()),
+                prefix.prefix_len(),
+                Instant::now(),
+            );
+        }
         self.map_cache
             .insert(prefix, mapping)
             .map_err(|e| e.to_string())?;

@@ -9,6 +9,7 @@ use config::{MapServerConfig, NegativeAction};
 use controlplane::learned::LearnedMappings;
 use controlplane::map_server::{Event, MapServer};
 use controlplane::mobility::Mobility;
+use controlplane::probing::{ProbeConfig, Prober};
 use controlplane::registration::{
     self as reg, MapServer as Server, Registration, Timers, Transmit,
 };
@@ -95,6 +96,16 @@ fn all(ms: &mut MapServer) -> Vec<Transmit> {
 fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
     let database = vec![record(eid, rloc)];
     Xtr::new(XtrParts {
+        prober: Prober::new(
+            ProbeConfig {
+                interval: Duration::from_secs(30),
+                count: 3,
+                retry: Duration::from_secs(1),
+                rlocs: vec![ip(rloc)],
+            },
+            23,
+        ),
+        now,
         registration: Registration::new(
             vec![Server {
                 address: sa(MS),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use controlplane::learned::LearnedMappings;
 use controlplane::mobility::Mobility;
+use controlplane::probing::{ProbeConfig, Prober};
 use controlplane::registration::{Registration, Timers};
 use controlplane::resolution::{Resolver, ResolverConfig};
 use controlplane::responder::Responder;
@@ -75,6 +76,16 @@ fn xtr_with(
     now: Instant,
 ) -> Xtr {
     Xtr::new(XtrParts {
+        prober: Prober::new(
+            ProbeConfig {
+                interval: Duration::from_secs(30),
+                count: 3,
+                retry: Duration::from_secs(1),
+                rlocs: rlocs.clone(),
+            },
+            23,
+        ),
+        now,
         registration: Registration::new(vec![], database.clone(), None, Timers::default(), 7, now),
         resolver: Resolver::new(
             ResolverConfig {
@@ -107,11 +118,14 @@ fn sent(xtr: &mut Xtr) -> Vec<controlplane::registration::Transmit> {
     std::iter::from_fn(|| xtr.poll_transmit()).collect()
 }
 
-/// The Map-Request inside the one ECM `xtr` sent to the resolver.
+/// The Map-Request inside the one ECM `xtr` sent to the resolver (probes aside).
 fn ecm_request(xtr: &mut Xtr) -> MapRequestRepr {
-    let out = sent(xtr);
+    let resolver: SocketAddr = RESOLVER.parse().unwrap();
+    let out: Vec<_> = sent(xtr)
+        .into_iter()
+        .filter(|t| t.destination == resolver)
+        .collect();
     assert_eq!(out.len(), 1, "{out:?}");
-    assert_eq!(out[0].destination, RESOLVER.parse().unwrap());
     MapRequestRepr::parse(&EcmRepr::parse(&out[0].payload).unwrap().message).unwrap()
 }
 
@@ -194,7 +208,7 @@ fn a_miss_is_resolved_installed_and_expires() {
         "the first unknown nonce and the replay are refused"
     );
     assert_eq!(
-        xtr.poll_timeout(),
+        xtr.learned.next_expiry(),
         Some(t0 + Duration::from_secs(60)),
         "TTL of one minute"
     );
@@ -375,4 +389,113 @@ fn an_smr_for_a_cached_eid_sends_an_smr_invoked_request() {
     assert_eq!(invoked.records[0].eid, Address::from(ip("10.2.0.0")));
     assert_eq!(invoked.source_eid, Address::from(ip("10.1.0.0")));
     assert_eq!(xtr.stats().smrs_received, 2);
+}
+
+/// Installs site B's prefix behind `locators` through a resolved miss.
+fn learn_site_b(xtr: &mut Xtr, locators: Vec<LocatorRecord>, now: Instant) {
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), now);
+    let request = ecm_request(xtr);
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(
+            request.nonce,
+            false,
+            vec![record("10.2.0.0", 24, 10, locators)],
+        ),
+        now,
+    );
+}
+
+/// Probe Map-Requests `xtr` sent, by destination.
+fn probes(xtr: &mut Xtr) -> Vec<(IpAddr, u64)> {
+    sent(xtr)
+        .into_iter()
+        .filter_map(|t| {
+            let request = MapRequestRepr::parse(&t.payload).ok()?;
+            request.probe.then_some((t.destination.ip(), request.nonce))
+        })
+        .collect()
+}
+
+fn selected(xtr: &Xtr) -> Vec<IpAddr> {
+    let (_, mapping) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    let best = mapping
+        .locators
+        .iter()
+        .filter(|l| l.up)
+        .map(|l| l.priority)
+        .min();
+    mapping
+        .locators
+        .iter()
+        .filter(|l| l.up && Some(l.priority) == best)
+        .map(|l| l.address)
+        .collect()
+}
+
+#[test]
+fn rloc_probing_moves_selection_off_a_dead_locator_and_back() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    learn_site_b(
+        &mut xtr,
+        vec![locator("192.0.2.2", 1), locator("192.0.2.3", 2)],
+        t0,
+    );
+    assert_eq!(selected(&xtr), vec![ip("192.0.2.2")]);
+
+    // Each round probes both; only 192.0.2.3 answers. Three misses in a row (one per second
+    // once the first goes unanswered) take 192.0.2.2 down.
+    let mut now = t0;
+    let mut rounds = 0;
+    while xtr.stats().locators_down == 0 {
+        assert!(rounds < 10, "the dead locator never went down");
+        xtr.handle_timeout(now);
+        for (to, nonce) in probes(&mut xtr) {
+            assert_ne!(to, ip("192.0.2.1"), "our own RLOC is never probed");
+            if to == ip("192.0.2.3") {
+                xtr.handle_datagram(
+                    "192.0.2.3:4342".parse().unwrap(),
+                    &reply_bytes(nonce, true, vec![]),
+                    now,
+                );
+            }
+        }
+        now += Duration::from_secs(1);
+        rounds += 1;
+    }
+    assert_eq!(
+        rounds, 4,
+        "first probe, then three unanswered retries one second apart"
+    );
+    assert_eq!(selected(&xtr), vec![ip("192.0.2.3")], "selection moved");
+    assert!(std::iter::from_fn(|| xtr.poll_event())
+        .any(|e| e.to_string() == "locator 192.0.2.2 down: RLOC probes unanswered"));
+
+    // A probe reply with an unknown nonce is refused; the next real answer brings it back.
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(12345, true, vec![]),
+        now,
+    );
+    assert_eq!(selected(&xtr), vec![ip("192.0.2.3")]);
+    xtr.handle_timeout(now + Duration::from_secs(1));
+    let (_, nonce) = probes(&mut xtr)
+        .into_iter()
+        .find(|(to, _)| *to == ip("192.0.2.2"))
+        .expect("a down locator is probed every retry interval");
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(nonce, true, vec![]),
+        now,
+    );
+    xtr.handle_timeout(now + Duration::from_secs(1));
+    assert_eq!(
+        selected(&xtr),
+        vec![ip("192.0.2.2")],
+        "back on the best locator"
+    );
+    let stats = xtr.stats();
+    assert_eq!((stats.locators_down, stats.locators_up), (1, 1));
+    assert_eq!((stats.probe_replies, stats.map_replies_refused), (2, 1));
 }

@@ -41,6 +41,7 @@ use crate::decode::{decode, Input};
 use crate::learned::LearnedMappings;
 use crate::management::{self, ApplianceView};
 use crate::mobility::{CpmPeer, Mobility};
+use crate::probing::{ProbeConfig, Prober};
 use crate::registration::{MapServer, Registration, Timers};
 use crate::resolution::{Resolver, ResolverConfig};
 use crate::responder::Responder;
@@ -436,7 +437,17 @@ fn control_plane(
             })
             .collect(),
     );
+    let prober = Prober::new(
+        ProbeConfig {
+            interval: Duration::from_secs(u64::from(timers.rloc_probe_interval_secs)),
+            count: u32::from(timers.rloc_probe_count),
+            retry: Duration::from_millis(u64::from(timers.rloc_probe_retry_ms)),
+            rlocs: rlocs.clone(),
+        },
+        seed.rotate_left(47),
+    );
     Xtr::new(XtrParts {
+        prober,
         registration,
         resolver,
         responder,
@@ -448,5 +459,6 @@ fn control_plane(
         pitrs: config.pitr.iter().map(|p| p.address).collect(),
         smr_interval: Duration::from_millis(u64::from(timers.smr_min_interval_ms)),
         seed: seed.rotate_left(31),
+        now: start,
     })
 }

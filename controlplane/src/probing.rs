@@ -1,0 +1,205 @@
+//! RLOC probing (RFC 9301 section 7.1) as an I/O-free machine with explicit time: every remote
+//! locator in the map-cache gets a probe Map-Request (P bit, fresh nonce) each interval; a probe
+//! Map-Reply echoing an outstanding nonce marks it reachable, `count` unanswered probes in a row
+//! (retried every `retry`) mark it down. The [`Xtr`](crate::xtr::Xtr) applies the changes to the
+//! map-cache, so selection moves to the next best locator and back.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::registration::Transmit;
+use crate::wire::address::Address;
+use crate::wire::map_request::MapRequestRepr;
+use crate::wire::record::RequestRecord;
+
+/// Settings of the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// Probe period of a reachable locator.
+    pub interval: Duration,
+    /// Unanswered probes in a row before a locator goes down.
+    pub count: u32,
+    /// Wait for a reply, and the probe period of a locator that is down.
+    pub retry: Duration,
+    /// Our RLOCs: probes leave from (and ask replies to) the one of the locator's family.
+    pub rlocs: Vec<IpAddr>,
+}
+
+#[derive(Debug)]
+struct Probed {
+    /// An EID prefix mapped to the locator, named in the probe.
+    eid: Address,
+    mask_len: u8,
+    up: bool,
+    misses: u32,
+    next_probe: Instant,
+    waiting: Option<(u64, Instant)>,
+}
+
+/// The prober.
+#[derive(Debug)]
+pub struct Prober {
+    config: ProbeConfig,
+    locators: HashMap<IpAddr, Probed>,
+    outstanding: HashMap<u64, IpAddr>,
+    nonce_state: u64,
+    outbox: VecDeque<Transmit>,
+    changes: Vec<(IpAddr, bool)>,
+}
+
+impl Prober {
+    pub fn new(config: ProbeConfig, seed: u64) -> Self {
+        Self {
+            config,
+            locators: HashMap::new(),
+            outstanding: HashMap::new(),
+            nonce_state: seed | 1,
+            outbox: VecDeque::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    fn next_nonce(&mut self) -> u64 {
+        let mut x = self.nonce_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.nonce_state = x;
+        x
+    }
+
+    /// Starts probing `locator` (reached for `eid`/`mask_len`), first probe at `now`; our own
+    /// RLOCs are never probed.
+    pub fn track(&mut self, locator: IpAddr, eid: Address, mask_len: u8, now: Instant) {
+        if self.config.rlocs.contains(&locator) {
+            return;
+        }
+        self.locators.entry(locator).or_insert(Probed {
+            eid,
+            mask_len,
+            up: true,
+            misses: 0,
+            next_probe: now,
+            waiting: None,
+        });
+    }
+
+    /// Stops probing locators not in `present` (their mappings are gone).
+    pub fn retain(&mut self, present: &HashSet<IpAddr>) {
+        self.locators.retain(|locator, _| present.contains(locator));
+        let locators = &self.locators;
+        self.outstanding.retain(|_, l| locators.contains_key(l));
+    }
+
+    /// Whether `locator` is currently considered reachable (unknown ones are).
+    pub fn is_up(&self, locator: IpAddr) -> bool {
+        self.locators.get(&locator).is_none_or(|p| p.up)
+    }
+
+    /// A probe Map-Reply with `nonce`: true when it answered one of our probes.
+    pub fn handle_reply(&mut self, nonce: u64) -> bool {
+        let Some(locator) = self.outstanding.remove(&nonce) else {
+            return false;
+        };
+        if let Some(probed) = self.locators.get_mut(&locator) {
+            probed.waiting = None;
+            probed.misses = 0;
+            if !probed.up {
+                probed.up = true;
+                self.changes.push((locator, true));
+            }
+        }
+        true
+    }
+
+    /// Counts unanswered probes and sends the probes that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        for (&locator, probed) in &mut self.locators {
+            if let Some((nonce, sent)) = probed.waiting {
+                if now < sent + self.config.retry {
+                    continue;
+                }
+                self.outstanding.remove(&nonce);
+                probed.waiting = None;
+                probed.misses += 1;
+                if probed.up && probed.misses >= self.config.count {
+                    probed.up = false;
+                    self.changes.push((locator, false));
+                }
+                // An unanswered probe is retried at once: to confirm a failure quickly, and, once
+                // the locator is down, to notice it coming back (every `retry`).
+                probed.next_probe = now;
+            }
+            if now >= probed.next_probe {
+                due.push(locator);
+            }
+        }
+        for locator in due {
+            self.probe(locator, now);
+        }
+    }
+
+    fn probe(&mut self, locator: IpAddr, now: Instant) {
+        let Some(source) = self
+            .config
+            .rlocs
+            .iter()
+            .copied()
+            .find(|r| r.is_ipv4() == locator.is_ipv4())
+        else {
+            return;
+        };
+        let nonce = self.next_nonce();
+        let Some(probed) = self.locators.get_mut(&locator) else {
+            return;
+        };
+        let mut request = MapRequestRepr::query(
+            nonce,
+            probed.eid.clone(),
+            vec![Address::from(source)],
+            vec![RequestRecord {
+                mask_len: probed.mask_len,
+                eid: probed.eid.clone(),
+            }],
+        );
+        request.probe = true;
+        let mut payload = Vec::new();
+        if request.emit(&mut payload).is_err() {
+            return;
+        }
+        probed.waiting = Some((nonce, now));
+        probed.next_probe = now
+            + if probed.up {
+                self.config.interval
+            } else {
+                self.config.retry
+            };
+        self.outstanding.insert(nonce, locator);
+        self.outbox.push_back(Transmit {
+            destination: SocketAddr::new(locator, dataplane::wire::lisp::CONTROL_PORT),
+            payload,
+        });
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.locators
+            .values()
+            .map(|p| match p.waiting {
+                Some((_, sent)) => (sent + self.config.retry).min(p.next_probe),
+                None => p.next_probe,
+            })
+            .min()
+    }
+
+    /// Locators that went down (`false`) or came back (`true`) since the last call.
+    pub fn take_changes(&mut self) -> Vec<(IpAddr, bool)> {
+        std::mem::take(&mut self.changes)
+    }
+}
