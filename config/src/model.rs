@@ -36,6 +36,33 @@ pub struct Config {
     pub timers: Timers,
     #[serde(default)]
     pub management: Management,
+    #[serde(default)]
+    pub identity: Identity,
+}
+
+/// How this xTR names itself in Map-Registers (RFC 9301 xTR-ID and site-ID), so a map-server
+/// can tell the xTRs of a multihomed site apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Identity {
+    /// 128-bit xTR-ID as 32 hex digits; when set, Map-Registers carry it and `site_id`.
+    pub xtr_id: Option<String>,
+    pub site_id: u64,
+}
+
+impl Identity {
+    /// The xTR-ID's 16 bytes, or `None` when unset or not 32 hex digits.
+    pub fn xtr_id_bytes(&self) -> Option<[u8; 16]> {
+        let text = self.xtr_id.as_deref()?;
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut bytes = [0u8; 16];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(bytes)
+    }
 }
 
 /// EAL and packet-buffer settings.

@@ -54,6 +54,12 @@ pub fn validate(config: &Config, host: &Host) -> Vec<Issue> {
     v.underlay_families(config);
     v.cpm(config);
     v.timers(config);
+    if config.identity.xtr_id.is_some() && config.identity.xtr_id_bytes().is_none() {
+        v.report(
+            v.root.key("identity").key("xtr_id"),
+            "expected 32 hex digits (a 128-bit xTR-ID)",
+        );
+    }
     v.issues
 }
 

@@ -366,3 +366,17 @@ fn unreadable_file_is_an_error_not_a_panic() {
         .expect_err("missing");
     assert!(error.to_string().contains("cannot read"));
 }
+
+#[test]
+fn xtr_id_must_be_128_bits_of_hex() {
+    let bad = format!("{VALID}\n[identity]\nxtr_id = \"0123\"\nsite_id = 7\n");
+    one_error(&bad, "identity.xtr_id", "expected 32 hex digits");
+    let good = format!(
+        "{VALID}\n[identity]\nxtr_id = \"000102030405060708090a0b0c0d0e0f\"\nsite_id = 7\n"
+    );
+    let config = parse(&good, "test.toml", &host()).expect("valid");
+    assert_eq!(
+        config.identity.xtr_id_bytes(),
+        Some([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+    );
+}

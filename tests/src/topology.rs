@@ -556,6 +556,10 @@ map_register_interval_secs = 10
 [management]
 socket = "{socket}"
 
+[identity]
+xtr_id = "{xtr_id}"
+site_id = {site_id}
+
 [[port]]
 name = "eid"
 device = "net_af_packet0"
@@ -626,6 +630,12 @@ key = "{XTR_PEER_KEY}"
 "#,
         other_rloc4 = other.rloc4,
         socket = socket.display(),
+        xtr_id = if site.name == "a" {
+            "a0000000000000000000000000000001"
+        } else {
+            "b0000000000000000000000000000002"
+        },
+        site_id = if site.name == "a" { 1 } else { 2 },
         gateway4_over6 = site.gateway4_over6,
         gateway6_over4 = site.gateway6_over4,
         eid4_over6 = site.eid4_over6,

@@ -205,6 +205,17 @@ fn counter(text: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// xTR `i`'s `delivered_locally` counter, read through its management socket.
+fn delivered_locally(topology: &Topology, i: usize) -> u64 {
+    let stats: serde_json::Value = serde_json::from_str(
+        &topology
+            .lispctl(i, &["--json", "show", "stats"])
+            .expect("show stats"),
+    )
+    .expect("JSON");
+    stats["data"]["delivered_locally"].as_u64().unwrap_or(0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -345,6 +356,24 @@ fn two_lisp_sites_end_to_end() {
             .expect("ping runs")
             .unwrap_or_else(|| panic!("move {step}: the VM was lost"));
         convergence.push(took);
+        // From now on the old site's xTR must not deliver VM traffic locally any more.
+        let before = delivered_locally(&topology, old_site_host);
+        let out = topology
+            .on_host(
+                old_site_host,
+                "ping",
+                &["-n", "-q", "-c", "3", "-i", "0.05", "-W", "1", VM],
+            )
+            .expect("ping runs");
+        assert!(
+            out.status.success(),
+            "move {step}: VM unreachable after convergence"
+        );
+        assert_eq!(
+            delivered_locally(&topology, old_site_host),
+            before,
+            "move {step}: the old site still delivered VM traffic after the update"
+        );
     }
     convergence.sort();
     let (p50, p99) = (

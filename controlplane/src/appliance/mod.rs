@@ -45,6 +45,7 @@ use crate::probing::{ProbeConfig, Prober};
 use crate::registration::{MapServer, Registration, Timers};
 use crate::resolution::{Resolver, ResolverConfig};
 use crate::responder::Responder;
+use crate::wire::registration::XtrIdentity;
 use crate::xtr::{Xtr, XtrParts, XtrStats};
 
 /// Why the appliance could not start or run.
@@ -400,7 +401,10 @@ fn control_plane(
     let registration = Registration::new(
         servers,
         tables::registered_records(config),
-        None,
+        config.identity.xtr_id_bytes().map(|xtr_id| XtrIdentity {
+            xtr_id,
+            site_id: config.identity.site_id,
+        }),
         Timers {
             interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),
             ..Timers::default()
