@@ -725,3 +725,44 @@ fn a_locator_of_ours_is_delivered_locally_with_the_ttl_decremented() {
         );
     }
 }
+
+#[test]
+fn natively_forwarded_traffic_goes_to_the_petr_when_one_is_configured() {
+    let mut a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    a.cache
+        .insert(
+            "0.0.0.0/1".parse().unwrap(),
+            Mapping {
+                action: Action::NativeForward,
+                instance_id: None,
+                map_version: 0,
+                locators: vec![],
+            },
+        )
+        .unwrap();
+    a.cache.publish();
+    let (src, dst): (IpAddr, IpAddr) = ("10.1.0.10".parse().unwrap(), "8.8.4.4".parse().unwrap());
+    let petr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
+    let original = inner_packet(src, dst, 20, 0);
+
+    let mut b = VecBuffer::new(128, &original, 256);
+    let (verdict, _) = run_itr(&a, &PathConfig::default(), &mut b);
+    assert_eq!(verdict, Verdict::NativeForward { destination: dst });
+
+    let config = PathConfig {
+        petr: Some(petr),
+        ..PathConfig::default()
+    };
+    let mut b = VecBuffer::new(128, &original, 256);
+    let (verdict, counters) = run_itr(&a, &config, &mut b);
+    assert_eq!(verdict, Verdict::Encapsulated { rloc: petr });
+    assert_eq!(counters.get(Counter::NativeForward), 1);
+    assert_eq!(counters.get(Counter::Encapsulated), 1);
+    let outer = Ipv4Packet::new_checked(b.data()).unwrap();
+    assert_eq!(IpAddr::V4(outer.dst_addr()), petr);
+    assert_eq!(
+        &b.data()[36..],
+        &original[..],
+        "the inner packet is carried intact"
+    );
+}

@@ -212,6 +212,7 @@ pub fn run(
         local,
         config: PathConfig {
             rloc_mtu: rloc_cfg.mtu,
+            petr: config.petr.first().map(|p| p.address),
             ..PathConfig::default()
         },
         counters: counters.clone(),
@@ -258,6 +259,7 @@ pub fn run(
                 .iter()
                 .copied()
                 .chain(tables::map_cache_locators(config))
+                .chain(config.petr.iter().map(|p| p.address))
                 .collect(),
         },
     ];

@@ -138,14 +138,27 @@ fn complete<P: PacketBuffer>(
             destination: inner.destination,
         };
     };
-    match entry.action() {
-        Action::Encapsulate => {}
+    let rloc = match entry.action() {
+        Action::Encapsulate => {
+            let Some(rloc) = entry.select(inner.hash) else {
+                return drop(ctx, Counter::DropNoReachableLocator);
+            };
+            if ctx.local.all.contains(&rloc) {
+                return deliver_locally(ctx, packet, inner);
+            }
+            rloc
+        }
         Action::Drop => return drop(ctx, Counter::DropNegativeEntry),
         Action::NativeForward => {
             ctx.counters.bump(Counter::NativeForward);
-            return Verdict::NativeForward {
-                destination: inner.destination,
-            };
+            match ctx.config.petr {
+                Some(petr) => petr,
+                None => {
+                    return Verdict::NativeForward {
+                        destination: inner.destination,
+                    }
+                }
+            }
         }
         Action::SendMapRequest => {
             ctx.counters.bump(Counter::PuntSendMapRequest);
@@ -153,13 +166,7 @@ fn complete<P: PacketBuffer>(
                 destination: inner.destination,
             };
         }
-    }
-    let Some(rloc) = entry.select(inner.hash) else {
-        return drop(ctx, Counter::DropNoReachableLocator);
     };
-    if ctx.local.all.contains(&rloc) {
-        return deliver_locally(ctx, packet, inner);
-    }
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {

@@ -88,6 +88,9 @@ pub struct PathConfig {
     pub ipv6_zero_checksum: bool,
     /// Encapsulate only packets whose source is one of our EIDs.
     pub require_local_source: bool,
+    /// Proxy-ETR: natively-forwarded traffic is encapsulated to it instead (RFC 6832), for
+    /// underlays that do not route EID space.
+    pub petr: Option<IpAddr>,
 }
 
 impl Default for PathConfig {
@@ -96,6 +99,7 @@ impl Default for PathConfig {
             rloc_mtu: 1500,
             ipv6_zero_checksum: false,
             require_local_source: true,
+            petr: None,
         }
     }
 }
