@@ -569,7 +569,6 @@ impl Validator {
             ("map_register_interval_secs", t.map_register_interval_secs),
             ("map_request_timeout_ms", t.map_request_timeout_ms),
             ("map_request_rate_per_sec", t.map_request_rate_per_sec),
-            ("rloc_probe_interval_secs", t.rloc_probe_interval_secs),
             ("rloc_probe_count", u32::from(t.rloc_probe_count)),
             ("rloc_probe_retry_ms", t.rloc_probe_retry_ms),
             ("map_cache_limit", t.map_cache_limit),

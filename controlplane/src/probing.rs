@@ -3,6 +3,10 @@
 //! Map-Reply echoing an outstanding nonce marks it reachable, `count` unanswered probes in a row
 //! (retried every `retry`) mark it down. The [`Xtr`](crate::xtr::Xtr) applies the changes to the
 //! map-cache, so selection moves to the next best locator and back.
+//!
+//! A locator that has never answered a probe is taken not to speak probing (a proxy, a kernel
+//! tunnel endpoint) and is never marked down: probing must not cut traffic that works. A zero
+//! interval turns probing off.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +36,8 @@ struct Probed {
     eid: Address,
     mask_len: u8,
     up: bool,
+    /// It answered a probe at least once.
+    answered: bool,
     misses: u32,
     next_probe: Instant,
     waiting: Option<(u64, Instant)>,
@@ -72,13 +78,14 @@ impl Prober {
     /// Starts probing `locator` (reached for `eid`/`mask_len`), first probe at `now`; our own
     /// RLOCs are never probed.
     pub fn track(&mut self, locator: IpAddr, eid: Address, mask_len: u8, now: Instant) {
-        if self.config.rlocs.contains(&locator) {
+        if self.config.interval.is_zero() || self.config.rlocs.contains(&locator) {
             return;
         }
         self.locators.entry(locator).or_insert(Probed {
             eid,
             mask_len,
             up: true,
+            answered: false,
             misses: 0,
             next_probe: now,
             waiting: None,
@@ -105,6 +112,7 @@ impl Prober {
         if let Some(probed) = self.locators.get_mut(&locator) {
             probed.waiting = None;
             probed.misses = 0;
+            probed.answered = true;
             if !probed.up {
                 probed.up = true;
                 self.changes.push((locator, true));
@@ -124,7 +132,7 @@ impl Prober {
                 self.outstanding.remove(&nonce);
                 probed.waiting = None;
                 probed.misses += 1;
-                if probed.up && probed.misses >= self.config.count {
+                if probed.up && probed.answered && probed.misses >= self.config.count {
                     probed.up = false;
                     self.changes.push((locator, false));
                 }

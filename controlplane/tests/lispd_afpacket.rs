@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::registration::{self, MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
+use controlplane::wire::MessageType;
 use dataplane::wire::datagram;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -165,7 +166,12 @@ fn map_server() -> Vec<String> {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let mut buf = [0u8; 4096];
-    let (n, xtr) = socket.recv_from(&mut buf).expect("a Map-Register arrives");
+    let (n, xtr) = loop {
+        let (n, from) = socket.recv_from(&mut buf).expect("a Map-Register arrives");
+        if MessageType::of(&buf[..n]) == Ok(MessageType::MapRegister) {
+            break (n, from);
+        }
+    };
     let register = &buf[..n];
     // The HMAC, recomputed here with the hmac crate: SHA-256 over the message with the
     // authentication field (after the 16-byte header, its length at bytes 14..16) zeroed.
@@ -202,9 +208,15 @@ fn map_server() -> Vec<String> {
     notify.emit(&mut bytes).unwrap();
     registration::sign(&mut bytes, key).unwrap();
     socket.send_to(&bytes, xtr).unwrap();
-    let (n, _) = socket
-        .recv_from(&mut buf)
-        .expect("a Map-Notify-Ack comes back");
+    // lispd also RLOC-probes this address (a map-cache locator): skip its probes.
+    let n = loop {
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .expect("a Map-Notify-Ack comes back");
+        if MessageType::of(&buf[..n]) == Ok(MessageType::MapNotifyAck) {
+            break n;
+        }
+    };
     let ack = MapNotifyRepr::parse(&buf[..n]).unwrap();
     assert!(ack.ack);
     assert!(RegistrationPacket::new_checked(&buf[..n])

@@ -444,9 +444,17 @@ fn rloc_probing_moves_selection_off_a_dead_locator_and_back() {
     );
     assert_eq!(selected(&xtr), vec![ip("192.0.2.2")]);
 
-    // Each round probes both; only 192.0.2.3 answers. Three misses in a row (one per second
-    // once the first goes unanswered) take 192.0.2.2 down.
-    let mut now = t0;
+    // Both answer the first round; then 192.0.2.2 dies. Three misses in a row (one per second
+    // once the first goes unanswered) take it down.
+    xtr.handle_timeout(t0);
+    for (to, nonce) in probes(&mut xtr) {
+        xtr.handle_datagram(
+            SocketAddr::new(to, 4342),
+            &reply_bytes(nonce, true, vec![]),
+            t0,
+        );
+    }
+    let mut now = t0 + Duration::from_secs(30);
     let mut rounds = 0;
     while xtr.stats().locators_down == 0 {
         assert!(rounds < 10, "the dead locator never went down");
@@ -497,5 +505,5 @@ fn rloc_probing_moves_selection_off_a_dead_locator_and_back() {
     );
     let stats = xtr.stats();
     assert_eq!((stats.locators_down, stats.locators_up), (1, 1));
-    assert_eq!((stats.probe_replies, stats.map_replies_refused), (2, 1));
+    assert_eq!((stats.probe_replies, stats.map_replies_refused), (4, 1));
 }
