@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::report::counters;
 use crate::xtr::Xtr;
 
 /// The protocol version this lispd speaks.
@@ -320,29 +321,17 @@ pub fn prometheus_text(xtr: &Xtr, view: &ApplianceView) -> String {
                 .collect(),
         ),
     );
-    let numbers = |value: &Value| -> Vec<(String, u64)> {
-        value
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_u64()?)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     family(
         "lispd_control_packets_total",
         "counter",
         "Punted frames handled by the control core (ARP, ND, control datagrams sent).",
-        labelled(numbers(&view.control)),
+        labelled(counters("", &view.control)),
     );
     family(
         "lispd_control_plane_total",
         "counter",
         "Control-plane messages and decisions (Map-Request/Reply/Notify, SMR, CPM).",
-        labelled(numbers(
-            &serde_json::to_value(xtr.stats()).unwrap_or(Value::Null),
-        )),
+        labelled(counters("", &xtr.stats())),
     );
     family(
         "lispd_map_cache_entries",

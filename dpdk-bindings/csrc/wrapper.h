@@ -18,5 +18,6 @@
 #include <rte_eth_ring.h>
 #include <rte_fib.h>
 #include <rte_fib6.h>
+#include <rte_telemetry.h>
 
 #include "helpers.h"

@@ -1,5 +1,5 @@
 //! Safe access to the system DPDK 22.11: EAL, packet-buffer pools and mbufs, ethdev ports and
-//! queues, worker lcores, rings, and ring-backed port pairs.
+//! queues, worker lcores, rings, ring-backed port pairs, and telemetry commands.
 //!
 //! This is the project's only crate with FFI `unsafe`; every unsafe block states its invariant.
 //! Every DPDK object holds an [`Eal`] handle, so EAL cleanup happens after the last of them.
@@ -16,6 +16,7 @@ mod port;
 mod ring;
 mod ring_port;
 pub mod sys;
+mod telemetry;
 pub mod time;
 
 pub use eal::{Eal, EalBuilder, VDEV_ONLY_ARGS};
@@ -28,3 +29,4 @@ pub use port::{
 };
 pub use ring::{spsc_ring, RingConsumer, RingProducer};
 pub use ring_port::ring_port_pair;
+pub use telemetry::register_counters;

@@ -13,7 +13,7 @@ mod udp_io;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use config::{Config, PortRole};
@@ -43,6 +43,7 @@ use crate::management::{self, ApplianceView};
 use crate::mobility::{CpmPeer, Mobility};
 use crate::probing::{ProbeConfig, Prober};
 use crate::registration::{MapServer, Registration, Timers};
+use crate::report::counters;
 use crate::resolution::{Resolver, ResolverConfig};
 use crate::responder::Responder;
 use crate::wire::registration::XtrIdentity;
@@ -180,7 +181,7 @@ pub fn run(
     let (punt_tx, mut punt_rx) =
         spsc_ring(&eal, "lispd_punt0", 1024).map_err(|e| fail("punt ring")(&e))?;
     let (feedback, feedback_rx) = feedback_channel(1024);
-    let counters = Arc::new(CoreCounters::default());
+    let core_counters = Arc::new(CoreCounters::default());
     let (eid_neighbours, rloc_neighbours) =
         (tables::neighbours(eid_cfg), tables::neighbours(rloc_cfg));
     let (eid_publisher, eid_updates) = mailbox();
@@ -215,7 +216,7 @@ pub fn run(
             petr: config.petr.first().map(|p| p.address),
             ..PathConfig::default()
         },
-        counters: counters.clone(),
+        counters: core_counters.clone(),
         feedback,
         nonces: Nonces::new(data_lcore.wrapping_mul(0x9e37_79b9) | 1),
         punt_limiter: PuntLimiter::new(
@@ -283,8 +284,44 @@ pub fn run(
     let mut outbox = Outbox::default();
     let mut burst = MbufBurst::new();
     let mut next_resolution = start;
+    // DPDK telemetry (`/lispd/stats`): data-core counters live, control counters as of the last
+    // snapshot (taken every 100 ms, so the telemetry thread never touches control state).
+    let control_snapshot: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
+    let telemetry_counters = (core_counters.clone(), control_snapshot.clone());
+    let registered = dpdk_bindings::register_counters(
+        &eal,
+        "/lispd/stats",
+        "lispd data-core, control-core and control-plane counters.",
+        move || {
+            let (data, control) = &telemetry_counters;
+            let mut all: Vec<(String, u64)> = Counter::ALL
+                .iter()
+                .map(|&c| (c.name().to_owned(), data.get(c)))
+                .collect();
+            all.extend(
+                control
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                    .cloned(),
+            );
+            all
+        },
+    );
+    if let Err(e) = registered {
+        tracing::warn!("DPDK telemetry command not registered: {e}");
+    }
+    let mut next_snapshot = start;
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
+        if now >= next_snapshot {
+            let mut snapshot = counters("control_", &stats);
+            snapshot.extend(counters("", &xtr.stats()));
+            *control_snapshot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = snapshot;
+            next_snapshot = now + Duration::from_millis(100);
+        }
         if now >= next_resolution {
             control::resolve(&mut control_ports, &pool, &mut stats);
             next_resolution = now + Duration::from_secs(1);
@@ -325,7 +362,7 @@ pub fn run(
         let view = || ApplianceView {
             counters: Counter::ALL
                 .iter()
-                .map(|&c| (c.name(), total(std::slice::from_ref(&counters), c)))
+                .map(|&c| (c.name(), total(std::slice::from_ref(&core_counters), c)))
                 .collect(),
             control: serde_json::to_value(stats).unwrap_or_default(),
             neighbours: control_ports
@@ -366,7 +403,7 @@ pub fn run(
     let report = Report {
         counters: Counter::ALL
             .iter()
-            .map(|&c| (c.name(), total(std::slice::from_ref(&counters), c)))
+            .map(|&c| (c.name(), total(std::slice::from_ref(&core_counters), c)))
             .collect(),
         control: stats,
         xtr: xtr.stats(),
