@@ -45,6 +45,8 @@ pub struct XtrStats {
     pub probe_replies: u64,
     pub locators_down: u64,
     pub locators_up: u64,
+    /// Mappings whose locator states changed with the locator-status bits of received traffic.
+    pub locator_status_changes: u64,
     pub smrs_sent: u64,
     pub smrs_rate_limited: u64,
     pub cpms_applied: u64,
@@ -502,6 +504,37 @@ impl Xtr {
             address: locator,
             up,
         });
+    }
+
+    /// Locator-status bits seen by our ETR on traffic from `rloc`: the sending site's view of
+    /// its own locators, bit i for the i-th locator of its mapping (RFC 9300 section 10). Applied
+    /// to every mapping that lists `rloc`, only when the sender's own bit is set (a multi-xTR site
+    /// whose xTRs number locators differently must not take itself down), and never raising a
+    /// locator that RLOC probing found dead.
+    pub fn handle_locator_status(&mut self, rloc: IpAddr, bits: u32) {
+        let changed: Vec<(IpNet, Mapping)> = self
+            .map_cache
+            .iter()
+            .filter_map(|(prefix, mapping)| {
+                let own = mapping.locators.iter().position(|l| l.address == rloc)?;
+                if own >= 32 || bits & (1 << own) == 0 {
+                    return None;
+                }
+                let mut updated = mapping.clone();
+                for (i, locator) in updated.locators.iter_mut().enumerate().take(32) {
+                    locator.up = bits & (1 << i) != 0 && self.prober.is_up(locator.address);
+                }
+                (updated != *mapping).then_some((*prefix, updated))
+            })
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        self.stats.locator_status_changes += changed.len() as u64;
+        for (prefix, mapping) in changed {
+            let _ = self.map_cache.insert(prefix, mapping);
+        }
+        self.map_cache.publish();
     }
 
     /// Probes every remote locator of the map-cache (our database's other-site locators and

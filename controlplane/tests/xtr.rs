@@ -507,3 +507,31 @@ fn rloc_probing_moves_selection_off_a_dead_locator_and_back() {
     assert_eq!((stats.locators_down, stats.locators_up), (1, 1));
     assert_eq!((stats.probe_replies, stats.map_replies_refused), (4, 1));
 }
+
+#[test]
+fn locator_status_bits_from_a_site_update_its_mappings() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    learn_site_b(
+        &mut xtr,
+        vec![locator("192.0.2.2", 1), locator("192.0.2.3", 2)],
+        t0,
+    );
+    // 192.0.2.2 says: "I am up (bit 0), my other locator is not (bit 1 clear)".
+    xtr.handle_locator_status(ip("192.0.2.2"), 0b01);
+    let (_, mapping) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    assert_eq!(
+        mapping.locators.iter().map(|l| l.up).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+    // A sender whose own bit is clear is not believed (a multi-xTR site numbering differently).
+    xtr.handle_locator_status(ip("192.0.2.3"), 0b01);
+    let (_, unchanged) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    assert_eq!(unchanged, mapping);
+    // Both up again; an address in no mapping changes nothing.
+    xtr.handle_locator_status(ip("192.0.2.3"), 0b11);
+    xtr.handle_locator_status(ip("192.0.2.77"), 0);
+    let (_, mapping) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    assert!(mapping.locators.iter().all(|l| l.up));
+    assert_eq!(xtr.stats().locator_status_changes, 2);
+}

@@ -389,8 +389,12 @@ pub fn run(
                 &mut stats,
             );
         }
+        while let Some(feedback) = feedback_rx.pop() {
+            if let Some(bits) = feedback.status_bits {
+                xtr.handle_locator_status(feedback.rloc, bits);
+            }
+        }
         if received == 0 {
-            while feedback_rx.pop().is_some() {}
             std::thread::sleep(Duration::from_micros(200));
         }
     }
