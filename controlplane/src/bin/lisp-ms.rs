@@ -1,6 +1,7 @@
 //! `lisp-ms`: a Map-Server and Map-Resolver on ordinary UDP sockets.
 //!
 //! With no configuration it serves the built-in demo sites on loopback, so the demo needs no file.
+//! Logs go to standard output (`RUST_LOG=debug` shows every message decoded).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use config::MapServerConfig;
+use controlplane::decode::{decode, Input};
 use controlplane::map_server::{Event, MapServer};
 use controlplane::report::nonzero_counters;
 
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    controlplane::logging::init("info");
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
@@ -94,6 +97,10 @@ fn serve(config: MapServerConfig, stop: &AtomicBool) -> Result<(), String> {
         for socket in &sockets {
             while let Ok((n, from)) = socket.recv_from(&mut buffer) {
                 idle = false;
+                tracing::debug!(
+                    "message from {from}:\n{}",
+                    decode(&buffer[..n], Input::Control)
+                );
                 server.handle_datagram(from, &buffer[..n], now);
             }
         }
@@ -112,10 +119,10 @@ fn serve(config: MapServerConfig, stop: &AtomicBool) -> Result<(), String> {
         while let Some(event) = server.poll_event() {
             match event {
                 Event::Registered { site, prefix, by } => {
-                    println!("lisp-ms: registered {site} {prefix} by {by}")
+                    tracing::info!("registered {site} {prefix} by {by}")
                 }
                 Event::Expired { site, prefix, by } => {
-                    println!("lisp-ms: registration expired {site} {prefix} by {by}")
+                    tracing::info!("registration expired {site} {prefix} by {by}")
                 }
             }
         }
