@@ -92,9 +92,11 @@ impl Prober {
         });
     }
 
-    /// Stops probing locators not in `present` (their mappings are gone).
+    /// Stops probing locators not in `present` (their mappings are gone), except those found
+    /// down: a mapping learned again must not bring a dead locator back as reachable.
     pub fn retain(&mut self, present: &HashSet<IpAddr>) {
-        self.locators.retain(|locator, _| present.contains(locator));
+        self.locators
+            .retain(|locator, probed| present.contains(locator) || !probed.up);
         let locators = &self.locators;
         self.outstanding.retain(|_, l| locators.contains_key(l));
     }

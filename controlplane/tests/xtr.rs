@@ -535,3 +535,47 @@ fn locator_status_bits_from_a_site_update_its_mappings() {
     assert!(mapping.locators.iter().all(|l| l.up));
     assert_eq!(xtr.stats().locator_status_changes, 2);
 }
+
+#[test]
+fn a_dead_locator_stays_down_when_its_mapping_is_learned_again() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    let both = || vec![locator("192.0.2.2", 1), locator("192.0.2.3", 2)];
+    learn_site_b(&mut xtr, both(), t0);
+    xtr.handle_timeout(t0);
+    for (to, nonce) in probes(&mut xtr) {
+        xtr.handle_datagram(
+            SocketAddr::new(to, 4342),
+            &reply_bytes(nonce, true, vec![]),
+            t0,
+        );
+    }
+    // 192.0.2.2 dies; only 192.0.2.3 keeps answering.
+    let mut now = t0 + Duration::from_secs(30);
+    while xtr.stats().locators_down == 0 {
+        xtr.handle_timeout(now);
+        for (to, nonce) in probes(&mut xtr) {
+            if to == ip("192.0.2.3") {
+                xtr.handle_datagram(
+                    SocketAddr::new(to, 4342),
+                    &reply_bytes(nonce, true, vec![]),
+                    now,
+                );
+            }
+        }
+        now += Duration::from_secs(1);
+    }
+    // The mapping (TTL 10 minutes) expires and a miss learns it again with both locators.
+    let later = t0 + Duration::from_secs(601);
+    xtr.handle_timeout(later);
+    assert!(xtr
+        .map_cache
+        .lookup(ip("10.2.0.20"))
+        .is_none_or(|(p, _)| p.prefix_len() != 24));
+    learn_site_b(&mut xtr, both(), later);
+    assert_eq!(
+        selected(&xtr),
+        vec![ip("192.0.2.3")],
+        "192.0.2.2 is still known dead"
+    );
+}

@@ -99,6 +99,10 @@ pub const HYPERVISOR: &str = "192.0.2.200";
 pub const HYPERVISOR_KEY: &str = "demo-hypervisor";
 pub const XTR_PEER_KEY: &str = "demo-xtr-a-b";
 
+/// Site B's optional second xTR (multihoming): its RLOC and its EID-side address.
+pub const SECOND_XTR_B_RLOC: &str = "192.0.2.3";
+pub const SECOND_XTR_B_EID_ADDRESS: &str = "10.2.0.2";
+
 pub const MAP_SERVER: &str = "192.0.2.100";
 pub const MAP_SERVER6: &str = "2001:db8:ff::100";
 pub const SECOND_MAP_SERVER: &str = "192.0.2.101";
@@ -206,6 +210,8 @@ pub struct Topology {
     pub vm: Namespace,
     /// The site whose bridge the VM is on.
     pub vm_site: usize,
+    /// Site B's second xTR, when [`Topology::add_second_xtr_b`] made one.
+    pub second_xtr_b: Option<Namespace>,
     pub processes: Vec<Process>,
 }
 
@@ -255,6 +261,7 @@ impl Topology {
             underlay: Namespace::create("lul")?,
             vm: Namespace::create("lvm")?,
             vm_site: 0,
+            second_xtr_b: None,
             processes: Vec::new(),
         };
         let ul = &topology.underlay;
@@ -311,6 +318,49 @@ impl Topology {
         kernel_side(host_a, "vm0")?;
         host_a.ip(&["link", "set", "vm0", "master", "br0"])?;
         Ok(topology)
+    }
+
+    /// Makes site B multihomed: a second xTR namespace wired to host B's segment and to the
+    /// underlay, whose RLOC site B's IPv4 EIDs prefer. Call before starting the xTRs.
+    pub fn add_second_xtr_b(&mut self) -> Result<(), TopologyError> {
+        let xtr = Namespace::create("lxc")?;
+        link(&self.hosts[1], "eth1", &xtr, "eid0")?;
+        link(&self.underlay, "tob2", &xtr, "rloc0")?;
+        for ifname in ["eid0", "rloc0"] {
+            xtr.exec(
+                "sysctl",
+                &["-qw", &format!("net.ipv6.conf.{ifname}.disable_ipv6=1")],
+            )?;
+            xtr.ip(&["link", "set", ifname, "up"])?;
+        }
+        kernel_side(&self.hosts[1], "eth1")?;
+        self.hosts[1].ip(&["link", "set", "eth1", "master", "br0"])?;
+        kernel_side(&self.underlay, "tob2")?;
+        self.underlay
+            .ip(&["link", "set", "tob2", "master", "br0"])?;
+        self.second_xtr_b = Some(xtr);
+        Ok(())
+    }
+
+    /// Starts site B's second xTR (after [`Topology::add_second_xtr_b`]).
+    pub fn start_second_xtr_b(&mut self) -> Result<(), TopologyError> {
+        let namespace = self
+            .second_xtr_b
+            .as_ref()
+            .map(|n| n.name().to_owned())
+            .ok_or_else(|| TopologyError::Io("no second xTR for site B".into()))?;
+        let file = self.dir.join("lispd-b2.toml");
+        let socket = self.management_socket(2);
+        std::fs::write(&file, second_xtr_b_config(&unique_name("lispd"), &socket))
+            .map_err(|e| TopologyError::Io(e.to_string()))?;
+        let lispd = binary("lispd")?;
+        self.spawn(
+            "lispd-b2",
+            &namespace,
+            &lispd,
+            &["run", "-c", file.to_str().unwrap_or_default()],
+        )?;
+        Ok(())
     }
 
     /// Moves the VM's link to site `to`'s bridge (what a live migration does to its network);
@@ -428,8 +478,12 @@ impl Topology {
         let site = [SITE_A, SITE_B][i];
         let file = self.dir.join(format!("lispd-{}.toml", site.name));
         let socket = self.management_socket(i);
-        std::fs::write(&file, lispd_config(&site, &unique_name("lispd"), &socket))
-            .map_err(|e| TopologyError::Io(e.to_string()))?;
+        let multihomed = self.second_xtr_b.is_some();
+        std::fs::write(
+            &file,
+            lispd_config(&site, &unique_name("lispd"), &socket, multihomed),
+        )
+        .map_err(|e| TopologyError::Io(e.to_string()))?;
         let lispd = binary("lispd")?;
         let namespace = self.xtrs[i].name().to_owned();
         self.spawn(
@@ -442,9 +496,10 @@ impl Topology {
     }
 
     /// Where lispd of site `i` serves its management API.
+    /// `i` is 0 for site A, 1 for site B, 2 for site B's second xTR.
     pub fn management_socket(&self, i: usize) -> PathBuf {
         self.dir
-            .join(format!("lispd-{}.sock", [SITE_A, SITE_B][i].name))
+            .join(format!("lispd-{}.sock", ["a", "b", "b2"][i.min(2)]))
     }
 
     /// `lispctl ARGS` against lispd of site `i`; its standard output, or why it failed.
@@ -527,7 +582,15 @@ impl Drop for Topology {
 }
 
 /// lispd's configuration for `site` in this topology.
-pub fn lispd_config(site: &SitePlan, file_prefix: &str, socket: &Path) -> String {
+pub fn lispd_config(site: &SitePlan, file_prefix: &str, socket: &Path, multihomed: bool) -> String {
+    // With a second xTR, site B's IPv4 EIDs prefer its RLOC; this xTR's is the backup.
+    let eid4_second_xtr = if multihomed && site.name == "b" {
+        format!(
+            "priority = 2\n[[database.locator]]\naddress = \"{SECOND_XTR_B_RLOC}\"\npriority = 1\n"
+        )
+    } else {
+        String::new()
+    };
     let second_ms = if site.name == "a" {
         format!(
             "\n[[map_server]]\naddress = \"{SECOND_MAP_SERVER}\"\nkey = \"{SECOND_MS_KEY_A}\"\nalgorithm = \"hmac-sha256\"\n"
@@ -552,6 +615,7 @@ idle_sleep_us = 100
 
 [timers]
 map_register_interval_secs = 10
+rloc_probe_interval_secs = 5
 
 [management]
 socket = "{socket}"
@@ -587,7 +651,7 @@ ttl_minutes = 1
 [[database.locator]]
 address = "{rloc4}"
 local = true
-
+{eid4_second_xtr}
 [[database]]
 prefix = "{eid6}"
 ttl_minutes = 1
@@ -629,6 +693,7 @@ address = "{other_rloc4}"
 key = "{XTR_PEER_KEY}"
 "#,
         other_rloc4 = other.rloc4,
+        eid4_second_xtr = eid4_second_xtr,
         socket = socket.display(),
         xtr_id = if site.name == "a" {
             "a0000000000000000000000000000001"
@@ -648,5 +713,70 @@ key = "{XTR_PEER_KEY}"
         key = site.key,
         eid4 = site.eid4,
         eid6 = site.eid6,
+    )
+}
+
+/// lispd's configuration for site B's second xTR: site B's IPv4 EIDs through RLOC
+/// 192.0.2.3 (preferred) and 192.0.2.2, registered with the first map-server.
+pub fn second_xtr_b_config(file_prefix: &str, socket: &Path) -> String {
+    format!(
+        r#"# lispd for site B's second xTR: generated by the two-site topology.
+[dpdk]
+eal_args = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--no-telemetry",
+            "--vdev=net_af_packet0,iface=eid0,qpairs=2", "--vdev=net_af_packet1,iface=rloc0,qpairs=2"]
+file_prefix = "{file_prefix}"
+mbuf_pool_size = 8191
+
+[cores]
+control = 0
+data = [1]
+idle_sleep_us = 100
+
+[timers]
+map_register_interval_secs = 10
+rloc_probe_interval_secs = 5
+
+[management]
+socket = "{socket}"
+
+[identity]
+xtr_id = "b2000000000000000000000000000003"
+site_id = 2
+
+[[port]]
+name = "eid"
+device = "net_af_packet0"
+role = "eid"
+addresses = ["{SECOND_XTR_B_EID_ADDRESS}/24"]
+
+[[port]]
+name = "rloc"
+device = "net_af_packet1"
+role = "rloc"
+addresses = ["{SECOND_XTR_B_RLOC}/24"]
+
+[[map_server]]
+address = "{MAP_SERVER}"
+key = "{key}"
+algorithm = "hmac-sha256"
+
+[[map_resolver]]
+address = "{MAP_SERVER}"
+
+[[database]]
+prefix = "{eid4}"
+ttl_minutes = 1
+[[database.locator]]
+address = "{SECOND_XTR_B_RLOC}"
+priority = 1
+local = true
+[[database.locator]]
+address = "{rloc4}"
+priority = 2
+"#,
+        socket = socket.display(),
+        key = SITE_B.key,
+        eid4 = SITE_B.eid4,
+        rloc4 = SITE_B.rloc4,
     )
 }

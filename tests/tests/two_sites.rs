@@ -39,13 +39,17 @@ fn start() -> Topology {
     let dir = std::env::temp_dir().join(format!("lisp-e2e-{}", std::process::id()));
     let mut topology =
         Topology::build(&dir).unwrap_or_else(|e| panic!("this test needs root and iproute2: {e}"));
+    topology.add_second_xtr_b().expect("site B's second xTR");
     topology.start_map_servers().expect("lisp-ms");
     for i in 0..2 {
         topology.start_xtr(i).expect("lispd");
     }
+    topology.start_second_xtr_b().expect("lispd B2");
     for (process, text) in [
         ("lispd-a", "lispd: running"),
         ("lispd-b", "lispd: running"),
+        ("lispd-b2", "lispd: running"),
+        ("lisp-ms", "registered site-b 10.2.0.0/24 by 192.0.2.3"),
         ("lisp-ms", "registered site-a 10.1.0.0/24"),
         ("lisp-ms", "registered site-b 10.2.0.0/24"),
         ("lisp-ms-2", "registered site-a 10.1.0.0/24"),
@@ -290,6 +294,56 @@ fn management_and_metrics(topology: &Topology) {
     );
 }
 
+/// Site B is multihomed: its IPv4 EIDs prefer RLOC 192.0.2.3 (xTR B2). B2's RLOC link goes
+/// down in its namespace: xTR A's probes go unanswered, the locator goes down, traffic moves to
+/// 192.0.2.2 within the probe budget (5 s interval + 3 × 1 s); the link comes back, so does the
+/// locator.
+fn rloc_failover(topology: &Topology) {
+    let entry = || {
+        topology
+            .lispctl(0, &["map", "get", SITE_B.host4])
+            .expect("map get")
+    };
+    let before = entry();
+    assert!(
+        before.contains("192.0.2.3 p1 w100") && !before.contains("down"),
+        "{before}"
+    );
+    let b2 = topology.second_xtr_b.as_ref().expect("second xTR");
+    b2.ip(&["link", "set", "rloc0", "down"]).expect("link down");
+    let moved = topology
+        .ping_until_reply(
+            0,
+            ip(SITE_B.host4),
+            Duration::from_millis(20),
+            Duration::from_secs(20),
+        )
+        .expect("ping runs")
+        .expect("traffic moves to the other RLOC");
+    println!(
+        "RLOC failover: traffic back {:.1} s after the link went down",
+        moved.as_secs_f64()
+    );
+    assert!(moved < Duration::from_secs(12), "probe budget: {moved:?}");
+    let down = entry();
+    assert!(down.contains("192.0.2.3 p1 w100 down"), "{down}");
+    b2.ip(&["link", "set", "rloc0", "up"]).expect("link up");
+    let up_again = Instant::now();
+    while entry().contains("down") {
+        assert!(
+            up_again.elapsed() < Duration::from_secs(15),
+            "192.0.2.3 never came back:\n{}",
+            entry()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "RLOC failover: 192.0.2.3 up again {:.1} s after its link came back",
+        up_again.elapsed().as_secs_f64()
+    );
+    reach(topology, 0, SITE_B.host4);
+}
+
 #[test]
 fn two_lisp_sites_end_to_end() {
     let mut topology = start();
@@ -313,6 +367,22 @@ fn two_lisp_sites_end_to_end() {
     }
 
     management_and_metrics(&topology);
+    rloc_failover(&topology);
+    // Three xTRs share two CPUs: B2 has shown what it had to; the rest runs with two, once
+    // probing has moved site B's traffic off B2's RLOC again.
+    topology.process("lispd-b2").expect("B2").stop();
+    let stopped = Instant::now();
+    while !topology
+        .lispctl(0, &["map", "get", SITE_B.host4])
+        .expect("map get")
+        .contains("down")
+    {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(15),
+            "B2's RLOC never went down"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // Path MTU: 1500-byte RLOC links; IPv4-in-IPv4 adds 36 bytes, IPv6-in-IPv6 56.
     let (ok, out) = ping_df(&topology, SITE_B.host4, 1464 - 28);
