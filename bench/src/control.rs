@@ -73,6 +73,7 @@ fn xtr(database: Vec<EidRecord>) -> Xtr {
                 itr_rlocs: rlocs.clone(),
                 retries: 1,
                 timeout: Duration::from_secs(1),
+                rate_per_sec: 1000,
             },
             2,
         ),

@@ -28,6 +28,8 @@ pub struct ResolverConfig {
     pub retries: u32,
     /// First retransmission timeout; doubles on each retry.
     pub timeout: Duration,
+    /// At most this many new Map-Requests per second in total (retransmissions aside).
+    pub rate_per_sec: u32,
 }
 
 /// A mapping to install (or, with `ttl_minutes == 0`, to use once and not cache).
@@ -66,6 +68,9 @@ pub struct Resolver {
     nonce_state: u64,
     outbox: VecDeque<Transmit>,
     unresolved: u64,
+    /// New requests sent in the current one-second window, and when it started.
+    window: (u32, Option<Instant>),
+    rate_limited: u64,
 }
 
 /// Requests are deduplicated per /24 (IPv4) or /64 (IPv6) of the destination.
@@ -86,6 +91,8 @@ impl Resolver {
             nonce_state: seed | 1,
             outbox: VecDeque::new(),
             unresolved: 0,
+            window: (0, None),
+            rate_limited: 0,
         }
     }
 
@@ -120,6 +127,19 @@ impl Resolver {
         if self.outstanding.contains_key(&key) || self.config.resolvers.is_empty() {
             return;
         }
+        let (sent, since) = self.window;
+        let since = since.unwrap_or(now);
+        let (sent, since) = if now.saturating_duration_since(since) >= Duration::from_secs(1) {
+            (0, now)
+        } else {
+            (sent, since)
+        };
+        if sent >= self.config.rate_per_sec {
+            self.window = (sent, Some(since));
+            self.rate_limited += 1;
+            return;
+        }
+        self.window = (sent + 1, Some(since));
         let nonce = self.next_nonce();
         let pending = Pending {
             key,
@@ -266,6 +286,11 @@ impl Resolver {
     /// Requests given up after every resolver failed.
     pub fn unresolved(&self) -> u64 {
         self.unresolved
+    }
+
+    /// Misses not asked about because the global rate was reached.
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited
     }
 
     /// Requests waiting for a reply.

@@ -53,6 +53,8 @@ pub struct XtrStats {
     pub cpms_refused: u64,
     pub cpms_relayed: u64,
     pub misses: u64,
+    /// Misses not asked about because `map_request_rate_per_sec` was reached.
+    pub misses_rate_limited: u64,
     /// Control messages of a type this xTR does not take, or unparseable.
     pub messages_refused: u64,
 }
@@ -223,7 +225,10 @@ impl Xtr {
     }
 
     pub fn stats(&self) -> XtrStats {
-        self.stats
+        XtrStats {
+            misses_rate_limited: self.resolver.rate_limited(),
+            ..self.stats
+        }
     }
 
     /// One of our EIDs of `destination`'s family, for the return path of a Map-Request.

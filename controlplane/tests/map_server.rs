@@ -127,6 +127,7 @@ fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
                 itr_rlocs: vec![ip(rloc)],
                 retries: 2,
                 timeout: Duration::from_secs(1),
+                rate_per_sec: 1000,
             },
             5,
         ),

@@ -104,6 +104,7 @@ fn xtr(site_prefix: &str, rloc: &str, peers: Vec<CpmPeer>, now: Instant) -> Xtr 
                 itr_rlocs: vec![ip(rloc)],
                 retries: 1,
                 timeout: Duration::from_secs(1),
+                rate_per_sec: 1000,
             },
             5,
         ),

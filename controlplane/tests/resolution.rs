@@ -27,6 +27,7 @@ fn machine() -> Resolver {
             ],
             retries: 2,
             timeout: Duration::from_secs(1),
+            rate_per_sec: 3,
         },
         99,
     )
@@ -181,5 +182,34 @@ fn negative_replies_carry_their_action() {
     assert_eq!(
         r.handle_map_reply(&[0x20, 0, 0]),
         Err(ReplyRefused::Malformed)
+    );
+}
+
+#[test]
+fn new_requests_are_capped_per_second_in_total() {
+    let t0 = Instant::now();
+    let mut r = machine();
+    for i in 0..5u8 {
+        r.handle_miss(
+            IpAddr::V4(Ipv4Addr::new(10, 50, i, 1)),
+            "10.1.0.10".parse().unwrap(),
+            t0,
+        );
+    }
+    assert_eq!(
+        std::iter::from_fn(|| r.poll_transmit()).count(),
+        3,
+        "three per second"
+    );
+    assert_eq!(r.rate_limited(), 2);
+    r.handle_miss(
+        "10.50.9.1".parse().unwrap(),
+        "10.1.0.10".parse().unwrap(),
+        t0 + Duration::from_millis(1001),
+    );
+    assert_eq!(
+        std::iter::from_fn(|| r.poll_transmit()).count(),
+        1,
+        "a new second"
     );
 }

@@ -93,6 +93,7 @@ fn xtr_with(
                 itr_rlocs: rlocs.clone(),
                 retries: 2,
                 timeout: Duration::from_secs(1),
+                rate_per_sec: 1000,
             },
             11,
         ),

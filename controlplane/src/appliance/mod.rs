@@ -461,6 +461,7 @@ fn control_plane(
             itr_rlocs: rlocs.clone(),
             retries: u32::from(timers.map_request_retries),
             timeout: Duration::from_millis(u64::from(timers.map_request_timeout_ms)),
+            rate_per_sec: timers.map_request_rate_per_sec.max(1),
         },
         seed.rotate_left(17),
     );
