@@ -3,21 +3,14 @@
 //! emitted), against the goal of 100k per second on one core.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use controlplane::learned::LearnedMappings;
 use controlplane::mobility::Mobility;
-use controlplane::probing::{ProbeConfig, Prober};
-use controlplane::registration::{Registration, Timers};
-use controlplane::resolution::{Resolver, ResolverConfig};
-use controlplane::responder::Responder;
 use controlplane::wire::address::Address;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::xtr::{LocalMapping, Xtr, XtrParts};
-use dataplane::mapcache::MapCacheWriter;
-use dataplane::rcu::Qsbr;
+use controlplane::xtr::{Xtr, XtrSetup};
 
 const PREFIXES: u32 = 10_000;
 const REQUESTS: usize = 4096;
@@ -55,44 +48,15 @@ fn database() -> Vec<EidRecord> {
 fn xtr(database: Vec<EidRecord>) -> Xtr {
     let now = Instant::now();
     let rlocs = vec![v4(0xc000_0201)];
-    Xtr::new(XtrParts {
-        prober: Prober::new(
-            ProbeConfig {
-                interval: Duration::from_secs(30),
-                count: 3,
-                retry: Duration::from_secs(1),
-                rlocs: rlocs.clone(),
-            },
-            23,
-        ),
-        now,
-        registration: Registration::new(vec![], vec![], None, Timers::default(), 1, now),
-        resolver: Resolver::new(
-            ResolverConfig {
-                resolvers: vec![],
-                itr_rlocs: rlocs.clone(),
-                retries: 1,
-                timeout: Duration::from_secs(1),
-                rate_per_sec: 1000,
-            },
-            2,
-        ),
-        responder: Responder::new(database.clone(), rlocs.clone(), Duration::from_secs(600)),
-        map_cache: MapCacheWriter::new(2 * PREFIXES, Qsbr::new(2)),
-        learned: LearnedMappings::new(2 * PREFIXES as usize),
-        mobility: Mobility::new(false, false, vec![]),
-        database: database
-            .into_iter()
-            .map(|record| LocalMapping {
-                record,
-                register: true,
-            })
-            .collect(),
+    XtrSetup {
+        database,
         rlocs,
-        pitrs: vec![],
-        smr_interval: Duration::from_secs(1),
-        seed: 3,
-    })
+        map_servers: vec![],
+        map_resolvers: vec![],
+        mobility: Mobility::new(false, false, vec![]),
+        map_cache_limit: 2 * PREFIXES,
+    }
+    .build(now)
 }
 
 /// Requests for random hosts of the database, direct or inside an ECM.

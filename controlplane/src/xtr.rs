@@ -698,3 +698,73 @@ impl Xtr {
         std::mem::take(&mut self.new_locators)
     }
 }
+
+/// An xTR with the protocol's default timers (RFC 9301 intervals, 3 probes, 1 s retries), for
+/// tests, benchmarks and embedding; `lispd` builds its parts from the configuration instead.
+#[derive(Debug)]
+pub struct XtrSetup {
+    /// Our database, every record registered.
+    pub database: Vec<EidRecord>,
+    pub rlocs: Vec<IpAddr>,
+    pub map_servers: Vec<crate::registration::MapServer>,
+    pub map_resolvers: Vec<SocketAddr>,
+    pub mobility: Mobility,
+    pub map_cache_limit: u32,
+}
+
+impl XtrSetup {
+    /// The machine, started at `now`.
+    pub fn build(self, now: Instant) -> Xtr {
+        let rlocs = self.rlocs;
+        Xtr::new(XtrParts {
+            registration: Registration::new(
+                self.map_servers,
+                self.database.clone(),
+                None,
+                crate::registration::Timers::default(),
+                7,
+                now,
+            ),
+            resolver: Resolver::new(
+                crate::resolution::ResolverConfig {
+                    resolvers: self.map_resolvers,
+                    itr_rlocs: rlocs.clone(),
+                    retries: 2,
+                    timeout: Duration::from_secs(1),
+                    rate_per_sec: 1000,
+                },
+                11,
+            ),
+            responder: Responder::new(
+                self.database.clone(),
+                rlocs.clone(),
+                Duration::from_secs(600),
+            ),
+            map_cache: MapCacheWriter::new(self.map_cache_limit, dataplane::rcu::Qsbr::new(2)),
+            learned: LearnedMappings::new(self.map_cache_limit as usize),
+            mobility: self.mobility,
+            prober: Prober::new(
+                crate::probing::ProbeConfig {
+                    interval: Duration::from_secs(30),
+                    count: 3,
+                    retry: Duration::from_secs(1),
+                    rlocs: rlocs.clone(),
+                },
+                23,
+            ),
+            database: self
+                .database
+                .into_iter()
+                .map(|record| LocalMapping {
+                    record,
+                    register: true,
+                })
+                .collect(),
+            rlocs,
+            pitrs: Vec::new(),
+            smr_interval: Duration::from_secs(1),
+            seed: 13,
+            now,
+        })
+    }
+}

@@ -6,15 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use config::{MapServerConfig, NegativeAction};
-use controlplane::learned::LearnedMappings;
 use controlplane::map_server::{Event, MapServer};
 use controlplane::mobility::Mobility;
-use controlplane::probing::{ProbeConfig, Prober};
-use controlplane::registration::{
-    self as reg, MapServer as Server, Registration, Timers, Transmit,
-};
-use controlplane::resolution::{Resolver, ResolverConfig};
-use controlplane::responder::Responder;
+use controlplane::registration::{self as reg, MapServer as Server, Transmit};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::ecm::EcmRepr;
@@ -22,9 +16,7 @@ use controlplane::wire::map_reply::MapReplyRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
 use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr};
-use controlplane::xtr::{LocalMapping, Xtr, XtrParts};
-use dataplane::mapcache::MapCacheWriter;
-use dataplane::rcu::Qsbr;
+use controlplane::xtr::{Xtr, XtrSetup};
 
 const MS: &str = "192.0.2.100:4342";
 
@@ -95,58 +87,22 @@ fn all(ms: &mut MapServer) -> Vec<Transmit> {
 /// through [`MS`].
 fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
     let database = vec![record(eid, rloc)];
-    Xtr::new(XtrParts {
-        prober: Prober::new(
-            ProbeConfig {
-                interval: Duration::from_secs(30),
-                count: 3,
-                retry: Duration::from_secs(1),
-                rlocs: vec![ip(rloc)],
-            },
-            23,
-        ),
-        now,
-        registration: Registration::new(
-            vec![Server {
-                address: sa(MS),
-                key: key.as_bytes().to_vec(),
-                key_id: 0,
-                algorithm: AuthAlgorithm::HmacSha256,
-                want_map_notify: true,
-                proxy_reply: false,
-            }],
-            database.clone(),
-            None,
-            Timers::default(),
-            3,
-            now,
-        ),
-        resolver: Resolver::new(
-            ResolverConfig {
-                resolvers: vec![sa(MS)],
-                itr_rlocs: vec![ip(rloc)],
-                retries: 2,
-                timeout: Duration::from_secs(1),
-                rate_per_sec: 1000,
-            },
-            5,
-        ),
-        responder: Responder::new(database.clone(), vec![ip(rloc)], Duration::from_secs(600)),
-        map_cache: MapCacheWriter::new(100, Qsbr::new(2)),
-        learned: LearnedMappings::new(100),
-        mobility: Mobility::new(false, false, vec![]),
-        database: database
-            .into_iter()
-            .map(|record| LocalMapping {
-                record,
-                register: true,
-            })
-            .collect(),
+    XtrSetup {
+        database,
         rlocs: vec![ip(rloc)],
-        pitrs: vec![],
-        smr_interval: Duration::from_secs(1),
-        seed: 17,
-    })
+        map_servers: vec![Server {
+            address: sa(MS),
+            key: key.as_bytes().to_vec(),
+            key_id: 0,
+            algorithm: AuthAlgorithm::HmacSha256,
+            want_map_notify: true,
+            proxy_reply: false,
+        }],
+        map_resolvers: vec![sa(MS)],
+        mobility: Mobility::new(false, false, vec![]),
+        map_cache_limit: 100,
+    }
+    .build(now)
 }
 
 /// Delivers everything `from` wants to send: to the map-server, or to the xTR at `peer_rloc`.

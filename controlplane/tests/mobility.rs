@@ -6,21 +6,16 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use controlplane::learned::LearnedMappings;
 use controlplane::mobility::{CpmPeer, CpmRefused, Mobility};
-use controlplane::probing::{ProbeConfig, Prober};
-use controlplane::registration::{MapServer, Registration, Timers, Transmit};
-use controlplane::resolution::{Resolver, ResolverConfig};
-use controlplane::responder::Responder;
+use controlplane::registration::{MapServer, Transmit};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::cpm::{self, CpmRepr, CpmRoles};
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
 use controlplane::wire::registration::MapRegisterRepr;
-use controlplane::xtr::{LocalMapping, Xtr, XtrParts};
-use dataplane::mapcache::{self, MapCacheWriter, Mapping};
-use dataplane::rcu::Qsbr;
+use controlplane::xtr::{Xtr, XtrSetup};
+use dataplane::mapcache::{self, Mapping};
 
 const HYPERVISOR: &str = "192.0.2.200";
 const RLOC_A: &str = "192.0.2.1";
@@ -72,58 +67,22 @@ fn peer(address: &str, key: &str) -> CpmPeer {
 
 fn xtr(site_prefix: &str, rloc: &str, peers: Vec<CpmPeer>, now: Instant) -> Xtr {
     let database = vec![record(site_prefix, &[(rloc, 1)]), vm_record()];
-    Xtr::new(XtrParts {
-        prober: Prober::new(
-            ProbeConfig {
-                interval: Duration::from_secs(30),
-                count: 3,
-                retry: Duration::from_secs(1),
-                rlocs: vec![ip(rloc)],
-            },
-            23,
-        ),
-        now,
-        registration: Registration::new(
-            vec![MapServer {
-                address: MS.parse().unwrap(),
-                key: b"k".to_vec(),
-                key_id: 0,
-                algorithm: AuthAlgorithm::HmacSha256,
-                want_map_notify: false,
-                proxy_reply: false,
-            }],
-            database.clone(),
-            None,
-            Timers::default(),
-            3,
-            now,
-        ),
-        resolver: Resolver::new(
-            ResolverConfig {
-                resolvers: vec![MS.parse().unwrap()],
-                itr_rlocs: vec![ip(rloc)],
-                retries: 1,
-                timeout: Duration::from_secs(1),
-                rate_per_sec: 1000,
-            },
-            5,
-        ),
-        responder: Responder::new(database.clone(), vec![ip(rloc)], Duration::from_secs(600)),
-        map_cache: MapCacheWriter::new(100, Qsbr::new(2)),
-        learned: LearnedMappings::new(100),
-        mobility: Mobility::new(true, false, peers),
-        database: database
-            .into_iter()
-            .map(|record| LocalMapping {
-                record,
-                register: true,
-            })
-            .collect(),
+    XtrSetup {
+        database,
         rlocs: vec![ip(rloc)],
-        pitrs: vec![],
-        smr_interval: Duration::from_secs(1),
-        seed: 19,
-    })
+        map_servers: vec![MapServer {
+            address: MS.parse().unwrap(),
+            key: b"k".to_vec(),
+            key_id: 0,
+            algorithm: AuthAlgorithm::HmacSha256,
+            want_map_notify: false,
+            proxy_reply: false,
+        }],
+        map_resolvers: vec![MS.parse().unwrap()],
+        mobility: Mobility::new(true, false, peers),
+        map_cache_limit: 100,
+    }
+    .build(now)
 }
 
 fn cpm_bytes(nonce: u64, eid: &str, roles: CpmRoles, priority: u8, key: &str) -> Vec<u8> {

@@ -6,20 +6,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use controlplane::learned::LearnedMappings;
 use controlplane::mobility::Mobility;
-use controlplane::probing::{ProbeConfig, Prober};
-use controlplane::registration::{Registration, Timers};
-use controlplane::resolution::{Resolver, ResolverConfig};
-use controlplane::responder::Responder;
 use controlplane::wire::address::Address;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::xtr::{LocalMapping, Xtr, XtrParts};
-use dataplane::mapcache::MapCacheWriter;
-use dataplane::rcu::Qsbr;
+use controlplane::xtr::{Xtr, XtrSetup};
 
 const RESOLVER: &str = "192.0.2.100:4342";
 
@@ -75,44 +68,15 @@ fn xtr_with(
     mobility: Mobility,
     now: Instant,
 ) -> Xtr {
-    Xtr::new(XtrParts {
-        prober: Prober::new(
-            ProbeConfig {
-                interval: Duration::from_secs(30),
-                count: 3,
-                retry: Duration::from_secs(1),
-                rlocs: rlocs.clone(),
-            },
-            23,
-        ),
-        now,
-        registration: Registration::new(vec![], database.clone(), None, Timers::default(), 7, now),
-        resolver: Resolver::new(
-            ResolverConfig {
-                resolvers: vec![RESOLVER.parse().unwrap()],
-                itr_rlocs: rlocs.clone(),
-                retries: 2,
-                timeout: Duration::from_secs(1),
-                rate_per_sec: 1000,
-            },
-            11,
-        ),
-        responder: Responder::new(database.clone(), rlocs.clone(), Duration::from_secs(600)),
-        map_cache: MapCacheWriter::new(limit, Qsbr::new(2)),
-        learned: LearnedMappings::new(limit as usize),
-        mobility,
-        database: database
-            .into_iter()
-            .map(|record| LocalMapping {
-                record,
-                register: true,
-            })
-            .collect(),
+    XtrSetup {
+        database,
         rlocs,
-        pitrs: vec![],
-        smr_interval: Duration::from_secs(1),
-        seed: 13,
-    })
+        map_servers: vec![],
+        map_resolvers: vec![RESOLVER.parse().unwrap()],
+        mobility,
+        map_cache_limit: limit,
+    }
+    .build(now)
 }
 
 fn sent(xtr: &mut Xtr) -> Vec<controlplane::registration::Transmit> {
