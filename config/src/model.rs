@@ -25,7 +25,7 @@ pub struct Config {
     #[serde(default)]
     pub map_resolver: Vec<MapResolver>,
     #[serde(default)]
-    pub petr: Vec<ProxyRouter>,
+    pub petr: Vec<Petr>,
     #[serde(default)]
     pub pitr: Vec<ProxyRouter>,
     #[serde(default)]
@@ -252,7 +252,17 @@ pub struct MapResolver {
     pub address: String,
 }
 
-/// A proxy xTR: a PETR receives traffic for non-LISP destinations; PITRs receive our SMRs.
+/// A proxy-ETR (RFC 6832): receives our traffic for non-LISP destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Petr {
+    pub address: IpAddr,
+    /// Also send map-cache misses here while they resolve, so a flow's first packets are not lost.
+    #[serde(default)]
+    pub send_misses: bool,
+}
+
+/// A proxy-ITR: receives our SMRs when a local mapping changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyRouter {

@@ -57,8 +57,9 @@ fn every_key_is_in_the_reference() {
         map_resolver: vec![MapResolver {
             address: "192.0.2.100".into(),
         }],
-        petr: vec![ProxyRouter {
+        petr: vec![Petr {
             address: "192.0.2.99".parse().unwrap(),
+            send_misses: true,
         }],
         pitr: vec![ProxyRouter {
             address: "192.0.2.98".parse().unwrap(),

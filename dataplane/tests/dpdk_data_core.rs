@@ -28,6 +28,8 @@ const HOST_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x10];
 const REMOTE_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x22];
 const OUR_RLOC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const REMOTE_RLOC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const PETR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
+const PETR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x99];
 
 fn udp_packet(src: IpAddr, dst: IpAddr, payload: &[u8]) -> Vec<u8> {
     datagram::build(
@@ -165,14 +167,18 @@ fn data_core_forwards_between_real_ports() {
             neighbours: Arc::new(Neighbours {
                 on_link: vec!["192.0.2.0/24".parse().unwrap()],
                 gateways: vec![],
-                macs: [(IpAddr::V4(REMOTE_RLOC), REMOTE_MAC)]
-                    .into_iter()
-                    .collect(),
+                macs: [
+                    (IpAddr::V4(REMOTE_RLOC), REMOTE_MAC),
+                    (IpAddr::V4(PETR), PETR_MAC),
+                ]
+                .into_iter()
+                .collect(),
             }),
             neighbour_updates: None,
             wanted: dataplane::pipeline::WantedNeighbours::new(8),
         },
         punt: punt_tx,
+        pool: pool.clone(),
         reader: qsbr.register().unwrap(),
         map_cache: cache.shared(),
         database: database.shared(),
@@ -296,6 +302,47 @@ fn data_core_forwards_between_real_ports() {
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0], frame(HOST_MAC, eid_mac, 0x0800, &reply));
     assert_eq!(counters.get(Counter::Decapsulated), 1);
+
+    // With a PETR for misses, unknown destinations leave encapsulated to it while a copy of the
+    // first packet per prefix still reaches the control core.
+    core.config = PathConfig {
+        petr: Some(IpAddr::V4(PETR)),
+        petr_for_misses: true,
+        ..PathConfig::default()
+    };
+    let to_petr = [
+        udp_packet(host_v4, "10.8.0.1".parse().unwrap(), b"first"),
+        udp_packet(host_v4, "10.8.0.2".parse().unwrap(), b"second"),
+    ];
+    send(
+        &pool,
+        &mut host_tx,
+        &to_petr
+            .iter()
+            .map(|p| frame(eid_mac, HOST_MAC, 0x0800, p))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(core.poll(), 2);
+    let out = receive(&mut remote_rx);
+    assert_eq!(out.len(), 2, "both misses go to the PETR");
+    for (frame_bytes, inner) in out.iter().zip(&to_petr) {
+        assert_eq!(&frame_bytes[0..6], &PETR_MAC);
+        let ip = Ipv4Packet::new_checked(&frame_bytes[14..]).unwrap();
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (OUR_RLOC, PETR));
+        let udp = UdpPacket::new_checked(ip.payload()).unwrap();
+        assert_eq!(udp.dst_port(), DATA_PORT);
+        assert_eq!(&udp.payload()[8..], inner.as_slice());
+    }
+    let mut punted = MbufBurst::new();
+    punt_rx.dequeue_burst(&mut punted);
+    let punted: Vec<Vec<u8>> = punted.drain().map(|m| m.data().to_vec()).collect();
+    assert_eq!(
+        punted,
+        vec![frame(eid_mac, HOST_MAC, 0x0800, &to_petr[0])],
+        "an untouched copy of the first miss per prefix"
+    );
+    assert_eq!(counters.get(Counter::MissToPetr), 2);
+    assert_eq!(counters.get(Counter::DropPuntRateLimited), 2);
 
     drop(core);
     drop(punt_rx);

@@ -44,6 +44,11 @@ impl Mbuf {
         raw
     }
 
+    /// The raw mbuf for DPDK calls that only read it.
+    pub(crate) fn as_raw(&self) -> *const sys::rte_mbuf {
+        self.raw.as_ptr()
+    }
+
     fn header(&self) -> &sys::rte_mbuf {
         // SAFETY: we own a valid mbuf; shared borrow of self means no concurrent mutation.
         unsafe { self.raw.as_ref() }

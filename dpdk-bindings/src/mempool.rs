@@ -130,6 +130,17 @@ impl Mempool {
         NonNull::new(raw).map(|raw| unsafe { Mbuf::from_raw(raw) })
     }
 
+    /// A copy of `mbuf` (data and metadata such as the input port) in a fresh mbuf of this pool,
+    /// or `None` when the pool is empty (`rte_pktmbuf_copy`).
+    pub fn copy_of(&self, mbuf: &Mbuf) -> Option<Mbuf> {
+        // SAFETY: mbuf is a live mbuf we only read; raw is a live pktmbuf pool; the copy is a new
+        // mbuf owned by the caller.
+        let raw =
+            unsafe { sys::rte_pktmbuf_copy(mbuf.as_raw(), self.inner.raw.as_ptr(), 0, u32::MAX) };
+        // SAFETY: a non-null result is a freshly allocated mbuf we now own.
+        NonNull::new(raw).map(|raw| unsafe { Mbuf::from_raw(raw) })
+    }
+
     /// Fills `burst` up to `count` mbufs in one call; all or nothing.
     pub fn alloc_bulk(&self, burst: &mut MbufBurst, count: usize) -> Result<()> {
         let free = MAX_BURST - burst.len();

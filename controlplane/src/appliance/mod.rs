@@ -207,6 +207,7 @@ pub fn run(
             wanted: rloc_wanted.clone(),
         },
         punt: punt_tx,
+        pool: pool.clone(),
         reader: qsbr.register().map_err(|e| fail("QSBR")(&e))?,
         map_cache: map_cache.shared(),
         database: database.shared(),
@@ -214,6 +215,7 @@ pub fn run(
         config: PathConfig {
             rloc_mtu: rloc_cfg.mtu,
             petr: config.petr.first().map(|p| p.address),
+            petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
             ..PathConfig::default()
         },
         counters: core_counters.clone(),

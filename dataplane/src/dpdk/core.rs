@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dpdk_bindings::{MbufBurst, RingProducer, RxQueue, TxQueue, MAX_BURST};
+use dpdk_bindings::{Mbuf, MbufBurst, Mempool, RingProducer, RxQueue, TxQueue, MAX_BURST};
 
 use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
-    classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EtrContext,
-    FeedbackSender, ItrContext, LocalRlocs, Neighbours, Nonces, PacketBuffer, PathConfig, Verdict,
-    WantedNeighbours,
+    classify, decapsulate, encapsulate_burst, encapsulate_miss, Class, CoreCounters, Counter,
+    EtrContext, FeedbackSender, ItrContext, LocalRlocs, Neighbours, Nonces, PacketBuffer,
+    PathConfig, Verdict, WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN};
@@ -50,6 +50,8 @@ pub struct DataCore {
     pub eid: PortIo,
     pub rloc: PortIo,
     pub punt: RingProducer,
+    /// Where copies of punted misses come from (the packet itself goes on to the PETR).
+    pub pool: Mempool,
     pub reader: QsbrReader,
     pub map_cache: MapCache,
     pub database: Database,
@@ -179,8 +181,17 @@ impl DataCore {
         }
         let mut to_rloc = MbufBurst::new();
         let mut to_eid = MbufBurst::new();
-        for (i, mut mbuf) in itr.drain().enumerate() {
-            match verdicts[i] {
+        for (i, mbuf) in itr.drain().enumerate() {
+            let (mut mbuf, verdict) = match verdicts[i] {
+                Verdict::Punt { destination } => {
+                    match self.miss(mbuf, destination, offsets[i], now, &mut punt) {
+                        Some(onward) => onward,
+                        None => continue,
+                    }
+                }
+                verdict => (mbuf, verdict),
+            };
+            match verdict {
                 Verdict::Encapsulated { rloc } => {
                     self.forward(mbuf, rloc, Side::Rloc, &mut to_rloc)
                 }
@@ -189,26 +200,61 @@ impl DataCore {
                         let _ = to_eid.push(mbuf);
                     }
                 }
-                Verdict::Punt { destination } => {
-                    if !self.punt_limiter.allow(destination, now) {
-                        self.counters.bump(Counter::DropPuntRateLimited);
-                    } else if PacketBuffer::prepend(&mut mbuf, offsets[i]).is_some() {
-                        // The Ethernet header is still in the headroom: give the frame back whole.
-                        let _ = punt.push(mbuf);
-                    }
-                }
                 Verdict::Local { destination } => {
                     self.forward(mbuf, destination, Side::Eid, &mut to_eid)
                 }
                 Verdict::NativeForward { destination } => {
                     self.forward(mbuf, destination, Side::Rloc, &mut to_rloc)
                 }
-                Verdict::Decapsulated { .. } | Verdict::Drop(_) => {}
+                Verdict::Punt { .. } | Verdict::Decapsulated { .. } | Verdict::Drop(_) => {}
             }
         }
         transmit(&mut self.rloc.tx, &mut to_rloc, &self.counters);
         transmit(&mut self.eid.tx, &mut to_eid, &self.counters);
         self.punt(&mut punt);
+    }
+
+    /// A map-cache miss: the whole frame (its Ethernet header is `l2_len` bytes before the data,
+    /// still in the headroom) is reported to the control core, at most once per destination
+    /// prefix per interval. With a PETR for misses, a copy is reported instead and the packet is
+    /// encapsulated toward the PETR: returned with that verdict for sending.
+    fn miss(
+        &mut self,
+        mut mbuf: Mbuf,
+        destination: IpAddr,
+        l2_len: usize,
+        now: u64,
+        punt: &mut MbufBurst,
+    ) -> Option<(Mbuf, Verdict)> {
+        let report = self.punt_limiter.allow(destination, now);
+        if !report {
+            self.counters.bump(Counter::DropPuntRateLimited);
+        }
+        let Some(petr) = self.config.miss_petr() else {
+            if report && PacketBuffer::prepend(&mut mbuf, l2_len).is_some() {
+                let _ = punt.push(mbuf);
+            }
+            return None;
+        };
+        if report && PacketBuffer::prepend(&mut mbuf, l2_len).is_some() {
+            match self.pool.copy_of(&mbuf) {
+                Some(copy) => {
+                    let _ = punt.push(copy);
+                }
+                None => self.counters.bump(Counter::DropPoolEmpty),
+            }
+            PacketBuffer::trim_front(&mut mbuf, l2_len);
+        }
+        let mut ctx = ItrContext {
+            map_cache: self.map_cache.view(&self.reader),
+            database: self.database.view(&self.reader),
+            local: &self.local,
+            config: &self.config,
+            counters: &self.counters,
+            nonces: &mut self.nonces,
+        };
+        let verdict = encapsulate_miss(&mut ctx, &mut mbuf, petr);
+        Some((mbuf, verdict))
     }
 
     /// ETR direction: LISP data is decapsulated; control traffic is punted; anything else dropped.

@@ -36,10 +36,12 @@ pub enum Counter {
     DropPuntRateLimited,
     DeliveredLocally,
     DropTtlExpired,
+    MissToPetr,
+    DropPoolEmpty,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 27] = [
+    pub const ALL: [Counter; 29] = [
         Counter::Encapsulated,
         Counter::Decapsulated,
         Counter::TooBigSent,
@@ -67,6 +69,8 @@ impl Counter {
         Counter::DropPuntRateLimited,
         Counter::DeliveredLocally,
         Counter::DropTtlExpired,
+        Counter::MissToPetr,
+        Counter::DropPoolEmpty,
     ];
 
     /// The name used in metrics and `lispctl show stats`.
@@ -99,6 +103,8 @@ impl Counter {
             Self::DropPuntRateLimited => "drop_punt_rate_limited",
             Self::DeliveredLocally => "delivered_locally",
             Self::DropTtlExpired => "drop_ttl_expired",
+            Self::MissToPetr => "miss_to_petr",
+            Self::DropPoolEmpty => "drop_pool_empty",
         }
     }
 }

@@ -167,6 +167,37 @@ fn complete<P: PacketBuffer>(
             };
         }
     };
+    encapsulate_toward(ctx, packet, inner, rloc, entry.instance_id())
+}
+
+/// Encapsulates a packet whose destination has no mapping yet toward the PETR (RFC 6832), so the
+/// first packets of a flow are not lost while the control core resolves it. The instance-id is
+/// the source EID's. A packet that cannot be sent that way is dropped and counted.
+pub fn encapsulate_miss<P: PacketBuffer>(
+    ctx: &mut ItrContext<'_>,
+    packet: &mut P,
+    petr: IpAddr,
+) -> Verdict {
+    let Ok(inner) = inspect(packet.data()) else {
+        return drop(ctx, Counter::DropMalformed);
+    };
+    ctx.counters.bump(Counter::MissToPetr);
+    let instance_id = ctx
+        .database
+        .instance_of(inner.source)
+        .filter(|&iid| iid != 0);
+    encapsulate_toward(ctx, packet, &inner, petr, instance_id)
+}
+
+/// Prepends outer IP, UDP and LISP headers toward `rloc`, or answers "too big" when the result
+/// would exceed the RLOC-side MTU.
+fn encapsulate_toward<P: PacketBuffer>(
+    ctx: &mut ItrContext<'_>,
+    packet: &mut P,
+    inner: &InnerPacket,
+    rloc: IpAddr,
+    instance_id: Option<u32>,
+) -> Verdict {
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {
@@ -174,7 +205,7 @@ fn complete<P: PacketBuffer>(
     }
     let lisp = LispRepr {
         nonce: Some(ctx.nonces.next_nonce()),
-        instance_id: entry.instance_id(),
+        instance_id,
         locator_status_bits: Some(ctx.local.status_bits),
         ..LispRepr::default()
     };

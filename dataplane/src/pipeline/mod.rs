@@ -18,7 +18,7 @@ pub use counters::{total, CoreCounters, Counter};
 pub use etr::{decapsulate, EtrContext};
 pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFeedback};
 pub use flow::{inspect, inspect_unhashed, InnerPacket};
-pub use itr::{encapsulate, encapsulate_burst, ItrContext};
+pub use itr::{encapsulate, encapsulate_burst, encapsulate_miss, ItrContext};
 pub use neighbours::{Neighbours, WantedNeighbours};
 pub use ratelimit::PuntLimiter;
 
@@ -91,6 +91,16 @@ pub struct PathConfig {
     /// Proxy-ETR: natively-forwarded traffic is encapsulated to it instead (RFC 6832), for
     /// underlays that do not route EID space.
     pub petr: Option<IpAddr>,
+    /// Map-cache misses are also encapsulated to the PETR while they resolve.
+    pub petr_for_misses: bool,
+}
+
+impl PathConfig {
+    /// Where map-cache misses go while the control core resolves them, if anywhere.
+    #[inline]
+    pub fn miss_petr(&self) -> Option<IpAddr> {
+        self.petr.filter(|_| self.petr_for_misses)
+    }
 }
 
 impl Default for PathConfig {
@@ -100,6 +110,7 @@ impl Default for PathConfig {
             ipv6_zero_checksum: false,
             require_local_source: true,
             petr: None,
+            petr_for_misses: false,
         }
     }
 }
