@@ -100,6 +100,21 @@ pub struct Cores {
     pub data: Vec<usize>,
     /// Microseconds a data core sleeps after a run of empty polls; 0 = pure polling.
     pub idle_sleep_us: u32,
+    /// The CPU each lcore runs on, control first then data (EAL `--lcores l@cpu`); empty: each
+    /// lcore on the CPU of the same number.
+    pub cpus: Vec<usize>,
+}
+
+impl Cores {
+    /// Every lcore with its CPU, control first.
+    pub fn placement(&self) -> Vec<(usize, usize)> {
+        let lcores = std::iter::once(self.control).chain(self.data.iter().copied());
+        if self.cpus.is_empty() {
+            lcores.map(|l| (l, l)).collect()
+        } else {
+            lcores.zip(self.cpus.iter().copied()).collect()
+        }
+    }
 }
 
 impl Default for Cores {
@@ -108,6 +123,7 @@ impl Default for Cores {
             control: 0,
             data: vec![1],
             idle_sleep_us: 0,
+            cpus: Vec::new(),
         }
     }
 }

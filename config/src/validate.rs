@@ -109,7 +109,26 @@ impl Validator {
                 );
             }
         }
-        if !host.cores.is_empty() {
+        if !cores.cpus.is_empty() {
+            if cores.cpus.len() != cores.data.len() + 1 {
+                self.report(
+                    path.key("cpus"),
+                    format!(
+                        "{} CPUs for {} lcores; list one per lcore, the control core's first",
+                        cores.cpus.len(),
+                        cores.data.len() + 1
+                    ),
+                );
+            }
+            for (i, cpu) in cores.cpus.iter().enumerate() {
+                if !host.cores.is_empty() && !host.cores.contains(cpu) {
+                    self.report(
+                        path.key("cpus").index(i),
+                        format!("CPU {cpu} does not exist here; available: {:?}", host.cores),
+                    );
+                }
+            }
+        } else if !host.cores.is_empty() {
             let missing = |core: &usize| !host.cores.contains(core);
             if missing(&cores.control) {
                 self.report(

@@ -214,6 +214,17 @@ fn cores_overlap_repeat_or_do_not_exist() {
 }
 
 #[test]
+fn lcores_beyond_the_cpus_need_a_cpu_each() {
+    let placed = VALID.replace("data = [1]", "data = [1, 9]\ncpus = [0, 1, 1]");
+    let config = parse(&placed, "test.toml", &host()).expect("lcore 9 runs on CPU 1");
+    assert_eq!(config.cores.placement(), [(0, 0), (1, 1), (9, 1)]);
+    let short = VALID.replace("data = [1]", "data = [1, 9]\ncpus = [0, 1]");
+    one_error(&short, "cores.cpus", "2 CPUs for 3 lcores");
+    let absent = VALID.replace("data = [1]", "data = [1]\ncpus = [0, 7]");
+    one_error(&absent, "cores.cpus[1]", "CPU 7 does not exist here");
+}
+
+#[test]
 fn port_without_addresses() {
     let text = VALID.replace("addresses = [\"10.1.0.1/24\"]\n", "");
     one_error(&text, "port[0].addresses", "port has no address");

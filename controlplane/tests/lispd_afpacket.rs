@@ -227,6 +227,12 @@ fn map_server() -> Vec<String> {
 
 #[test]
 fn lispd_encapsulates_and_decapsulates_between_namespaces() {
+    forward_between_namespaces(1);
+    // Two data cores on one CPU (`[cores] cpus`), each with its own af_packet queues.
+    forward_between_namespaces(2);
+}
+
+fn forward_between_namespaces(data_cores: u16) {
     let host = Namespace::create("lhost").expect("host namespace (needs root)");
     let remote = Namespace::create("lrem").expect("remote namespace");
     let host_link = Veth::create(&host, Some("10.1.0.10/24")).expect("host veth");
@@ -253,13 +259,15 @@ fn lispd_encapsulates_and_decapsulates_between_namespaces() {
         r#"
 [dpdk]
 eal_args = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--no-telemetry",
-            "--vdev=net_af_packet_{prefix}e,iface={eid},qpairs=2", "--vdev=net_af_packet_{prefix}r,iface={rloc},qpairs=2"]
+            "--vdev=net_af_packet_{prefix}e,iface={eid},qpairs={qpairs}", "--vdev=net_af_packet_{prefix}r,iface={rloc},qpairs={qpairs}"]
 file_prefix = "{prefix}"
 mbuf_pool_size = 8191
 
 [cores]
 control = 0
-data = [1]
+data = {data:?}
+cpus = {cpus:?}
+idle_sleep_us = 50
 
 [[port]]
 name = "eid"
@@ -306,6 +314,11 @@ address = "2001:db8:ff::2"
 "#,
         eid = host_link.outer,
         rloc = remote_link.outer,
+        qpairs = data_cores + 1,
+        data = (1..=data_cores).collect::<Vec<_>>(),
+        cpus = std::iter::once(0)
+            .chain((0..data_cores).map(|_| 1))
+            .collect::<Vec<_>>(),
         socket = std::env::temp_dir()
             .join(&prefix)
             .join("lispd.sock")
@@ -346,6 +359,15 @@ address = "2001:db8:ff::2"
     assert!(stdout.contains("  encapsulated "), "{stdout}");
     assert!(stdout.contains("  decapsulated "), "{stdout}");
     assert!(stdout.contains("neighbour_advertisements "), "{stdout}");
+    for line in stdout.lines().filter(|l| l.contains("data core")) {
+        println!("{data_cores} data core(s):{line}");
+    }
+    for lcore in 1..=data_cores {
+        assert!(
+            stdout.contains(&format!("data core {lcore}: ")),
+            "every data core ran and reported: {stdout}"
+        );
+    }
     let learned = stdout
         .split("neighbours_learned ")
         .nth(1)

@@ -26,8 +26,9 @@ pub struct ControlPort {
     pub tx: TxQueue,
     /// The control core's copy of the port's neighbour table; published on every change.
     pub neighbours: Neighbours,
-    pub publisher: Publisher<Neighbours>,
-    /// Next hops the data core met without a MAC.
+    /// One per data core.
+    pub publishers: Vec<Publisher<Neighbours>>,
+    /// Next hops the data cores met without a MAC.
     pub wanted: WantedNeighbours,
     /// Addresses whose next hop must stay resolved (gateways, locators, hosts the data core
     /// asked for).
@@ -61,7 +62,10 @@ impl ControlPort {
             return;
         }
         self.neighbours.macs.insert(address, mac);
-        self.publisher.publish(Arc::new(self.neighbours.clone()));
+        let snapshot = Arc::new(self.neighbours.clone());
+        for publisher in &self.publishers {
+            publisher.publish(snapshot.clone());
+        }
         stats.neighbours_learned += 1;
     }
 

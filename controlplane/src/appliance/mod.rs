@@ -1,9 +1,9 @@
 //! `lispd run`: the appliance process. EAL and ports from the configuration, one data core per
 //! configured data lcore, the control loop on the main lcore, a clean stop on SIGINT/SIGTERM.
 //!
-//! This version drives one EID-side and one RLOC-side port, forwards with the static
-//! `[[map_cache]]` entries and configured neighbours, and answers ARP; the control-plane protocol
-//! machines (registration, resolution, probing, SMR, CPM) plug into the control loop next.
+//! One EID-side and one RLOC-side port. Each data core owns its RX queues (every N-th queue of a
+//! port; RSS or the device's fanout spreads flows), one TX queue per port, a punt ring, a
+//! feedback queue and its counters; the control core transmits on the last TX queue of each port.
 
 mod control;
 mod listeners;
@@ -21,13 +21,13 @@ use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mailbox::mailbox;
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
 use dataplane::pipeline::{
-    feedback_channel, total, CoreCounters, Counter, Nonces, PathConfig, PuntLimiter,
-    WantedNeighbours,
+    feedback_channel, total, CoreCounters, Counter, FeedbackReceiver, Nonces, PathConfig,
+    PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::{
     attach_vdev, lcore, spsc_ring, EalBuilder, MbufBurst, Mempool, MempoolConfig, Port, PortConfig,
-    PortId,
+    PortId, RingConsumer,
 };
 
 use control::ControlPort;
@@ -69,23 +69,28 @@ fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub counters: Vec<(&'static str, u64)>,
+    /// Each data core's lcore with the packets it encapsulated and decapsulated.
+    pub per_core: Vec<(u32, u64, u64)>,
     pub control: ControlStats,
     pub xtr: XtrStats,
     /// Each map-server and where registration with it stands.
     pub registration: Vec<(SocketAddr, crate::registration::State)>,
 }
 
-/// EAL arguments for the configuration: cores, main lcore, file prefix, then the passthrough.
+/// EAL arguments for the configuration: lcores and their CPUs, main lcore, file prefix, then the
+/// passthrough.
 pub fn eal_arguments(config: &Config) -> Vec<String> {
-    let cores = &config.cores;
-    let mut list = vec![cores.control];
-    list.extend(&cores.data);
-    let list: Vec<String> = list.iter().map(ToString::to_string).collect();
+    let lcores: Vec<String> = config
+        .cores
+        .placement()
+        .iter()
+        .map(|(lcore, cpu)| format!("{lcore}@{cpu}"))
+        .collect();
     let mut args = vec![
-        "-l".to_owned(),
-        list.join(","),
+        "--lcores".to_owned(),
+        lcores.join(","),
         "--main-lcore".to_owned(),
-        cores.control.to_string(),
+        config.cores.control.to_string(),
         "--file-prefix".to_owned(),
         config.dpdk.file_prefix.clone(),
     ];
@@ -93,11 +98,25 @@ pub fn eal_arguments(config: &Config) -> Vec<String> {
     args
 }
 
-/// Every RX queue of a port, for the data core.
-fn rx_queues(port: &Port) -> Result<Vec<dpdk_bindings::RxQueue>, RunError> {
-    (0..port.config().rx_queues)
+/// The RX queues of a port that data core `core` of `cores` polls: every `cores`-th one.
+fn rx_queues(port: &Port, core: u16, cores: u16) -> Result<Vec<dpdk_bindings::RxQueue>, RunError> {
+    (core..port.config().rx_queues)
+        .step_by(usize::from(cores))
         .map(|q| port.rx_queue(q).map_err(|e| fail("RX queue")(&e)))
         .collect()
+}
+
+/// What the control core keeps of one data core.
+struct DataCoreLink {
+    lcore: u32,
+    punt: RingConsumer,
+    feedback: FeedbackReceiver,
+    counters: Arc<CoreCounters>,
+}
+
+/// One counter summed over every data core.
+fn data_total(links: &[DataCoreLink], counter: Counter) -> u64 {
+    total(links.iter().map(|l| &*l.counters), counter)
 }
 
 /// Runs until `stop` is set; `set_log_level` serves the management API's log-level command.
@@ -113,11 +132,13 @@ pub fn run(
         .init()
         .map_err(|e| fail("EAL")(&e))?;
     let workers = lcore::workers(&eal);
-    let [data_lcore] = workers[..] else {
-        return Err(RunError(format!(
-            "this version runs exactly one data core; EAL has workers {workers:?} (set [cores] data = [N])"
-        )));
-    };
+    if workers.is_empty() {
+        return Err(RunError(
+            "no data core: EAL has no worker lcore (set [cores] data = [N])".into(),
+        ));
+    }
+    let cores = u16::try_from(workers.len())
+        .map_err(|_| RunError(format!("too many data cores: {}", workers.len())))?;
     let pool = Mempool::new(
         &eal,
         "lispd_mbufs",
@@ -143,11 +164,11 @@ pub fn run(
         let id = PortId::by_name(&eal, &cfg.device)
             .or_else(|_| attach_vdev(&eal, &cfg.device))
             .map_err(|e| fail(&format!("port {} ({})", cfg.name, cfg.device))(&e))?;
-        // One TX queue per data core plus the control core's; RX queues as many as the device
-        // insists on (af_packet pairs them), all polled by the data core.
+        // One TX queue per data core plus the control core's; one RX queue per data core, or
+        // as many as TX where the device pairs them (af_packet), spread over the data cores.
         let paired = PortConfig {
-            rx_queues: 2,
-            tx_queues: 2,
+            rx_queues: cores + 1,
+            tx_queues: cores + 1,
             promiscuous: true,
             ..PortConfig::default()
         };
@@ -158,12 +179,18 @@ pub fn run(
                     id,
                     &pool,
                     PortConfig {
-                        rx_queues: 1,
+                        rx_queues: cores,
                         ..paired
                     },
                 )
             })
-            .map_err(|e| fail(&format!("port {} (af_packet needs qpairs=2)", cfg.name))(&e))?;
+            .map_err(|e| {
+                fail(&format!(
+                    "port {} (af_packet needs qpairs = data cores + 1 = {})",
+                    cfg.name,
+                    cores + 1
+                ))(&e)
+            })?;
         port.start()
             .map_err(|e| fail(&format!("port {}", cfg.name))(&e))?;
         Ok(port)
@@ -172,65 +199,81 @@ pub fn run(
     let mac = |p: &Port| p.mac_address().map_err(|e| fail("MAC address")(&e));
     let (eid_mac, rloc_mac) = (mac(&eid_port)?, mac(&rloc_port)?);
 
-    let qsbr = Qsbr::new(4);
+    let qsbr = Qsbr::new(usize::from(cores));
     let mut map_cache = MapCacheWriter::new(config.timers.map_cache_limit, qsbr.clone());
     tables::static_map_cache(config, &mut map_cache).map_err(|e| fail("map-cache")(&e))?;
     let mut database = DatabaseWriter::new(qsbr.clone());
     tables::database(config, &mut database).map_err(|e| fail("database")(&e))?;
-    let local = tables::local_rlocs(config);
-    let (punt_tx, mut punt_rx) =
-        spsc_ring(&eal, "lispd_punt0", 1024).map_err(|e| fail("punt ring")(&e))?;
-    let (feedback, feedback_rx) = feedback_channel(1024);
-    let core_counters = Arc::new(CoreCounters::default());
     let (eid_neighbours, rloc_neighbours) =
         (tables::neighbours(eid_cfg), tables::neighbours(rloc_cfg));
-    let (eid_publisher, eid_updates) = mailbox();
-    let (rloc_publisher, rloc_updates) = mailbox();
     let (eid_wanted, rloc_wanted) = (WantedNeighbours::new(64), WantedNeighbours::new(64));
-    let core = DataCore {
-        eid: PortIo {
-            rx: rx_queues(&eid_port)?,
-            tx: eid_port.tx_queue(0).map_err(|e| fail("EID TX queue")(&e))?,
-            mac: eid_mac,
-            neighbours: Arc::new(eid_neighbours.clone()),
-            neighbour_updates: Some(eid_updates),
-            wanted: eid_wanted.clone(),
-        },
-        rloc: PortIo {
-            rx: rx_queues(&rloc_port)?,
-            tx: rloc_port
-                .tx_queue(0)
-                .map_err(|e| fail("RLOC TX queue")(&e))?,
-            mac: rloc_mac,
-            neighbours: Arc::new(rloc_neighbours.clone()),
-            neighbour_updates: Some(rloc_updates),
-            wanted: rloc_wanted.clone(),
-        },
-        punt: punt_tx,
-        pool: pool.clone(),
-        reader: qsbr.register().map_err(|e| fail("QSBR")(&e))?,
-        map_cache: map_cache.shared(),
-        database: database.shared(),
-        local,
-        config: PathConfig {
-            rloc_mtu: rloc_cfg.mtu,
-            petr: config.petr.first().map(|p| p.address),
-            petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
-            ..PathConfig::default()
-        },
-        counters: core_counters.clone(),
-        feedback,
-        nonces: Nonces::new(data_lcore.wrapping_mul(0x9e37_79b9) | 1),
-        punt_limiter: PuntLimiter::new(
-            4096,
-            dpdk_bindings::time::tsc_hz(&eal) / 1000
-                * u64::from(config.timers.map_request_min_interval_ms),
-        ),
-        idle_sleep: Duration::from_micros(u64::from(config.cores.idle_sleep_us)),
-    };
-    let data_stop = stop.clone();
-    let data = lcore::launch(&eal, data_lcore, move || core.run(&data_stop))
-        .map_err(|e| fail("data core")(&e))?;
+    let (mut eid_publishers, mut rloc_publishers) = (Vec::new(), Vec::new());
+    let mut links = Vec::new();
+    let mut running = Vec::new();
+    for (core, &lcore_id) in (0..cores).zip(&workers) {
+        let (punt_tx, punt_rx) = spsc_ring(&eal, &format!("lispd_punt{core}"), 1024)
+            .map_err(|e| fail("punt ring")(&e))?;
+        let (feedback, feedback_rx) = feedback_channel(1024);
+        let counters = Arc::new(CoreCounters::default());
+        let (eid_publisher, eid_updates) = mailbox();
+        let (rloc_publisher, rloc_updates) = mailbox();
+        eid_publishers.push(eid_publisher);
+        rloc_publishers.push(rloc_publisher);
+        let data_core = DataCore {
+            eid: PortIo {
+                rx: rx_queues(&eid_port, core, cores)?,
+                tx: eid_port
+                    .tx_queue(core)
+                    .map_err(|e| fail("EID TX queue")(&e))?,
+                mac: eid_mac,
+                neighbours: Arc::new(eid_neighbours.clone()),
+                neighbour_updates: Some(eid_updates),
+                wanted: eid_wanted.clone(),
+            },
+            rloc: PortIo {
+                rx: rx_queues(&rloc_port, core, cores)?,
+                tx: rloc_port
+                    .tx_queue(core)
+                    .map_err(|e| fail("RLOC TX queue")(&e))?,
+                mac: rloc_mac,
+                neighbours: Arc::new(rloc_neighbours.clone()),
+                neighbour_updates: Some(rloc_updates),
+                wanted: rloc_wanted.clone(),
+            },
+            punt: punt_tx,
+            pool: pool.clone(),
+            reader: qsbr.register().map_err(|e| fail("QSBR")(&e))?,
+            map_cache: map_cache.shared(),
+            database: database.shared(),
+            local: tables::local_rlocs(config),
+            config: PathConfig {
+                rloc_mtu: rloc_cfg.mtu,
+                petr: config.petr.first().map(|p| p.address),
+                petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
+                ..PathConfig::default()
+            },
+            counters: counters.clone(),
+            feedback,
+            nonces: Nonces::new(lcore_id.wrapping_mul(0x9e37_79b9) | 1),
+            punt_limiter: PuntLimiter::new(
+                4096,
+                dpdk_bindings::time::tsc_hz(&eal) / 1000
+                    * u64::from(config.timers.map_request_min_interval_ms),
+            ),
+            idle_sleep: Duration::from_micros(u64::from(config.cores.idle_sleep_us)),
+        };
+        let data_stop = stop.clone();
+        running.push(
+            lcore::launch(&eal, lcore_id, move || data_core.run(&data_stop))
+                .map_err(|e| fail("data core")(&e))?,
+        );
+        links.push(DataCoreLink {
+            lcore: lcore_id,
+            punt: punt_rx,
+            feedback: feedback_rx,
+            counters,
+        });
+    }
 
     let mut control_ports = vec![
         ControlPort {
@@ -239,10 +282,10 @@ pub fn run(
             mac: eid_mac,
             addresses: eid_cfg.addresses.iter().map(|a| a.addr()).collect(),
             tx: eid_port
-                .tx_queue(1)
+                .tx_queue(cores)
                 .map_err(|e| fail("EID control TX queue")(&e))?,
             neighbours: eid_neighbours,
-            publisher: eid_publisher,
+            publishers: eid_publishers,
             wanted: eid_wanted,
             resolve: eid_cfg.gateways.clone(),
         },
@@ -252,10 +295,10 @@ pub fn run(
             mac: rloc_mac,
             addresses: rloc_cfg.addresses.iter().map(|a| a.addr()).collect(),
             tx: rloc_port
-                .tx_queue(1)
+                .tx_queue(cores)
                 .map_err(|e| fail("RLOC control TX queue")(&e))?,
             neighbours: rloc_neighbours,
-            publisher: rloc_publisher,
+            publishers: rloc_publishers,
             wanted: rloc_wanted,
             resolve: rloc_cfg
                 .gateways
@@ -289,7 +332,8 @@ pub fn run(
     // DPDK telemetry (`/lispd/stats`): data-core counters live, control counters as of the last
     // snapshot (taken every 100 ms, so the telemetry thread never touches control state).
     let control_snapshot: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
-    let telemetry_counters = (core_counters.clone(), control_snapshot.clone());
+    let core_counters: Vec<Arc<CoreCounters>> = links.iter().map(|l| l.counters.clone()).collect();
+    let telemetry_counters = (core_counters, control_snapshot.clone());
     let registered = dpdk_bindings::register_counters(
         &eal,
         "/lispd/stats",
@@ -298,7 +342,7 @@ pub fn run(
             let (data, control) = &telemetry_counters;
             let mut all: Vec<(String, u64)> = Counter::ALL
                 .iter()
-                .map(|&c| (c.name().to_owned(), data.get(c)))
+                .map(|&c| (c.name().to_owned(), total(data.iter().map(|d| &**d), c)))
                 .collect();
             all.extend(
                 control
@@ -331,22 +375,27 @@ pub fn run(
         if xtr.poll_timeout().is_some_and(|due| now >= due) {
             xtr.handle_timeout(now);
         }
-        let received = punt_rx.dequeue_burst(&mut burst);
-        for mbuf in burst.drain() {
-            match udp_io::punted(mbuf.data(), &ours) {
-                Punted::Control { from, message } => {
-                    tracing::debug!(
-                        "control message from {from}:\n{}",
-                        decode(message, Input::Control)
-                    );
-                    xtr.handle_datagram(from, message, now)
+        let mut received = 0;
+        for link in &mut links {
+            received += link.punt.dequeue_burst(&mut burst);
+            for mbuf in burst.drain() {
+                match udp_io::punted(mbuf.data(), &ours) {
+                    Punted::Control { from, message } => {
+                        tracing::debug!(
+                            "control message from {from}:\n{}",
+                            decode(message, Input::Control)
+                        );
+                        xtr.handle_datagram(from, message, now)
+                    }
+                    Punted::Miss {
+                        source,
+                        destination,
+                    } if mbuf.input_port() == eid_port_id => {
+                        xtr.handle_miss(source, destination, now)
+                    }
+                    Punted::Miss { .. } => stats.other += 1,
+                    Punted::Other => control::handle(mbuf, &mut control_ports, &pool, &mut stats),
                 }
-                Punted::Miss {
-                    source,
-                    destination,
-                } if mbuf.input_port() == eid_port_id => xtr.handle_miss(source, destination, now),
-                Punted::Miss { .. } => stats.other += 1,
-                Punted::Other => control::handle(mbuf, &mut control_ports, &pool, &mut stats),
             }
         }
         let new_locators = xtr.take_new_locators();
@@ -364,7 +413,7 @@ pub fn run(
         let view = || ApplianceView {
             counters: Counter::ALL
                 .iter()
-                .map(|&c| (c.name(), total(std::slice::from_ref(&core_counters), c)))
+                .map(|&c| (c.name(), data_total(&links, c)))
                 .collect(),
             control: serde_json::to_value(stats).unwrap_or_default(),
             neighbours: control_ports
@@ -391,25 +440,39 @@ pub fn run(
                 &mut stats,
             );
         }
-        while let Some(feedback) = feedback_rx.pop() {
-            if let Some(bits) = feedback.status_bits {
-                xtr.handle_locator_status(feedback.rloc, bits);
+        for link in &links {
+            while let Some(feedback) = link.feedback.pop() {
+                if let Some(bits) = feedback.status_bits {
+                    xtr.handle_locator_status(feedback.rloc, bits);
+                }
             }
         }
         if received == 0 {
             std::thread::sleep(Duration::from_micros(200));
         }
     }
-    let core = data
-        .join()
-        .map_err(|_| RunError("the data core panicked".into()))?;
-    drop(core);
+    for data_core in running {
+        let finished = data_core
+            .join()
+            .map_err(|_| RunError("a data core panicked".into()))?;
+        drop(finished);
+    }
     drop(control_ports);
-    drop(punt_rx);
     let report = Report {
         counters: Counter::ALL
             .iter()
-            .map(|&c| (c.name(), total(std::slice::from_ref(&core_counters), c)))
+            .map(|&c| (c.name(), data_total(&links, c)))
+            .collect(),
+        per_core: links
+            .iter()
+            .map(|l| {
+                let get = |c| l.counters.get(c);
+                (
+                    l.lcore,
+                    get(Counter::Encapsulated),
+                    get(Counter::Decapsulated),
+                )
+            })
             .collect(),
         control: stats,
         xtr: xtr.stats(),

@@ -80,6 +80,11 @@ fn run(file: &std::path::Path) -> ExitCode {
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {
                 println!("  {name} {value}");
             }
+            for (lcore, encapsulated, decapsulated) in &report.per_core {
+                println!(
+                    "  data core {lcore}: encapsulated {encapsulated} decapsulated {decapsulated}"
+                );
+            }
             println!("  control: {}", nonzero_counters(&report.control));
             println!("  control plane: {}", nonzero_counters(&report.xtr));
             for (server, state) in &report.registration {

@@ -135,6 +135,6 @@ impl CoreCounters {
 }
 
 /// The sum of `counter` over every core.
-pub fn total(cores: &[CoreCounters], counter: Counter) -> u64 {
-    cores.iter().map(|c| c.get(counter)).sum()
+pub fn total<'a>(cores: impl IntoIterator<Item = &'a CoreCounters>, counter: Counter) -> u64 {
+    cores.into_iter().map(|c| c.get(counter)).sum()
 }
