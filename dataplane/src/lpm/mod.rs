@@ -146,8 +146,10 @@ impl LpmView<'_> {
         (best != INHERIT).then_some(best)
     }
 
-    /// Looks up a burst level by level across all keys, in two passes per level (header lines,
-    /// then slots) so the cache misses of different keys overlap instead of queueing.
+    /// Looks up a burst level by level across all keys. Each level first touches every key's
+    /// node and then its slot in passes of a few instructions per key, so the whole burst's cache
+    /// misses are in flight together (a safe stand-in for prefetching: the pass fits in the
+    /// reorder buffer), and only then does the work that depends on them.
     /// Results go to `out[..keys.len()]`.
     pub fn lookup_burst(&self, keys: &[Key], out: &mut [Option<u32>]) {
         const MAX: usize = 64;
@@ -155,38 +157,43 @@ impl LpmView<'_> {
             let n = keys.len();
             let mut entry = [INHERIT; MAX];
             let mut best = [INHERIT; MAX];
-            let mut headers = [node::HeaderRead::default(); MAX];
+            let mut slot_at = [usize::MAX; MAX];
             let layout = self.layout;
             for (e, &key) in entry.iter_mut().zip(keys) {
                 *e = self.root.get_or(layout.root_index(key), INHERIT);
             }
             let mut depth = layout.root_bits;
             while depth < self.max_depth && entry[..n].iter().any(|e| e & CHILD != 0) {
-                for ((h, &e), &key) in headers.iter_mut().zip(&entry).zip(keys) {
+                let mut touched = 0;
+                for &e in &entry[..n] {
                     if e & CHILD != 0 {
-                        *h = node::read_header(
-                            layout,
-                            self.words,
-                            (e & !CHILD) as usize,
-                            layout.index(key, depth),
-                        );
+                        touched ^= self.words.get_or((e & !CHILD) as usize, 0);
                     }
                 }
-                for (((e, b), h), &key) in entry
-                    .iter_mut()
+                for (((e, b), at), &key) in entry
+                    .iter()
                     .zip(best.iter_mut())
-                    .zip(&headers)
+                    .zip(slot_at.iter_mut())
                     .zip(keys)
                 {
-                    if *e & CHILD != 0 {
-                        if h.background != INHERIT {
-                            *b = h.background;
-                        }
+                    *at = usize::MAX;
+                    if e & CHILD != 0 {
+                        let node = (e & !CHILD) as usize;
                         let index = layout.index(key, depth);
-                        *e = self.words.get_or(
-                            node::slot_offset(layout, (*e & !CHILD) as usize, index, *h),
-                            INHERIT,
-                        );
+                        let header = node::read_header(layout, self.words, node, index);
+                        if header.background != INHERIT {
+                            *b = header.background;
+                        }
+                        *at = node::slot_offset(layout, node, index, header);
+                    }
+                }
+                for &at in &slot_at[..n] {
+                    touched ^= self.words.get_or(at, 0);
+                }
+                std::hint::black_box(touched);
+                for (e, &at) in entry.iter_mut().zip(&slot_at[..n]) {
+                    if at != usize::MAX {
+                        *e = self.words.get_or(at, INHERIT);
                     }
                 }
                 depth += layout.stride;
