@@ -6,7 +6,8 @@
 //! arena of words with nodes aligned to cache lines. An IPv4 /24 lookup reads one root entry and
 //! one or two lines; a BGP-like table of 1M IPv4 prefixes takes about 14 MiB (DIR-24-8: 64 MiB).
 //! Measured on the 2-vCPU VM (bench `lpm`): random reads beyond ~4 MiB cost DRAM latency there,
-//! so this layout and Poptrie's 18/6 geometry (also tried) perform alike.
+//! so this layout and Poptrie's 18/6 geometry (also tried) perform alike; what matters is how
+//! many of a burst's misses are in flight at once (see [`LpmView::lookup_burst`]).
 //!
 //! Publication: the writer builds changed nodes in free arena space (copying only the path from
 //! the root), edits the *inactive* one of two roots, and flips a selector; a data core loads the
