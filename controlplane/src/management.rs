@@ -95,11 +95,25 @@ pub type PortNeighbours = (String, Vec<(IpAddr, [u8; 6])>);
 /// change the log level.
 #[derive(Debug)]
 pub struct ApplianceView {
+    /// Data-core counters summed over the cores.
     pub counters: Vec<(&'static str, u64)>,
+    /// Each data core's lcore and its own counters.
+    pub per_core: Vec<(u32, Vec<(&'static str, u64)>)>,
+    /// Each port's name and its device counters (RX/TX packets, bytes, misses, errors).
+    pub ports: Value,
     pub control: Value,
     /// Per port: name and neighbour (address, MAC) pairs.
     pub neighbours: Vec<PortNeighbours>,
     pub set_log_level: fn(&str) -> Result<(), String>,
+}
+
+fn counter_map(counters: &[(&'static str, u64)]) -> Value {
+    Value::Object(
+        counters
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), json!(value)))
+            .collect(),
+    )
 }
 
 /// Handles one request line; always returns one response line (without the newline).
@@ -241,7 +255,9 @@ fn act(
                 .collect(),
         )),
         Request::ShowStats => Ok(json!({
-            "data": view.counters.iter().map(|(n, v)| (n.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "data": counter_map(&view.counters),
+            "cores": view.per_core.iter().map(|(lcore, counters)| (lcore.to_string(), counter_map(counters))).collect::<serde_json::Map<_, _>>(),
+            "ports": view.ports,
             "control": view.control,
             "control_plane": serde_json::to_value(xtr.stats()).map_err(|e| e.to_string())?,
         })),

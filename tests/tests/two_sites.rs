@@ -263,6 +263,16 @@ fn management_and_metrics(topology: &Topology) {
     let stats: serde_json::Value =
         serde_json::from_str(&ctl(&["--json", "show", "stats"]).expect("show stats")).unwrap();
     assert!(stats["data"]["encapsulated"].as_u64() > Some(0), "{stats}");
+    assert!(
+        stats["cores"]["1"]["encapsulated"].as_u64() > Some(0),
+        "per data core: {stats}"
+    );
+    for port in ["eid", "rloc"] {
+        assert!(
+            stats["ports"][port]["rx_packets"].as_u64() > Some(0),
+            "per port: {stats}"
+        );
+    }
 
     let scrape = inside(topology.xtrs[0].name(), || {
         let mut stream = TcpStream::connect("127.0.0.1:9141").expect("metrics endpoint");

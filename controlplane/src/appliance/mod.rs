@@ -415,6 +415,17 @@ pub fn run(
                 .iter()
                 .map(|&c| (c.name(), data_total(&links, c)))
                 .collect(),
+            per_core: links
+                .iter()
+                .map(|l| {
+                    let counters = Counter::ALL
+                        .iter()
+                        .map(|&c| (c.name(), l.counters.get(c)))
+                        .collect();
+                    (l.lcore, counters)
+                })
+                .collect(),
+            ports: port_stats(&[(&eid_cfg.name, &eid_port), (&rloc_cfg.name, &rloc_port)]),
             control: serde_json::to_value(stats).unwrap_or_default(),
             neighbours: control_ports
                 .iter()
@@ -484,6 +495,27 @@ pub fn run(
             .collect(),
     };
     Ok(report)
+}
+
+/// Each port's device counters by name, for management.
+fn port_stats(ports: &[(&String, &Port)]) -> serde_json::Value {
+    let stats = ports.iter().map(|(name, port)| {
+        let value = match port.stats() {
+            Ok(s) => serde_json::json!({
+                "rx_packets": s.rx_packets,
+                "tx_packets": s.tx_packets,
+                "rx_bytes": s.rx_bytes,
+                "tx_bytes": s.tx_bytes,
+                "rx_missed": s.rx_missed,
+                "rx_errors": s.rx_errors,
+                "tx_errors": s.tx_errors,
+                "rx_no_mbuf": s.rx_no_mbuf,
+            }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        ((*name).clone(), value)
+    });
+    serde_json::Value::Object(stats.collect())
 }
 
 /// How long an ITR that asked us for a mapping counts as a correspondent to signal with SMRs.

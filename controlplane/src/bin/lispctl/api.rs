@@ -165,14 +165,27 @@ pub fn neighbours_table(result: &Value) -> String {
     )
 }
 
-/// Non-zero counters of each group.
+/// Non-zero counters of each group: the data cores' totals, each port, each data core, the
+/// control core and the control plane.
 pub fn stats_table(result: &Value) -> String {
+    let mut groups: Vec<(String, &Value)> = vec![("data".into(), &result["data"])];
+    for (kind, prefix) in [("ports", "port "), ("cores", "core ")] {
+        if let Some(members) = result[kind].as_object() {
+            groups.extend(
+                members
+                    .iter()
+                    .map(|(name, v)| (format!("{prefix}{name}"), v)),
+            );
+        }
+    }
+    groups.push(("control".into(), &result["control"]));
+    groups.push(("control_plane".into(), &result["control_plane"]));
     let mut rows = Vec::new();
-    for group in ["data", "control", "control_plane"] {
-        if let Some(counters) = result[group].as_object() {
+    for (group, counters) in groups {
+        if let Some(counters) = counters.as_object() {
             for (name, value) in counters {
-                if value.as_u64().is_some_and(|v| v > 0) {
-                    rows.push(vec![group.to_owned(), name.clone(), text(value)]);
+                if value.as_u64().is_some_and(|v| v > 0) || value.is_string() {
+                    rows.push(vec![group.clone(), name.clone(), text(value)]);
                 }
             }
         }
