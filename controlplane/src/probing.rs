@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::map_request::MapRequestRepr;
-use crate::wire::record::RequestRecord;
 
 /// Settings of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,14 +164,11 @@ impl Prober {
         let Some(probed) = self.locators.get_mut(&locator) else {
             return;
         };
-        let mut request = MapRequestRepr::query(
+        let mut request = MapRequestRepr::about_prefix(
             nonce,
             probed.eid.clone(),
-            vec![Address::from(source)],
-            vec![RequestRecord {
-                mask_len: probed.mask_len,
-                eid: probed.eid.clone(),
-            }],
+            probed.mask_len,
+            Address::from(source),
         );
         request.probe = true;
         let mut payload = Vec::new();

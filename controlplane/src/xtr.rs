@@ -25,7 +25,7 @@ use crate::wire::address::Address;
 use crate::wire::cpm::{CpmRepr, CpmRoles};
 use crate::wire::map_reply::MapReplyPacket;
 use crate::wire::map_request::MapRequestRepr;
-use crate::wire::record::{EidRecord, RequestRecord};
+use crate::wire::record::EidRecord;
 use crate::wire::MessageType;
 
 /// What the control plane did, for the stop report and management.
@@ -399,14 +399,11 @@ impl Xtr {
             else {
                 continue;
             };
-            let mut smr = MapRequestRepr::query(
+            let mut smr = MapRequestRepr::about_prefix(
                 self.next_nonce(),
                 record.eid.clone(),
-                vec![Address::from(source)],
-                vec![RequestRecord {
-                    mask_len: record.mask_len,
-                    eid: record.eid.clone(),
-                }],
+                record.mask_len,
+                Address::from(source),
             );
             smr.smr = true;
             let mut payload = Vec::new();

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, PortIo};
-use dataplane::mailbox::mailbox;
+use dataplane::mailbox::{mailbox, Publisher};
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
 use dataplane::pipeline::{
-    feedback_channel, total, CoreCounters, Counter, FeedbackReceiver, Nonces, PathConfig,
-    PuntLimiter, WantedNeighbours,
+    feedback_channel, total, CoreCounters, Counter, FeedbackReceiver, Neighbours, Nonces,
+    PathConfig, PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::{
@@ -104,6 +104,29 @@ fn rx_queues(port: &Port, core: u16, cores: u16) -> Result<Vec<dpdk_bindings::Rx
         .step_by(usize::from(cores))
         .map(|q| port.rx_queue(q).map_err(|e| fail("RX queue")(&e)))
         .collect()
+}
+
+/// Data core `core` of `cores`'s view of one port (`side` names it in errors), and the control
+/// core's end of its neighbour mailbox.
+fn data_port(
+    (side, port): (&str, &Port),
+    (core, cores): (u16, u16),
+    mac: [u8; 6],
+    neighbours: &Neighbours,
+    wanted: &WantedNeighbours,
+) -> Result<(PortIo, Publisher<Neighbours>), RunError> {
+    let (publisher, updates) = mailbox();
+    let io = PortIo {
+        rx: rx_queues(port, core, cores)?,
+        tx: port
+            .tx_queue(core)
+            .map_err(|e| fail(&format!("{side} TX queue"))(&e))?,
+        mac,
+        neighbours: Arc::new(neighbours.clone()),
+        neighbour_updates: Some(updates),
+        wanted: wanted.clone(),
+    };
+    Ok((io, publisher))
 }
 
 /// What the control core keeps of one data core.
@@ -215,31 +238,25 @@ pub fn run(
             .map_err(|e| fail("punt ring")(&e))?;
         let (feedback, feedback_rx) = feedback_channel(1024);
         let counters = Arc::new(CoreCounters::default());
-        let (eid_publisher, eid_updates) = mailbox();
-        let (rloc_publisher, rloc_updates) = mailbox();
+        let (eid, eid_publisher) = data_port(
+            ("EID", &eid_port),
+            (core, cores),
+            eid_mac,
+            &eid_neighbours,
+            &eid_wanted,
+        )?;
+        let (rloc, rloc_publisher) = data_port(
+            ("RLOC", &rloc_port),
+            (core, cores),
+            rloc_mac,
+            &rloc_neighbours,
+            &rloc_wanted,
+        )?;
         eid_publishers.push(eid_publisher);
         rloc_publishers.push(rloc_publisher);
         let data_core = DataCore {
-            eid: PortIo {
-                rx: rx_queues(&eid_port, core, cores)?,
-                tx: eid_port
-                    .tx_queue(core)
-                    .map_err(|e| fail("EID TX queue")(&e))?,
-                mac: eid_mac,
-                neighbours: Arc::new(eid_neighbours.clone()),
-                neighbour_updates: Some(eid_updates),
-                wanted: eid_wanted.clone(),
-            },
-            rloc: PortIo {
-                rx: rx_queues(&rloc_port, core, cores)?,
-                tx: rloc_port
-                    .tx_queue(core)
-                    .map_err(|e| fail("RLOC TX queue")(&e))?,
-                mac: rloc_mac,
-                neighbours: Arc::new(rloc_neighbours.clone()),
-                neighbour_updates: Some(rloc_updates),
-                wanted: rloc_wanted.clone(),
-            },
+            eid,
+            rloc,
             punt: punt_tx,
             pool: pool.clone(),
             reader: qsbr.register().map_err(|e| fail("QSBR")(&e))?,

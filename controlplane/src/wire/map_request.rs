@@ -120,6 +120,17 @@ impl MapRequestRepr {
         }
     }
 
+    /// A query about one of our prefixes that also names it as the source EID, with one
+    /// ITR-RLOC: the shape of RLOC probes and SMRs.
+    pub fn about_prefix(nonce: u64, eid: Address, mask_len: u8, itr_rloc: Address) -> Self {
+        Self::query(
+            nonce,
+            eid.clone(),
+            vec![itr_rloc],
+            vec![RequestRecord { mask_len, eid }],
+        )
+    }
+
     pub fn parse(bytes: &[u8]) -> WireResult<Self> {
         let packet = MapRequestPacket::new_checked(bytes)?;
         let b = packet.b();
