@@ -122,25 +122,44 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// 1-based line and column (in characters) of a byte offset.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+/// Byte offsets of line starts, built once per file so placing many errors in a large file
+/// costs a binary search each rather than a scan from the top.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { text, line_starts }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line - 1];
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count());
+        (line, column + 1)
+    }
 }
 
 /// Places issues in the file by walking the parsed document.
 pub fn place(file: &str, text: &str, issues: Vec<Issue>) -> ConfigErrors {
     let document = DeTable::parse(text).ok();
+    let lines = LineIndex::new(text);
     ConfigErrors(
         issues
             .into_iter()
             .map(|issue| {
                 let span = document.as_ref().map_or(0..0, |d| issue.path.locate(d));
-                let (line, column) = line_column(text, span.start);
+                let (line, column) = lines.line_column(span.start);
                 Diagnostic {
                     file: file.to_owned(),
                     line,
@@ -155,7 +174,7 @@ pub fn place(file: &str, text: &str, issues: Vec<Issue>) -> ConfigErrors {
 
 /// A syntax or type error from the TOML deserializer.
 pub fn from_toml_error(file: &str, text: &str, error: &toml::de::Error) -> ConfigErrors {
-    let (line, column) = line_column(text, error.span().map_or(0, |s| s.start));
+    let (line, column) = LineIndex::new(text).line_column(error.span().map_or(0, |s| s.start));
     ConfigErrors(vec![Diagnostic {
         file: file.to_owned(),
         line,
@@ -172,11 +191,14 @@ mod tests {
     #[test]
     fn line_and_column_count_characters() {
         let text = "a = 1\nbé = \"x\"\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
-        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
+        let lines = LineIndex::new(text);
+        assert_eq!(lines.line_column(0), (1, 1));
+        assert_eq!(lines.line_column(5), (1, 6), "the newline ends its own line");
+        assert_eq!(lines.line_column(6), (2, 1));
+        assert_eq!(lines.line_column(text.find('=').unwrap()), (1, 3));
         let second_eq = text.rfind('=').unwrap();
-        assert_eq!(line_column(text, second_eq), (2, 4));
+        assert_eq!(lines.line_column(second_eq), (2, 4));
+        assert_eq!(lines.line_column(text.len() + 7), (3, 1));
     }
 
     #[test]
