@@ -16,11 +16,29 @@ fn free_hugepage_mib() -> u64 {
     field("HugePages_Free:") * field("Hugepagesize:") / 1024
 }
 
+/// EAL memory arguments for `memory_mib`: hugepages (`--in-memory`, no shared files) when that
+/// many are free, else `--no-huge`; the flag says which.
+pub fn memory_args(memory_mib: u64) -> (Vec<String>, bool) {
+    let mut args = vec!["-m".to_owned(), memory_mib.to_string()];
+    let hugepages = free_hugepage_mib() >= memory_mib;
+    if hugepages {
+        args.push("--in-memory".into());
+    } else {
+        args.extend(["--no-huge".into(), "--no-shconf".into()]);
+    }
+    (args, hugepages)
+}
+
 /// Initialises EAL with `memory_mib` of memory on lcore 0 (and 1 when `two_cores`).
 pub fn init(program: &str, memory_mib: u64, two_cores: bool) -> Result<Eal, dpdk_bindings::Error> {
     let lcores = if two_cores { "0@0,1@1" } else { "0@0" };
-    let memory = memory_mib.to_string();
-    let mut builder = EalBuilder::new(program)
+    let (memory, hugepages) = memory_args(memory_mib);
+    if hugepages {
+        println!("eal_memory hugepages {memory_mib} MiB");
+    } else {
+        println!("eal_memory no-huge {memory_mib} MiB (reserve hugepages with scripts/setup.sh for production-like figures)");
+    }
+    EalBuilder::new(program)
         .args([
             "--no-pci",
             "--no-telemetry",
@@ -28,13 +46,6 @@ pub fn init(program: &str, memory_mib: u64, two_cores: bool) -> Result<Eal, dpdk
             "--lcores",
             lcores,
         ])
-        .args(["-m", memory.as_str()]);
-    if free_hugepage_mib() >= memory_mib {
-        builder = builder.arg("--in-memory");
-        println!("eal_memory hugepages {memory_mib} MiB");
-    } else {
-        builder = builder.args(["--no-huge", "--no-shconf"]);
-        println!("eal_memory no-huge {memory_mib} MiB (reserve hugepages with scripts/setup.sh for production-like figures)");
-    }
-    builder.init()
+        .args(memory)
+        .init()
 }

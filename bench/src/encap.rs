@@ -17,18 +17,12 @@ use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
 use dataplane::wire::udp;
 use dpdk_bindings::time;
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-const PREFIXES: usize = 1_000_000;
-/// Smaller tables for instruction profiling (`BENCH_PREFIXES=10000 valgrind --tool=callgrind ...`).
-fn prefixes() -> usize {
-    std::env::var("BENCH_PREFIXES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(PREFIXES)
-}
+use crate::prefixes;
+
 const SITES: u32 = 4096;
 const BURST: usize = 32;
 const BUFFERS: usize = 64 * BURST;
@@ -101,17 +95,10 @@ fn cycles(
 pub fn run() -> Result<(), String> {
     let mut rng = SmallRng::seed_from_u64(4341);
     let qsbr = Qsbr::new(2);
-    let prefix_count = prefixes();
+    let prefix_count = prefixes::count();
     let mut cache = MapCacheWriter::new(prefix_count as u32 + 1024, qsbr.clone());
-    let mut installed = Vec::with_capacity(prefix_count);
-    let mut seen = std::collections::HashSet::new();
-    while installed.len() < prefix_count {
-        let len = [16u8, 20, 22, 24, 24, 24, 24][rng.random_range(0..7usize)];
-        let addr = Ipv4Addr::from(rng.random_range(0x0b00_0000u32..0xe000_0000));
-        let net = Ipv4Net::new(addr, len).map_err(|e| e.to_string())?.trunc();
-        if !seen.insert(net) {
-            continue;
-        }
+    let installed = prefixes::bgp_like_v4(&mut rng, prefix_count);
+    for &net in &installed {
         let site = rng.random_range(0..SITES);
         let mapping = Mapping {
             action: Action::Encapsulate,
@@ -135,7 +122,6 @@ pub fn run() -> Result<(), String> {
         cache
             .insert(IpNet::V4(net), mapping)
             .map_err(|e| e.to_string())?;
-        installed.push(net);
     }
     // The peer site whose EIDs the ETR part delivers to.
     let peer = Mapping {
@@ -189,10 +175,9 @@ pub fn run() -> Result<(), String> {
     let templates: Vec<Vec<u8>> = (0..BUFFERS)
         .map(|i| {
             let net = installed[rng.random_range(0..installed.len())];
-            let host = u32::from(net.network()) | (rng.random::<u32>() & !u32::from(net.netmask()));
             inner_packet(
                 Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8),
-                Ipv4Addr::from(host),
+                prefixes::host_in(&mut rng, net),
                 1024 + i as u16,
             )
         })

@@ -4,15 +4,17 @@
 mod control;
 mod eal;
 mod encap;
+mod line;
 mod lpm;
 mod ms;
 mod ports;
+mod prefixes;
 mod update;
 mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 7] = [
+const SUITES: [(&str, &str); 8] = [
     (
         "control",
         "the xTR control core answering Map-Requests (direct and ECM) vs the 100k/s goal",
@@ -34,6 +36,10 @@ const SUITES: [(&str, &str); 7] = [
         "LPM cycles per lookup, update rates and memory vs rte_fib / rte_fib6 (1M IPv4, 100k IPv6)",
     ),
     (
+        "line",
+        "lispd behind net_memif vs dpdk-testpmd 5tswap: Mpps, cycles/packet, p50/p99 latency (1M prefixes)",
+    ),
+    (
         "ports",
         "I/O floor: TX+RX burst cycles per packet over an in-process ring port pair",
     ),
@@ -53,6 +59,7 @@ fn main() -> ExitCode {
         "encap" => encap::run(),
         "control" => control::run(),
         "ms" => ms::run(),
+        "line" => line::run(),
         _ => {
             eprintln!("usage: bench SUITE\nsuites:");
             for (name, what) in SUITES {

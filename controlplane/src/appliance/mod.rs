@@ -69,12 +69,29 @@ fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub counters: Vec<(&'static str, u64)>,
-    /// Each data core's lcore with the packets it encapsulated and decapsulated.
-    pub per_core: Vec<(u32, u64, u64)>,
+    pub per_core: Vec<CoreReport>,
     pub control: ControlStats,
     pub xtr: XtrStats,
     /// Each map-server and where registration with it stands.
     pub registration: Vec<(SocketAddr, crate::registration::State)>,
+}
+
+/// One data core's work over the run.
+#[derive(Debug, Clone, Copy)]
+pub struct CoreReport {
+    pub lcore: u32,
+    pub encapsulated: u64,
+    pub decapsulated: u64,
+    pub received: u64,
+    /// TSC cycles of the polls that received something.
+    pub busy_cycles: u64,
+}
+
+impl CoreReport {
+    /// Busy cycles per received packet (testpmd's "CPU cycles/packet"), if anything arrived.
+    pub fn cycles_per_packet(&self) -> Option<f64> {
+        (self.received > 0).then(|| self.busy_cycles as f64 / self.received as f64)
+    }
 }
 
 /// EAL arguments for the configuration: lcores and their CPUs, main lcore, file prefix, then the
@@ -495,11 +512,13 @@ pub fn run(
             .iter()
             .map(|l| {
                 let get = |c| l.counters.get(c);
-                (
-                    l.lcore,
-                    get(Counter::Encapsulated),
-                    get(Counter::Decapsulated),
-                )
+                CoreReport {
+                    lcore: l.lcore,
+                    encapsulated: get(Counter::Encapsulated),
+                    decapsulated: get(Counter::Decapsulated),
+                    received: get(Counter::Received),
+                    busy_cycles: get(Counter::BusyCycles),
+                }
             })
             .collect(),
         control: stats,

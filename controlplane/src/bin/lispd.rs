@@ -80,10 +80,15 @@ fn run(file: &std::path::Path) -> ExitCode {
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {
                 println!("  {name} {value}");
             }
-            for (lcore, encapsulated, decapsulated) in &report.per_core {
-                println!(
-                    "  data core {lcore}: encapsulated {encapsulated} decapsulated {decapsulated}"
+            for core in &report.per_core {
+                print!(
+                    "  data core {}: encapsulated {} decapsulated {}",
+                    core.lcore, core.encapsulated, core.decapsulated
                 );
+                match core.cycles_per_packet() {
+                    Some(cycles) => println!(" cycles/packet {cycles:.1}"),
+                    None => println!(),
+                }
             }
             println!("  control: {}", nonzero_counters(&report.control));
             println!("  control plane: {}", nonzero_counters(&report.xtr));

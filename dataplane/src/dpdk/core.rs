@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dpdk_bindings::{Mbuf, MbufBurst, Mempool, RingProducer, RxQueue, TxQueue, MAX_BURST};
+use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, RxQueue, TxQueue, MAX_BURST};
 
 use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, MapCache};
@@ -99,7 +99,11 @@ impl DataCore {
     pub fn run(mut self, stop: &AtomicBool) -> Self {
         let mut empty_polls = 0u32;
         while !stop.load(Ordering::Relaxed) {
-            if self.poll() > 0 {
+            let start = time::tsc();
+            let received = self.poll();
+            if received > 0 {
+                self.counters.add(Counter::BusyCycles, time::tsc() - start);
+                self.counters.add(Counter::Received, received as u64);
                 empty_polls = 0;
                 continue;
             }

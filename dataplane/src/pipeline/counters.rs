@@ -38,10 +38,15 @@ pub enum Counter {
     DropTtlExpired,
     MissToPetr,
     DropPoolEmpty,
+    /// Packets received from both ports.
+    Received,
+    /// TSC cycles spent in polls that received something (testpmd's `--record-core-cycles`):
+    /// with `Received` it gives cycles per packet, however idle the core is.
+    BusyCycles,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 29] = [
+    pub const ALL: [Counter; 31] = [
         Counter::Encapsulated,
         Counter::Decapsulated,
         Counter::TooBigSent,
@@ -71,6 +76,8 @@ impl Counter {
         Counter::DropTtlExpired,
         Counter::MissToPetr,
         Counter::DropPoolEmpty,
+        Counter::Received,
+        Counter::BusyCycles,
     ];
 
     /// The name used in metrics and `lispctl show stats`.
@@ -105,6 +112,8 @@ impl Counter {
             Self::DropTtlExpired => "drop_ttl_expired",
             Self::MissToPetr => "miss_to_petr",
             Self::DropPoolEmpty => "drop_pool_empty",
+            Self::Received => "received",
+            Self::BusyCycles => "busy_cycles",
         }
     }
 }
@@ -125,8 +134,14 @@ impl CoreCounters {
     /// Adds one; only the owning core calls this.
     #[inline]
     pub fn bump(&self, counter: Counter) {
+        self.add(counter, 1);
+    }
+
+    /// Adds `n`; only the owning core calls this.
+    #[inline]
+    pub fn add(&self, counter: Counter, n: u64) {
         let slot = &self.0[counter as usize];
-        slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        slot.store(slot.load(Ordering::Relaxed) + n, Ordering::Relaxed);
     }
 
     pub fn get(&self, counter: Counter) -> u64 {
