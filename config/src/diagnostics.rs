@@ -193,7 +193,11 @@ mod tests {
         let text = "a = 1\nbé = \"x\"\n";
         let lines = LineIndex::new(text);
         assert_eq!(lines.line_column(0), (1, 1));
-        assert_eq!(lines.line_column(5), (1, 6), "the newline ends its own line");
+        assert_eq!(
+            lines.line_column(5),
+            (1, 6),
+            "the newline ends its own line"
+        );
         assert_eq!(lines.line_column(6), (2, 1));
         assert_eq!(lines.line_column(text.find('=').unwrap()), (1, 3));
         let second_eq = text.rfind('=').unwrap();

@@ -6,20 +6,19 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::Ipv4Addr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ipnet::Ipv4Net;
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::frames::Link;
+use super::World;
 use crate::eal;
 
 /// EAL memory per DUT process.
@@ -150,7 +149,14 @@ impl Testpmd {
         let mut command = Command::new("dpdk-testpmd");
         command
             .current_dir(dir)
-            .args(["-l", "0,1", "--file-prefix", &prefix, "--no-pci", "--no-telemetry"])
+            .args([
+                "-l",
+                "0,1",
+                "--file-prefix",
+                &prefix,
+                "--no-pci",
+                "--no-telemetry",
+            ])
             .args(&memory)
             .arg(client_vdev(socket, 0, eid))
             .arg(client_vdev(socket, 1, rloc))
@@ -216,18 +222,6 @@ impl CoreSnapshot {
     }
 }
 
-/// The static world lispd is configured with.
-pub struct LispdSetup<'a> {
-    pub map_cache: &'a [Ipv4Net],
-    /// The remote xTR every map-cache entry points at (the generator's RLOC side).
-    pub remote_rloc: Ipv4Addr,
-    pub rloc: Ipv4Addr,
-    pub eid_gateway: Ipv4Addr,
-    pub eid_prefix: Ipv4Net,
-    /// Hosts behind lispd (the generator's EID side), given static neighbour entries.
-    pub hosts: &'a [Ipv4Addr],
-}
-
 /// `lispd run` with one control core (CPU 0) and one data core (CPU 1).
 pub struct Lispd {
     process: Process,
@@ -242,12 +236,12 @@ impl Lispd {
         dir: &Path,
         socket: &Path,
         (eid, rloc): (Link, Link),
-        setup: &LispdSetup<'_>,
+        world: &World<'_>,
         timeout: Duration,
     ) -> Result<Self, String> {
         let management = dir.join("lispd.sock");
         let path = dir.join("lispd.toml");
-        std::fs::write(&path, config_text(socket, (eid, rloc), setup, &management))
+        std::fs::write(&path, config_text(socket, (eid, rloc), world, &management))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let mut command = Command::new(binary);
         command.args(["run", "-c"]).arg(&path);
@@ -317,7 +311,7 @@ impl Lispd {
 fn config_text(
     socket: &Path,
     (eid, rloc): (Link, Link),
-    setup: &LispdSetup<'_>,
+    world: &World<'_>,
     management: &Path,
 ) -> String {
     let (memory, _) = eal::memory_args(DUT_MEMORY_MIB);
@@ -325,7 +319,7 @@ fn config_text(
     eal_args.extend(["--no-pci".into(), "--no-telemetry".into()]);
     eal_args.push(client_vdev(socket, 0, eid));
     eal_args.push(client_vdev(socket, 1, rloc));
-    let mut text = String::with_capacity(80 * setup.map_cache.len() + 4096);
+    let mut text = String::with_capacity(80 * world.map_cache.len() + 4096);
     let _ = write!(
         text,
         r#"[dpdk]
@@ -345,10 +339,10 @@ role = "eid"
 addresses = ["{gateway}/{len}"]
 "#,
         pid = std::process::id(),
-        gateway = setup.eid_gateway,
-        len = setup.eid_prefix.prefix_len(),
+        gateway = world.eid_gateway,
+        len = world.eid_prefix.prefix_len(),
     );
-    for host in setup.hosts {
+    for host in world.hosts {
         let _ = write!(
             text,
             "[[port.neighbour]]\naddress = \"{host}\"\nmac = \"{}\"\n",
@@ -381,18 +375,18 @@ register = false
 address = "{rloc_address}"
 local = true
 "#,
-        rloc_address = setup.rloc,
-        remote = setup.remote_rloc,
+        rloc_address = world.rloc,
+        remote = world.remote_rloc,
         remote_mac = config::MacAddr(rloc.generator),
         management = management.display(),
-        limit = setup.map_cache.len() + 1024,
-        eid_prefix = setup.eid_prefix,
+        limit = world.map_cache.len() + 1024,
+        eid_prefix = world.eid_prefix,
     );
-    for prefix in setup.map_cache {
+    for prefix in world.map_cache {
         let _ = write!(
             text,
             "[[map_cache]]\nprefix = \"{prefix}\"\nlocator = [{{ address = \"{}\" }}]\n",
-            setup.remote_rloc
+            world.remote_rloc
         );
     }
     text

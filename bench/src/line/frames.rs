@@ -185,7 +185,10 @@ mod tests {
             FLOW,
         );
         assert_eq!(outer.len(), LISP_FRAME_LEN);
-        assert_eq!(outer[LISP_FRAME_LEN - (EID_FRAME_LEN - ETHERNET_LEN)..], inner[ETHERNET_LEN..]);
+        assert_eq!(
+            outer[LISP_FRAME_LEN - (EID_FRAME_LEN - ETHERNET_LEN)..],
+            inner[ETHERNET_LEN..]
+        );
         let lisp = Expect {
             len: LISP_FRAME_LEN,
             udp_port: Some(DATA_PORT),

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dpdk_bindings::{
-    attach_vdev, time, Eal, MbufBurst, Mempool, MempoolConfig, Port, PortConfig, RxQueue,
-    TxQueue, MAX_BURST,
+    attach_vdev, time, Eal, MbufBurst, Mempool, MempoolConfig, Port, PortConfig, RxQueue, TxQueue,
+    MAX_BURST,
 };
 use hdrhistogram::Histogram;
 
@@ -59,6 +59,14 @@ pub struct Counts {
     pub unexpected: u64,
 }
 
+impl Counts {
+    pub fn add(&mut self, other: Counts) {
+        self.sent += other.sent;
+        self.received += other.received;
+        self.unexpected += other.unexpected;
+    }
+}
+
 pub struct Generator {
     pool: Mempool,
     eid: Side,
@@ -89,7 +97,8 @@ impl Generator {
                 tx_queues: QUEUES,
                 ..PortConfig::default()
             };
-            let mut port = Port::configure(eal, port_id, &pool, config).map_err(|e| e.to_string())?;
+            let mut port =
+                Port::configure(eal, port_id, &pool, config).map_err(|e| e.to_string())?;
             port.start().map_err(|e| e.to_string())?;
             let tx = port.tx_queue(0).map_err(|e| e.to_string())?;
             let rx = (0..QUEUES)
@@ -118,7 +127,9 @@ impl Generator {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("the DUT did not connect to both memif ports within {timeout:?}"));
+                return Err(format!(
+                    "the DUT did not connect to both memif ports within {timeout:?}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -11,6 +11,7 @@
 mod dut;
 mod frames;
 mod generator;
+mod ring_core;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -25,12 +26,14 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::{eal, prefixes};
-use dut::{Lispd, LispdSetup, Testpmd};
+use dut::{Lispd, Testpmd};
 use frames::{Expect, Flow, Link, EID_FRAME_LEN, EID_UDP_PORT, LISP_FRAME_LEN};
 use generator::{Counts, Direction, Generator, Traffic};
 
 const WARMUP: Duration = Duration::from_millis(500);
-const SATURATION: Duration = Duration::from_secs(3);
+/// Saturation runs in windows; the median window's rate is reported (shared VMs are noisy).
+const SATURATION: Duration = Duration::from_secs(2);
+const WINDOWS: usize = 3;
 const PACED: Duration = Duration::from_secs(2);
 /// Latency is measured at this share of the saturation rate.
 const PACED_LOAD: f64 = 0.5;
@@ -52,6 +55,17 @@ const DUT_RLOC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const REMOTE_RLOC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const EID_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 1, 0, 1);
 
+/// The addressing both forwarders under test are given: the map-cache (every prefix toward the
+/// remote RLOC), our EID prefix with its hosts (static neighbours) and our RLOC.
+pub struct World<'a> {
+    pub map_cache: &'a [Ipv4Net],
+    pub remote_rloc: Ipv4Addr,
+    pub rloc: Ipv4Addr,
+    pub eid_gateway: Ipv4Addr,
+    pub eid_prefix: Ipv4Net,
+    pub hosts: &'a [Ipv4Addr],
+}
+
 /// One DUT in one direction.
 struct Measurement {
     saturated: Counts,
@@ -71,8 +85,15 @@ fn measure(generator: &mut Generator, traffic: &Traffic<'_>) -> Result<Measureme
             warm.unexpected
         ));
     }
-    let saturated = generator.drive(traffic, SATURATION, None, None)?;
-    let mpps = saturated.received as f64 / SATURATION.as_secs_f64() / 1e6;
+    let mut saturated = Counts::default();
+    let mut rates = Vec::with_capacity(WINDOWS);
+    for _ in 0..WINDOWS {
+        let window = generator.drive(traffic, SATURATION, None, None)?;
+        rates.push(window.received as f64 / SATURATION.as_secs_f64() / 1e6);
+        saturated.add(window);
+    }
+    rates.sort_by(f64::total_cmp);
+    let mpps = rates[WINDOWS / 2];
     let paced_pps = mpps * 1e6 * PACED_LOAD;
     let burst_gap = (MAX_BURST as f64 * generator.tsc_hz() as f64 / paced_pps) as u64;
     let mut latency =
@@ -141,13 +162,24 @@ fn templates(rng: &mut SmallRng, map_cache: &[Ipv4Net], hosts: &[Ipv4Addr]) -> [
     let itr = flows
         .iter()
         .map(|&(host, remote, src_port)| {
-            frames::eid_frame(EID_LINK, Flow { src: host, dst: remote, src_port })
+            frames::eid_frame(
+                EID_LINK,
+                Flow {
+                    src: host,
+                    dst: remote,
+                    src_port,
+                },
+            )
         })
         .collect();
     let etr = flows
         .iter()
         .map(|&(host, remote, src_port)| {
-            let flow = Flow { src: remote, dst: host, src_port };
+            let flow = Flow {
+                src: remote,
+                dst: host,
+                src_port,
+            };
             frames::lisp_frame(RLOC_LINK, REMOTE_RLOC, DUT_RLOC, flow)
         })
         .collect();
@@ -170,7 +202,9 @@ pub fn run() -> Result<(), String> {
     let eid_prefix = Ipv4Net::new(EID_GATEWAY, 24)
         .map_err(|e| e.to_string())?
         .trunc();
-    let hosts: Vec<Ipv4Addr> = (0..HOSTS).map(|i| Ipv4Addr::new(10, 1, 0, 10 + i)).collect();
+    let hosts: Vec<Ipv4Addr> = (0..HOSTS)
+        .map(|i| Ipv4Addr::new(10, 1, 0, 10 + i))
+        .collect();
     let [itr_frames, etr_frames] = templates(&mut rng, &map_cache, &hosts);
     let traffic = |direction, expect| Traffic {
         direction,
@@ -193,6 +227,16 @@ pub fn run() -> Result<(), String> {
         if dut_hugepages { "hugepages" } else { "no-huge" }
     );
 
+    let world = World {
+        map_cache: &map_cache,
+        remote_rloc: REMOTE_RLOC,
+        rloc: DUT_RLOC,
+        eid_gateway: EID_GATEWAY,
+        eid_prefix,
+        hosts: &hosts,
+    };
+    ring_core::run(&eal, &world, [&itr_frames, &etr_frames])?;
+
     let mut testpmd_mpps = [0.0; 2];
     let mut testpmd_cycles = [0.0; 2];
     for (i, direction) in [Direction::Itr, Direction::Etr].into_iter().enumerate() {
@@ -202,7 +246,10 @@ pub fn run() -> Result<(), String> {
             Direction::Itr => EID_FRAME_LEN,
             Direction::Etr => LISP_FRAME_LEN,
         };
-        let expect = Expect { len, udp_port: None };
+        let expect = Expect {
+            len,
+            udp_port: None,
+        };
         let measured = measure(&mut generator, &traffic(direction, expect))?;
         let cycles = testpmd.stop()?;
         report("testpmd", direction, &measured, Some(cycles));
@@ -211,20 +258,12 @@ pub fn run() -> Result<(), String> {
     }
 
     let started = Instant::now();
-    let setup = LispdSetup {
-        map_cache: &map_cache,
-        remote_rloc: REMOTE_RLOC,
-        rloc: DUT_RLOC,
-        eid_gateway: EID_GATEWAY,
-        eid_prefix,
-        hosts: &hosts,
-    };
     let lispd = Lispd::start(
         &lispd_binary,
         &dir.0,
         &socket,
         (EID_LINK, RLOC_LINK),
-        &setup,
+        &world,
         LISPD_START_TIMEOUT,
     )?;
     generator.wait_for_links(LINK_TIMEOUT)?;
@@ -290,7 +329,10 @@ mod tests {
         for (inner, outer) in itr.iter().zip(&etr) {
             let remote = destination(inner, 14 + 16);
             assert!(map_cache.iter().any(|net| net.contains(&remote)));
-            assert_eq!(destination(outer, LISP_FRAME_LEN - EID_FRAME_LEN + 14 + 16), hosts[0]);
+            assert_eq!(
+                destination(outer, LISP_FRAME_LEN - EID_FRAME_LEN + 14 + 16),
+                hosts[0]
+            );
         }
     }
 

@@ -1,0 +1,266 @@
+//! The in-process figure: lispd's data-core loop (`DataCore::poll`, the code a lispd data core
+//! runs) over crossed ring-port pairs, no memif copy, against a 5-tuple-swap forwarder (what
+//! testpmd's `5tswap` does: swap MACs, addresses and ports) over identical ring pairs. Both get the
+//! same frames, a ring's worth at a time, and are timed only while they drain it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use dataplane::dpdk::{DataCore, PortIo};
+use dataplane::mapcache::{Action, DatabaseWriter, Locator, MapCacheWriter, Mapping};
+use dataplane::pipeline::{
+    feedback_channel, CoreCounters, LocalRlocs, Neighbours, Nonces, PathConfig, PuntLimiter,
+    WantedNeighbours,
+};
+use dataplane::rcu::Qsbr;
+use dpdk_bindings::{
+    ring_port_pair, spsc_ring, time, Eal, MbufBurst, Mempool, MempoolConfig, Port, PortConfig,
+    RingConsumer, RxQueue, TxQueue, MAX_BURST,
+};
+use ipnet::{IpNet, Ipv4Net};
+
+use super::frames::Link;
+use super::generator::Direction;
+use super::{World, EID_LINK, RLOC_LINK};
+
+/// Frames queued per measured drain (a ring's worth: 32 bursts).
+const RING_DEPTH: u32 = 1024;
+const ROUNDS: usize = 2000;
+
+/// A forwarder's two ends and the generator's two ends of the crossed ring pairs.
+struct Rings {
+    host_tx: TxQueue,
+    host_rx: RxQueue,
+    remote_tx: TxQueue,
+    remote_rx: RxQueue,
+    eid: Port,
+    rloc: Port,
+}
+
+fn rings(eal: &Eal, pool: &Mempool, name: &str) -> Result<Rings, String> {
+    let open = |id| -> Result<Port, String> {
+        let mut port =
+            Port::configure(eal, id, pool, PortConfig::default()).map_err(|e| e.to_string())?;
+        port.start().map_err(|e| e.to_string())?;
+        Ok(port)
+    };
+    let (host, eid) =
+        ring_port_pair(eal, &format!("{name}_eid"), RING_DEPTH).map_err(|e| e.to_string())?;
+    let (rloc, remote) =
+        ring_port_pair(eal, &format!("{name}_rloc"), RING_DEPTH).map_err(|e| e.to_string())?;
+    let (host, remote) = (open(host)?, open(remote)?);
+    Ok(Rings {
+        host_tx: host.tx_queue(0).map_err(|e| e.to_string())?,
+        host_rx: host.rx_queue(0).map_err(|e| e.to_string())?,
+        remote_tx: remote.tx_queue(0).map_err(|e| e.to_string())?,
+        remote_rx: remote.rx_queue(0).map_err(|e| e.to_string())?,
+        eid: open(eid)?,
+        rloc: open(rloc)?,
+    })
+}
+
+/// A data core over `rings` with the punt ring's consumer end (kept alive, never read: nothing
+/// in the measured traffic is punted).
+fn data_core(
+    eal: &Eal,
+    pool: &Mempool,
+    rings: &Rings,
+    world: &World<'_>,
+) -> Result<(DataCore, RingConsumer), String> {
+    let qsbr = Qsbr::new(2);
+    let mut cache = MapCacheWriter::new(world.map_cache.len() as u32 + 16, qsbr.clone());
+    let remote = Mapping {
+        action: Action::Encapsulate,
+        instance_id: None,
+        map_version: 0,
+        locators: vec![Locator {
+            address: IpAddr::V4(world.remote_rloc),
+            priority: 1,
+            weight: 100,
+            up: true,
+        }],
+    };
+    for &prefix in world.map_cache {
+        cache
+            .insert(IpNet::V4(prefix), remote.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    cache.publish();
+    let mut database = DatabaseWriter::new(qsbr.clone());
+    database
+        .insert(IpNet::V4(world.eid_prefix), 0)
+        .map_err(|e| e.to_string())?;
+    database.publish();
+    let side =
+        |port: &Port, link: Link, on_link: IpNet, hosts: &[IpAddr]| -> Result<PortIo, String> {
+            Ok(PortIo {
+                rx: vec![port.rx_queue(0).map_err(|e| e.to_string())?],
+                tx: port.tx_queue(0).map_err(|e| e.to_string())?,
+                mac: link.dut,
+                neighbours: Arc::new(Neighbours {
+                    on_link: vec![on_link],
+                    gateways: Vec::new(),
+                    macs: hosts.iter().map(|&h| (h, link.generator)).collect(),
+                }),
+                neighbour_updates: None,
+                wanted: WantedNeighbours::new(8),
+            })
+        };
+    let hosts: Vec<IpAddr> = world.hosts.iter().map(|&h| IpAddr::V4(h)).collect();
+    let rloc_net = Ipv4Net::new(world.rloc, 24)
+        .map_err(|e| e.to_string())?
+        .trunc();
+    let (punt, punted) = spsc_ring(eal, "ring_core_punt", 1024).map_err(|e| e.to_string())?;
+    let core = DataCore {
+        eid: side(&rings.eid, EID_LINK, IpNet::V4(world.eid_prefix), &hosts)?,
+        rloc: side(
+            &rings.rloc,
+            RLOC_LINK,
+            IpNet::V4(rloc_net),
+            &[IpAddr::V4(world.remote_rloc)],
+        )?,
+        punt,
+        pool: pool.clone(),
+        reader: qsbr.register().map_err(|e| e.to_string())?,
+        map_cache: cache.shared(),
+        database: database.shared(),
+        local: LocalRlocs {
+            v4: Some(world.rloc),
+            all: vec![IpAddr::V4(world.rloc)],
+            status_bits: 1,
+            ..LocalRlocs::default()
+        },
+        config: PathConfig::default(),
+        counters: Arc::new(CoreCounters::default()),
+        feedback: feedback_channel(1024).0,
+        nonces: Nonces::new(1),
+        punt_limiter: PuntLimiter::new(1024, u64::MAX / 2),
+        idle_sleep: std::time::Duration::ZERO,
+    };
+    Ok((core, punted))
+}
+
+/// testpmd's `5tswap` on an Ethernet/IPv4/UDP frame.
+#[inline]
+fn five_tuple_swap(frame: &mut [u8]) {
+    if frame.len() < 38 {
+        return;
+    }
+    for i in 0..6 {
+        frame.swap(i, 6 + i);
+    }
+    for i in 0..4 {
+        frame.swap(26 + i, 30 + i);
+    }
+    for i in 0..2 {
+        frame.swap(34 + i, 36 + i);
+    }
+}
+
+/// Median busy cycles per packet of `forward` draining a ring's worth of `templates`, and how
+/// many packets came out the far side in all.
+fn drain_cycles(
+    pool: &Mempool,
+    rings: &mut Rings,
+    direction: Direction,
+    templates: &[Vec<u8>],
+    mut forward: impl FnMut() -> usize,
+) -> Result<(f64, u64), String> {
+    let mut per_round = Vec::with_capacity(ROUNDS);
+    let mut burst = MbufBurst::new();
+    let mut next = 0;
+    let mut forwarded = 0u64;
+    for _ in 0..ROUNDS {
+        let (tx, rx) = match direction {
+            Direction::Itr => (&mut rings.host_tx, &mut rings.remote_rx),
+            Direction::Etr => (&mut rings.remote_tx, &mut rings.host_rx),
+        };
+        let mut queued = 0;
+        while queued < RING_DEPTH as usize - MAX_BURST {
+            pool.alloc_bulk(&mut burst, MAX_BURST)
+                .map_err(|e| e.to_string())?;
+            for mbuf in burst.as_mut_slice() {
+                mbuf.write_packet(&templates[next])
+                    .ok_or("a template does not fit an mbuf")?;
+                next = (next + 1) % templates.len();
+            }
+            queued += tx.tx_burst(&mut burst);
+            burst.free_all();
+        }
+        let start = time::tsc();
+        let mut handled = 0;
+        while handled < queued {
+            let n = forward();
+            if n == 0 {
+                break;
+            }
+            handled += n;
+        }
+        per_round.push((time::tsc() - start) as f64 / queued as f64);
+        while rx.rx_burst(&mut burst) > 0 {
+            forwarded += burst.len() as u64;
+            burst.free_all();
+        }
+    }
+    per_round.sort_by(f64::total_cmp);
+    Ok((per_round[ROUNDS / 2], forwarded))
+}
+
+/// Cycles per packet of lispd's data core and of the 5-tuple swap, for each direction.
+pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(), String> {
+    let pool = Mempool::new(
+        eal,
+        "ring_core",
+        MempoolConfig {
+            size: 4 * RING_DEPTH + 1023,
+            ..MempoolConfig::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut lispd_rings = rings(eal, &pool, "lispd")?;
+    let (mut core, _punted) = data_core(eal, &pool, &lispd_rings, world)?;
+    let mut swap_rings = rings(eal, &pool, "swap")?;
+    let (mut swap_eid_rx, mut swap_eid_tx) = (
+        swap_rings.eid.rx_queue(0).map_err(|e| e.to_string())?,
+        swap_rings.eid.tx_queue(0).map_err(|e| e.to_string())?,
+    );
+    let (mut swap_rloc_rx, mut swap_rloc_tx) = (
+        swap_rings.rloc.rx_queue(0).map_err(|e| e.to_string())?,
+        swap_rings.rloc.tx_queue(0).map_err(|e| e.to_string())?,
+    );
+    let mut ratios = Vec::new();
+    for (direction, templates) in [Direction::Itr, Direction::Etr].into_iter().zip(templates) {
+        let mut burst = MbufBurst::new();
+        let (swap, swapped) = drain_cycles(&pool, &mut swap_rings, direction, templates, || {
+            let (rx, tx) = match direction {
+                Direction::Itr => (&mut swap_eid_rx, &mut swap_rloc_tx),
+                Direction::Etr => (&mut swap_rloc_rx, &mut swap_eid_tx),
+            };
+            let n = rx.rx_burst(&mut burst);
+            for mbuf in burst.as_mut_slice() {
+                five_tuple_swap(mbuf.data_mut());
+            }
+            tx.tx_burst(&mut burst);
+            burst.free_all();
+            n
+        })?;
+        let (lispd, forwarded) =
+            drain_cycles(&pool, &mut lispd_rings, direction, templates, || {
+                core.poll()
+            })?;
+        if forwarded != swapped {
+            return Err(format!(
+                "{} in-process: the data core forwarded {forwarded} packets, 5tswap {swapped}",
+                direction.name()
+            ));
+        }
+        let name = direction.name();
+        println!("line_ring_lispd_{name}_cycles_per_packet {lispd:.1}");
+        println!("line_ring_5tswap_{name}_cycles_per_packet {swap:.1}");
+        ratios.push((name, lispd / swap));
+    }
+    for (name, ratio) in ratios {
+        println!("RATIO {name}_ring_cycles_vs_5tswap {ratio:.3}");
+    }
+    Ok(())
+}
