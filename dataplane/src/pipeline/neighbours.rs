@@ -2,11 +2,11 @@
 //! the port's gateway) and the MAC of a next hop. The control core learns MACs and publishes new
 //! tables; a data core that meets a next hop with no MAC asks for it through [`WantedNeighbours`].
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
+use hashbrown::HashMap;
 use ipnet::IpNet;
 
 /// Next hops a data core needed but had no MAC for, queued (lock-free, bounded, lossy when full)
@@ -37,7 +37,8 @@ pub struct Neighbours {
     pub on_link: Vec<IpNet>,
     /// Gateways, at most one per family.
     pub gateways: Vec<IpAddr>,
-    /// Known MACs.
+    /// Known MACs (hashbrown's default hasher: looked up per packet, where SipHash costs more
+    /// than the rest of the Ethernet rewrite).
     pub macs: HashMap<IpAddr, [u8; 6]>,
 }
 
