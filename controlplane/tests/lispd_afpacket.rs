@@ -359,6 +359,10 @@ address = "2001:db8:ff::2"
     assert!(stdout.contains("  encapsulated "), "{stdout}");
     assert!(stdout.contains("  decapsulated "), "{stdout}");
     assert!(stdout.contains("neighbour_advertisements "), "{stdout}");
+    assert!(
+        stdout.contains("  busy_cycles ") && stdout.contains(" cycles/packet "),
+        "data cores account the cycles of the polls that received something: {stdout}"
+    );
     for line in stdout.lines().filter(|l| l.contains("data core")) {
         println!("{data_cores} data core(s):{line}");
     }
