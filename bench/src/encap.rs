@@ -21,7 +21,7 @@ use ipnet::IpNet;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::prefixes;
+use crate::{five_tuple, prefixes};
 
 const SITES: u32 = 4096;
 const BURST: usize = 32;
@@ -49,17 +49,6 @@ fn inner_packet(src: Ipv4Addr, dst: Ipv4Addr, sport: u16) -> Vec<u8> {
     .emit(&mut p);
     udp::write_header(&mut p[20..], sport, 80, 36);
     p
-}
-
-/// testpmd's 5tswap on an IPv4/UDP packet at offset 0: swap addresses and ports.
-#[inline]
-fn five_tuple_swap(p: &mut [u8]) {
-    for i in 0..4 {
-        p.swap(12 + i, 16 + i);
-    }
-    for i in 0..2 {
-        p.swap(20 + i, 22 + i);
-    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -192,7 +181,9 @@ pub fn run() -> Result<(), String> {
     let mut nonces = Nonces::new(1);
 
     let swap = cycles(&mut buffers, &templates, |burst| {
-        burst.iter_mut().for_each(|b| five_tuple_swap(b.data_mut()))
+        burst
+            .iter_mut()
+            .for_each(|b| five_tuple::swap_packet(b.data_mut()))
     });
     let mut ctx = ItrContext {
         map_cache: shared.view(&reader),
@@ -251,7 +242,9 @@ pub fn run() -> Result<(), String> {
         feedback: &mut feedback,
     };
     let swap_outer = cycles(&mut buffers, &outer, |burst| {
-        burst.iter_mut().for_each(|b| five_tuple_swap(b.data_mut()))
+        burst
+            .iter_mut()
+            .for_each(|b| five_tuple::swap_packet(b.data_mut()))
     });
     let mut decapsulated = 0u64;
     let decap = cycles(&mut buffers, &outer, |burst| {

@@ -4,6 +4,7 @@
 mod control;
 mod eal;
 mod encap;
+mod five_tuple;
 mod line;
 mod lpm;
 mod ms;

@@ -18,19 +18,16 @@ use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::frames::Link;
-use super::World;
+use super::generator::QUEUES;
+use super::{memif_devargs, World};
 use crate::eal;
 
 /// EAL memory per DUT process.
-const DUT_MEMORY_MIB: u64 = 512;
+pub const DUT_MEMORY_MIB: u64 = 512;
 
 /// The client end of memif link `id`.
 fn client_vdev(socket: &Path, id: u8, link: Link) -> String {
-    format!(
-        "--vdev=net_memif{id},role=client,id={id},socket={},socket-abstract=no,mac={}",
-        socket.display(),
-        config::MacAddr(link.dut)
-    )
+    format!("--vdev={}", memif_devargs(socket, id, "client", link.dut))
 }
 
 /// A child process whose output is collected as it runs (so a full pipe never stalls it) and
@@ -146,6 +143,7 @@ impl Testpmd {
     pub fn start(dir: &Path, socket: &Path, eid: Link, rloc: Link) -> Result<Self, String> {
         let (memory, _) = eal::memory_args(DUT_MEMORY_MIB);
         let prefix = format!("line-testpmd-{}", std::process::id());
+        let (rx_queues, tx_queues) = (format!("--rxq={QUEUES}"), format!("--txq={QUEUES}"));
         let mut command = Command::new("dpdk-testpmd");
         command
             .current_dir(dir)
@@ -164,8 +162,8 @@ impl Testpmd {
                 "--",
                 "--forward-mode=5tswap",
                 "--nb-cores=1",
-                "--rxq=2",
-                "--txq=2",
+                &rx_queues,
+                &tx_queues,
                 "--auto-start",
                 "--record-core-cycles",
                 "--total-num-mbufs=16384",
@@ -189,33 +187,32 @@ impl Testpmd {
     }
 }
 
-/// What lispd's data core has done so far (from `show-stats`).
+/// lispd's data-plane counters at one moment (from `show-stats`), the non-zero ones.
 #[derive(Debug, Clone, Default)]
-pub struct CoreSnapshot {
-    pub received: u64,
-    pub busy_cycles: u64,
-    /// Every non-zero data-plane counter.
-    pub counters: Vec<(String, u64)>,
-}
+pub struct CoreSnapshot(Vec<(String, u64)>);
 
 impl CoreSnapshot {
+    fn get(&self, name: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
     /// Busy cycles per packet between `earlier` and `self`.
     pub fn cycles_per_packet_since(&self, earlier: &Self) -> Option<f64> {
-        let packets = self.received.checked_sub(earlier.received)?;
-        (packets > 0).then(|| (self.busy_cycles - earlier.busy_cycles) as f64 / packets as f64)
+        let packets = self.get("received").checked_sub(earlier.get("received"))?;
+        let cycles = self.get("busy_cycles") - earlier.get("busy_cycles");
+        (packets > 0).then(|| cycles as f64 / packets as f64)
     }
 
     /// Drop counters that grew since `earlier`.
     pub fn drops_since(&self, earlier: &Self) -> Vec<(String, u64)> {
-        self.counters
+        self.0
             .iter()
             .filter(|(name, _)| name.starts_with("drop_"))
             .filter_map(|(name, value)| {
-                let before = earlier
-                    .counters
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map_or(0, |(_, v)| *v);
+                let before = earlier.get(name);
                 (*value > before).then(|| (name.clone(), value - before))
             })
             .collect()
@@ -287,16 +284,12 @@ impl Lispd {
             .pointer("/result/data")
             .and_then(Value::as_object)
             .ok_or_else(|| format!("unexpected show-stats answer: {line}"))?;
-        let get = |name: &str| data.get(name).and_then(Value::as_u64).unwrap_or(0);
-        Ok(CoreSnapshot {
-            received: get("received"),
-            busy_cycles: get("busy_cycles"),
-            counters: data
-                .iter()
+        Ok(CoreSnapshot(
+            data.iter()
                 .filter_map(|(name, value)| Some((name.clone(), value.as_u64()?)))
                 .filter(|(_, value)| *value > 0)
                 .collect(),
-        })
+        ))
     }
 
     /// SIGTERM by PID; returns lispd's stop report.

@@ -12,11 +12,12 @@ use dpdk_bindings::{
 use hdrhistogram::Histogram;
 
 use super::frames::{read_stamp, stamp, Expect, Link};
+use super::memif_devargs;
 
 /// Queues the generator opens per port: at least as many as the DUT transmits on (lispd has one
 /// TX queue per data core plus the control core's), since a memif client's TX queues are the
 /// server's RX queues.
-const QUEUES: u16 = 2;
+pub const QUEUES: u16 = 2;
 
 /// One memif link to the DUT, seen from the generator.
 struct Side {
@@ -75,23 +76,14 @@ pub struct Generator {
     next_template: usize,
 }
 
-/// The devargs of the generator's (server) end of link `id`; the DUT connects as client.
-fn server_devargs(socket: &Path, id: u8, link: Link) -> String {
-    format!(
-        "net_memif{id},role=server,id={id},socket={},socket-abstract=no,mac={}",
-        socket.display(),
-        config::MacAddr(link.generator)
-    )
-}
-
 impl Generator {
     /// Opens the EID-side (`memif` id 0) and RLOC-side (id 1) server ports on `socket`.
     pub fn new(eal: &Eal, socket: &Path, eid: Link, rloc: Link) -> Result<Self, String> {
         let pool = Mempool::new(eal, "line_generator", MempoolConfig::default())
             .map_err(|e| e.to_string())?;
         let open = |id: u8, link: Link| -> Result<Side, String> {
-            let port_id =
-                attach_vdev(eal, &server_devargs(socket, id, link)).map_err(|e| e.to_string())?;
+            let port_id = attach_vdev(eal, &memif_devargs(socket, id, "server", link.generator))
+                .map_err(|e| e.to_string())?;
             let config = PortConfig {
                 rx_queues: QUEUES,
                 tx_queues: QUEUES,

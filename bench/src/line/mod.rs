@@ -14,7 +14,7 @@ mod generator;
 mod ring_core;
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,16 @@ pub struct World<'a> {
     pub eid_gateway: Ipv4Addr,
     pub eid_prefix: Ipv4Net,
     pub hosts: &'a [Ipv4Addr],
+}
+
+/// The devargs of one end (`role` "server" for the generator, "client" for the DUT) of memif
+/// link `id`, with the MAC that end uses.
+fn memif_devargs(socket: &Path, id: u8, role: &str, mac: [u8; 6]) -> String {
+    format!(
+        "net_memif{id},role={role},id={id},socket={},socket-abstract=no,mac={}",
+        socket.display(),
+        config::MacAddr(mac)
+    )
 }
 
 /// One DUT in one direction.
@@ -220,7 +230,7 @@ pub fn run() -> Result<(), String> {
     let socket = dir.0.join("memif.sock");
     let eal = eal::init("bench-line", 256, false).map_err(|e| e.to_string())?;
     let mut generator = Generator::new(&eal, &socket, EID_LINK, RLOC_LINK)?;
-    let (_, dut_hugepages) = eal::memory_args(512);
+    let (_, dut_hugepages) = eal::memory_args(dut::DUT_MEMORY_MIB);
     println!(
         "line_setup prefixes {} flows {FLOWS} frames {EID_FRAME_LEN}/{LISP_FRAME_LEN} bytes, DUT memory {}",
         map_cache.len(),

@@ -22,6 +22,7 @@ use ipnet::{IpNet, Ipv4Net};
 use super::frames::Link;
 use super::generator::Direction;
 use super::{World, EID_LINK, RLOC_LINK};
+use crate::five_tuple;
 
 /// Frames queued per measured drain (a ring's worth: 32 bursts).
 const RING_DEPTH: u32 = 1024;
@@ -140,23 +141,6 @@ fn data_core(
     Ok((core, punted))
 }
 
-/// testpmd's `5tswap` on an Ethernet/IPv4/UDP frame.
-#[inline]
-fn five_tuple_swap(frame: &mut [u8]) {
-    if frame.len() < 38 {
-        return;
-    }
-    for i in 0..6 {
-        frame.swap(i, 6 + i);
-    }
-    for i in 0..4 {
-        frame.swap(26 + i, 30 + i);
-    }
-    for i in 0..2 {
-        frame.swap(34 + i, 36 + i);
-    }
-}
-
 /// Median busy cycles per packet of `forward` draining a ring's worth of `templates`, and how
 /// many packets came out the far side in all.
 fn drain_cycles(
@@ -238,7 +222,7 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
             };
             let n = rx.rx_burst(&mut burst);
             for mbuf in burst.as_mut_slice() {
-                five_tuple_swap(mbuf.data_mut());
+                five_tuple::swap_frame(mbuf.data_mut());
             }
             tx.tx_burst(&mut burst);
             burst.free_all();
