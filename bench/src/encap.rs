@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use dataplane::mapcache::{Action, DatabaseWriter, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
     decapsulate, encapsulate, encapsulate_burst, CoreCounters, Counter, EtrContext, ItrContext,
     LocalRlocs, Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
@@ -85,7 +85,11 @@ pub fn run() -> Result<(), String> {
     let mut rng = SmallRng::seed_from_u64(4341);
     let qsbr = Qsbr::new(2);
     let prefix_count = prefixes::count();
-    let mut cache = MapCacheWriter::new(prefix_count as u32 + 1024, qsbr.clone());
+    let mut cache = MapCacheWriter::new(
+        prefix_count as u32 + 1024,
+        Instances::default(),
+        qsbr.clone(),
+    );
     let installed = prefixes::bgp_like_v4(&mut rng, prefix_count);
     for &net in &installed {
         let site = rng.random_range(0..SITES);
@@ -133,7 +137,7 @@ pub fn run() -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?;
     cache.publish();
-    let mut database = DatabaseWriter::new(qsbr.clone());
+    let mut database = DatabaseWriter::new(Instances::default(), qsbr.clone());
     database
         .insert(
             "10.0.0.0/8"
@@ -223,7 +227,7 @@ pub fn run() -> Result<(), String> {
         })
         .collect();
     let _ = black_box(&ctx);
-    let mut etr_database = DatabaseWriter::new(qsbr.clone());
+    let mut etr_database = DatabaseWriter::new(Instances::default(), qsbr.clone());
     etr_database
         .insert(
             "10.2.0.0/16"

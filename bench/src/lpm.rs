@@ -117,12 +117,12 @@ pub fn run() -> Result<(), String> {
 fn ipv4(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
     let prefixes = v4_prefixes(rng);
     let keys: Vec<u32> = (0..KEYS).map(|_| rng.random()).collect();
-    let wide: Vec<u128> = keys.iter().map(|&k| u128::from(k) << 96).collect();
+    let wide: Vec<(usize, u128)> = keys.iter().map(|&k| (0, u128::from(k) << 96)).collect();
 
-    let mut ours = LpmWriter::new(32, 40 << 20, Qsbr::new(1));
+    let mut ours = LpmWriter::new(32, 1, 40 << 20, Qsbr::new(1));
     let start = time::tsc();
     for (i, &(net, len)) in prefixes.iter().enumerate() {
-        ours.insert(u128::from(net) << 96, len, i as u32 + 1)
+        ours.insert(0, u128::from(net) << 96, len, i as u32 + 1)
             .map_err(|e| e.to_string())?;
     }
     ours.publish();
@@ -177,7 +177,7 @@ fn ipv4(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
         .collect();
     let start = time::tsc();
     for &(net, len) in &victims {
-        ours.remove(u128::from(net) << 96, len)
+        ours.remove(0, u128::from(net) << 96, len)
             .map_err(|e| e.to_string())?;
     }
     ours.publish();
@@ -212,18 +212,18 @@ fn ipv4(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
 fn ipv6(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
     let prefixes = v6_prefixes(rng);
     // Keys inside random prefixes (deep lookups), host bits random.
-    let wide: Vec<u128> = (0..KEYS)
+    let wide: Vec<(usize, u128)> = (0..KEYS)
         .map(|_| {
             let (net, len) = prefixes[rng.random_range(0..prefixes.len())];
-            net | (rng.random::<u128>() >> len.min(127))
+            (0, net | (rng.random::<u128>() >> len.min(127)))
         })
         .collect();
-    let bytes: Vec<[u8; 16]> = wide.iter().map(|k| k.to_be_bytes()).collect();
+    let bytes: Vec<[u8; 16]> = wide.iter().map(|(_, k)| k.to_be_bytes()).collect();
 
-    let mut ours = LpmWriter::new(128, 40 << 20, Qsbr::new(1));
+    let mut ours = LpmWriter::new(128, 1, 40 << 20, Qsbr::new(1));
     let start = time::tsc();
     for (i, &(net, len)) in prefixes.iter().enumerate() {
-        ours.insert(net, len, i as u32 + 1)
+        ours.insert(0, net, len, i as u32 + 1)
             .map_err(|e| e.to_string())?;
     }
     ours.publish();

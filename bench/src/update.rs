@@ -40,8 +40,8 @@ fn reader(
         core_affinity::set_for_current(core);
     }
     let mut rng = SmallRng::seed_from_u64(7);
-    let keys: Vec<u128> = (0..1 << 16)
-        .map(|_| u128::from(rng.random::<u32>()) << 96)
+    let keys: Vec<(usize, u128)> = (0..1 << 16)
+        .map(|_| (0, u128::from(rng.random::<u32>()) << 96))
         .collect();
     let mut out = [None; BURST];
     let (mut lookups, mut wrong) = (0u64, 0u64);
@@ -52,7 +52,7 @@ fn reader(
                 view.lookup_burst(chunk, &mut out);
             }
             qsbr.quiescent();
-            for (k, v) in chunk.iter().zip(&out) {
+            for ((_, k), v) in chunk.iter().zip(&out) {
                 if let Some(v) = v {
                     wrong += u64::from(v & 0x00ff_ffff != ((k >> 104) as u32));
                 }
@@ -100,7 +100,7 @@ pub fn run() -> Result<(), String> {
     core_affinity::set_for_current(cores[0]);
     let reader_core = Some(cores[1]);
     let qsbr = Qsbr::new(4);
-    let mut writer = LpmWriter::new(32, 40 << 20, qsbr.clone());
+    let mut writer = LpmWriter::new(32, 1, 40 << 20, qsbr.clone());
     let mut rng = SmallRng::seed_from_u64(2026);
     let mut generation = vec![0u8; 1 << 24];
     let mut present = Vec::with_capacity(PREFIXES);
@@ -109,7 +109,7 @@ pub fn run() -> Result<(), String> {
         if generation[slash24 as usize] == 0 {
             generation[slash24 as usize] = 1;
             writer
-                .insert(key_of(slash24), 24, slash24 | 1 << 24)
+                .insert(0, key_of(slash24), 24, slash24 | 1 << 24)
                 .map_err(|e| e.to_string())?;
             present.push(slash24);
         }
@@ -140,15 +140,15 @@ pub fn run() -> Result<(), String> {
             let result = match *g % 3 {
                 0 => {
                     *g = 1;
-                    writer.insert(key_of(slash24), 24, slash24 | 1 << 24)
+                    writer.insert(0, key_of(slash24), 24, slash24 | 1 << 24)
                 }
                 1 => {
                     *g = 2;
-                    writer.insert(key_of(slash24), 24, slash24 | 2 << 24)
+                    writer.insert(0, key_of(slash24), 24, slash24 | 2 << 24)
                 }
                 _ => {
                     *g = 3;
-                    writer.remove(key_of(slash24), 24)
+                    writer.remove(0, key_of(slash24), 24)
                 }
             };
             failures += u64::from(result.is_err());

@@ -18,7 +18,7 @@ pub use mac::MacAddr;
 pub use map_server::{parse_map_server, MapServerConfig, NegativeAction, Site};
 pub use model::*;
 pub use summary::summary;
-pub use validate::{Host, MAX_INSTANCE_ID, MAX_MAP_CACHE};
+pub use validate::{Host, MAX_INSTANCES, MAX_INSTANCE_ID, MAX_MAP_CACHE};
 
 /// Parses and validates `text`; `file` names it in errors.
 pub fn parse(text: &str, file: &str, host: &Host) -> Result<Config, ConfigErrors> {

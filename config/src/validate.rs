@@ -12,6 +12,8 @@ use crate::model::{
 
 /// Largest instance-id (24 bits on the wire).
 pub const MAX_INSTANCE_ID: u32 = 0x00ff_ffff;
+/// Most instance-ids, the default included, one xTR serves (the data plane's table count).
+pub const MAX_INSTANCES: usize = 128;
 /// Most map-cache entries the data plane is built for.
 pub const MAX_MAP_CACHE: u32 = 4_000_000;
 
@@ -48,7 +50,8 @@ pub fn validate(config: &Config, host: &Host) -> Vec<Issue> {
         .flat_map(|p| p.addresses.iter().map(IpNet::addr))
         .collect();
     v.database(&config.database, &rloc_addresses);
-    v.map_cache(&config.map_cache);
+    let instances: HashSet<u32> = config.database.iter().map(|e| e.instance_id).collect();
+    v.map_cache(&config.map_cache, &instances);
     v.map_servers(config);
     v.resolvers(config);
     v.underlay_families(config);
@@ -397,6 +400,7 @@ impl Validator {
             "database",
             entries.iter().map(|e| (e.prefix, e.instance_id)),
         );
+        self.instances_apart(&path, entries);
         for (i, entry) in entries.iter().enumerate() {
             let here = path.index(i);
             if entry.locator.is_empty() {
@@ -420,7 +424,43 @@ impl Validator {
         }
     }
 
-    fn map_cache(&mut self, entries: &[StaticMapping]) {
+    /// The ITR tells a packet's instance by its source address, so local prefixes of different
+    /// instances must not overlap; and the data plane has a table per instance, up to a limit.
+    fn instances_apart(&mut self, path: &FieldPath, entries: &[DatabaseEntry]) {
+        for (j, later) in entries.iter().enumerate() {
+            let clash = entries[..j].iter().position(|earlier| {
+                earlier.instance_id != later.instance_id
+                    && (earlier.prefix.contains(&later.prefix.network())
+                        || later.prefix.contains(&earlier.prefix.network()))
+            });
+            if let Some(i) = clash {
+                let earlier = &entries[i];
+                self.report(
+                    path.index(j).key("prefix"),
+                    format!(
+                        "{} (instance-id {}) overlaps {} (instance-id {}) in database[{i}]; \
+                         the ITR finds a packet's instance from its source address, so local \
+                         EID prefixes of different instances must not overlap",
+                        later.prefix, later.instance_id, earlier.prefix, earlier.instance_id
+                    ),
+                );
+            }
+        }
+        let instances: HashSet<u32> = std::iter::once(0)
+            .chain(entries.iter().map(|e| e.instance_id))
+            .collect();
+        if instances.len() > MAX_INSTANCES {
+            self.report(
+                path.clone(),
+                format!(
+                    "{} instance-ids (with the default one); at most {MAX_INSTANCES} are supported",
+                    instances.len()
+                ),
+            );
+        }
+    }
+
+    fn map_cache(&mut self, entries: &[StaticMapping], instances: &HashSet<u32>) {
         let path = self.root.key("map_cache");
         self.unique_prefixes(
             &path,
@@ -429,6 +469,16 @@ impl Validator {
         );
         for (i, entry) in entries.iter().enumerate() {
             let here = path.index(i);
+            if entry.instance_id != 0 && !instances.contains(&entry.instance_id) {
+                self.report(
+                    here.key("instance_id"),
+                    format!(
+                        "instance-id {} has no [[database]] prefix, so no local host could use \
+                         this mapping; add the instance's EID prefix to [[database]]",
+                        entry.instance_id
+                    ),
+                );
+            }
             match (entry.action, entry.locator.is_empty()) {
                 (MapAction::Encapsulate, true) => self.report(
                     here.key("locator"),

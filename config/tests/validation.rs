@@ -171,8 +171,36 @@ fn local_locator_must_be_an_rloc_port_address() {
 fn duplicate_prefixes() {
     let text = format!("{VALID}\n[[database]]\nprefix = \"10.1.0.0/24\"\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n");
     one_error(&text, "database[1].prefix", "is already in database[0]");
-    let with_iid = format!("{VALID}\n[[database]]\nprefix = \"10.1.0.0/24\"\ninstance_id = 7\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n");
-    parse(&with_iid, "t", &host()).expect("same prefix in another instance is fine");
+}
+
+const INSTANCE_7: &str = "\n[[database]]\nprefix = \"10.7.0.0/24\"\ninstance_id = 7\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n";
+
+/// A static mapping in `instance_id` for 10.2.0.0/24.
+fn mapping_in(instance_id: u32) -> String {
+    format!("\n[[map_cache]]\nprefix = \"10.2.0.0/24\"\ninstance_id = {instance_id}\n[[map_cache.locator]]\naddress = \"192.0.2.50\"\n")
+}
+
+#[test]
+fn local_prefixes_of_different_instances_must_not_overlap() {
+    let overlapping = format!("{VALID}\n[[database]]\nprefix = \"10.1.0.128/25\"\ninstance_id = 7\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n");
+    one_error(
+        &overlapping,
+        "database[1].prefix",
+        "overlaps 10.1.0.0/24 (instance-id 0) in database[0]",
+    );
+    let apart = format!("{VALID}{INSTANCE_7}{}{}", mapping_in(0), mapping_in(7));
+    parse(&apart, "t", &host())
+        .expect("disjoint local prefixes; the same remote prefix in two instances");
+}
+
+#[test]
+fn static_mapping_needs_a_local_prefix_in_its_instance() {
+    let text = format!("{VALID}{INSTANCE_7}{}", mapping_in(9));
+    one_error(
+        &text,
+        "map_cache[0].instance_id",
+        "instance-id 9 has no [[database]] prefix",
+    );
 }
 
 #[test]

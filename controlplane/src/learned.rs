@@ -23,10 +23,18 @@ pub enum Installed {
     StaticKept,
 }
 
+/// A map-cache key: instance-id (`None` for the default instance, which 0 also names) and prefix.
+pub type CacheKey = (Option<u32>, IpNet);
+
+/// The key of `prefix` in `instance_id`, with the default instance spelled one way.
+pub fn cache_key(instance_id: Option<u32>, prefix: &IpNet) -> CacheKey {
+    (instance_id.filter(|&iid| iid != 0), prefix.trunc())
+}
+
 /// Expiry bookkeeping for learned map-cache entries.
 #[derive(Debug)]
 pub struct LearnedMappings {
-    expiry: HashMap<IpNet, Instant>,
+    expiry: HashMap<CacheKey, Instant>,
     limit: usize,
 }
 
@@ -49,17 +57,17 @@ impl LearnedMappings {
         if install.ttl_minutes == 0 {
             return Ok(Installed::NotCached);
         }
-        let prefix = install.prefix.trunc();
-        let learned = self.expiry.contains_key(&prefix);
-        if !learned && cache.get(&prefix).is_some() {
+        let key = cache_key(install.mapping.instance_id, &install.prefix);
+        let learned = self.expiry.contains_key(&key);
+        if !learned && cache.get(key.0, &key.1).is_some() {
             return Ok(Installed::StaticKept);
         }
         if !learned && cache.len() >= self.limit {
             self.evict_one(cache)?;
         }
-        cache.insert(prefix, install.mapping)?;
+        cache.insert(key.1, install.mapping)?;
         let expires = now + Duration::from_secs(60 * u64::from(install.ttl_minutes));
-        self.expiry.insert(prefix, expires);
+        self.expiry.insert(key, expires);
         Ok(Installed::Cached(expires))
     }
 
@@ -68,40 +76,40 @@ impl LearnedMappings {
             return Ok(());
         };
         self.expiry.remove(&victim);
-        cache.remove(&victim).map(drop)
+        cache.remove(victim.0, &victim.1).map(drop)
     }
 
-    /// Removes every entry whose TTL ran out; returns the prefixes removed.
+    /// Removes every entry whose TTL ran out; returns the keys removed.
     pub fn expire(
         &mut self,
         cache: &mut MapCacheWriter,
         now: Instant,
-    ) -> Result<Vec<IpNet>, MapCacheError> {
-        let due: Vec<IpNet> = self
+    ) -> Result<Vec<CacheKey>, MapCacheError> {
+        let due: Vec<CacheKey> = self
             .expiry
             .iter()
             .filter(|(_, at)| **at <= now)
-            .map(|(p, _)| *p)
+            .map(|(key, _)| *key)
             .collect();
-        for prefix in &due {
-            self.expiry.remove(prefix);
-            cache.remove(prefix)?;
+        for key in &due {
+            self.expiry.remove(key);
+            cache.remove(key.0, &key.1)?;
         }
         Ok(due)
     }
 
     /// Removes every learned entry; returns how many.
     pub fn flush(&mut self, cache: &mut MapCacheWriter) -> Result<usize, MapCacheError> {
-        let all: Vec<IpNet> = self.expiry.drain().map(|(p, _)| p).collect();
-        for prefix in &all {
-            cache.remove(prefix)?;
+        let all: Vec<CacheKey> = self.expiry.drain().map(|(key, _)| key).collect();
+        for key in &all {
+            cache.remove(key.0, &key.1)?;
         }
         Ok(all.len())
     }
 
-    /// Stops tracking `prefix` (an operator replaced or removed it).
-    pub fn forget(&mut self, prefix: &IpNet) {
-        self.expiry.remove(&prefix.trunc());
+    /// Stops tracking `prefix` in `instance_id` (an operator replaced or removed it).
+    pub fn forget(&mut self, instance_id: Option<u32>, prefix: &IpNet) {
+        self.expiry.remove(&cache_key(instance_id, prefix));
     }
 
     /// When [`expire`](Self::expire) next has work.
@@ -109,9 +117,9 @@ impl LearnedMappings {
         self.expiry.values().min().copied()
     }
 
-    /// When the learned entry for exactly `prefix` expires.
-    pub fn expires_at(&self, prefix: &IpNet) -> Option<Instant> {
-        self.expiry.get(&prefix.trunc()).copied()
+    /// When the learned entry for exactly `prefix` in `instance_id` expires.
+    pub fn expires_at(&self, instance_id: Option<u32>, prefix: &IpNet) -> Option<Instant> {
+        self.expiry.get(&cache_key(instance_id, prefix)).copied()
     }
 
     pub fn len(&self) -> usize {

@@ -54,6 +54,9 @@ pub enum Request {
     ShowCache {
         #[serde(default)]
         eid: Option<IpAddr>,
+        /// The instance the EID is in (default instance when absent).
+        #[serde(default)]
+        instance_id: Option<u32>,
     },
     ShowDatabase,
     ShowServers,
@@ -71,6 +74,8 @@ pub enum Request {
     },
     MapDel {
         prefix: IpNet,
+        #[serde(default)]
+        instance_id: Option<u32>,
     },
     /// Drops every mapping learned from Map-Replies.
     Flush,
@@ -160,7 +165,7 @@ fn parse_action(name: &str) -> Result<Action, String> {
 fn mapping_json(xtr: &Xtr, prefix: &IpNet, mapping: &Mapping, now: Instant) -> Value {
     let expires = xtr
         .learned
-        .expires_at(prefix)
+        .expires_at(mapping.instance_id, prefix)
         .map(|at| at.saturating_duration_since(now).as_secs());
     json!({
         "prefix": prefix.to_string(),
@@ -185,14 +190,17 @@ fn act(
     now: Instant,
 ) -> Result<Value, String> {
     match request {
-        Request::ShowCache { eid: Some(eid) } => {
+        Request::ShowCache {
+            eid: Some(eid),
+            instance_id,
+        } => {
             let (prefix, mapping) = xtr
                 .map_cache
-                .lookup(eid)
+                .lookup(instance_id, eid)
                 .ok_or_else(|| format!("no map-cache entry covers {eid}"))?;
             Ok(mapping_json(xtr, &prefix, &mapping, now))
         }
-        Request::ShowCache { eid: None } => {
+        Request::ShowCache { eid: None, .. } => {
             let mut entries: Vec<(IpNet, Mapping)> = xtr
                 .map_cache
                 .iter()
@@ -292,8 +300,11 @@ fn act(
             xtr.add_static(prefix.trunc(), mapping)?;
             Ok(json!({"added": prefix.trunc().to_string()}))
         }
-        Request::MapDel { prefix } => {
-            if xtr.remove_mapping(&prefix)? {
+        Request::MapDel {
+            prefix,
+            instance_id,
+        } => {
+            if xtr.remove_mapping(instance_id, &prefix)? {
                 Ok(json!({"deleted": prefix.trunc().to_string()}))
             } else {
                 Err(format!("no map-cache entry for exactly {}", prefix.trunc()))

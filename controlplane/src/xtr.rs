@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dataplane::mapcache::{MapCacheWriter, Mapping};
+use dataplane::mapcache::{Instances, MapCacheWriter, Mapping};
 use ipnet::IpNet;
 
 use crate::learned::{Installed, LearnedMappings};
@@ -374,7 +374,10 @@ impl Xtr {
     fn solicit(&mut self, record: &EidRecord, correspondents: &[Address], now: Instant) {
         let mut targets = self.responder.recent_correspondents(now);
         for correspondent in correspondents.iter().filter_map(Address::ip) {
-            if let Some((_, mapping)) = self.map_cache.lookup(correspondent) {
+            if let Some((_, mapping)) = self
+                .map_cache
+                .lookup(record.eid.instance_id(), correspondent)
+            {
                 targets.extend(mapping.locators.iter().map(|l| l.address));
             }
         }
@@ -423,7 +426,11 @@ impl Xtr {
         self.stats.smrs_received += 1;
         for record in &received.request.records {
             let Some(eid) = record.eid.ip() else { continue };
-            if self.map_cache.lookup(eid).is_some() {
+            if self
+                .map_cache
+                .lookup(record.eid.instance_id(), eid)
+                .is_some()
+            {
                 let source = self.source_eid_for(eid);
                 self.resolver.handle_smr(eid, source, now);
             }
@@ -637,7 +644,7 @@ impl Xtr {
 
     /// Installs an operator's static mapping (it does not expire).
     pub fn add_static(&mut self, prefix: IpNet, mapping: Mapping) -> Result<(), String> {
-        self.learned.forget(&prefix);
+        self.learned.forget(mapping.instance_id, &prefix);
         for locator in &mapping.locators {
             self.prober.track(
                 locator.address,
@@ -653,10 +660,18 @@ impl Xtr {
         Ok(())
     }
 
-    /// Removes the mapping of exactly `prefix`, learned or static; returns whether there was one.
-    pub fn remove_mapping(&mut self, prefix: &IpNet) -> Result<bool, String> {
-        self.learned.forget(prefix);
-        let removed = self.map_cache.remove(prefix).map_err(|e| e.to_string())?;
+    /// Removes the mapping of exactly `prefix` in `instance_id`, learned or static; returns
+    /// whether there was one.
+    pub fn remove_mapping(
+        &mut self,
+        instance_id: Option<u32>,
+        prefix: &IpNet,
+    ) -> Result<bool, String> {
+        self.learned.forget(instance_id, prefix);
+        let removed = self
+            .map_cache
+            .remove(instance_id, prefix)
+            .map_err(|e| e.to_string())?;
         self.map_cache.publish();
         Ok(removed)
     }
@@ -737,7 +752,14 @@ impl XtrSetup {
                 rlocs.clone(),
                 Duration::from_secs(600),
             ),
-            map_cache: MapCacheWriter::new(self.map_cache_limit, dataplane::rcu::Qsbr::new(2)),
+            map_cache: MapCacheWriter::new(
+                self.map_cache_limit,
+                // More instances than an xTR serves leaves only the default one: their mappings
+                // are then refused one by one with a clear error.
+                Instances::new(self.database.iter().filter_map(|r| r.eid.instance_id()))
+                    .unwrap_or_default(),
+                dataplane::rcu::Qsbr::new(2),
+            ),
             learned: LearnedMappings::new(self.map_cache_limit as usize),
             mobility: self.mobility,
             prober: Prober::new(

@@ -173,7 +173,10 @@ fn our_xtrs_register_and_resolve_each_other_through_the_map_server() {
     let reply = b.poll_transmit().expect("B answers");
     assert_eq!(reply.destination, sa("192.0.2.1:4342"), "to A's ITR-RLOC");
     a.handle_datagram(sa("192.0.2.2:4342"), &reply.payload, t0);
-    let (prefix, mapping) = a.map_cache.lookup(ip("10.2.0.20")).expect("installed in A");
+    let (prefix, mapping) = a
+        .map_cache
+        .lookup(None, ip("10.2.0.20"))
+        .expect("installed in A");
     assert_eq!(prefix, "10.2.0.0/24".parse().unwrap());
     assert_eq!(mapping.locators[0].address, ip("192.0.2.2"));
     assert_eq!(ms.stats().requests_forwarded, 1);

@@ -129,7 +129,7 @@ fn priorities(xtr: &Xtr) -> Vec<(IpAddr, u8)> {
 
 /// The locator the data cores would pick for the VM (lowest priority among those up).
 fn selected(xtr: &Xtr) -> IpAddr {
-    let (_, mapping) = xtr.map_cache.lookup(ip(VM)).unwrap();
+    let (_, mapping) = xtr.map_cache.lookup(None, ip(VM)).unwrap();
     mapping
         .locators
         .iter()

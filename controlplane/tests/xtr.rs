@@ -155,7 +155,10 @@ fn a_miss_is_resolved_installed_and_expires() {
         &reply_bytes(request.nonce, false, vec![remote.clone()]),
         t0,
     );
-    let (prefix, mapping) = xtr.map_cache.lookup(ip("10.2.0.99")).expect("installed");
+    let (prefix, mapping) = xtr
+        .map_cache
+        .lookup(None, ip("10.2.0.99"))
+        .expect("installed");
     assert_eq!(prefix, "10.2.0.0/24".parse().unwrap());
     assert_eq!(mapping.locators[0].address, ip("192.0.2.2"));
     assert_eq!(xtr.take_new_locators(), vec![ip("192.0.2.2")]);
@@ -383,7 +386,7 @@ fn probes(xtr: &mut Xtr) -> Vec<(IpAddr, u64)> {
 }
 
 fn selected(xtr: &Xtr) -> Vec<IpAddr> {
-    let (_, mapping) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    let (_, mapping) = xtr.map_cache.lookup(None, ip("10.2.0.20")).unwrap();
     let best = mapping
         .locators
         .iter()
@@ -484,19 +487,19 @@ fn locator_status_bits_from_a_site_update_its_mappings() {
     );
     // 192.0.2.2 says: "I am up (bit 0), my other locator is not (bit 1 clear)".
     xtr.handle_locator_status(ip("192.0.2.2"), 0b01);
-    let (_, mapping) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    let (_, mapping) = xtr.map_cache.lookup(None, ip("10.2.0.20")).unwrap();
     assert_eq!(
         mapping.locators.iter().map(|l| l.up).collect::<Vec<_>>(),
         vec![true, false]
     );
     // A sender whose own bit is clear is not believed (a multi-xTR site numbering differently).
     xtr.handle_locator_status(ip("192.0.2.3"), 0b01);
-    let (_, unchanged) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    let (_, unchanged) = xtr.map_cache.lookup(None, ip("10.2.0.20")).unwrap();
     assert_eq!(unchanged, mapping);
     // Both up again; an address in no mapping changes nothing.
     xtr.handle_locator_status(ip("192.0.2.3"), 0b11);
     xtr.handle_locator_status(ip("192.0.2.77"), 0);
-    let (_, mapping) = xtr.map_cache.lookup(ip("10.2.0.20")).unwrap();
+    let (_, mapping) = xtr.map_cache.lookup(None, ip("10.2.0.20")).unwrap();
     assert!(mapping.locators.iter().all(|l| l.up));
     assert_eq!(xtr.stats().locator_status_changes, 2);
 }
@@ -535,7 +538,7 @@ fn a_dead_locator_stays_down_when_its_mapping_is_learned_again() {
     xtr.handle_timeout(later);
     assert!(xtr
         .map_cache
-        .lookup(ip("10.2.0.20"))
+        .lookup(None, ip("10.2.0.20"))
         .is_none_or(|(p, _)| p.prefix_len() != 24));
     learn_site_b(&mut xtr, both(), later);
     assert_eq!(

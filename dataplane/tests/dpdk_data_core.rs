@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use dataplane::dpdk::{DataCore, PortIo};
-use dataplane::mapcache::{Action, DatabaseWriter, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::PacketBuffer as _;
 use dataplane::pipeline::PuntLimiter;
 use dataplane::pipeline::{
@@ -106,7 +106,7 @@ fn data_core_forwards_between_real_ports() {
     let (mut remote_tx, mut remote_rx) = (remote.tx_queue(0).unwrap(), remote.rx_queue(0).unwrap());
 
     let qsbr = Qsbr::new(2);
-    let mut cache = MapCacheWriter::new(64, qsbr.clone());
+    let mut cache = MapCacheWriter::new(64, Instances::default(), qsbr.clone());
     let remote_site = Mapping {
         action: Action::Encapsulate,
         instance_id: None,
@@ -125,7 +125,7 @@ fn data_core_forwards_between_real_ports() {
         .insert("2001:db8:b::/64".parse().unwrap(), remote_site)
         .unwrap();
     cache.publish();
-    let mut database = DatabaseWriter::new(qsbr.clone());
+    let mut database = DatabaseWriter::new(Instances::default(), qsbr.clone());
     database.insert("10.1.0.0/24".parse().unwrap(), 0).unwrap();
     database
         .insert("2001:db8:a::/64".parse().unwrap(), 0)
@@ -252,7 +252,7 @@ fn data_core_forwards_between_real_ports() {
     let reply = udp_packet("10.2.0.20".parse().unwrap(), host_v4, b"reply");
     let encapsulated = {
         let reader = qsbr.register().unwrap();
-        let mut back = MapCacheWriter::new(4, qsbr.clone());
+        let mut back = MapCacheWriter::new(4, Instances::default(), qsbr.clone());
         back.insert(
             "10.1.0.0/24".parse().unwrap(),
             Mapping {
@@ -269,7 +269,7 @@ fn data_core_forwards_between_real_ports() {
         )
         .unwrap();
         back.publish();
-        let mut remote_db = DatabaseWriter::new(qsbr.clone());
+        let mut remote_db = DatabaseWriter::new(Instances::default(), qsbr.clone());
         remote_db.insert("10.2.0.0/24".parse().unwrap(), 0).unwrap();
         remote_db.publish();
         let (shared, db) = (back.shared(), remote_db.shared());

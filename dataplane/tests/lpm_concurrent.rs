@@ -14,14 +14,14 @@ use dataplane::rcu::Qsbr;
 #[test]
 fn readers_only_see_published_versions() {
     let qsbr = Qsbr::new(2);
-    let mut writer = LpmWriter::new(32, 1 << 20, qsbr.clone());
+    let mut writer = LpmWriter::new(32, 1, 1 << 20, qsbr.clone());
     let key = |i: u32| u128::from(0x0a00_0000u32 | (i << 8)) << 96;
     writer
-        .insert(u128::from(0x0a00_0000u32) << 96, 8, 1)
+        .insert(0, u128::from(0x0a00_0000u32) << 96, 8, 1)
         .unwrap();
     const PREFIXES: u32 = 512;
     for i in 0..PREFIXES {
-        writer.insert(key(i), 24, 1000 + i).unwrap();
+        writer.insert(0, key(i), 24, 1000 + i).unwrap();
     }
     writer.publish();
     let table = writer.table();
@@ -34,14 +34,15 @@ fn readers_only_see_published_versions() {
             let mut reader = qsbr.register().unwrap();
             std::thread::spawn(move || {
                 let mut lookups = 0u64;
-                let keys: Vec<u128> = (0..PREFIXES).map(|i| key(i) | 0x42 << 96).collect();
+                let keys: Vec<(usize, u128)> =
+                    (0..PREFIXES).map(|i| (0, key(i) | 0x42 << 96)).collect();
                 let mut out = vec![None; 32];
                 while !stop.load(Ordering::Relaxed) {
                     {
                         let view = table.view(&reader);
                         for chunk in keys.chunks(32) {
                             view.lookup_burst(chunk, &mut out);
-                            for (k, v) in chunk.iter().zip(&out) {
+                            for ((_, k), v) in chunk.iter().zip(&out) {
                                 let i = (((k >> 96) as u32) >> 8) & 0xffff;
                                 let legal = matches!(v, Some(1)) || matches!(v, Some(x) if (x - 1000) % PREFIXES == i % PREFIXES);
                                 assert!(legal, "prefix {i}: impossible value {v:?}");
@@ -61,11 +62,11 @@ fn readers_only_see_published_versions() {
         for i in (round % 7..PREFIXES).step_by(7) {
             match (round + i) % 3 {
                 0 => {
-                    writer.remove(key(i), 24).unwrap();
+                    writer.remove(0, key(i), 24).unwrap();
                 }
                 _ => {
                     writer
-                        .insert(key(i), 24, 1000 + i + PREFIXES * (round % 5))
+                        .insert(0, key(i), 24, 1000 + i + PREFIXES * (round % 5))
                         .unwrap();
                 }
             }

@@ -1,5 +1,6 @@
 //! The LPM against a naive reference on random prefix sets and keys, with inserts, replacements
-//! and deletes that uncover shorter prefixes; IPv4 and IPv6.
+//! and deletes that uncover shorter prefixes; IPv4 and IPv6; several tables (instance-ids) in
+//! one LPM, which must never see each other's prefixes.
 
 use std::collections::HashMap;
 
@@ -7,18 +8,21 @@ use dataplane::lpm::{mask, Key, LpmWriter};
 use dataplane::rcu::Qsbr;
 use proptest::prelude::*;
 
-/// Longest match by scanning every prefix.
-fn reference(prefixes: &HashMap<(Key, u8), u32>, key: Key) -> Option<u32> {
+/// Tables the property tests use; lookups also probe one beyond them.
+const TABLES: usize = 3;
+
+/// Longest match in `table` by scanning every prefix.
+fn reference(prefixes: &HashMap<(usize, Key, u8), u32>, table: usize, key: Key) -> Option<u32> {
     prefixes
         .iter()
-        .filter(|((p, len), _)| mask(key, *len) == *p)
-        .max_by_key(|((_, len), _)| *len)
+        .filter(|((t, p, len), _)| *t == table && mask(key, *len) == *p)
+        .max_by_key(|((_, _, len), _)| *len)
         .map(|(_, v)| *v)
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Insert(Key, u8, u32),
+    Insert(usize, Key, u8, u32),
     Remove(usize),
 }
 
@@ -29,7 +33,7 @@ fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
         roots,
         proptest::collection::vec(
             (
-                0usize..3,
+                (0usize..3, 0..TABLES),
                 any::<u128>(),
                 0u8..=bits,
                 0u32..1000,
@@ -41,7 +45,7 @@ fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
     )
         .prop_map(move |(roots, raw)| {
             raw.into_iter()
-                .map(|(root, noise, len, value, remove, index)| {
+                .map(|((root, table), noise, len, value, remove, index)| {
                     if remove {
                         Op::Remove(index)
                     } else {
@@ -62,7 +66,7 @@ fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
                         } else {
                             u128::MAX << (128 - u32::from(bits))
                         };
-                        Op::Insert(mask((top | low) & width_mask, len), len, value)
+                        Op::Insert(table, mask((top | low) & width_mask, len), len, value)
                     }
                 })
                 .collect()
@@ -70,8 +74,8 @@ fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
 }
 
 fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError> {
-    let mut writer = LpmWriter::new(bits, 1 << 20, Qsbr::new(1));
-    let mut model: HashMap<(Key, u8), u32> = HashMap::new();
+    let mut writer = LpmWriter::new(bits, TABLES, 1 << 20, Qsbr::new(1));
+    let mut model: HashMap<(usize, Key, u8), u32> = HashMap::new();
     let width_mask = if bits == 128 {
         u128::MAX
     } else {
@@ -79,24 +83,28 @@ fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError>
     };
     for op in ops {
         match op {
-            Op::Insert(key, len, value) => {
+            Op::Insert(table, key, len, value) => {
                 prop_assert_eq!(
-                    writer.insert(key, len, value).unwrap(),
-                    model.insert((key, len), value)
+                    writer.insert(table, key, len, value).unwrap(),
+                    model.insert((table, key, len), value)
                 );
             }
             Op::Remove(index) if !model.is_empty() => {
-                let (&(key, len), _) = model.iter().nth(index % model.len()).unwrap();
-                prop_assert_eq!(writer.remove(key, len).unwrap(), model.remove(&(key, len)));
+                let (&(table, key, len), _) = model.iter().nth(index % model.len()).unwrap();
+                prop_assert_eq!(
+                    writer.remove(table, key, len).unwrap(),
+                    model.remove(&(table, key, len))
+                );
             }
             Op::Remove(_) => {}
         }
         writer.publish();
         let table = writer.published();
-        // Probe the prefixes themselves, their last addresses, and random keys.
-        let mut keys: Vec<u128> = model
+        // Probe the prefixes themselves, their last addresses, and random keys, in every table
+        // and one that does not exist.
+        let mut addresses: Vec<u128> = model
             .keys()
-            .flat_map(|&(k, len)| {
+            .flat_map(|&(_, k, len)| {
                 let last = if len >= 128 {
                     k
                 } else {
@@ -105,13 +113,16 @@ fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError>
                 [k, last]
             })
             .collect();
-        keys.extend(probes.iter().map(|p| p & width_mask));
+        addresses.extend(probes.iter().map(|p| p & width_mask));
+        let keys: Vec<(usize, u128)> = (0..=TABLES)
+            .flat_map(|t| addresses.iter().map(move |&a| (t, a)))
+            .collect();
         let mut burst = vec![None; keys.len()];
         table.lookup_burst(&keys, &mut burst);
-        for (key, got) in keys.iter().zip(burst) {
-            let want = reference(&model, *key);
-            prop_assert_eq!(table.lookup(*key), want, "key {:032x}", key);
-            prop_assert_eq!(got, want, "burst, key {:032x}", key);
+        for (&(t, key), got) in keys.iter().zip(burst) {
+            let want = reference(&model, t, key);
+            prop_assert_eq!(table.lookup(t, key), want, "table {} key {:032x}", t, key);
+            prop_assert_eq!(got, want, "burst, table {} key {:032x}", t, key);
         }
     }
     prop_assert_eq!(writer.len(), model.len());
@@ -134,53 +145,60 @@ proptest! {
 
 #[test]
 fn edges_default_host_routes_and_uncovering() {
-    let mut w = LpmWriter::new(32, 1 << 16, Qsbr::new(1));
+    let mut w = LpmWriter::new(32, 1, 1 << 16, Qsbr::new(1));
     let k = |a: u8, b: u8, c: u8, d: u8| u128::from(u32::from_be_bytes([a, b, c, d])) << 96;
-    w.insert(0, 0, 1).unwrap();
-    w.insert(k(10, 0, 0, 0), 8, 2).unwrap();
-    w.insert(k(10, 1, 2, 0), 24, 3).unwrap();
-    w.insert(k(10, 1, 2, 3), 32, 4).unwrap();
+    w.insert(0, 0, 0, 1).unwrap();
+    w.insert(0, k(10, 0, 0, 0), 8, 2).unwrap();
+    w.insert(0, k(10, 1, 2, 0), 24, 3).unwrap();
+    w.insert(0, k(10, 1, 2, 3), 32, 4).unwrap();
     assert_eq!(
-        w.published().lookup(k(10, 1, 2, 3)),
+        w.published().lookup(0, k(10, 1, 2, 3)),
         None,
         "nothing is visible before publish"
     );
     w.publish();
     let t = w.published();
-    assert_eq!(t.lookup(k(10, 1, 2, 3)), Some(4));
-    assert_eq!(t.lookup(k(10, 1, 2, 4)), Some(3));
-    assert_eq!(t.lookup(k(10, 9, 9, 9)), Some(2));
-    assert_eq!(t.lookup(k(11, 0, 0, 0)), Some(1));
-    w.remove(k(10, 1, 2, 0), 24).unwrap();
+    assert_eq!(t.lookup(0, k(10, 1, 2, 3)), Some(4));
+    assert_eq!(t.lookup(0, k(10, 1, 2, 4)), Some(3));
+    assert_eq!(t.lookup(0, k(10, 9, 9, 9)), Some(2));
+    assert_eq!(t.lookup(0, k(11, 0, 0, 0)), Some(1));
+    w.remove(0, k(10, 1, 2, 0), 24).unwrap();
     assert_eq!(
-        w.published().lookup(k(10, 1, 2, 4)),
+        w.published().lookup(0, k(10, 1, 2, 4)),
         Some(3),
         "unpublished changes are invisible"
     );
     w.publish();
     assert_eq!(
-        w.published().lookup(k(10, 1, 2, 4)),
+        w.published().lookup(0, k(10, 1, 2, 4)),
         Some(2),
         "the /8 shows through again"
     );
-    w.remove(0, 0).unwrap();
+    w.remove(0, 0, 0).unwrap();
     w.publish();
-    assert_eq!(w.published().lookup(k(11, 0, 0, 0)), None);
-    assert!(w.insert(k(10, 0, 0, 1), 8, 5).is_err(), "host bits");
-    assert!(w.insert(0, 33, 5).is_err(), "too long");
-    assert!(w.insert(0, 0, u32::MAX).is_err(), "value too large");
+    assert_eq!(w.published().lookup(0, k(11, 0, 0, 0)), None);
+    assert!(w.insert(0, k(10, 0, 0, 1), 8, 5).is_err(), "host bits");
+    assert!(w.insert(0, 0, 33, 5).is_err(), "too long");
+    assert!(w.insert(0, 0, 0, u32::MAX).is_err(), "value too large");
+    assert_eq!(
+        w.insert(1, 0, 0, 5),
+        Err(dataplane::lpm::LpmError::NoSuchTable {
+            table: 1,
+            tables: 1
+        })
+    );
 
-    let mut v6 = LpmWriter::new(128, 1 << 16, Qsbr::new(1));
-    v6.insert(u128::MAX, 128, 9).unwrap();
-    v6.insert(u128::MAX << 1, 127, 8).unwrap();
+    let mut v6 = LpmWriter::new(128, 1, 1 << 16, Qsbr::new(1));
+    v6.insert(0, u128::MAX, 128, 9).unwrap();
+    v6.insert(0, u128::MAX << 1, 127, 8).unwrap();
     v6.publish();
-    assert_eq!(v6.published().lookup(u128::MAX), Some(9));
-    assert_eq!(v6.published().lookup(u128::MAX - 1), Some(8));
-    assert_eq!(v6.published().lookup(0), None);
+    assert_eq!(v6.published().lookup(0, u128::MAX), Some(9));
+    assert_eq!(v6.published().lookup(0, u128::MAX - 1), Some(8));
+    assert_eq!(v6.published().lookup(0, 0), None);
 
-    let mut tiny = LpmWriter::new(32, 64, Qsbr::new(1));
+    let mut tiny = LpmWriter::new(32, 1, 64, Qsbr::new(1));
     let full = (0..16)
-        .map(|i| tiny.insert(k(10, i, 0, 0), 24, 1))
+        .map(|i| tiny.insert(0, k(10, i, 0, 0), 24, 1))
         .find(Result::is_err);
     assert!(
         matches!(full, Some(Err(dataplane::lpm::LpmError::Full(_)))),

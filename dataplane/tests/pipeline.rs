@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use dataplane::mapcache::{Action, DatabaseWriter, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
     decapsulate, encapsulate, overhead, CoreCounters, Counter, EtrContext, ItrContext, LocalRlocs,
     Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
@@ -76,7 +76,8 @@ struct Site {
 /// `remote` RLOCs, with instance-id `iid`.
 fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
     let qsbr = Qsbr::new(2);
-    let mut cache = MapCacheWriter::new(1024, qsbr.clone());
+    let instances = Instances::new(iid).unwrap();
+    let mut cache = MapCacheWriter::new(1024, instances.clone(), qsbr.clone());
     let mapping = Mapping {
         action: Action::Encapsulate,
         instance_id: iid,
@@ -94,7 +95,7 @@ fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
             .unwrap();
     }
     cache.publish();
-    let mut database = DatabaseWriter::new(qsbr.clone());
+    let mut database = DatabaseWriter::new(instances, qsbr.clone());
     for prefix in [
         "10.1.0.0/24",
         "2001:db8:a::/64",
@@ -250,6 +251,84 @@ fn check_outer(outer: &[u8], inner: &[u8], outer_v6: bool, remote: IpAddr) {
     assert_eq!(lisp.instance_id(), Some(0x00abcd));
     assert_eq!(lisp.locator_status_bits(), Some(1));
     assert_eq!(&udp.payload()[8..], inner);
+}
+
+/// `base` with its map-cache and database replaced: instances 7 and 9, `database` entries
+/// (prefix, instance-id), and `map_cache` entries (prefix, instance-id, RLOC).
+fn with_instances(base: Site, database: &[(&str, u32)], map_cache: &[(&str, u32, IpAddr)]) -> Site {
+    let instances = Instances::new([7, 9]).unwrap();
+    let mut cache = MapCacheWriter::new(16, instances.clone(), base.qsbr.clone());
+    for &(prefix, iid, rloc) in map_cache {
+        let mapping = Mapping {
+            action: Action::Encapsulate,
+            instance_id: Some(iid),
+            map_version: 0,
+            locators: vec![Locator {
+                address: rloc,
+                priority: 1,
+                weight: 100,
+                up: true,
+            }],
+        };
+        cache.insert(prefix.parse().unwrap(), mapping).unwrap();
+    }
+    cache.publish();
+    let mut db = DatabaseWriter::new(instances, base.qsbr.clone());
+    for &(prefix, iid) in database {
+        db.insert(prefix.parse().unwrap(), iid).unwrap();
+    }
+    db.publish();
+    Site {
+        cache,
+        database: db,
+        ..base
+    }
+}
+
+/// Two VPNs reach the same remote prefix at different RLOCs: the ITR picks the mapping of the
+/// source's instance and carries that instance-id; the ETR delivers only within the instance.
+#[test]
+fn instances_keep_overlapping_eid_spaces_apart() {
+    let (rloc_7, rloc_9) = (IpAddr::V4(RLOC_B4), IpAddr::V6(rloc_b6()));
+    let a = with_instances(
+        site((RLOC_A4, rloc_a6()), rloc_7, None),
+        &[("10.1.7.0/24", 7), ("10.1.9.0/24", 9)],
+        &[("10.2.0.0/24", 7, rloc_7), ("10.2.0.0/24", 9, rloc_9)],
+    );
+    let b = with_instances(
+        site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None),
+        &[("10.2.0.0/24", 7)],
+        &[],
+    );
+    let config = PathConfig::default();
+    let dst: IpAddr = "10.2.0.20".parse().unwrap();
+    let mut sent = Vec::new();
+    for (src, iid, rloc) in [("10.1.7.10", 7, rloc_7), ("10.1.9.10", 9, rloc_9)] {
+        let original = inner_packet(src.parse().unwrap(), dst, 64, 0);
+        let mut buffer = VecBuffer::new(128, &original, 2048);
+        let (verdict, _) = run_itr(&a, &config, &mut buffer);
+        assert_eq!(verdict, Verdict::Encapsulated { rloc }, "source {src}");
+        let lisp_at = if rloc.is_ipv6() { 48 } else { 28 };
+        let lisp = LispHeader::new_checked(&buffer.data()[lisp_at..]).unwrap();
+        assert_eq!(lisp.instance_id(), Some(iid), "source {src}");
+        sent.push(buffer);
+    }
+    let mut wrong_instance = sent.pop().unwrap();
+    let mut right_instance = sent.pop().unwrap();
+    let (verdict, _) = run_etr(&b, &mut right_instance);
+    assert_eq!(verdict, Verdict::Decapsulated { destination: dst });
+    let (verdict, counters) = run_etr(&b, &mut wrong_instance);
+    assert_eq!(verdict, Verdict::Drop(Counter::DropInstanceMismatch));
+    assert_eq!(counters.get(Counter::DropInstanceMismatch), 1);
+
+    let stranger = inner_packet("10.1.8.10".parse().unwrap(), dst, 64, 0);
+    let mut buffer = VecBuffer::new(128, &stranger, 2048);
+    let (verdict, _) = run_itr(&a, &config, &mut buffer);
+    assert_eq!(
+        verdict,
+        Verdict::Drop(Counter::DropNotLocalSource),
+        "a source in no instance"
+    );
 }
 
 #[test]
@@ -458,7 +537,7 @@ fn every_other_outcome_has_a_verdict_and_a_counter() {
 #[test]
 fn identical_mappings_share_one_entry() {
     let qsbr = Qsbr::new(1);
-    let mut cache = MapCacheWriter::new(4, qsbr);
+    let mut cache = MapCacheWriter::new(4, Instances::default(), qsbr);
     let mapping = |last: u8| Mapping {
         action: Action::Encapsulate,
         instance_id: None,
@@ -485,11 +564,15 @@ fn identical_mappings_share_one_entry() {
         "101 prefixes, 2 distinct mappings, capacity 4"
     );
     assert_eq!(
-        cache.lookup("10.7.1.1".parse().unwrap()).map(|(p, _)| p),
+        cache
+            .lookup(None, "10.7.1.1".parse().unwrap())
+            .map(|(p, _)| p),
         Some("10.7.0.0/16".parse().unwrap())
     );
-    cache.remove(&"10.200.0.0/16".parse().unwrap()).unwrap();
-    assert_eq!(cache.lookup("10.200.1.1".parse().unwrap()), None);
+    cache
+        .remove(None, &"10.200.0.0/16".parse().unwrap())
+        .unwrap();
+    assert_eq!(cache.lookup(None, "10.200.1.1".parse().unwrap()), None);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use dataplane::dpdk::{DataCore, PortIo};
-use dataplane::mapcache::{Action, DatabaseWriter, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
     feedback_channel, CoreCounters, LocalRlocs, Neighbours, Nonces, PathConfig, PuntLimiter,
     WantedNeighbours,
@@ -69,7 +69,11 @@ fn data_core(
     world: &World<'_>,
 ) -> Result<(DataCore, RingConsumer), String> {
     let qsbr = Qsbr::new(2);
-    let mut cache = MapCacheWriter::new(world.map_cache.len() as u32 + 16, qsbr.clone());
+    let mut cache = MapCacheWriter::new(
+        world.map_cache.len() as u32 + 16,
+        Instances::default(),
+        qsbr.clone(),
+    );
     let remote = Mapping {
         action: Action::Encapsulate,
         instance_id: None,
@@ -87,7 +91,7 @@ fn data_core(
             .map_err(|e| e.to_string())?;
     }
     cache.publish();
-    let mut database = DatabaseWriter::new(qsbr.clone());
+    let mut database = DatabaseWriter::new(Instances::default(), qsbr.clone());
     database
         .insert(IpNet::V4(world.eid_prefix), 0)
         .map_err(|e| e.to_string())?;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mailbox::{mailbox, Publisher};
-use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
+use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
 use dataplane::pipeline::{
     feedback_channel, total, CoreCounters, Counter, FeedbackReceiver, Neighbours, Nonces,
     PathConfig, PuntLimiter, WantedNeighbours,
@@ -240,9 +240,15 @@ pub fn run(
     let (eid_mac, rloc_mac) = (mac(&eid_port)?, mac(&rloc_port)?);
 
     let qsbr = Qsbr::new(usize::from(cores));
-    let mut map_cache = MapCacheWriter::new(config.timers.map_cache_limit, qsbr.clone());
+    let instances = Instances::new(config.database.iter().map(|e| e.instance_id))
+        .map_err(|e| fail("instances")(&e))?;
+    let mut map_cache = MapCacheWriter::new(
+        config.timers.map_cache_limit,
+        instances.clone(),
+        qsbr.clone(),
+    );
     tables::static_map_cache(config, &mut map_cache).map_err(|e| fail("map-cache")(&e))?;
-    let mut database = DatabaseWriter::new(qsbr.clone());
+    let mut database = DatabaseWriter::new(instances, qsbr.clone());
     tables::database(config, &mut database).map_err(|e| fail("database")(&e))?;
     let (eid_neighbours, rloc_neighbours) =
         (tables::neighbours(eid_cfg), tables::neighbours(rloc_cfg));

@@ -46,10 +46,7 @@ pub fn static_map_cache(config: &Config, cache: &mut MapCacheWriter) -> Result<(
 }
 
 /// Installs every `[[database]]` prefix.
-pub fn database(
-    config: &Config,
-    database: &mut DatabaseWriter,
-) -> Result<(), dataplane::lpm::LpmError> {
+pub fn database(config: &Config, database: &mut DatabaseWriter) -> Result<(), MapCacheError> {
     for entry in &config.database {
         database.insert(entry.prefix, entry.instance_id)?;
     }
@@ -232,4 +229,13 @@ pub fn map_resolvers(config: &Config) -> Result<Vec<SocketAddr>, String> {
             Ok(SocketAddr::new(ip, dataplane::wire::lisp::CONTROL_PORT))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The configuration check and the data plane agree on how many instances fit.
+    #[test]
+    fn instance_limits_agree() {
+        assert_eq!(config::MAX_INSTANCES, dataplane::mapcache::MAX_INSTANCES);
+    }
 }

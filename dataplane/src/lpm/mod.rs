@@ -9,6 +9,9 @@
 //! so this layout and Poptrie's 18/6 geometry (also tried) perform alike; what matters is how
 //! many of a burst's misses are in flight at once (see [`LpmView::lookup_burst`]).
 //!
+//! Tables: one LPM holds several independent tables (one per instance-id, the EID space of a
+//! VPN): each has its own root, all share the arena, so a table costs only its root (256 KiB).
+//!
 //! Publication: the writer builds changed nodes in free arena space (copying only the path from
 //! the root), edits the *inactive* one of two roots, and flips a selector; a data core loads the
 //! selector once per burst, so a batch of updates appears at once, never half. Old nodes are
@@ -58,20 +61,22 @@ pub fn mask(key: Key, len: u8) -> Key {
 /// 16-bit root, 8-bit strides: an IPv4 /24 in one node, an IPv6 /48 in four.
 const LAYOUT: Layout = Layout::new(16, 8);
 
-/// The shared part: arena, two roots and the selector of the published one.
+/// The shared part: arena, two sets of roots and the selector of the published one.
 #[derive(Debug)]
 pub struct Lpm {
     words: Words,
+    /// Table `t`'s root entries are `roots[_][t << root_bits..][..1 << root_bits]`.
     roots: [Words; 2],
     active: AtomicU32,
     bits: u8,
+    tables: usize,
     layout: Layout,
 }
 
 impl Lpm {
-    fn new(bits: u8, capacity_words: usize) -> Self {
+    fn new(bits: u8, tables: usize, capacity_words: usize) -> Self {
         let layout = LAYOUT;
-        let entries = 1usize << layout.root_bits;
+        let entries = tables << layout.root_bits;
         let roots = [Words::new(entries), Words::new(entries)];
         for root in &roots {
             for i in 0..entries {
@@ -83,8 +88,14 @@ impl Lpm {
             roots,
             active: AtomicU32::new(0),
             bits,
+            tables,
             layout,
         }
+    }
+
+    /// How many tables there are.
+    pub fn tables(&self) -> usize {
+        self.tables
     }
 
     /// Key width (32 or 128).
@@ -105,6 +116,7 @@ impl Lpm {
         let active = self.active.load(Ordering::Acquire) as usize & 1;
         LpmView {
             root: &self.roots[active],
+            tables: self.tables,
             words: &self.words,
             max_depth: u32::from(self.bits),
             layout: self.layout,
@@ -116,17 +128,32 @@ impl Lpm {
 #[derive(Debug, Clone, Copy)]
 pub struct LpmView<'a> {
     root: &'a Words,
+    tables: usize,
     words: &'a Words,
     max_depth: u32,
     layout: Layout,
 }
 
 impl LpmView<'_> {
-    /// The value of the longest prefix covering `key`.
+    /// How many tables there are.
     #[inline]
-    pub fn lookup(&self, key: Key) -> Option<u32> {
+    pub fn tables(&self) -> usize {
+        self.tables
+    }
+
+    /// The root entry of `key` in `table` (INHERIT, so "no match", for a table that does not exist).
+    #[inline(always)]
+    fn root_entry(&self, table: usize, key: Key) -> u32 {
         let layout = self.layout;
-        let mut entry = self.root.get_or(layout.root_index(key), INHERIT);
+        let index = table.saturating_mul(1 << layout.root_bits) | layout.root_index(key);
+        self.root.get_or(index, INHERIT)
+    }
+
+    /// The value of the longest prefix covering `key` in `table`.
+    #[inline]
+    pub fn lookup(&self, table: usize, key: Key) -> Option<u32> {
+        let layout = self.layout;
+        let mut entry = self.root_entry(table, key);
         let mut best = INHERIT;
         let mut depth = layout.root_bits;
         while entry & CHILD != 0 && depth < self.max_depth {
@@ -151,8 +178,8 @@ impl LpmView<'_> {
     /// node and then its slot in passes of a few instructions per key, so the whole burst's cache
     /// misses are in flight together (a safe stand-in for prefetching: the pass fits in the
     /// reorder buffer), and only then does the work that depends on them.
-    /// Results go to `out[..keys.len()]`.
-    pub fn lookup_burst(&self, keys: &[Key], out: &mut [Option<u32>]) {
+    /// Results go to `out[..keys.len()]`; each key is looked up in its own table.
+    pub fn lookup_burst(&self, keys: &[(usize, Key)], out: &mut [Option<u32>]) {
         const MAX: usize = 64;
         for (keys, out) in keys.chunks(MAX).zip(out.chunks_mut(MAX)) {
             let n = keys.len();
@@ -160,8 +187,8 @@ impl LpmView<'_> {
             let mut best = [INHERIT; MAX];
             let mut slot_at = [usize::MAX; MAX];
             let layout = self.layout;
-            for (e, &key) in entry.iter_mut().zip(keys) {
-                *e = self.root.get_or(layout.root_index(key), INHERIT);
+            for (e, &(table, key)) in entry.iter_mut().zip(keys) {
+                *e = self.root_entry(table, key);
             }
             let mut depth = layout.root_bits;
             while depth < self.max_depth && entry[..n].iter().any(|e| e & CHILD != 0) {
@@ -171,11 +198,11 @@ impl LpmView<'_> {
                         touched ^= self.words.get_or((e & !CHILD) as usize, 0);
                     }
                 }
-                for (((e, b), at), &key) in entry
+                for (((e, b), at), key) in entry
                     .iter()
                     .zip(best.iter_mut())
                     .zip(slot_at.iter_mut())
-                    .zip(keys)
+                    .zip(keys.iter().map(|&(_, key)| key))
                 {
                     *at = usize::MAX;
                     if e & CHILD != 0 {

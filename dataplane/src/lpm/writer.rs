@@ -24,6 +24,8 @@ pub enum LpmError {
     Full(ArenaFull),
     /// A data core did not report a quiescent state in time; nothing was changed.
     ReadersStalled,
+    /// The table index is beyond the tables the LPM was created with.
+    NoSuchTable { table: usize, tables: usize },
 }
 
 impl std::fmt::Display for LpmError {
@@ -36,6 +38,9 @@ impl std::fmt::Display for LpmError {
             Self::HostBitsSet => write!(f, "host bits set beyond the prefix length"),
             Self::Full(full) => write!(f, "LPM arena full ({} words)", full.capacity),
             Self::ReadersStalled => write!(f, "a data core stopped reporting quiescent states"),
+            Self::NoSuchTable { table, tables } => {
+                write!(f, "LPM table {table} does not exist ({tables} tables)")
+            }
         }
     }
 }
@@ -52,13 +57,14 @@ struct Pending {
     dirty: Vec<u32>,
 }
 
-/// The writer of one table (one per address family and instance-id).
+/// The writer of one LPM (one per address family) and all its tables.
 #[derive(Debug)]
 pub struct LpmWriter {
     shared: Arc<Lpm>,
     qsbr: Arc<Qsbr>,
     alloc: Allocator,
-    prefixes: HashMap<(Key, u8), u32>,
+    /// Every prefix: (table, key, length) to value.
+    prefixes: HashMap<(usize, Key, u8), u32>,
     /// Root entries changed since the last publication.
     dirty: Vec<u32>,
     /// Nodes (offset, size) no longer reachable from the latest version.
@@ -70,11 +76,12 @@ pub struct LpmWriter {
 }
 
 impl LpmWriter {
-    /// An empty table for keys of `bits` bits (32 or 128) with room for `capacity_words` words of
-    /// nodes (about 12 words per IPv4 prefix of a BGP-like table), reclaiming through `qsbr`.
-    pub fn new(bits: u8, capacity_words: usize, qsbr: Arc<Qsbr>) -> Self {
+    /// `tables` empty tables for keys of `bits` bits (32 or 128) with room for `capacity_words`
+    /// words of nodes between them (about 12 words per IPv4 prefix of a BGP-like table),
+    /// reclaiming through `qsbr`.
+    pub fn new(bits: u8, tables: usize, capacity_words: usize, qsbr: Arc<Qsbr>) -> Self {
         Self {
-            shared: Arc::new(Lpm::new(bits, capacity_words)),
+            shared: Arc::new(Lpm::new(bits, tables.max(1), capacity_words)),
             qsbr,
             alloc: Allocator::new(capacity_words),
             prefixes: HashMap::new(),
@@ -98,14 +105,14 @@ impl LpmWriter {
         self.prefixes.is_empty()
     }
 
-    /// Words in live nodes (times 4 for bytes); the two roots add 512 KiB.
+    /// Words in live nodes (times 4 for bytes); each table's two roots add 512 KiB.
     pub fn used_words(&self) -> usize {
         self.alloc.used()
     }
 
-    /// The value stored for exactly this prefix.
-    pub fn get(&self, key: Key, len: u8) -> Option<u32> {
-        self.prefixes.get(&(key, len)).copied()
+    /// The value stored for exactly this prefix of `table`.
+    pub fn get(&self, table: usize, key: Key, len: u8) -> Option<u32> {
+        self.prefixes.get(&(table, key, len)).copied()
     }
 
     /// The published version as data cores see it (for the control core's own lookups).
@@ -113,8 +120,11 @@ impl LpmWriter {
         self.shared.view_unregistered()
     }
 
-    fn check(&self, key: Key, len: u8) -> Result<(), LpmError> {
-        let bits = self.shared.bits;
+    fn check(&self, table: usize, key: Key, len: u8) -> Result<(), LpmError> {
+        let (bits, tables) = (self.shared.bits, self.shared.tables);
+        if table >= tables {
+            return Err(LpmError::NoSuchTable { table, tables });
+        }
         if len > bits {
             return Err(LpmError::LengthTooLong { len, bits });
         }
@@ -124,35 +134,41 @@ impl LpmWriter {
         Ok(())
     }
 
-    /// Inserts or replaces a prefix (visible after [`publish`](Self::publish)); returns the
-    /// previous value.
-    pub fn insert(&mut self, key: Key, len: u8, value: u32) -> Result<Option<u32>, LpmError> {
-        self.check(key, len)?;
+    /// Inserts or replaces a prefix of `table` (visible after [`publish`](Self::publish));
+    /// returns the previous value.
+    pub fn insert(
+        &mut self,
+        table: usize,
+        key: Key,
+        len: u8,
+        value: u32,
+    ) -> Result<Option<u32>, LpmError> {
+        self.check(table, key, len)?;
         if value > MAX_VALUE {
             return Err(LpmError::ValueTooLarge(value));
         }
-        let old = self.prefixes.insert((key, len), value);
+        let old = self.prefixes.insert((table, key, len), value);
         if old == Some(value) {
             return Ok(old);
         }
-        if let Err(e) = self.prepare().and_then(|()| self.repaint(key, len)) {
+        if let Err(e) = self.prepare().and_then(|()| self.repaint(table, key, len)) {
             match old {
-                Some(v) => self.prefixes.insert((key, len), v),
-                None => self.prefixes.remove(&(key, len)),
+                Some(v) => self.prefixes.insert((table, key, len), v),
+                None => self.prefixes.remove(&(table, key, len)),
             };
             return Err(e);
         }
         Ok(old)
     }
 
-    /// Removes a prefix (visible after [`publish`](Self::publish)); returns its value.
-    pub fn remove(&mut self, key: Key, len: u8) -> Result<Option<u32>, LpmError> {
-        self.check(key, len)?;
-        let Some(old) = self.prefixes.remove(&(key, len)) else {
+    /// Removes a prefix of `table` (visible after [`publish`](Self::publish)); returns its value.
+    pub fn remove(&mut self, table: usize, key: Key, len: u8) -> Result<Option<u32>, LpmError> {
+        self.check(table, key, len)?;
+        let Some(old) = self.prefixes.remove(&(table, key, len)) else {
             return Ok(None);
         };
-        if let Err(e) = self.prepare().and_then(|()| self.repaint(key, len)) {
-            self.prefixes.insert((key, len), old);
+        if let Err(e) = self.prepare().and_then(|()| self.repaint(table, key, len)) {
+            self.prefixes.insert((table, key, len), old);
             return Err(e);
         }
         Ok(Some(old))
@@ -201,11 +217,11 @@ impl LpmWriter {
         &self.shared.roots[active ^ 1]
     }
 
-    /// The longest stored prefix with a length in `lengths` that covers `key`.
-    fn best_of(&self, key: Key, lengths: std::ops::RangeInclusive<u8>) -> u32 {
+    /// The longest stored prefix of `table` with a length in `lengths` that covers `key`.
+    fn best_of(&self, table: usize, key: Key, lengths: std::ops::RangeInclusive<u8>) -> u32 {
         lengths
             .rev()
-            .find_map(|len| self.prefixes.get(&(mask(key, len), len)).copied())
+            .find_map(|len| self.prefixes.get(&(table, mask(key, len), len)).copied())
             .unwrap_or(INHERIT)
     }
 
@@ -252,14 +268,16 @@ impl LpmWriter {
         Ok(copy)
     }
 
-    fn repaint(&mut self, key: Key, len: u8) -> Result<(), LpmError> {
+    fn repaint(&mut self, table: usize, key: Key, len: u8) -> Result<(), LpmError> {
         let layout = self.layout();
         let root_bits = layout.root_bits as u8;
         let block_key = |index: usize| (index as u128) << (128 - layout.root_bits);
+        let base = table << layout.root_bits;
         let first = layout.root_index(key);
         if len <= root_bits {
             for index in first..first + (1usize << (root_bits - len)) {
-                let painted = self.best_of(block_key(index), 0..=root_bits);
+                let painted = self.best_of(table, block_key(index), 0..=root_bits);
+                let index = base + index;
                 let entry = self.inactive().get_or(index, INHERIT);
                 let entry = if entry & CHILD != 0 {
                     self.with_background(entry, painted)?
@@ -269,22 +287,23 @@ impl LpmWriter {
                 self.set_root(index, entry);
             }
         } else {
-            let entry = self.inactive().get_or(first, INHERIT);
-            let painted = self.best_of(block_key(first), 0..=root_bits);
-            let new = self.rebuild(entry, painted, block_key(first), root_bits, key, len)?;
-            self.set_root(first, new);
+            let entry = self.inactive().get_or(base + first, INHERIT);
+            let painted = self.best_of(table, block_key(first), 0..=root_bits);
+            let block = (table, block_key(first), root_bits);
+            let new = self.rebuild(entry, painted, block, key, len)?;
+            self.set_root(base + first, new);
         }
         Ok(())
     }
 
-    /// Rebuilds the block `base/depth` (currently `entry`: a value or a node) after `key/len`
-    /// changed; returns the new entry. `painted` is what the parent stride paints over the block.
+    /// Rebuilds the block `base/depth` of `table` (currently `entry`: a value or a node) after
+    /// `key/len` changed; returns the new entry. `painted` is what the parent stride paints over
+    /// the block.
     fn rebuild(
         &mut self,
         entry: u32,
         painted: u32,
-        base: Key,
-        depth: u8,
+        (table, base, depth): (usize, Key, u8),
         key: Key,
         len: u8,
     ) -> Result<u32, LpmError> {
@@ -307,7 +326,7 @@ impl LpmWriter {
             let first = layout.index(key, d);
             let count = 1usize << (depth + stride - len);
             for (block, slot) in blocks.iter_mut().enumerate().skip(first).take(count) {
-                let value = self.best_of(block_base(block), depth + 1..=deepest);
+                let value = self.best_of(table, block_base(block), depth + 1..=deepest);
                 *slot = if *slot & CHILD != 0 {
                     self.with_background(*slot, value)?
                 } else {
@@ -316,15 +335,9 @@ impl LpmWriter {
             }
         } else {
             let block = layout.index(key, d);
-            let value = self.best_of(block_base(block), depth + 1..=deepest);
-            blocks[block] = self.rebuild(
-                blocks[block],
-                value,
-                block_base(block),
-                depth + stride,
-                key,
-                len,
-            )?;
+            let value = self.best_of(table, block_base(block), depth + 1..=deepest);
+            let child = (table, block_base(block), depth + stride);
+            blocks[block] = self.rebuild(blocks[block], value, child, key, len)?;
         }
         if let Some(node) = old {
             self.retire(node);

@@ -1,9 +1,12 @@
-//! The map-cache: EID prefixes (IPv4 and IPv6 LPM) pointing at forwarding entries, published
-//! together; and the local database (our EID prefixes), which the ETR checks.
+//! The map-cache: EID prefixes (IPv4 and IPv6 LPM, one table per instance-id) pointing at
+//! forwarding entries, published together; and the local database (our EID prefixes), which the
+//! ETR checks and which tells the ITR a source's instance.
 
 mod entry;
+mod instances;
 
 pub use entry::{Action, EntryRef, EntryView, Locator, Mapping, BUCKETS, MAX_LOCATORS};
+pub use instances::{Instances, TooManyInstances, MAX_INSTANCES};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -52,14 +55,21 @@ pub struct MapCacheView<'a> {
 }
 
 impl<'a> MapCacheView<'a> {
-    /// The entry of the longest prefix covering `destination`.
+    /// The entry of the longest prefix covering `destination` in instance table `table`.
     #[inline]
-    pub fn lookup(&self, destination: IpAddr) -> Option<EntryRef<'a>> {
+    pub fn lookup(&self, table: usize, destination: IpAddr) -> Option<EntryRef<'a>> {
         let index = match destination {
-            IpAddr::V4(a) => self.v4.lookup(ipv4_key(a)),
-            IpAddr::V6(a) => self.v6.lookup(ipv6_key(a)),
+            IpAddr::V4(a) => self.v4.lookup(table, ipv4_key(a)),
+            IpAddr::V6(a) => self.v6.lookup(table, ipv6_key(a)),
         }?;
         Some(self.entries.get(index))
+    }
+
+    /// Whether more than the default instance has a table (packets then need their source's
+    /// instance before the lookup).
+    #[inline]
+    pub fn has_instances(&self) -> bool {
+        self.v4.tables() > 1
     }
 }
 
@@ -69,6 +79,8 @@ pub enum MapCacheError {
     Lpm(LpmError),
     /// No free forwarding entry.
     EntriesFull,
+    /// The mapping's instance-id has no table (no local EID prefix is in that instance).
+    UnknownInstance(u32),
 }
 
 impl std::fmt::Display for MapCacheError {
@@ -76,6 +88,12 @@ impl std::fmt::Display for MapCacheError {
         match self {
             Self::Lpm(e) => write!(f, "{e}"),
             Self::EntriesFull => write!(f, "map-cache entry table full"),
+            Self::UnknownInstance(iid) => {
+                write!(
+                    f,
+                    "instance-id {iid} is not served here (no local EID prefix in it)"
+                )
+            }
         }
     }
 }
@@ -94,7 +112,9 @@ pub struct MapCacheWriter {
     v4: LpmWriter,
     v6: LpmWriter,
     entries: EntryWriter,
-    installed: HashMap<IpNet, (u32, Mapping)>,
+    instances: Instances,
+    /// By (instance table, prefix): the entry index and the mapping.
+    installed: HashMap<(usize, IpNet), (u32, Mapping)>,
     /// Prefixes with identical mappings share one entry (a site's prefixes, negative entries):
     /// entry index and how many prefixes use it.
     shared_entries: HashMap<Mapping, (u32, usize)>,
@@ -102,14 +122,16 @@ pub struct MapCacheWriter {
 }
 
 impl MapCacheWriter {
-    /// A map-cache for up to `max_entries` mappings. The LPM arenas are sized for BGP-like
-    /// prefix sets (16 words per IPv4 prefix, 64 per IPv6 prefix, plus a floor).
-    pub fn new(max_entries: u32, qsbr: Arc<Qsbr>) -> Self {
+    /// A map-cache for up to `max_entries` mappings in `instances`. The LPM arenas are sized for
+    /// BGP-like prefix sets (16 words per IPv4 prefix, 64 per IPv6 prefix, plus a floor).
+    pub fn new(max_entries: u32, instances: Instances, qsbr: Arc<Qsbr>) -> Self {
         let n = max_entries as usize;
+        let tables = instances.tables();
         Self {
-            v4: LpmWriter::new(32, 16 * n + (1 << 16), qsbr.clone()),
-            v6: LpmWriter::new(128, 64 * n + (1 << 16), qsbr.clone()),
+            v4: LpmWriter::new(32, tables, 16 * n + (1 << 16), qsbr.clone()),
+            v6: LpmWriter::new(128, tables, 64 * n + (1 << 16), qsbr.clone()),
             entries: EntryWriter::new(max_entries, qsbr.clone()),
+            instances,
             installed: HashMap::new(),
             shared_entries: HashMap::new(),
             qsbr,
@@ -133,14 +155,26 @@ impl MapCacheWriter {
         self.installed.is_empty()
     }
 
-    /// The mapping installed for exactly `prefix`.
-    pub fn get(&self, prefix: &IpNet) -> Option<&Mapping> {
-        self.installed.get(prefix).map(|(_, m)| m)
+    /// The instances this map-cache has tables for.
+    pub fn instances(&self) -> &Instances {
+        &self.instances
     }
 
-    /// Every installed prefix and mapping.
+    fn table(&self, instance_id: Option<u32>) -> Result<usize, MapCacheError> {
+        self.instances
+            .table(instance_id)
+            .ok_or(MapCacheError::UnknownInstance(instance_id.unwrap_or(0)))
+    }
+
+    /// The mapping installed for exactly `prefix` in `instance_id`.
+    pub fn get(&self, instance_id: Option<u32>, prefix: &IpNet) -> Option<&Mapping> {
+        let table = self.table(instance_id).ok()?;
+        self.installed.get(&(table, prefix.trunc())).map(|(_, m)| m)
+    }
+
+    /// Every installed prefix and mapping (the mapping carries its instance-id).
     pub fn iter(&self) -> impl Iterator<Item = (&IpNet, &Mapping)> {
-        self.installed.iter().map(|(p, (_, m))| (p, m))
+        self.installed.iter().map(|((_, p), (_, m))| (p, m))
     }
 
     fn lpm(&mut self, v6: bool) -> &mut LpmWriter {
@@ -176,37 +210,46 @@ impl MapCacheWriter {
         }
     }
 
-    /// Installs or replaces the mapping of `prefix` (visible after [`publish`](Self::publish)).
+    /// Installs or replaces the mapping of `prefix` in the mapping's instance (visible after
+    /// [`publish`](Self::publish)).
     pub fn insert(&mut self, prefix: IpNet, mapping: Mapping) -> Result<(), MapCacheError> {
         let prefix = prefix.trunc();
+        let table = self.table(mapping.instance_id)?;
         if self
             .installed
-            .get(&prefix)
+            .get(&(table, prefix))
             .is_some_and(|(_, m)| *m == mapping)
         {
             return Ok(());
         }
         let index = self.acquire(&mapping)?;
         let (key, len, v6) = prefix_key(&prefix);
-        if let Err(e) = self.lpm(v6).insert(key, len, index) {
+        if let Err(e) = self.lpm(v6).insert(table, key, len, index) {
             self.release(&mapping);
             return Err(e.into());
         }
-        if let Some((_, old)) = self.installed.insert(prefix, (index, mapping)) {
+        if let Some((_, old)) = self.installed.insert((table, prefix), (index, mapping)) {
             self.release(&old);
         }
         Ok(())
     }
 
-    /// Removes the mapping of `prefix`; returns whether there was one.
-    pub fn remove(&mut self, prefix: &IpNet) -> Result<bool, MapCacheError> {
+    /// Removes the mapping of `prefix` in `instance_id`; returns whether there was one.
+    pub fn remove(
+        &mut self,
+        instance_id: Option<u32>,
+        prefix: &IpNet,
+    ) -> Result<bool, MapCacheError> {
         let prefix = prefix.trunc();
-        if !self.installed.contains_key(&prefix) {
+        let Ok(table) = self.table(instance_id) else {
+            return Ok(false);
+        };
+        if !self.installed.contains_key(&(table, prefix)) {
             return Ok(false);
         }
         let (key, len, v6) = prefix_key(&prefix);
-        self.lpm(v6).remove(key, len)?;
-        if let Some((_, old)) = self.installed.remove(&prefix) {
+        self.lpm(v6).remove(table, key, len)?;
+        if let Some((_, old)) = self.installed.remove(&(table, prefix)) {
             self.release(&old);
         }
         Ok(true)
@@ -219,14 +262,20 @@ impl MapCacheWriter {
         self.entries.published(self.qsbr.start());
     }
 
-    /// The installed prefix and mapping that the longest match of `destination` reaches, for the
-    /// control core (walks the prefix lengths; not a data-path operation).
-    pub fn lookup(&self, destination: IpAddr) -> Option<(IpNet, Mapping)> {
+    /// The installed prefix and mapping that the longest match of `destination` in
+    /// `instance_id` reaches, for the control core (walks the prefix lengths; not a data-path
+    /// operation).
+    pub fn lookup(
+        &self,
+        instance_id: Option<u32>,
+        destination: IpAddr,
+    ) -> Option<(IpNet, Mapping)> {
+        let table = self.table(instance_id).ok()?;
         let max = if destination.is_ipv4() { 32 } else { 128 };
         (0..=max).rev().find_map(|len| {
             let prefix = IpNet::new(destination, len).ok()?.trunc();
             self.installed
-                .get(&prefix)
+                .get(&(table, prefix))
                 .map(|(_, m)| (prefix, m.clone()))
         })
     }
@@ -254,7 +303,29 @@ impl Database {
     }
 }
 
-/// The database during one burst: value = instance-id of the matching local prefix.
+/// Where a local EID belongs: its instance-id and that instance's map-cache table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalEid {
+    /// `None` for the default instance.
+    pub instance_id: Option<u32>,
+    pub table: usize,
+}
+
+/// Database values: the map-cache table above the 24-bit instance-id.
+const TABLE_SHIFT: u32 = 24;
+
+impl LocalEid {
+    fn from_value(value: u32) -> Self {
+        let instance_id = value & ((1 << TABLE_SHIFT) - 1);
+        Self {
+            instance_id: (instance_id != 0).then_some(instance_id),
+            table: (value >> TABLE_SHIFT) as usize,
+        }
+    }
+}
+
+/// The database during one burst. Local prefixes of different instances never overlap (the
+/// configuration refuses it), so one table answers "which instance is this address in".
 #[derive(Debug, Clone, Copy)]
 pub struct DatabaseView<'a> {
     pub v4: LpmView<'a>,
@@ -262,13 +333,14 @@ pub struct DatabaseView<'a> {
 }
 
 impl DatabaseView<'_> {
-    /// The instance-id of the local EID prefix covering `address`, if it is ours.
+    /// The local EID prefix covering `address`, if it is ours.
     #[inline]
-    pub fn instance_of(&self, address: IpAddr) -> Option<u32> {
-        match address {
-            IpAddr::V4(a) => self.v4.lookup(ipv4_key(a)),
-            IpAddr::V6(a) => self.v6.lookup(ipv6_key(a)),
-        }
+    pub fn lookup(&self, address: IpAddr) -> Option<LocalEid> {
+        let value = match address {
+            IpAddr::V4(a) => self.v4.lookup(0, ipv4_key(a)),
+            IpAddr::V6(a) => self.v6.lookup(0, ipv6_key(a)),
+        }?;
+        Some(LocalEid::from_value(value))
     }
 }
 
@@ -277,13 +349,16 @@ impl DatabaseView<'_> {
 pub struct DatabaseWriter {
     v4: LpmWriter,
     v6: LpmWriter,
+    instances: Instances,
 }
 
 impl DatabaseWriter {
-    pub fn new(qsbr: Arc<Qsbr>) -> Self {
+    /// An empty database whose prefixes may be in any of `instances` (the map-cache's).
+    pub fn new(instances: Instances, qsbr: Arc<Qsbr>) -> Self {
         Self {
-            v4: LpmWriter::new(32, 1 << 18, qsbr.clone()),
-            v6: LpmWriter::new(128, 1 << 18, qsbr),
+            v4: LpmWriter::new(32, 1, 1 << 18, qsbr.clone()),
+            v6: LpmWriter::new(128, 1, 1 << 18, qsbr),
+            instances,
         }
     }
 
@@ -294,17 +369,23 @@ impl DatabaseWriter {
         }
     }
 
-    /// Adds a local EID prefix in `instance_id`.
-    pub fn insert(&mut self, prefix: IpNet, instance_id: u32) -> Result<(), LpmError> {
+    /// Adds a local EID prefix in `instance_id` (0 = default).
+    pub fn insert(&mut self, prefix: IpNet, instance_id: u32) -> Result<(), MapCacheError> {
+        let table = self
+            .instances
+            .table(Some(instance_id))
+            .ok_or(MapCacheError::UnknownInstance(instance_id))?;
         let (key, len, v6) = prefix_key(&prefix.trunc());
         let lpm = if v6 { &mut self.v6 } else { &mut self.v4 };
-        lpm.insert(key, len, instance_id).map(drop)
+        let value = (table as u32) << TABLE_SHIFT | instance_id;
+        lpm.insert(0, key, len, value).map(drop)?;
+        Ok(())
     }
 
     pub fn remove(&mut self, prefix: IpNet) -> Result<bool, LpmError> {
         let (key, len, v6) = prefix_key(&prefix.trunc());
         let lpm = if v6 { &mut self.v6 } else { &mut self.v4 };
-        lpm.remove(key, len).map(|old| old.is_some())
+        lpm.remove(0, key, len).map(|old| old.is_some())
     }
 
     pub fn publish(&mut self) {

@@ -96,9 +96,10 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     let Ok(inner) = inspect_unhashed(&data[inner_start..udp_end]) else {
         return drop(ctx, Counter::DropMalformed);
     };
-    match ctx.database.instance_of(inner.destination) {
+    // No I bit means the default instance, as does instance-id 0.
+    match ctx.database.lookup(inner.destination) {
         None => return drop(ctx, Counter::DropNotOurEid),
-        Some(instance) if header_instance.is_some_and(|iid| iid != instance) => {
+        Some(local) if local.instance_id.unwrap_or(0) != header_instance.unwrap_or(0) => {
             return drop(ctx, Counter::DropInstanceMismatch)
         }
         Some(_) => {}

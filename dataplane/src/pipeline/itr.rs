@@ -41,10 +41,10 @@ fn drop(ctx: &ItrContext<'_>, counter: Counter) -> Verdict {
 /// Encapsulates `packet` (starting at its inner IP header) or decides what else to do with it.
 pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) -> Verdict {
     match admit(ctx, packet) {
-        Ok(inner) => {
+        Ok((inner, table)) => {
             let entry = match inner.destination {
-                IpAddr::V4(a) => ctx.map_cache.v4.lookup(ipv4_key(a)),
-                IpAddr::V6(a) => ctx.map_cache.v6.lookup(ipv6_key(a)),
+                IpAddr::V4(a) => ctx.map_cache.v4.lookup(table, ipv4_key(a)),
+                IpAddr::V6(a) => ctx.map_cache.v6.lookup(table, ipv6_key(a)),
             };
             complete(ctx, packet, &inner, entry)
         }
@@ -65,20 +65,20 @@ pub fn encapsulate_burst<P: PacketBuffer>(
     const MAX: usize = 32;
     for (packets, verdicts) in packets.chunks_mut(MAX).zip(verdicts.chunks_mut(MAX)) {
         let mut inners: [Option<InnerPacket>; MAX] = [None; MAX];
-        let (mut keys4, mut keys6) = ([0u128; MAX], [0u128; MAX]);
+        let (mut keys4, mut keys6) = ([(0, 0u128); MAX], [(0, 0u128); MAX]);
         let (mut at4, mut at6) = ([0usize; MAX], [0usize; MAX]);
         let (mut n4, mut n6) = (0, 0);
         for (i, (packet, verdict)) in packets.iter_mut().zip(verdicts.iter_mut()).enumerate() {
             match admit(ctx, packet) {
-                Ok(inner) => {
+                Ok((inner, table)) => {
                     match inner.destination {
                         IpAddr::V4(a) => {
-                            keys4[n4] = ipv4_key(a);
+                            keys4[n4] = (table, ipv4_key(a));
                             at4[n4] = i;
                             n4 += 1;
                         }
                         IpAddr::V6(a) => {
-                            keys6[n6] = ipv6_key(a);
+                            keys6[n6] = (table, ipv6_key(a));
                             at6[n6] = i;
                             n6 += 1;
                         }
@@ -111,19 +111,28 @@ pub fn encapsulate_burst<P: PacketBuffer>(
     }
 }
 
-/// Parses the inner packet, trims link-layer padding, and applies the local-source rule.
+/// Parses the inner packet, trims link-layer padding, applies the local-source rule and finds
+/// the map-cache table of the source's instance (a source outside our database, where allowed,
+/// is in the default instance).
 #[inline]
-fn admit<P: PacketBuffer>(ctx: &ItrContext<'_>, packet: &mut P) -> Result<InnerPacket, Verdict> {
+fn admit<P: PacketBuffer>(
+    ctx: &ItrContext<'_>,
+    packet: &mut P,
+) -> Result<(InnerPacket, usize), Verdict> {
     let Ok(inner) = inspect(packet.data()) else {
         return Err(drop(ctx, Counter::DropMalformed));
     };
     if packet.data().len() > inner.len {
         packet.trim_back(packet.data().len() - inner.len);
     }
-    if ctx.config.require_local_source && ctx.database.instance_of(inner.source).is_none() {
-        return Err(drop(ctx, Counter::DropNotLocalSource));
+    if !ctx.config.require_local_source && !ctx.map_cache.has_instances() {
+        return Ok((inner, 0));
     }
-    Ok(inner)
+    match ctx.database.lookup(inner.source) {
+        Some(local) => Ok((inner, local.table)),
+        None if ctx.config.require_local_source => Err(drop(ctx, Counter::DropNotLocalSource)),
+        None => Ok((inner, 0)),
+    }
 }
 
 /// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers.
@@ -186,8 +195,8 @@ pub fn encapsulate_miss<P: PacketBuffer>(
     ctx.counters.bump(Counter::MissToPetr);
     let instance_id = ctx
         .database
-        .instance_of(inner.source)
-        .filter(|&iid| iid != 0);
+        .lookup(inner.source)
+        .and_then(|local| local.instance_id);
     encapsulate_toward(ctx, packet, &inner, petr, instance_id)
 }
 

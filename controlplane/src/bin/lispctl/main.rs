@@ -94,7 +94,12 @@ enum Command {
 #[derive(Subcommand)]
 enum Show {
     /// The map-cache (or the entry an EID's longest match reaches).
-    Cache { eid: Option<IpAddr> },
+    Cache {
+        eid: Option<IpAddr>,
+        /// The instance the EID is in (default instance when omitted).
+        #[arg(long)]
+        instance_id: Option<u32>,
+    },
     /// Our EID prefixes and their locators.
     Db,
     /// Registration state per map-server.
@@ -108,7 +113,11 @@ enum Show {
 #[derive(Subcommand)]
 enum Map {
     /// The map-cache entry an EID's longest match reaches.
-    Get { eid: IpAddr },
+    Get {
+        eid: IpAddr,
+        #[arg(long)]
+        instance_id: Option<u32>,
+    },
     /// Install a static mapping: `lispctl map add 10.3.0.0/16 --locator 192.0.2.7:1:100`.
     Add {
         prefix: IpNet,
@@ -123,7 +132,11 @@ enum Map {
         instance_id: Option<u32>,
     },
     /// Remove the mapping of exactly this prefix.
-    Del { prefix: IpNet },
+    Del {
+        prefix: IpNet,
+        #[arg(long)]
+        instance_id: Option<u32>,
+    },
 }
 
 /// `ADDRESS[:PRIORITY[:WEIGHT]]`, IPv6 addresses in brackets when followed by fields.
@@ -163,8 +176,8 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
     }
     Ok(match command {
         Command::Show { what } => match what {
-            Show::Cache { eid } => (
-                json!({"command": "show-cache", "eid": eid}),
+            Show::Cache { eid, instance_id } => (
+                json!({"command": "show-cache", "eid": eid, "instance_id": instance_id}),
                 api::cache_table as Render,
             ),
             Show::Db => (json!({"command": "show-database"}), api::database_table),
@@ -173,8 +186,8 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
             Show::Stats => (json!({"command": "show-stats"}), api::stats_table),
         },
         Command::Map { change } => match change {
-            Map::Get { eid } => (
-                json!({"command": "show-cache", "eid": eid}),
+            Map::Get { eid, instance_id } => (
+                json!({"command": "show-cache", "eid": eid, "instance_id": instance_id}),
                 api::cache_table,
             ),
             Map::Add {
@@ -193,7 +206,13 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
                     done,
                 )
             }
-            Map::Del { prefix } => (json!({"command": "map-del", "prefix": prefix}), done),
+            Map::Del {
+                prefix,
+                instance_id,
+            } => (
+                json!({"command": "map-del", "prefix": prefix, "instance_id": instance_id}),
+                done,
+            ),
         },
         Command::Flush => (json!({"command": "flush"}), done),
         Command::Register => (json!({"command": "register"}), done),

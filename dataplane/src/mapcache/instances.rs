@@ -1,0 +1,88 @@
+//! Instance-ids (the EID spaces of separate VPNs) and the LPM tables that hold them: table 0 is
+//! the default instance (no instance-id, or 0), every other configured instance-id has its own
+//! table. Fixed when the tables are created; data cores learn a packet's table from the local
+//! database entry of its source.
+
+/// Most instances (tables) one xTR serves; the table index shares the database's 31-bit value
+/// with the 24-bit instance-id.
+pub const MAX_INSTANCES: usize = 128;
+
+/// The instance-ids in table order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instances {
+    ids: Vec<u32>,
+}
+
+/// More instance-ids than [`MAX_INSTANCES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyInstances(pub usize);
+
+impl std::fmt::Display for TooManyInstances {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} instance-ids configured; at most {MAX_INSTANCES} are supported",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TooManyInstances {}
+
+impl Default for Instances {
+    fn default() -> Self {
+        Self { ids: vec![0] }
+    }
+}
+
+impl Instances {
+    /// The default instance and every distinct id of `ids`, in ascending order.
+    pub fn new(ids: impl IntoIterator<Item = u32>) -> Result<Self, TooManyInstances> {
+        let mut ids: Vec<u32> = std::iter::once(0).chain(ids).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > MAX_INSTANCES {
+            return Err(TooManyInstances(ids.len()));
+        }
+        Ok(Self { ids })
+    }
+
+    /// How many tables the instances need (at least one: the default instance).
+    pub fn tables(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The table of `instance_id` (`None` and 0 are the default instance).
+    pub fn table(&self, instance_id: Option<u32>) -> Option<usize> {
+        self.ids.binary_search(&instance_id.unwrap_or(0)).ok()
+    }
+
+    /// Every configured instance-id, the default (0) first.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_instance_is_table_zero_and_ids_are_deduplicated() {
+        let instances = Instances::new([7, 3, 7, 0]).unwrap();
+        assert_eq!(instances.ids(), &[0, 3, 7]);
+        assert_eq!(instances.table(None), Some(0));
+        assert_eq!(instances.table(Some(0)), Some(0));
+        assert_eq!(instances.table(Some(7)), Some(2));
+        assert_eq!(instances.table(Some(5)), None);
+    }
+
+    #[test]
+    fn too_many_instances_are_refused() {
+        assert!(Instances::new(1..MAX_INSTANCES as u32).is_ok());
+        assert_eq!(
+            Instances::new(1..=MAX_INSTANCES as u32),
+            Err(TooManyInstances(MAX_INSTANCES + 1))
+        );
+    }
+}
