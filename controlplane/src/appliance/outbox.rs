@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use dataplane::pipeline::LocalRlocs;
+use dataplane::pipeline::{LocalRlocs, NoMac};
 use dpdk_bindings::Mempool;
 
 use super::control::{self, ControlPort, ControlStats};
@@ -43,16 +43,19 @@ impl Outbox {
             stats.control_messages_unsent += 1;
             return;
         };
-        let Some(mac) = port.neighbours.mac_for(destination) else {
-            if let Some(next_hop) = port.neighbours.next_hop(destination) {
-                port.want(vec![next_hop]);
+        let mac = match port.neighbours.mac_for(destination) {
+            Ok(mac) => mac,
+            Err(missing) => {
+                if let NoMac::Unresolved(next_hop) = missing {
+                    port.want(vec![next_hop]);
+                }
+                if self.waiting.len() < MAX_WAITING {
+                    self.waiting.push_back((transmit, now));
+                } else {
+                    stats.control_messages_unsent += 1;
+                }
+                return;
             }
-            if self.waiting.len() < MAX_WAITING {
-                self.waiting.push_back((transmit, now));
-            } else {
-                stats.control_messages_unsent += 1;
-            }
-            return;
         };
         let sent = udp_io::frame(
             pool,
@@ -78,7 +81,7 @@ impl Outbox {
         for (transmit, since) in std::mem::take(&mut self.waiting) {
             if now.saturating_duration_since(since) > WAIT {
                 stats.control_messages_unsent += 1;
-            } else if port.neighbours.mac_for(transmit.destination.ip()).is_some() {
+            } else if port.neighbours.mac_for(transmit.destination.ip()).is_ok() {
                 self.send(port, pool, local, transmit, now, stats);
             } else {
                 self.waiting.push_back((transmit, since));

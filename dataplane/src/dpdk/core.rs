@@ -15,7 +15,7 @@ use crate::mapcache::{Database, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, encapsulate_miss, Class, CoreCounters, Counter,
-    EtrContext, FeedbackSender, ItrContext, LocalRlocs, Neighbours, Nonces, PacketBuffer,
+    EtrContext, FeedbackSender, ItrContext, LocalRlocs, Neighbours, NoMac, Nonces, PacketBuffer,
     PathConfig, Verdict, WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
@@ -306,14 +306,15 @@ impl DataCore {
             Side::Eid => &self.eid,
             Side::Rloc => &self.rloc,
         };
-        let Some(next_hop) = port.neighbours.next_hop(destination) else {
-            self.counters.bump(Counter::DropNoNeighbour);
-            return;
-        };
-        let Some(&mac) = port.neighbours.macs.get(&next_hop) else {
-            port.wanted.want(next_hop);
-            self.counters.bump(Counter::DropNoNeighbour);
-            return;
+        let mac = match port.neighbours.mac_for(destination) {
+            Ok(mac) => mac,
+            Err(missing) => {
+                if let NoMac::Unresolved(next_hop) = missing {
+                    port.wanted.want(next_hop);
+                }
+                self.counters.bump(Counter::DropNoNeighbour);
+                return;
+            }
         };
         if push_ethernet(&mut mbuf, mac, port.mac) {
             let _ = out.push(mbuf);

@@ -19,7 +19,7 @@ pub use etr::{decapsulate, EtrContext};
 pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFeedback};
 pub use flow::{inspect, inspect_unhashed, InnerPacket};
 pub use itr::{encapsulate, encapsulate_burst, encapsulate_miss, ItrContext};
-pub use neighbours::{Neighbours, WantedNeighbours};
+pub use neighbours::{Neighbours, NoMac, WantedNeighbours};
 pub use ratelimit::PuntLimiter;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -30,6 +30,15 @@ impl WantedNeighbours {
     }
 }
 
+/// Why a packet has no MAC to go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoMac {
+    /// No on-link prefix and no gateway of the family covers the destination.
+    NoRoute,
+    /// The next hop is known but its MAC is not (yet): the control core should resolve it.
+    Unresolved(IpAddr),
+}
+
 /// Next hops and MACs of one port.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Neighbours {
@@ -57,8 +66,12 @@ impl Neighbours {
 
     /// The MAC to send a packet for `destination` to.
     #[inline]
-    pub fn mac_for(&self, destination: IpAddr) -> Option<[u8; 6]> {
-        self.macs.get(&self.next_hop(destination)?).copied()
+    pub fn mac_for(&self, destination: IpAddr) -> Result<[u8; 6], NoMac> {
+        let next_hop = self.next_hop(destination).ok_or(NoMac::NoRoute)?;
+        self.macs
+            .get(&next_hop)
+            .copied()
+            .ok_or(NoMac::Unresolved(next_hop))
     }
 }
 
@@ -80,20 +93,20 @@ mod tests {
         };
         assert_eq!(
             n.mac_for("192.0.2.7".parse().unwrap()),
-            Some([2, 0, 0, 0, 0, 7])
+            Ok([2, 0, 0, 0, 0, 7])
         );
         assert_eq!(
             n.mac_for("198.51.100.1".parse().unwrap()),
-            Some([2, 0, 0, 0, 0, 0xfe])
+            Ok([2, 0, 0, 0, 0, 0xfe])
         );
         assert_eq!(
             n.mac_for("192.0.2.8".parse().unwrap()),
-            None,
+            Err(NoMac::Unresolved("192.0.2.8".parse().unwrap())),
             "on-link but unresolved"
         );
         assert_eq!(
             n.mac_for("2001:db8::1".parse().unwrap()),
-            None,
+            Err(NoMac::NoRoute),
             "no IPv6 gateway"
         );
     }
