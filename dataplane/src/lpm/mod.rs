@@ -93,11 +93,6 @@ impl Lpm {
         }
     }
 
-    /// How many tables there are.
-    pub fn tables(&self) -> usize {
-        self.tables
-    }
-
     /// Key width (32 or 128).
     pub fn bits(&self) -> u8 {
         self.bits
