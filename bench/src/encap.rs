@@ -10,8 +10,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
-    decapsulate, encapsulate, encapsulate_burst, CoreCounters, Counter, EtrContext, ItrContext,
-    LocalRlocs, Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
+    decapsulate, encapsulate, encapsulate_burst, CoreCounters, Counter, EchoNonces, EtrContext,
+    ItrContext, LocalRlocs, Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
@@ -183,6 +183,7 @@ pub fn run() -> Result<(), String> {
     let (shared, db) = (cache.shared(), database.shared());
     let counters = CoreCounters::default();
     let mut nonces = Nonces::new(1);
+    let no_echo = EchoNonces::default();
 
     let swap = cycles(&mut buffers, &templates, |burst| {
         burst
@@ -196,6 +197,7 @@ pub fn run() -> Result<(), String> {
         config: &config,
         counters: &counters,
         nonces: &mut nonces,
+        echo: &no_echo,
     };
     let mut encapsulated = 0u64;
     let mut verdicts = [Verdict::Drop(Counter::DropMalformed); BURST];
@@ -244,6 +246,7 @@ pub fn run() -> Result<(), String> {
         local: &etr_local,
         counters: &counters,
         feedback: &mut feedback,
+        echo: &no_echo,
     };
     let swap_outer = cycles(&mut buffers, &outer, |burst| {
         burst

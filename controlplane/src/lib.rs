@@ -3,6 +3,7 @@
 
 pub mod appliance;
 pub mod decode;
+pub mod echo_nonce;
 pub mod learned;
 pub mod logging;
 pub mod management;

@@ -105,6 +105,26 @@ impl Prober {
         self.locators.get(&locator).is_none_or(|p| p.up)
     }
 
+    /// Traffic just showed `locator` reachable both ways (it echoed our nonce): its next periodic
+    /// probe can wait a full interval.
+    pub fn confirmed(&mut self, locator: IpAddr, now: Instant) {
+        if let Some(probed) = self.locators.get_mut(&locator) {
+            if probed.up && probed.waiting.is_none() {
+                probed.next_probe = probed.next_probe.max(now + self.config.interval);
+            }
+        }
+    }
+
+    /// Something suggests `locator` may be unreachable (it did not echo our nonce): probe it at
+    /// the next timeout instead of waiting for its turn.
+    pub fn probe_soon(&mut self, locator: IpAddr, now: Instant) {
+        if let Some(probed) = self.locators.get_mut(&locator) {
+            if probed.waiting.is_none() {
+                probed.next_probe = probed.next_probe.min(now);
+            }
+        }
+    }
+
     /// A probe Map-Reply with `nonce`: true when it answered one of our probes.
     pub fn handle_reply(&mut self, nonce: u64) -> bool {
         let Some(locator) = self.outstanding.remove(&nonce) else {

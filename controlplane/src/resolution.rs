@@ -38,6 +38,8 @@ pub struct Install {
     pub prefix: IpNet,
     pub mapping: Mapping,
     pub ttl_minutes: u32,
+    /// The replying ETR echoes nonces (the Map-Reply's E bit).
+    pub echo_nonce_capable: bool,
 }
 
 /// Why a Map-Reply was refused (counted; nothing changes).
@@ -266,6 +268,7 @@ impl Resolver {
                     prefix,
                     mapping,
                     ttl_minutes: r.ttl,
+                    echo_nonce_capable: reply.echo_nonce_capable,
                 })
             })
             .collect())

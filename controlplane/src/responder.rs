@@ -142,7 +142,7 @@ impl Responder {
         self.correspondents.insert(itr_rloc, now);
         let reply = MapReplyRepr {
             probe: request.probe,
-            echo_nonce_capable: false,
+            echo_nonce_capable: true,
             security: false,
             nonce: request.nonce,
             records,

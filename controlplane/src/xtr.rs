@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use dataplane::mapcache::{Instances, MapCacheWriter, Mapping};
 use ipnet::IpNet;
 
+use crate::echo_nonce::{EchoEvent, EchoNonce};
 use crate::learned::{Installed, LearnedMappings};
 use crate::mobility::{self, Mobility};
 use crate::probing::Prober;
@@ -49,6 +50,10 @@ pub struct XtrStats {
     pub locator_status_changes: u64,
     pub smrs_sent: u64,
     pub smrs_rate_limited: u64,
+    /// Echo-nonce: peers' requests to echo, and our requests answered or not in time.
+    pub echo_requests_received: u64,
+    pub echoes_answered: u64,
+    pub echoes_unanswered: u64,
     pub cpms_applied: u64,
     pub cpms_refused: u64,
     pub cpms_relayed: u64,
@@ -134,6 +139,7 @@ pub struct XtrParts {
     pub learned: LearnedMappings,
     pub mobility: Mobility,
     pub prober: Prober,
+    pub echo: EchoNonce,
     /// Our database (the responder and registration start from the same records).
     pub database: Vec<LocalMapping>,
     /// Our RLOCs.
@@ -157,6 +163,7 @@ pub struct Xtr {
     pub learned: LearnedMappings,
     mobility: Mobility,
     prober: Prober,
+    echo: EchoNonce,
     database: Vec<LocalMapping>,
     rlocs: Vec<IpAddr>,
     pitrs: Vec<IpAddr>,
@@ -183,6 +190,7 @@ impl Xtr {
             learned: parts.learned,
             mobility: parts.mobility,
             prober: parts.prober,
+            echo: parts.echo,
             database: parts.database,
             rlocs: parts.rlocs,
             pitrs: parts.pitrs,
@@ -463,12 +471,16 @@ impl Xtr {
             let locators: Vec<IpAddr> =
                 install.mapping.locators.iter().map(|l| l.address).collect();
             let (prefix, eid) = (install.prefix, Address::from(install.prefix.network()));
+            let echo_nonce_capable = install.echo_nonce_capable;
             match self.learned.install(&mut self.map_cache, install, now) {
                 Ok(Installed::Cached(_)) => {
                     self.stats.mappings_installed += 1;
                     for &locator in &locators {
                         self.prober
                             .track(locator, eid.clone(), prefix.prefix_len(), now);
+                        if echo_nonce_capable && !self.rlocs.contains(&locator) {
+                            self.echo.add_capable(locator, now);
+                        }
                     }
                     self.new_locators.extend(locators.iter().copied());
                     self.events.push_back(Event::Installed { prefix, locators });
@@ -546,6 +558,39 @@ impl Xtr {
         self.map_cache.publish();
     }
 
+    /// Traffic from `rloc` asked us to echo `nonce` (the E bit).
+    pub fn handle_echo_request(&mut self, rloc: IpAddr, nonce: u32, now: Instant) {
+        self.stats.echo_requests_received += 1;
+        self.echo.handle_request(rloc, nonce, now);
+    }
+
+    /// Traffic from `rloc` carried back the nonce we asked it to echo.
+    pub fn handle_echo(&mut self, rloc: IpAddr, now: Instant) {
+        self.echo.handle_echo(rloc);
+        self.take_echo_events(now);
+    }
+
+    /// An echoed nonce stands in for the next probe; a missing one calls for a probe now.
+    fn take_echo_events(&mut self, now: Instant) {
+        while let Some(event) = self.echo.poll_event() {
+            match event {
+                EchoEvent::Answered(rloc) => {
+                    self.stats.echoes_answered += 1;
+                    self.prober.confirmed(rloc, now);
+                }
+                EchoEvent::Unanswered(rloc) => {
+                    self.stats.echoes_unanswered += 1;
+                    self.prober.probe_soon(rloc, now);
+                }
+            }
+        }
+    }
+
+    /// The echo-nonce table for the data cores, when it changed since the last call.
+    pub fn take_echo_table(&mut self) -> Option<dataplane::pipeline::EchoNonces> {
+        self.echo.take_table()
+    }
+
     /// Probes every remote locator of the map-cache (our database's other-site locators and
     /// static entries included).
     fn track_all_locators(&mut self, now: Instant) {
@@ -584,7 +629,12 @@ impl Xtr {
                 .flat_map(|(_, m)| m.locators.iter().map(|l| l.address))
                 .collect();
             self.prober.retain(&present);
+            self.echo.retain_capable(|rloc| present.contains(&rloc));
         }
+        if self.echo.poll_timeout().is_some_and(|t| t <= now) {
+            self.echo.handle_timeout(now);
+        }
+        self.take_echo_events(now);
         if self.prober.poll_timeout().is_some_and(|t| t <= now) {
             self.prober.handle_timeout(now);
         }
@@ -601,6 +651,7 @@ impl Xtr {
             self.resolver.poll_timeout(),
             self.learned.next_expiry(),
             self.prober.poll_timeout(),
+            self.echo.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -762,6 +813,7 @@ impl XtrSetup {
             ),
             learned: LearnedMappings::new(self.map_cache_limit as usize),
             mobility: self.mobility,
+            echo: EchoNonce::new(crate::echo_nonce::EchoConfig::default(), 29),
             prober: Prober::new(
                 crate::probing::ProbeConfig {
                     interval: Duration::from_secs(30),

@@ -547,3 +547,60 @@ fn a_dead_locator_stays_down_when_its_mapping_is_learned_again() {
         "192.0.2.2 is still known dead"
     );
 }
+
+/// A Map-Reply with the E bit makes its RLOCs echo-nonce peers: each is asked to echo a nonce;
+/// an echo stands in for the next RLOC probe, silence brings the probe forward.
+#[test]
+fn echo_nonce_follows_the_map_reply_e_bit_and_steers_probing() {
+    let t0 = Instant::now();
+    let secs = Duration::from_secs;
+    let remote = ip("192.0.2.2");
+    let mut xtr = site_a(100, t0);
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    let request = ecm_request(&mut xtr);
+    let mut reply = reply_bytes(
+        request.nonce,
+        false,
+        vec![record("10.2.0.0", 24, 10, vec![locator("192.0.2.2", 1)])],
+    );
+    reply[0] |= 0x04; // E: the ETR echoes nonces.
+    xtr.handle_datagram("192.0.2.2:4342".parse().unwrap(), &reply, t0);
+    xtr.handle_timeout(t0);
+    let table = xtr.take_echo_table().expect("the new RLOC is asked");
+    assert!(matches!(table.outgoing(remote), Some((_, true))));
+    for (to, nonce) in probes(&mut xtr) {
+        let from = SocketAddr::new(to, 4342);
+        xtr.handle_datagram(from, &reply_bytes(nonce, true, vec![]), t0);
+    }
+
+    xtr.handle_echo(remote, t0 + secs(10));
+    assert_eq!(xtr.stats().echoes_answered, 1);
+    assert_eq!(xtr.take_echo_table().unwrap().outgoing(remote), None);
+    xtr.handle_timeout(t0 + secs(30));
+    assert!(
+        probes(&mut xtr).is_empty(),
+        "the echo at +10 s moved the +30 s probe to +40 s"
+    );
+    assert!(matches!(
+        xtr.take_echo_table().unwrap().outgoing(remote),
+        Some((_, true))
+    ));
+
+    xtr.handle_timeout(t0 + secs(33));
+    assert_eq!(xtr.stats().echoes_unanswered, 1);
+    assert_eq!(
+        probes(&mut xtr)
+            .iter()
+            .map(|(to, _)| *to)
+            .collect::<Vec<_>>(),
+        vec![remote],
+        "no echo within the window: probed at once"
+    );
+
+    xtr.handle_echo_request(remote, 0x1234, t0 + secs(34));
+    assert_eq!(
+        xtr.take_echo_table().unwrap().outgoing(remote),
+        Some((0x1234, false)),
+        "the peer's own request is echoed"
+    );
+}

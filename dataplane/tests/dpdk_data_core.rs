@@ -187,6 +187,8 @@ fn data_core_forwards_between_real_ports() {
         counters: counters.clone(),
         feedback: feedback_channel(64).0,
         nonces: Nonces::new(9),
+        echo: Arc::new(dataplane::pipeline::EchoNonces::default()),
+        echo_updates: None,
         punt_limiter: PuntLimiter::new(256, u64::MAX / 2),
         idle_sleep: std::time::Duration::ZERO,
     };
@@ -287,6 +289,7 @@ fn data_core_forwards_between_real_ports() {
             config: &PathConfig::default(),
             counters: &scratch,
             nonces: &mut nonces,
+            echo: &dataplane::pipeline::EchoNonces::default(),
         };
         let mut buffer = VecBuffer::new(128, &reply, 512);
         encapsulate(&mut ctx, &mut buffer);

@@ -6,14 +6,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
-    decapsulate, encapsulate, overhead, CoreCounters, Counter, EtrContext, ItrContext, LocalRlocs,
-    Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
+    decapsulate, encapsulate, overhead, CoreCounters, Counter, EchoNonces, EtrContext, ItrContext,
+    LocalRlocs, LocatorFeedback, Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
 use dataplane::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTOCOL_UDP};
 use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr};
-use dataplane::wire::lisp::{LispHeader, DATA_PORT};
+use dataplane::wire::lisp::{LispHeader, LispRepr, DATA_PORT};
 use dataplane::wire::udp::{self, UdpPacket};
 use ipnet::IpNet;
 
@@ -70,6 +70,7 @@ struct Site {
     cache: MapCacheWriter,
     database: DatabaseWriter,
     local: LocalRlocs,
+    echo: EchoNonces,
 }
 
 /// Site A: EIDs 10.1.0.0/24 and 2001:db8:a::/64; knows site B (10.2.0.0/24, 2001:db8:b::/64) at
@@ -120,6 +121,7 @@ fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
         cache,
         database,
         local,
+        echo: EchoNonces::default(),
     }
 }
 
@@ -135,23 +137,29 @@ fn run_itr(site: &Site, config: &PathConfig, packet: &mut VecBuffer) -> (Verdict
         config,
         counters: &counters,
         nonces: &mut nonces,
+        echo: &site.echo,
     };
     let verdict = encapsulate(&mut ctx, packet);
     (verdict, counters)
 }
 
-fn run_etr(site: &Site, packet: &mut VecBuffer) -> (Verdict, CoreCounters) {
+/// Decapsulates at `site`: the verdict, the counters and what went to the control core.
+fn run_etr(
+    site: &Site,
+    packet: &mut VecBuffer,
+) -> (Verdict, CoreCounters, Option<LocatorFeedback>) {
     let reader = site.qsbr.register().unwrap();
     let database = site.database.shared();
     let counters = CoreCounters::default();
-    let (mut feedback, _) = dataplane::pipeline::feedback_channel(16);
+    let (mut feedback, receiver) = dataplane::pipeline::feedback_channel(16);
     let mut ctx = EtrContext {
         database: database.view(&reader),
         local: &site.local,
         counters: &counters,
         feedback: &mut feedback,
+        echo: &site.echo,
     };
-    (decapsulate(&mut ctx, packet), counters)
+    (decapsulate(&mut ctx, packet), counters, receiver.pop())
 }
 
 #[test]
@@ -186,7 +194,7 @@ fn all_four_family_combinations_round_trip() {
         assert_eq!(outer.len(), original.len() + overhead(outer_v6));
         check_outer(&outer, &original, outer_v6, remote);
 
-        let (verdict, counters) = run_etr(&b, &mut buffer);
+        let (verdict, counters, _) = run_etr(&b, &mut buffer);
         assert_eq!(verdict, Verdict::Decapsulated { destination: dst });
         assert_eq!(counters.get(Counter::Decapsulated), 1);
         assert_eq!(buffer.data(), original.as_slice(), "bit-exact inner packet");
@@ -315,9 +323,9 @@ fn instances_keep_overlapping_eid_spaces_apart() {
     }
     let mut wrong_instance = sent.pop().unwrap();
     let mut right_instance = sent.pop().unwrap();
-    let (verdict, _) = run_etr(&b, &mut right_instance);
+    let (verdict, _, _) = run_etr(&b, &mut right_instance);
     assert_eq!(verdict, Verdict::Decapsulated { destination: dst });
-    let (verdict, counters) = run_etr(&b, &mut wrong_instance);
+    let (verdict, counters, _) = run_etr(&b, &mut wrong_instance);
     assert_eq!(verdict, Verdict::Drop(Counter::DropInstanceMismatch));
     assert_eq!(counters.get(Counter::DropInstanceMismatch), 1);
 
@@ -528,7 +536,7 @@ fn every_other_outcome_has_a_verdict_and_a_counter() {
         (good[..30].to_vec(), Counter::DropMalformed),
     ] {
         let mut buffer = VecBuffer::new(0, &bytes, 256);
-        let (verdict, counters) = run_etr(&b, &mut buffer);
+        let (verdict, counters, _) = run_etr(&b, &mut buffer);
         assert_eq!(verdict, Verdict::Drop(expected));
         assert_eq!(counters.get(expected), 1);
     }
@@ -613,6 +621,7 @@ fn burst_encapsulation_matches_one_by_one() {
             config: &config,
             counters: &counters,
             nonces: &mut nonces,
+            echo: &a.echo,
         };
         let mut buffers: Vec<VecBuffer> = packets
             .iter()
@@ -665,24 +674,71 @@ fn etr_reports_locator_status_bits_to_the_control_core() {
         256,
     );
     run_itr(&a, &PathConfig::default(), &mut buffer);
-    let reader = b.qsbr.register().unwrap();
-    let database = b.database.shared();
-    let counters = CoreCounters::default();
-    let (mut feedback, receiver) = dataplane::pipeline::feedback_channel(16);
-    let mut ctx = EtrContext {
-        database: database.view(&reader),
-        local: &b.local,
-        counters: &counters,
-        feedback: &mut feedback,
-    };
-    assert!(matches!(
-        decapsulate(&mut ctx, &mut buffer),
-        Verdict::Decapsulated { .. }
-    ));
-    let report = receiver.pop().expect("status bits reported");
+    let (verdict, _, report) = run_etr(&b, &mut buffer);
+    assert!(matches!(verdict, Verdict::Decapsulated { .. }));
+    let report = report.expect("status bits reported");
     assert_eq!(
         (report.rloc, report.status_bits),
         (IpAddr::V4(RLOC_A4), Some(1))
+    );
+}
+
+/// A asks B to echo a nonce (E bit); B's ETR reports the request; B's ITR, told to echo it,
+/// sends it back without the E bit; A's ETR recognises its own nonce coming back.
+#[test]
+fn echo_nonce_round_trip() {
+    let (nonce, a_rloc, b_rloc) = (0x00c0_ffee, IpAddr::V4(RLOC_A4), IpAddr::V4(RLOC_B4));
+    let mut a = site((RLOC_A4, rloc_a6()), b_rloc, None);
+    let mut b = site((RLOC_B4, rloc_b6()), a_rloc, None);
+    a.echo = EchoNonces::new([], [(b_rloc, nonce)]);
+    let packet = |src: &str, dst: &str| {
+        let inner = inner_packet(src.parse().unwrap(), dst.parse().unwrap(), 10, 0);
+        VecBuffer::new(128, &inner, 256)
+    };
+    let lisp_of = |buffer: &VecBuffer| {
+        LispRepr::parse(&LispHeader::new_checked(&buffer.data()[28..]).unwrap())
+    };
+
+    let mut request = packet("10.1.0.10", "10.2.0.20");
+    run_itr(&a, &PathConfig::default(), &mut request);
+    let header = lisp_of(&request);
+    assert_eq!(
+        (header.nonce, header.echo_nonce_request),
+        (Some(nonce), true)
+    );
+    let (_, _, report) = run_etr(&b, &mut request);
+    let report = report.expect("the request is reported");
+    assert_eq!((report.echo_nonce, report.echoed), (Some(nonce), false));
+
+    b.echo = EchoNonces::new([(a_rloc, nonce)], []);
+    let mut repeat = packet("10.1.0.10", "10.2.0.20");
+    run_itr(&a, &PathConfig::default(), &mut repeat);
+    let (_, _, report) = run_etr(&b, &mut repeat);
+    assert_eq!(
+        report.map(|r| r.echo_nonce),
+        Some(None),
+        "a request B already echoes is not reported again"
+    );
+    // `site` maps 10.2.0.0/24 to the other site's RLOC at both sites, and both databases hold
+    // both prefixes: the same addresses serve for the way back.
+    let mut answer = packet("10.1.0.10", "10.2.0.20");
+    run_itr(&b, &PathConfig::default(), &mut answer);
+    let header = lisp_of(&answer);
+    assert_eq!(
+        (header.nonce, header.echo_nonce_request),
+        (Some(nonce), false)
+    );
+    let (_, _, report) = run_etr(&a, &mut answer);
+    let report = report.expect("the echo is reported");
+    assert_eq!((report.rloc, report.echoed), (b_rloc, true));
+
+    let mut unrelated = packet("10.1.0.10", "10.2.0.20");
+    b.echo = EchoNonces::default();
+    run_itr(&b, &PathConfig::default(), &mut unrelated);
+    let (_, _, report) = run_etr(&a, &mut unrelated);
+    assert!(
+        !report.is_some_and(|r| r.echoed),
+        "a fresh nonce is no echo"
     );
 }
 

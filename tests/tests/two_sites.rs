@@ -588,6 +588,9 @@ fn two_lisp_sites_end_to_end() {
         (&a, "map_requests_refused", 1),
         (&a, "messages_refused", 1),
         (&a, "drop_bad_lisp_header", 1),
+        (&a, "echo_requests_received", 1),
+        (&b, "echo_requests_received", 1),
+        (&a, "echoes_answered", 1),
         (&ms, "negative_replies", 2),
         (&ms, "requests_forwarded", 4),
     ] {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
-    feedback_channel, CoreCounters, LocalRlocs, Neighbours, Nonces, PathConfig, PuntLimiter,
-    WantedNeighbours,
+    feedback_channel, CoreCounters, EchoNonces, LocalRlocs, Neighbours, Nonces, PathConfig,
+    PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::{
@@ -139,6 +139,8 @@ fn data_core(
         counters: Arc::new(CoreCounters::default()),
         feedback: feedback_channel(1024).0,
         nonces: Nonces::new(1),
+        echo: Arc::new(EchoNonces::default()),
+        echo_updates: None,
         punt_limiter: PuntLimiter::new(1024, u64::MAX / 2),
         idle_sleep: std::time::Duration::ZERO,
     };

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use dataplane::mapcache::DatabaseWriter;
-use dataplane::pipeline::{classify, decapsulate, feedback_channel, inspect, CoreCounters, EtrContext, LocalRlocs, Verdict, VecBuffer};
+use dataplane::mapcache::{DatabaseWriter, Instances};
+use dataplane::pipeline::{classify, decapsulate, feedback_channel, inspect, CoreCounters, EchoNonces, EtrContext, LocalRlocs, Verdict, VecBuffer};
 use dataplane::rcu::Qsbr;
 use libfuzzer_sys::fuzz_target;
 
@@ -20,7 +20,7 @@ fn fixture() -> &'static std::sync::Mutex<Fixture> {
     static FIXTURE: OnceLock<std::sync::Mutex<Fixture>> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let qsbr = Qsbr::new(1);
-        let mut database = DatabaseWriter::new(qsbr.clone());
+        let mut database = DatabaseWriter::new(Instances::default(), qsbr.clone());
         for prefix in ["10.0.0.0/8", "2001:db8::/32"] {
             database.insert(prefix.parse().unwrap(), 0).unwrap();
         }
@@ -40,7 +40,8 @@ fuzz_target!(|data: &[u8]| {
     let database = fixture.database.shared();
     let counters = CoreCounters::default();
     let (mut feedback, _rx) = feedback_channel(4);
-    let mut ctx = EtrContext { database: database.view(&reader), local: &fixture.local, counters: &counters, feedback: &mut feedback };
+    let echo = EchoNonces::default();
+    let mut ctx = EtrContext { database: database.view(&reader), local: &fixture.local, counters: &counters, feedback: &mut feedback, echo: &echo };
     let mut buffer = VecBuffer::new(64, data, 4096);
     if let Verdict::Decapsulated { destination } = decapsulate(&mut ctx, &mut buffer) {
         let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer)).expect("decapsulated packets are valid IP");

@@ -21,8 +21,8 @@ use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mailbox::{mailbox, Publisher};
 use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
 use dataplane::pipeline::{
-    feedback_channel, total, CoreCounters, Counter, FeedbackReceiver, Neighbours, Nonces,
-    PathConfig, PuntLimiter, WantedNeighbours,
+    feedback_channel, total, CoreCounters, Counter, EchoNonces, FeedbackReceiver, Neighbours,
+    Nonces, PathConfig, PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::{
@@ -38,6 +38,7 @@ use outbox::Outbox;
 use udp_io::Punted;
 
 use crate::decode::{decode, Input};
+use crate::echo_nonce::{EchoConfig, EchoNonce};
 use crate::learned::LearnedMappings;
 use crate::management::{self, ApplianceView};
 use crate::mobility::{CpmPeer, Mobility};
@@ -151,6 +152,8 @@ struct DataCoreLink {
     lcore: u32,
     punt: RingConsumer,
     feedback: FeedbackReceiver,
+    /// Where the echo-nonce table goes.
+    echo: Publisher<EchoNonces>,
     counters: Arc<CoreCounters>,
 }
 
@@ -260,6 +263,7 @@ pub fn run(
         let (punt_tx, punt_rx) = spsc_ring(&eal, &format!("lispd_punt{core}"), 1024)
             .map_err(|e| fail("punt ring")(&e))?;
         let (feedback, feedback_rx) = feedback_channel(1024);
+        let (echo_publisher, echo_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
         let (eid, eid_publisher) = data_port(
             ("EID", &eid_port),
@@ -295,6 +299,8 @@ pub fn run(
             counters: counters.clone(),
             feedback,
             nonces: Nonces::new(lcore_id.wrapping_mul(0x9e37_79b9) | 1),
+            echo: Arc::new(EchoNonces::default()),
+            echo_updates: Some(echo_updates),
             punt_limiter: PuntLimiter::new(
                 4096,
                 dpdk_bindings::time::tsc_hz(&eal) / 1000
@@ -311,6 +317,7 @@ pub fn run(
             lcore: lcore_id,
             punt: punt_rx,
             feedback: feedback_rx,
+            echo: echo_publisher,
             counters,
         });
     }
@@ -496,6 +503,18 @@ pub fn run(
                 if let Some(bits) = feedback.status_bits {
                     xtr.handle_locator_status(feedback.rloc, bits);
                 }
+                if let Some(nonce) = feedback.echo_nonce {
+                    xtr.handle_echo_request(feedback.rloc, nonce, now);
+                }
+                if feedback.echoed {
+                    xtr.handle_echo(feedback.rloc, now);
+                }
+            }
+        }
+        if let Some(table) = xtr.take_echo_table() {
+            let table = Arc::new(table);
+            for link in &links {
+                link.echo.publish(table.clone());
             }
         }
         if received == 0 {
@@ -635,6 +654,7 @@ fn control_plane(
     );
     Xtr::new(XtrParts {
         prober,
+        echo: EchoNonce::new(EchoConfig::default(), seed.rotate_left(13) as u32),
         registration,
         resolver,
         responder,

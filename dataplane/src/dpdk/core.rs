@@ -15,8 +15,8 @@ use crate::mapcache::{Database, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, encapsulate_miss, Class, CoreCounters, Counter,
-    EtrContext, FeedbackSender, ItrContext, LocalRlocs, Neighbours, NoMac, Nonces, PacketBuffer,
-    PathConfig, Verdict, WantedNeighbours,
+    EchoNonces, EtrContext, FeedbackSender, ItrContext, LocalRlocs, Neighbours, NoMac, Nonces,
+    PacketBuffer, PathConfig, Verdict, WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN};
@@ -60,6 +60,10 @@ pub struct DataCore {
     pub counters: Arc<CoreCounters>,
     pub feedback: FeedbackSender,
     pub nonces: Nonces,
+    /// Echo-nonce state per remote RLOC, and its updates from the control core (picked up at
+    /// the quiescent point).
+    pub echo: Arc<EchoNonces>,
+    pub echo_updates: Option<Subscriber<EchoNonces>>,
     /// Map-cache misses punted per destination prefix, in TSC ticks.
     pub punt_limiter: PuntLimiter,
     /// Sleep this long after a run of empty polls (zero: pure polling, the appliance default),
@@ -121,6 +125,9 @@ impl DataCore {
         self.reader.quiescent();
         self.eid.refresh();
         self.rloc.refresh();
+        if let Some(updates) = &self.echo_updates {
+            updates.refresh(&mut self.echo);
+        }
         let mut rx = MbufBurst::new();
         let mut received = 0;
         for queue in 0..self.eid.rx.len() {
@@ -180,6 +187,7 @@ impl DataCore {
                 config: &self.config,
                 counters: &self.counters,
                 nonces: &mut self.nonces,
+                echo: &self.echo,
             };
             encapsulate_burst(&mut ctx, itr.as_mut_slice(), &mut verdicts[..n]);
         }
@@ -256,6 +264,7 @@ impl DataCore {
             config: &self.config,
             counters: &self.counters,
             nonces: &mut self.nonces,
+            echo: &self.echo,
         };
         let verdict = encapsulate_miss(&mut ctx, &mut mbuf, petr);
         Some((mbuf, verdict))
@@ -276,6 +285,7 @@ impl DataCore {
                             local: &self.local,
                             counters: &self.counters,
                             feedback: &mut self.feedback,
+                            echo: &self.echo,
                         };
                         decapsulate(&mut ctx, &mut mbuf)
                     };

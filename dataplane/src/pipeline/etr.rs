@@ -10,7 +10,8 @@ use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
 use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
 
 use super::{
-    inspect_unhashed, CoreCounters, Counter, FeedbackSender, LocalRlocs, PacketBuffer, Verdict,
+    inspect_unhashed, CoreCounters, Counter, EchoNonces, FeedbackSender, LocalRlocs,
+    LocatorFeedback, PacketBuffer, Verdict,
 };
 
 /// What the ETR reads during one burst.
@@ -19,8 +20,10 @@ pub struct EtrContext<'a> {
     pub database: DatabaseView<'a>,
     pub local: &'a LocalRlocs,
     pub counters: &'a CoreCounters,
-    /// Where locator-status bits and echo-nonce requests go (the control core).
+    /// Where locator-status bits, echo-nonce requests and echoes go (the control core).
     pub feedback: &'a mut FeedbackSender,
+    /// The nonces we asked remote ETRs to echo.
+    pub echo: &'a EchoNonces,
 }
 
 fn drop(ctx: &EtrContext<'_>, counter: Counter) -> Verdict {
@@ -87,11 +90,17 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
         return drop(ctx, Counter::DropBadLispHeader);
     };
     let header_instance = lisp.instance_id();
-    ctx.feedback.report(
-        source,
-        lisp.locator_status_bits(),
-        lisp.echo_nonce_request().then(|| lisp.nonce()).flatten(),
-    );
+    let nonce = lisp.nonce();
+    let echo_request = lisp.echo_nonce_request();
+    // A request we already echo is not reported again: a peer sets E on every packet of its
+    // window, and the control core renews the echo when a report comes after it lapsed.
+    let already_echoed = |n| ctx.echo.outgoing(source) == Some((n, false));
+    ctx.feedback.report(LocatorFeedback {
+        rloc: source,
+        status_bits: lisp.locator_status_bits(),
+        echo_nonce: nonce.filter(|&n| echo_request && !already_echoed(n)),
+        echoed: !echo_request && nonce.is_some_and(|n| ctx.echo.echoes(source, n)),
+    });
     let inner_start = udp_start + UDP_HEADER_LEN + LISP_HEADER_LEN;
     let Ok(inner) = inspect_unhashed(&data[inner_start..udp_end]) else {
         return drop(ctx, Counter::DropMalformed);

@@ -1,4 +1,5 @@
-//! What the ETR learns about remote locators (their locator-status bits, echo-nonce requests),
+//! What the ETR learns about remote locators (their locator-status bits, echo-nonce requests and
+//! echoes of ours),
 //! sent to the control core through a per-core bounded lock-free queue. Repeats are filtered by a
 //! small per-core cache so a steady stream of packets does not flood the queue.
 
@@ -16,6 +17,8 @@ pub struct LocatorFeedback {
     pub status_bits: Option<u32>,
     /// A nonce to echo back, when the E bit was set.
     pub echo_nonce: Option<u32>,
+    /// The packet carried back the nonce we asked this RLOC to echo.
+    pub echoed: bool,
 }
 
 const RECENT: usize = 64;
@@ -59,28 +62,27 @@ fn slot(rloc: IpAddr) -> usize {
 }
 
 impl FeedbackSender {
-    /// Reports what a packet from `rloc` carried; status bits already reported are skipped.
+    /// Reports what a packet carried; status bits already reported are skipped.
     #[inline]
-    pub fn report(&mut self, rloc: IpAddr, status_bits: Option<u32>, echo_nonce: Option<u32>) {
-        if let (Some(bits), None) = (status_bits, echo_nonce) {
+    pub fn report(&mut self, feedback: LocatorFeedback) {
+        let LocatorFeedback {
+            rloc,
+            status_bits,
+            echo_nonce,
+            echoed,
+        } = feedback;
+        let echo_news = echo_nonce.is_some() || echoed;
+        if let (Some(bits), false) = (status_bits, echo_news) {
             let cached = &mut self.recent[slot(rloc)];
             if *cached == Some((rloc, bits)) {
                 return;
             }
             *cached = Some((rloc, bits));
         }
-        if status_bits.is_none() && echo_nonce.is_none() {
+        if status_bits.is_none() && !echo_news {
             return;
         }
-        if self
-            .queue
-            .push(LocatorFeedback {
-                rloc,
-                status_bits,
-                echo_nonce,
-            })
-            .is_err()
-        {
+        if self.queue.push(feedback).is_err() {
             self.dropped += 1;
         }
     }
@@ -102,27 +104,38 @@ impl FeedbackReceiver {
 mod tests {
     use super::*;
 
+    fn seen(rloc: IpAddr, status_bits: Option<u32>, echo_nonce: Option<u32>) -> LocatorFeedback {
+        LocatorFeedback {
+            rloc,
+            status_bits,
+            echo_nonce,
+            echoed: false,
+        }
+    }
+
     #[test]
     fn repeats_are_filtered_and_changes_pass() {
-        let (mut tx, rx) = feedback_channel(2);
+        let (mut tx, rx) = feedback_channel(3);
         let rloc: IpAddr = "192.0.2.1".parse().unwrap();
-        tx.report(rloc, Some(3), None);
-        tx.report(rloc, Some(3), None);
-        tx.report(rloc, None, None);
-        assert_eq!(
-            rx.pop(),
-            Some(LocatorFeedback {
-                rloc,
-                status_bits: Some(3),
-                echo_nonce: None
-            })
-        );
+        tx.report(seen(rloc, Some(3), None));
+        tx.report(seen(rloc, Some(3), None));
+        tx.report(seen(rloc, None, None));
+        assert_eq!(rx.pop(), Some(seen(rloc, Some(3), None)));
         assert_eq!(rx.pop(), None, "the repeat was filtered");
-        tx.report(rloc, Some(1), None);
-        tx.report(rloc, Some(1), Some(77));
-        tx.report(rloc, Some(2), None);
-        assert_eq!(tx.dropped(), 1, "bounded: the third did not fit");
+        tx.report(seen(rloc, Some(1), None));
+        tx.report(seen(rloc, Some(1), Some(77)));
+        tx.report(LocatorFeedback {
+            echoed: true,
+            ..seen(rloc, Some(1), None)
+        });
+        tx.report(seen(rloc, Some(2), None));
+        assert_eq!(tx.dropped(), 1, "bounded: the fourth did not fit");
         assert_eq!(rx.pop().map(|f| f.status_bits), Some(Some(1)));
         assert_eq!(rx.pop().map(|f| f.echo_nonce), Some(Some(77)));
+        assert_eq!(
+            rx.pop().map(|f| f.echoed),
+            Some(true),
+            "an echo passes the repeat filter"
+        );
     }
 }

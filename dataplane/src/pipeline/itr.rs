@@ -12,8 +12,8 @@ use crate::wire::lisp::{LispRepr, DATA_PORT};
 use crate::wire::udp;
 
 use super::{
-    inspect, overhead, CoreCounters, Counter, InnerPacket, LocalRlocs, Nonces, PacketBuffer,
-    PathConfig, Verdict,
+    inspect, overhead, CoreCounters, Counter, EchoNonces, InnerPacket, LocalRlocs, Nonces,
+    PacketBuffer, PathConfig, Verdict,
 };
 
 /// What the ITR reads during one burst.
@@ -25,6 +25,8 @@ pub struct ItrContext<'a> {
     pub config: &'a PathConfig,
     pub counters: &'a CoreCounters,
     pub nonces: &'a mut Nonces,
+    /// Nonces to echo to, or ask to be echoed by, particular RLOCs.
+    pub echo: &'a EchoNonces,
 }
 
 /// Outer UDP source ports are spread over 0xC000–0xFFFF by the flow hash.
@@ -214,8 +216,13 @@ fn encapsulate_toward<P: PacketBuffer>(
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {
         return too_big(ctx, packet, inner, ctx.config.rloc_mtu as usize - added);
     }
+    let (nonce, echo_nonce_request) = ctx
+        .echo
+        .outgoing(rloc)
+        .unwrap_or_else(|| (ctx.nonces.next_nonce(), false));
     let lisp = LispRepr {
-        nonce: Some(ctx.nonces.next_nonce()),
+        nonce: Some(nonce),
+        echo_nonce_request,
         instance_id,
         locator_status_bits: Some(ctx.local.status_bits),
         ..LispRepr::default()

@@ -5,6 +5,7 @@
 mod buffer;
 mod classify;
 mod counters;
+mod echo;
 mod etr;
 mod feedback;
 mod flow;
@@ -15,6 +16,7 @@ mod ratelimit;
 pub use buffer::{PacketBuffer, VecBuffer};
 pub use classify::{classify, Class};
 pub use counters::{total, CoreCounters, Counter};
+pub use echo::EchoNonces;
 pub use etr::{decapsulate, EtrContext};
 pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFeedback};
 pub use flow::{inspect, inspect_unhashed, InnerPacket};
