@@ -233,9 +233,13 @@ pub fn map_resolvers(config: &Config) -> Result<Vec<SocketAddr>, String> {
 
 #[cfg(test)]
 mod tests {
-    /// The configuration check and the data plane agree on how many instances fit.
+    /// The configuration check and the data plane agree on how many instances fit, and how wide.
     #[test]
     fn instance_limits_agree() {
         assert_eq!(config::MAX_INSTANCES, dataplane::mapcache::MAX_INSTANCES);
+        assert_eq!(
+            config::MAX_INSTANCE_ID,
+            dataplane::mapcache::MAX_INSTANCE_ID
+        );
     }
 }

@@ -13,21 +13,33 @@ pub struct Instances {
     ids: Vec<u32>,
 }
 
-/// More instance-ids than [`MAX_INSTANCES`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooManyInstances(pub usize);
+/// Largest instance-id (24 bits on the wire).
+pub const MAX_INSTANCE_ID: u32 = 0x00ff_ffff;
 
-impl std::fmt::Display for TooManyInstances {
+/// Why a set of instance-ids cannot have tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstancesError {
+    /// More than [`MAX_INSTANCES`], the default included.
+    TooMany(usize),
+    /// An id wider than 24 bits.
+    TooWide(u32),
+}
+
+impl std::fmt::Display for InstancesError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} instance-ids configured; at most {MAX_INSTANCES} are supported",
-            self.0
-        )
+        match self {
+            Self::TooMany(n) => write!(
+                f,
+                "{n} instance-ids configured; at most {MAX_INSTANCES} are supported"
+            ),
+            Self::TooWide(id) => {
+                write!(f, "instance-id {id} does not fit 24 bits")
+            }
+        }
     }
 }
 
-impl std::error::Error for TooManyInstances {}
+impl std::error::Error for InstancesError {}
 
 impl Default for Instances {
     fn default() -> Self {
@@ -37,12 +49,15 @@ impl Default for Instances {
 
 impl Instances {
     /// The default instance and every distinct id of `ids`, in ascending order.
-    pub fn new(ids: impl IntoIterator<Item = u32>) -> Result<Self, TooManyInstances> {
+    pub fn new(ids: impl IntoIterator<Item = u32>) -> Result<Self, InstancesError> {
         let mut ids: Vec<u32> = std::iter::once(0).chain(ids).collect();
         ids.sort_unstable();
         ids.dedup();
+        if let Some(&widest) = ids.last().filter(|&&id| id > MAX_INSTANCE_ID) {
+            return Err(InstancesError::TooWide(widest));
+        }
         if ids.len() > MAX_INSTANCES {
-            return Err(TooManyInstances(ids.len()));
+            return Err(InstancesError::TooMany(ids.len()));
         }
         Ok(Self { ids })
     }
@@ -78,11 +93,16 @@ mod tests {
     }
 
     #[test]
-    fn too_many_instances_are_refused() {
+    fn too_many_or_too_wide_instances_are_refused() {
         assert!(Instances::new(1..MAX_INSTANCES as u32).is_ok());
         assert_eq!(
             Instances::new(1..=MAX_INSTANCES as u32),
-            Err(TooManyInstances(MAX_INSTANCES + 1))
+            Err(InstancesError::TooMany(MAX_INSTANCES + 1))
+        );
+        assert!(Instances::new([MAX_INSTANCE_ID]).is_ok());
+        assert_eq!(
+            Instances::new([MAX_INSTANCE_ID + 1]),
+            Err(InstancesError::TooWide(MAX_INSTANCE_ID + 1))
         );
     }
 }

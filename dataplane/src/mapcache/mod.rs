@@ -6,7 +6,7 @@ mod entry;
 mod instances;
 
 pub use entry::{Action, EntryRef, EntryView, Locator, Mapping, BUCKETS, MAX_LOCATORS};
-pub use instances::{Instances, TooManyInstances, MAX_INSTANCES};
+pub use instances::{Instances, InstancesError, MAX_INSTANCES, MAX_INSTANCE_ID};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
