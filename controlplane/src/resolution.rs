@@ -51,9 +51,11 @@ pub enum ReplyRefused {
 
 #[derive(Debug)]
 struct Pending {
-    key: (IpAddr, u8),
+    key: RequestKey,
     eid: IpAddr,
     source_eid: IpAddr,
+    /// The instance both are in (`None`: default).
+    instance_id: Option<u32>,
     resolver: usize,
     attempts: u32,
     sent_at: Instant,
@@ -66,7 +68,7 @@ struct Pending {
 pub struct Resolver {
     config: ResolverConfig,
     pending: HashMap<u64, Pending>,
-    outstanding: HashMap<(IpAddr, u8), u64>,
+    outstanding: HashMap<RequestKey, u64>,
     nonce_state: u64,
     outbox: VecDeque<Transmit>,
     unresolved: u64,
@@ -75,10 +77,13 @@ pub struct Resolver {
     rate_limited: u64,
 }
 
-/// Requests are deduplicated per /24 (IPv4) or /64 (IPv6) of the destination.
-fn aggregate(destination: IpAddr) -> (IpAddr, u8) {
+/// Requests are deduplicated per instance and /24 (IPv4) or /64 (IPv6) of the destination.
+type RequestKey = (Option<u32>, IpAddr, u8);
+
+fn aggregate(instance_id: Option<u32>, destination: IpAddr) -> RequestKey {
     let len = if destination.is_ipv4() { 24 } else { 64 };
     (
+        instance_id,
         IpNet::new(destination, len).map_or(destination, |n| n.network()),
         len,
     )
@@ -108,24 +113,39 @@ impl Resolver {
     }
 
     /// A packet from `source_eid` to `destination` missed the map-cache.
-    pub fn handle_miss(&mut self, destination: IpAddr, source_eid: IpAddr, now: Instant) {
-        self.request(destination, source_eid, false, now);
+    /// Both are in instance `instance_id` (`None`: the default instance).
+    pub fn handle_miss(
+        &mut self,
+        destination: IpAddr,
+        source_eid: IpAddr,
+        instance_id: Option<u32>,
+        now: Instant,
+    ) {
+        self.request(destination, source_eid, instance_id, false, now);
     }
 
     /// An SMR from the ETR of `eid`: ask the mapping system again (s bit set), even though the
     /// entry is cached; `source_eid` is one of ours, for the reply's return path.
-    pub fn handle_smr(&mut self, eid: IpAddr, source_eid: IpAddr, now: Instant) {
-        self.request(eid, source_eid, true, now);
+    pub fn handle_smr(
+        &mut self,
+        eid: IpAddr,
+        source_eid: IpAddr,
+        instance_id: Option<u32>,
+        now: Instant,
+    ) {
+        self.request(eid, source_eid, instance_id, true, now);
     }
 
     fn request(
         &mut self,
         destination: IpAddr,
         source_eid: IpAddr,
+        instance_id: Option<u32>,
         smr_invoked: bool,
         now: Instant,
     ) {
-        let key = aggregate(destination);
+        let instance_id = instance_id.filter(|&iid| iid != 0);
+        let key = aggregate(instance_id, destination);
         if self.outstanding.contains_key(&key) || self.config.resolvers.is_empty() {
             return;
         }
@@ -147,6 +167,7 @@ impl Resolver {
             key,
             eid: destination,
             source_eid,
+            instance_id,
             resolver: 0,
             attempts: 0,
             sent_at: now,
@@ -167,9 +188,10 @@ impl Resolver {
         else {
             return;
         };
+        let in_instance = |ip: IpAddr| Address::in_instance(Address::from(ip), pending.instance_id);
         let mut request = MapRequestRepr::query(
             nonce,
-            Address::from(pending.source_eid),
+            in_instance(pending.source_eid),
             self.config
                 .itr_rlocs
                 .iter()
@@ -177,7 +199,7 @@ impl Resolver {
                 .collect(),
             vec![RequestRecord {
                 mask_len: if pending.eid.is_ipv4() { 32 } else { 128 },
-                eid: Address::from(pending.eid),
+                eid: in_instance(pending.eid),
             }],
         );
         request.smr_invoked = pending.smr_invoked;

@@ -252,8 +252,19 @@ impl Xtr {
     /// destination prefix by the data core).
     pub fn handle_miss(&mut self, source: IpAddr, destination: IpAddr, now: Instant) {
         self.stats.misses += 1;
-        self.resolver.handle_miss(destination, source, now);
+        let instance_id = self.instance_of(source);
+        self.resolver
+            .handle_miss(destination, source, instance_id, now);
         self.collect();
+    }
+
+    /// The instance-id of our EID prefix covering `source` (`None`: the default instance, or
+    /// not ours; local prefixes of different instances never overlap).
+    fn instance_of(&self, source: IpAddr) -> Option<u32> {
+        self.database
+            .iter()
+            .find(|m| mapping_of(&m.record).is_some_and(|(prefix, _)| prefix.contains(&source)))
+            .and_then(|m| m.record.eid.instance_id())
     }
 
     /// A LISP control datagram received from `from`.
@@ -440,7 +451,8 @@ impl Xtr {
                 .is_some()
             {
                 let source = self.source_eid_for(eid);
-                self.resolver.handle_smr(eid, source, now);
+                self.resolver
+                    .handle_smr(eid, source, record.eid.instance_id(), now);
             }
         }
     }
@@ -470,7 +482,9 @@ impl Xtr {
             }
             let locators: Vec<IpAddr> =
                 install.mapping.locators.iter().map(|l| l.address).collect();
-            let (prefix, eid) = (install.prefix, Address::from(install.prefix.network()));
+            let prefix = install.prefix;
+            let eid =
+                Address::in_instance(Address::from(prefix.network()), install.mapping.instance_id);
             let echo_nonce_capable = install.echo_nonce_capable;
             match self.learned.install(&mut self.map_cache, install, now) {
                 Ok(Installed::Cached(_)) => {
@@ -598,9 +612,10 @@ impl Xtr {
             .map_cache
             .iter()
             .flat_map(|(p, m)| {
+                let eid = Address::in_instance(Address::from(p.network()), m.instance_id);
                 m.locators
                     .iter()
-                    .map(move |l| (l.address, Address::from(p.network()), p.prefix_len()))
+                    .map(move |l| (l.address, eid.clone(), p.prefix_len()))
             })
             .collect();
         for (locator, eid, mask_len) in all {
@@ -699,7 +714,7 @@ impl Xtr {
         for locator in &mapping.locators {
             self.prober.track(
                 locator.address,
-                Address::from(prefix.network()),
+                Address::in_instance(Address::from(prefix.network()), mapping.instance_id),
                 prefix.prefix_len(),
                 Instant::now(),
             );

@@ -52,10 +52,11 @@ fn a_miss_is_resolved_once_and_installed() {
     let t0 = Instant::now();
     let mut r = machine();
     let destination: IpAddr = "10.2.0.20".parse().unwrap();
-    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), t0);
+    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), None, t0);
     r.handle_miss(
         "10.2.0.99".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
+        None,
         t0,
     );
     let sent: Vec<_> = std::iter::from_fn(|| r.poll_transmit()).collect();
@@ -117,7 +118,7 @@ fn a_miss_is_resolved_once_and_installed() {
         "a replay is refused"
     );
     assert_eq!(r.outstanding(), 0);
-    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), t0);
+    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), None, t0);
     assert!(r.poll_transmit().is_some(), "a later miss asks again");
 }
 
@@ -128,6 +129,7 @@ fn silent_resolvers_are_retried_then_failed_over() {
     r.handle_miss(
         "10.2.0.20".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
+        None,
         t0,
     );
     let mut log = vec![];
@@ -163,6 +165,7 @@ fn negative_replies_carry_their_action() {
     r.handle_miss(
         "172.16.0.1".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
+        None,
         t0,
     );
     let ecm = EcmRepr::parse(&r.poll_transmit().unwrap().payload).unwrap();
@@ -193,6 +196,7 @@ fn new_requests_are_capped_per_second_in_total() {
         r.handle_miss(
             IpAddr::V4(Ipv4Addr::new(10, 50, i, 1)),
             "10.1.0.10".parse().unwrap(),
+            None,
             t0,
         );
     }
@@ -205,6 +209,7 @@ fn new_requests_are_capped_per_second_in_total() {
     r.handle_miss(
         "10.50.9.1".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
+        None,
         t0 + Duration::from_millis(1001),
     );
     assert_eq!(

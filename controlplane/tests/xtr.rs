@@ -604,3 +604,52 @@ fn echo_nonce_follows_the_map_reply_e_bit_and_steers_probing() {
         "the peer's own request is echoed"
     );
 }
+
+/// A miss from a source in instance 7 is resolved in instance 7: the Map-Request names the
+/// instance, the reply's mapping goes to that instance's table only, and RLOC probes for it name
+/// the instance too.
+#[test]
+fn misses_are_resolved_in_the_source_instance() {
+    let t0 = Instant::now();
+    let in_7 = |mut r: EidRecord| {
+        r.eid = Address::in_instance(r.eid, Some(7));
+        r
+    };
+    let database = vec![
+        record("10.1.0.0", 24, 1440, vec![locator("192.0.2.1", 1)]),
+        in_7(record("10.7.0.0", 24, 1440, vec![locator("192.0.2.1", 1)])),
+    ];
+    let mut xtr = xtr_with(
+        database,
+        vec![ip("192.0.2.1")],
+        100,
+        Mobility::new(false, false, vec![]),
+        t0,
+    );
+    xtr.handle_miss(ip("10.7.0.10"), ip("10.2.0.20"), t0);
+    let request = ecm_request(&mut xtr);
+    assert_eq!(request.records[0].eid.instance_id(), Some(7));
+    assert_eq!(request.source_eid.instance_id(), Some(7));
+
+    let remote = in_7(record("10.2.0.0", 24, 10, vec![locator("192.0.2.2", 1)]));
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(request.nonce, false, vec![remote]),
+        t0,
+    );
+    assert!(xtr.map_cache.lookup(Some(7), ip("10.2.0.20")).is_some());
+    assert!(
+        xtr.map_cache.lookup(None, ip("10.2.0.20")).is_none(),
+        "the default instance did not learn it"
+    );
+    xtr.handle_timeout(t0);
+    let probed: Vec<_> = sent(&mut xtr)
+        .into_iter()
+        .filter_map(|t| MapRequestRepr::parse(&t.payload).ok())
+        .filter(|r| r.probe)
+        .collect();
+    assert!(!probed.is_empty(), "the new locator is probed");
+    assert!(probed
+        .iter()
+        .all(|r| r.records[0].eid.instance_id() == Some(7)));
+}

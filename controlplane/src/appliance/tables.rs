@@ -181,15 +181,7 @@ pub fn local_mappings(config: &Config) -> Vec<LocalMapping> {
 }
 
 fn eid_record(d: &config::DatabaseEntry) -> EidRecord {
-    let eid = Address::from(d.prefix.network());
-    let eid = match d.instance_id {
-        0 => eid,
-        iid => Address::InstanceId {
-            instance_id: iid,
-            mask_len: 32,
-            address: Box::new(eid),
-        },
-    };
+    let eid = Address::in_instance(Address::from(d.prefix.network()), Some(d.instance_id));
     EidRecord {
         ttl: d.ttl_minutes,
         mask_len: d.prefix.prefix_len(),

@@ -53,6 +53,19 @@ impl Address {
     }
 
     /// The instance-id of an instance-id LCAF.
+    /// `address` in instance `instance_id` (an Instance-ID LCAF), plain for the default instance
+    /// (`None` or 0).
+    pub fn in_instance(address: Address, instance_id: Option<u32>) -> Self {
+        match instance_id.filter(|&iid| iid != 0) {
+            Some(instance_id) => Self::InstanceId {
+                instance_id,
+                mask_len: 32,
+                address: Box::new(address),
+            },
+            None => address,
+        }
+    }
+
     pub fn instance_id(&self) -> Option<u32> {
         match self {
             Self::InstanceId { instance_id, .. } => Some(*instance_id),
