@@ -6,7 +6,8 @@
 //! saturation for a few seconds gives Mpps, the DUT's own busy cycles per packet (testpmd's
 //! `--record-core-cycles`, lispd's `busy_cycles`/`received` counters) show what its core spends,
 //! and traffic paced at half the saturation rate gives p50/p99 latency from payload timestamps.
-//! lispd holds a 1M-prefix map-cache (`BENCH_PREFIXES` for smaller runs).
+//! lispd holds a 1M-prefix map-cache (`BENCH_PREFIXES` for smaller runs; `BENCH_LINE=ring` stops
+//! after the in-process figure).
 
 mod dut;
 mod frames;
@@ -246,6 +247,10 @@ pub fn run() -> Result<(), String> {
         hosts: &hosts,
     };
     ring_core::run(&eal, &world, [&itr_frames, &etr_frames])?;
+    // `BENCH_LINE=ring`: the in-process figure alone, for profiling the data core.
+    if std::env::var("BENCH_LINE").is_ok_and(|parts| parts == "ring") {
+        return Ok(());
+    }
 
     let mut testpmd_mpps = [0.0; 2];
     let mut testpmd_cycles = [0.0; 2];

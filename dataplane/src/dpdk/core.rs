@@ -89,13 +89,30 @@ fn push_ethernet<P: PacketBuffer>(packet: &mut P, destination: [u8; 6], source: 
     true
 }
 
-/// Transmits what the queue takes; counts and frees the rest.
-fn transmit(tx: &mut TxQueue, burst: &mut MbufBurst, counters: &CoreCounters) {
-    tx.tx_burst(burst);
-    for _ in 0..burst.len() {
-        counters.bump(Counter::DropTxFull);
+/// What leaves on one side during a burst, and the MAC of the last destination resolved for
+/// that side: consecutive packets mostly go to the same RLOC or host, so one neighbour lookup
+/// serves the run (the neighbour table only changes between bursts).
+struct Outgoing {
+    burst: MbufBurst,
+    last_hop: Option<(IpAddr, [u8; 6])>,
+}
+
+impl Outgoing {
+    fn new() -> Self {
+        Self {
+            burst: MbufBurst::new(),
+            last_hop: None,
+        }
     }
-    burst.free_all();
+
+    /// Transmits what the queue takes; counts and frees the rest.
+    fn transmit(&mut self, tx: &mut TxQueue, counters: &CoreCounters) {
+        tx.tx_burst(&mut self.burst);
+        for _ in 0..self.burst.len() {
+            counters.bump(Counter::DropTxFull);
+        }
+        self.burst.free_all();
+    }
 }
 
 impl DataCore {
@@ -191,8 +208,8 @@ impl DataCore {
             };
             encapsulate_burst(&mut ctx, itr.as_mut_slice(), &mut verdicts[..n]);
         }
-        let mut to_rloc = MbufBurst::new();
-        let mut to_eid = MbufBurst::new();
+        let mut to_rloc = Outgoing::new();
+        let mut to_eid = Outgoing::new();
         for (i, mbuf) in itr.drain().enumerate() {
             let (mut mbuf, verdict) = match verdicts[i] {
                 Verdict::Punt { destination } => {
@@ -209,7 +226,7 @@ impl DataCore {
                 }
                 Verdict::TooBig { .. } => {
                     if push_ethernet(&mut mbuf, sources[i], self.eid.mac) {
-                        let _ = to_eid.push(mbuf);
+                        let _ = to_eid.burst.push(mbuf);
                     }
                 }
                 Verdict::Local { destination } => {
@@ -221,8 +238,8 @@ impl DataCore {
                 Verdict::Punt { .. } | Verdict::Decapsulated { .. } | Verdict::Drop(_) => {}
             }
         }
-        transmit(&mut self.rloc.tx, &mut to_rloc, &self.counters);
-        transmit(&mut self.eid.tx, &mut to_eid, &self.counters);
+        to_rloc.transmit(&mut self.rloc.tx, &self.counters);
+        to_eid.transmit(&mut self.eid.tx, &self.counters);
         self.punt(&mut punt);
     }
 
@@ -273,7 +290,7 @@ impl DataCore {
     /// ETR direction: LISP data is decapsulated; control traffic is punted; anything else dropped.
     fn handle_rloc_burst(&mut self, rx: &mut MbufBurst) {
         let mut punt = MbufBurst::new();
-        let mut to_eid = MbufBurst::new();
+        let mut to_eid = Outgoing::new();
         for mut mbuf in rx.drain() {
             let (class, l3) = classify(mbuf.data(), &self.local);
             match class {
@@ -300,7 +317,7 @@ impl DataCore {
                 Class::Ip | Class::Other => self.counters.bump(Counter::DropUnknownFrame),
             }
         }
-        transmit(&mut self.eid.tx, &mut to_eid, &self.counters);
+        to_eid.transmit(&mut self.eid.tx, &self.counters);
         self.punt(&mut punt);
     }
 
@@ -310,24 +327,30 @@ impl DataCore {
         mut mbuf: dpdk_bindings::Mbuf,
         destination: IpAddr,
         side: Side,
-        out: &mut MbufBurst,
+        out: &mut Outgoing,
     ) {
         let port = match side {
             Side::Eid => &self.eid,
             Side::Rloc => &self.rloc,
         };
-        let mac = match port.neighbours.mac_for(destination) {
-            Ok(mac) => mac,
-            Err(missing) => {
-                if let NoMac::Unresolved(next_hop) = missing {
-                    port.wanted.want(next_hop);
+        let mac = match out.last_hop {
+            Some((last, mac)) if last == destination => mac,
+            _ => match port.neighbours.mac_for(destination) {
+                Ok(mac) => {
+                    out.last_hop = Some((destination, mac));
+                    mac
                 }
-                self.counters.bump(Counter::DropNoNeighbour);
-                return;
-            }
+                Err(missing) => {
+                    if let NoMac::Unresolved(next_hop) = missing {
+                        port.wanted.want(next_hop);
+                    }
+                    self.counters.bump(Counter::DropNoNeighbour);
+                    return;
+                }
+            },
         };
         if push_ethernet(&mut mbuf, mac, port.mac) {
-            let _ = out.push(mbuf);
+            let _ = out.burst.push(mbuf);
         } else {
             self.counters.bump(Counter::DropNoHeadroom);
         }
