@@ -71,11 +71,6 @@ impl Instances {
     pub fn table(&self, instance_id: Option<u32>) -> Option<usize> {
         self.ids.binary_search(&instance_id.unwrap_or(0)).ok()
     }
-
-    /// Every configured instance-id, the default (0) first.
-    pub fn ids(&self) -> &[u32] {
-        &self.ids
-    }
 }
 
 #[cfg(test)]
@@ -85,7 +80,7 @@ mod tests {
     #[test]
     fn default_instance_is_table_zero_and_ids_are_deduplicated() {
         let instances = Instances::new([7, 3, 7, 0]).unwrap();
-        assert_eq!(instances.ids(), &[0, 3, 7]);
+        assert_eq!(instances.tables(), 3);
         assert_eq!(instances.table(None), Some(0));
         assert_eq!(instances.table(Some(0)), Some(0));
         assert_eq!(instances.table(Some(7)), Some(2));

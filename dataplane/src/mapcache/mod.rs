@@ -155,11 +155,6 @@ impl MapCacheWriter {
         self.installed.is_empty()
     }
 
-    /// The instances this map-cache has tables for.
-    pub fn instances(&self) -> &Instances {
-        &self.instances
-    }
-
     fn table(&self, instance_id: Option<u32>) -> Result<usize, MapCacheError> {
         self.instances
             .table(instance_id)
