@@ -691,51 +691,48 @@ fn echo_nonce_round_trip() {
     let mut a = site((RLOC_A4, rloc_a6()), b_rloc, None);
     let mut b = site((RLOC_B4, rloc_b6()), a_rloc, None);
     a.echo = EchoNonces::new([], [(b_rloc, nonce)]);
-    let packet = |src: &str, dst: &str| {
-        let inner = inner_packet(src.parse().unwrap(), dst.parse().unwrap(), 10, 0);
-        VecBuffer::new(128, &inner, 256)
-    };
-    let lisp_of = |buffer: &VecBuffer| {
-        LispRepr::parse(&LispHeader::new_checked(&buffer.data()[28..]).unwrap())
+    // One packet from `from`'s ITR to `to`'s ETR: the LISP header it carried and what `to`
+    // reported. `site` maps 10.2.0.0/24 to the other site's RLOC at both sites and both
+    // databases hold both prefixes, so the same addresses serve both ways.
+    let send = |from: &Site, to: &Site| {
+        let inner = inner_packet(
+            "10.1.0.10".parse().unwrap(),
+            "10.2.0.20".parse().unwrap(),
+            10,
+            0,
+        );
+        let mut buffer = VecBuffer::new(128, &inner, 256);
+        run_itr(from, &PathConfig::default(), &mut buffer);
+        let header = LispRepr::parse(&LispHeader::new_checked(&buffer.data()[28..]).unwrap());
+        let (_, _, report) = run_etr(to, &mut buffer);
+        (header, report)
     };
 
-    let mut request = packet("10.1.0.10", "10.2.0.20");
-    run_itr(&a, &PathConfig::default(), &mut request);
-    let header = lisp_of(&request);
+    let (header, report) = send(&a, &b);
     assert_eq!(
         (header.nonce, header.echo_nonce_request),
         (Some(nonce), true)
     );
-    let (_, _, report) = run_etr(&b, &mut request);
     let report = report.expect("the request is reported");
     assert_eq!((report.echo_nonce, report.echoed), (Some(nonce), false));
 
     b.echo = EchoNonces::new([(a_rloc, nonce)], []);
-    let mut repeat = packet("10.1.0.10", "10.2.0.20");
-    run_itr(&a, &PathConfig::default(), &mut repeat);
-    let (_, _, report) = run_etr(&b, &mut repeat);
+    let (_, report) = send(&a, &b);
     assert_eq!(
         report.map(|r| r.echo_nonce),
         Some(None),
         "a request B already echoes is not reported again"
     );
-    // `site` maps 10.2.0.0/24 to the other site's RLOC at both sites, and both databases hold
-    // both prefixes: the same addresses serve for the way back.
-    let mut answer = packet("10.1.0.10", "10.2.0.20");
-    run_itr(&b, &PathConfig::default(), &mut answer);
-    let header = lisp_of(&answer);
+    let (header, report) = send(&b, &a);
     assert_eq!(
         (header.nonce, header.echo_nonce_request),
         (Some(nonce), false)
     );
-    let (_, _, report) = run_etr(&a, &mut answer);
     let report = report.expect("the echo is reported");
     assert_eq!((report.rloc, report.echoed), (b_rloc, true));
 
-    let mut unrelated = packet("10.1.0.10", "10.2.0.20");
     b.echo = EchoNonces::default();
-    run_itr(&b, &PathConfig::default(), &mut unrelated);
-    let (_, _, report) = run_etr(&a, &mut unrelated);
+    let (_, report) = send(&b, &a);
     assert!(
         !report.is_some_and(|r| r.echoed),
         "a fresh nonce is no echo"
