@@ -24,6 +24,15 @@ impl Words {
         }
     }
 
+    /// Starts loading the cache line of word `i` without waiting for it, so that a burst's
+    /// misses overlap (nothing outside the array).
+    #[inline(always)]
+    pub fn prefetch(&self, i: usize) {
+        if i < self.0.len() {
+            prefetch_index::prefetch_index(&self.0[..], i);
+        }
+    }
+
     #[inline]
     pub fn set(&self, i: usize, value: u32) {
         self.0[i].store(value, Ordering::Relaxed);

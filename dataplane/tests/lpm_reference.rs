@@ -27,7 +27,9 @@ enum Op {
 }
 
 /// Prefixes clustered under a few roots so they overlap, with lengths spread over the key width.
-fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
+/// Each shares the top half of its bits with its root, or with `dense` all but the last six, so
+/// that many fall into the same node (whose slots then span several cache lines).
+fn ops(bits: u8, dense: bool) -> impl Strategy<Value = Vec<Op>> {
     let roots = proptest::collection::vec(any::<u128>(), 3);
     (
         roots,
@@ -50,7 +52,11 @@ fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
                         Op::Remove(index)
                     } else {
                         // Share the top bits of a root, then random bits, cut to `len`.
-                        let shared = (u32::from(len) / 2).min(u32::from(bits));
+                        let shared = if dense {
+                            u32::from(len).saturating_sub(6)
+                        } else {
+                            u32::from(len) / 2
+                        };
                         let top = if shared == 0 {
                             0
                         } else {
@@ -133,12 +139,17 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
-    fn ipv4_matches_the_reference(ops in ops(32), probes in proptest::collection::vec(any::<u128>(), 16)) {
+    fn ipv4_matches_the_reference(ops in ops(32, false), probes in proptest::collection::vec(any::<u128>(), 16)) {
         check(32, ops, probes)?;
     }
 
     #[test]
-    fn ipv6_matches_the_reference(ops in ops(128), probes in proptest::collection::vec(any::<u128>(), 16)) {
+    fn dense_ipv4_nodes_match_the_reference(ops in ops(32, true), probes in proptest::collection::vec(any::<u128>(), 16)) {
+        check(32, ops, probes)?;
+    }
+
+    #[test]
+    fn ipv6_matches_the_reference(ops in ops(128, false), probes in proptest::collection::vec(any::<u128>(), 16)) {
         check(128, ops, probes)?;
     }
 }

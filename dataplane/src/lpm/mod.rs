@@ -6,8 +6,9 @@
 //! arena of words with nodes aligned to cache lines. An IPv4 /24 lookup reads one root entry and
 //! one or two lines; a BGP-like table of 1M IPv4 prefixes takes about 14 MiB (DIR-24-8: 64 MiB).
 //! Measured on the 2-vCPU VM (bench `lpm`): random reads beyond ~4 MiB cost DRAM latency there,
-//! so this layout and Poptrie's 18/6 geometry (also tried) perform alike; what matters is how
-//! many of a burst's misses are in flight at once (see [`LpmView::lookup_burst`]).
+//! so this layout, Poptrie's 18/6 geometry and a leaf-pushed variant with uncompressed nodes
+//! (one line per level, 67 MiB; also tried) perform alike; what matters is how many of a burst's
+//! misses are in flight at once, which prefetching decides (see [`LpmView::lookup_burst`]).
 //!
 //! Tables: one LPM holds several independent tables (one per instance-id, the EID space of a
 //! VPN): each has its own root, all share the arena, so a table costs only its root (256 KiB).
@@ -70,13 +71,11 @@ pub struct Lpm {
     active: AtomicU32,
     bits: u8,
     tables: usize,
-    layout: Layout,
 }
 
 impl Lpm {
     fn new(bits: u8, tables: usize, capacity_words: usize) -> Self {
-        let layout = LAYOUT;
-        let entries = tables << layout.root_bits;
+        let entries = tables << LAYOUT.root_bits;
         let roots = [Words::new(entries), Words::new(entries)];
         for root in &roots {
             for i in 0..entries {
@@ -89,7 +88,6 @@ impl Lpm {
             active: AtomicU32::new(0),
             bits,
             tables,
-            layout,
         }
     }
 
@@ -114,7 +112,6 @@ impl Lpm {
             tables: self.tables,
             words: &self.words,
             max_depth: u32::from(self.bits),
-            layout: self.layout,
         }
     }
 }
@@ -126,7 +123,6 @@ pub struct LpmView<'a> {
     tables: usize,
     words: &'a Words,
     max_depth: u32,
-    layout: Layout,
 }
 
 impl LpmView<'_> {
@@ -136,95 +132,101 @@ impl LpmView<'_> {
         self.tables
     }
 
-    /// The root entry of `key` in `table` (INHERIT, so "no match", for a table that does not exist).
+    /// Where the root entry of `key` in `table` is (beyond the roots, so "no match", for a table
+    /// that does not exist).
     #[inline(always)]
-    fn root_entry(&self, table: usize, key: Key) -> u32 {
-        let layout = self.layout;
-        let index = table.saturating_mul(1 << layout.root_bits) | layout.root_index(key);
-        self.root.get_or(index, INHERIT)
+    fn root_index(&self, table: usize, key: Key) -> usize {
+        table.saturating_mul(1 << LAYOUT.root_bits) | LAYOUT.root_index(key)
     }
 
     /// The value of the longest prefix covering `key` in `table`.
     #[inline]
     pub fn lookup(&self, table: usize, key: Key) -> Option<u32> {
-        let layout = self.layout;
-        let mut entry = self.root_entry(table, key);
+        let mut entry = self.root.get_or(self.root_index(table, key), INHERIT);
         let mut best = INHERIT;
-        let mut depth = layout.root_bits;
+        let mut depth = LAYOUT.root_bits;
         while entry & CHILD != 0 && depth < self.max_depth {
             let node = (entry & !CHILD) as usize;
-            let header = node::read_header(layout, self.words, node, layout.index(key, depth));
+            let index = LAYOUT.index(key, depth);
+            let header = node::read_header(LAYOUT, self.words, node, index);
             if header.background != INHERIT {
                 best = header.background;
             }
-            entry = self.words.get_or(
-                node::slot_offset(layout, node, layout.index(key, depth), header),
-                INHERIT,
-            );
-            depth += layout.stride;
+            entry = self
+                .words
+                .get_or(node::slot_offset(LAYOUT, node, index, header), INHERIT);
+            depth += LAYOUT.stride;
         }
-        if entry & CHILD == 0 && entry != INHERIT {
-            best = entry;
-        }
-        (best != INHERIT).then_some(best)
+        found(entry, best)
     }
 
-    /// Looks up a burst level by level across all keys. Each level first touches every key's
-    /// node and then its slot in passes of a few instructions per key, so the whole burst's cache
-    /// misses are in flight together (a safe stand-in for prefetching: the pass fits in the
-    /// reorder buffer), and only then does the work that depends on them.
+    /// Looks up a burst level by level across all keys, the way DPDK's bulk lookups hide memory
+    /// latency: each pass reads, for every key, what the previous pass prefetched (root entry,
+    /// node header, slot) and prefetches what that key needs next, so the burst's cache misses of
+    /// one step are all in flight while the keys are worked through.
     /// Results go to `out[..keys.len()]`; each key is looked up in its own table.
     pub fn lookup_burst(&self, keys: &[(usize, Key)], out: &mut [Option<u32>]) {
-        const MAX: usize = 64;
+        const MAX: usize = 32;
         for (keys, out) in keys.chunks(MAX).zip(out.chunks_mut(MAX)) {
             let n = keys.len();
             let mut entry = [INHERIT; MAX];
             let mut best = [INHERIT; MAX];
-            let mut slot_at = [usize::MAX; MAX];
-            let layout = self.layout;
+            // Per key, the slot to read next (usize::MAX when done).
+            let mut at = [usize::MAX; MAX];
             for (e, &(table, key)) in entry.iter_mut().zip(keys) {
-                *e = self.root_entry(table, key);
+                *e = self.root.get_or(self.root_index(table, key), INHERIT);
+                self.prefetch_node(*e);
             }
-            let mut depth = layout.root_bits;
-            while depth < self.max_depth && entry[..n].iter().any(|e| e & CHILD != 0) {
-                let mut touched = 0;
-                for &e in &entry[..n] {
-                    if e & CHILD != 0 {
-                        touched ^= self.words.get_or((e & !CHILD) as usize, 0);
-                    }
-                }
-                for (((e, b), at), key) in entry
-                    .iter()
-                    .zip(best.iter_mut())
-                    .zip(slot_at.iter_mut())
-                    .zip(keys.iter().map(|&(_, key)| key))
-                {
-                    *at = usize::MAX;
-                    if e & CHILD != 0 {
-                        let node = (e & !CHILD) as usize;
-                        let index = layout.index(key, depth);
-                        let header = node::read_header(layout, self.words, node, index);
+            let mut depth = LAYOUT.root_bits;
+            let mut pending = true;
+            while pending && depth < self.max_depth {
+                for i in 0..n {
+                    at[i] = usize::MAX;
+                    if entry[i] & CHILD != 0 {
+                        let node = (entry[i] & !CHILD) as usize;
+                        let index = LAYOUT.index(keys[i].1, depth);
+                        let header = node::read_header(LAYOUT, self.words, node, index);
                         if header.background != INHERIT {
-                            *b = header.background;
+                            best[i] = header.background;
                         }
-                        *at = node::slot_offset(layout, node, index, header);
+                        at[i] = node::slot_offset(LAYOUT, node, index, header);
+                        self.words.prefetch(at[i]);
                     }
                 }
-                for &at in &slot_at[..n] {
-                    touched ^= self.words.get_or(at, 0);
-                }
-                std::hint::black_box(touched);
-                for (e, &at) in entry.iter_mut().zip(&slot_at[..n]) {
+                depth += LAYOUT.stride;
+                pending = false;
+                for (e, &at) in entry.iter_mut().zip(&at[..n]) {
                     if at != usize::MAX {
                         *e = self.words.get_or(at, INHERIT);
+                        if depth < self.max_depth {
+                            self.prefetch_node(*e);
+                        }
+                        pending |= *e & CHILD != 0;
                     }
                 }
-                depth += layout.stride;
             }
             for ((o, &e), &b) in out.iter_mut().zip(&entry).zip(&best) {
-                let value = if e & CHILD == 0 && e != INHERIT { e } else { b };
-                *o = (value != INHERIT).then_some(value);
+                *o = found(e, b);
             }
         }
     }
+
+    /// Starts loading the header of the node `entry` points at, if it points at one.
+    #[inline(always)]
+    fn prefetch_node(&self, entry: u32) {
+        if entry & CHILD != 0 {
+            self.words.prefetch((entry & !CHILD) as usize);
+        }
+    }
+}
+
+/// The answer of a lookup that ended on `entry` with `best` the last background on its way.
+#[inline(always)]
+fn found(entry: u32, best: u32) -> Option<u32> {
+    let value = if entry & CHILD == 0 && entry != INHERIT {
+        entry
+    } else {
+        best
+    };
+    (value != INHERIT).then_some(value)
 }

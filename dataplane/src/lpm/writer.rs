@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::arena::{Allocator, ArenaFull};
-use super::node::{self, Layout, CHILD, INHERIT, MAX_VALUE};
-use super::{mask, Key, Lpm, LpmView};
+use super::node::{self, CHILD, INHERIT, MAX_VALUE};
+use super::{mask, Key, Lpm, LpmView, LAYOUT};
 use crate::rcu::{Qsbr, Retired};
 
 /// Why an update was refused.
@@ -230,12 +230,8 @@ impl LpmWriter {
         self.dirty.push(index as u32);
     }
 
-    fn layout(&self) -> Layout {
-        self.shared.layout
-    }
-
     fn retire(&mut self, node: usize) {
-        let size = node::size(self.layout(), &self.shared.words, node);
+        let size = node::size(LAYOUT, &self.shared.words, node);
         if self.fresh.remove(&(node as u32)) {
             self.alloc.free(node as u32, size);
         } else {
@@ -244,7 +240,7 @@ impl LpmWriter {
     }
 
     fn write_node(&mut self, background: u32, blocks: &[u32]) -> Result<u32, LpmError> {
-        let words = node::encode(self.layout(), background, blocks);
+        let words = node::encode(LAYOUT, background, blocks);
         let offset = self
             .alloc
             .alloc(words.len() as u32)
@@ -259,21 +255,20 @@ impl LpmWriter {
     /// A copy of `entry`'s node with another background (its children are shared).
     fn with_background(&mut self, entry: u32, background: u32) -> Result<u32, LpmError> {
         let node = (entry & !CHILD) as usize;
-        if node::background(self.layout(), &self.shared.words, node) == background {
+        if node::background(LAYOUT, &self.shared.words, node) == background {
             return Ok(entry);
         }
-        let blocks = node::expand(self.layout(), &self.shared.words, node);
+        let blocks = node::expand(LAYOUT, &self.shared.words, node);
         let copy = self.write_node(background, &blocks)?;
         self.retire(node);
         Ok(copy)
     }
 
     fn repaint(&mut self, table: usize, key: Key, len: u8) -> Result<(), LpmError> {
-        let layout = self.layout();
-        let root_bits = layout.root_bits as u8;
-        let block_key = |index: usize| (index as u128) << (128 - layout.root_bits);
-        let base = table << layout.root_bits;
-        let first = layout.root_index(key);
+        let root_bits = LAYOUT.root_bits as u8;
+        let block_key = |index: usize| (index as u128) << (128 - LAYOUT.root_bits);
+        let base = table << LAYOUT.root_bits;
+        let first = LAYOUT.root_index(key);
         if len <= root_bits {
             for index in first..first + (1usize << (root_bits - len)) {
                 let painted = self.best_of(table, block_key(index), 0..=root_bits);
@@ -307,23 +302,22 @@ impl LpmWriter {
         key: Key,
         len: u8,
     ) -> Result<u32, LpmError> {
-        let layout = self.layout();
-        let stride = layout.stride as u8;
+        let stride = LAYOUT.stride as u8;
         let old = (entry & CHILD != 0).then_some((entry & !CHILD) as usize);
         let mut blocks = old.map_or_else(
-            || vec![INHERIT; layout.fanout()],
-            |n| node::expand(layout, &self.shared.words, n),
+            || vec![INHERIT; LAYOUT.fanout()],
+            |n| node::expand(LAYOUT, &self.shared.words, n),
         );
         let d = u32::from(depth);
         // Sub-blocks may extend past the key width (an IPv4 node at depth 30): they shift out.
         let block_base = |block: usize| {
             base | ((block as u128)
-                .checked_shl(128 - d - layout.stride)
+                .checked_shl(128 - d - LAYOUT.stride)
                 .unwrap_or(0))
         };
         let deepest = (depth + stride).min(self.shared.bits);
         if len <= depth + stride {
-            let first = layout.index(key, d);
+            let first = LAYOUT.index(key, d);
             let count = 1usize << (depth + stride - len);
             for (block, slot) in blocks.iter_mut().enumerate().skip(first).take(count) {
                 let value = self.best_of(table, block_base(block), depth + 1..=deepest);
@@ -334,7 +328,7 @@ impl LpmWriter {
                 };
             }
         } else {
-            let block = layout.index(key, d);
+            let block = LAYOUT.index(key, d);
             let value = self.best_of(table, block_base(block), depth + 1..=deepest);
             let child = (table, block_base(block), depth + stride);
             blocks[block] = self.rebuild(blocks[block], value, child, key, len)?;
