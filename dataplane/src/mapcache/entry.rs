@@ -167,6 +167,15 @@ pub struct EntryView<'a> {
 }
 
 impl<'a> EntryView<'a> {
+    /// Starts loading what the ITR reads of entry `index` (action, selection table and the
+    /// first locators: its first two cache lines).
+    #[inline(always)]
+    pub fn prefetch(&self, index: u32) {
+        let base = index as usize * RECORD;
+        self.words.prefetch(base);
+        self.words.prefetch(base + LOCATORS_AT + 8);
+    }
+
     #[inline]
     pub fn get(&self, index: u32) -> EntryRef<'a> {
         EntryRef {
@@ -208,30 +217,27 @@ impl EntryRef<'_> {
     pub fn select(&self, hash: u32) -> Option<IpAddr> {
         let bucket = (hash as usize) % BUCKETS;
         let index = self.word(3 + bucket / 8) >> (4 * (bucket % 8)) & 0xf;
-        (index != NO_LOCATOR).then(|| self.locator(index as usize).address)
+        (index != NO_LOCATOR).then(|| self.address(index as usize))
+    }
+
+    /// The address of locator `i`, built in registers (the data path's only locator read).
+    #[inline(always)]
+    fn address(&self, i: usize) -> IpAddr {
+        let at = LOCATORS_AT + 5 * i;
+        if self.word(at) & 0xff == 4 {
+            IpAddr::V4(Ipv4Addr::from(self.word(at + 1)))
+        } else {
+            let high = u64::from(self.word(at + 1)) << 32 | u64::from(self.word(at + 2));
+            let low = u64::from(self.word(at + 3)) << 32 | u64::from(self.word(at + 4));
+            IpAddr::V6(Ipv6Addr::from(u128::from(high) << 64 | u128::from(low)))
+        }
     }
 
     /// Locator `i` (control-plane reads, tests).
     pub fn locator(&self, i: usize) -> Locator {
-        let at = LOCATORS_AT + 5 * i;
-        let meta = self.word(at);
-        let words = [
-            self.word(at + 1),
-            self.word(at + 2),
-            self.word(at + 3),
-            self.word(at + 4),
-        ];
-        let address = if meta & 0xff == 4 {
-            IpAddr::V4(Ipv4Addr::from(words[0]))
-        } else {
-            let mut octets = [0u8; 16];
-            for (chunk, w) in octets.chunks_mut(4).zip(words) {
-                chunk.copy_from_slice(&w.to_be_bytes());
-            }
-            IpAddr::V6(Ipv6Addr::from(octets))
-        };
+        let meta = self.word(LOCATORS_AT + 5 * i);
         Locator {
-            address,
+            address: self.address(i),
             priority: (meta >> 8) as u8,
             weight: (meta >> 16) as u8,
             up: meta >> 24 & 1 == 1,

@@ -32,6 +32,9 @@ fn drop(ctx: &EtrContext<'_>, counter: Counter) -> Verdict {
 }
 
 /// The outer source and where the UDP datagram starts and ends, after checking the outer header.
+/// Inlined: its result, returned through memory, would be read back at once (a store-forwarding
+/// stall per packet).
+#[inline(always)]
 fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(IpAddr, usize, usize), Counter> {
     let (source, destination, start, end) = match data.first().map(|b| b >> 4) {
         Some(4) => {

@@ -100,6 +100,9 @@ pub fn encapsulate_burst<P: PacketBuffer>(
         for (&i, &f) in at6[..n6].iter().zip(&found) {
             entries[i] = f;
         }
+        for &index in entries.iter().flatten() {
+            ctx.map_cache.entries.prefetch(index);
+        }
         for (((packet, verdict), inner), entry) in packets
             .iter_mut()
             .zip(verdicts.iter_mut())
@@ -116,7 +119,7 @@ pub fn encapsulate_burst<P: PacketBuffer>(
 /// Parses the inner packet, trims link-layer padding, applies the local-source rule and finds
 /// the map-cache table of the source's instance (a source outside our database, where allowed,
 /// is in the default instance).
-#[inline]
+#[inline(always)]
 fn admit<P: PacketBuffer>(
     ctx: &ItrContext<'_>,
     packet: &mut P,
@@ -138,7 +141,7 @@ fn admit<P: PacketBuffer>(
 }
 
 /// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers.
-#[inline]
+#[inline(always)]
 fn complete<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
@@ -203,7 +206,8 @@ pub fn encapsulate_miss<P: PacketBuffer>(
 }
 
 /// Prepends outer IP, UDP and LISP headers toward `rloc`, or answers "too big" when the result
-/// would exceed the RLOC-side MTU.
+/// would exceed the RLOC-side MTU. Inlined into the burst, which writes its verdict in place.
+#[inline(always)]
 fn encapsulate_toward<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,

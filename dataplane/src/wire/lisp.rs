@@ -45,38 +45,46 @@ impl<T: AsRef<[u8]>> LispHeader<T> {
         Ok(Self { buffer })
     }
 
+    #[inline]
     fn flags(&self) -> u8 {
         self.buffer.as_ref()[0]
     }
 
+    #[inline]
     pub fn nonce_present(&self) -> bool {
         self.flags() & N != 0
     }
 
+    #[inline]
     pub fn lsb_enabled(&self) -> bool {
         self.flags() & L != 0
     }
 
     /// Echo-nonce request; meaningful only with N.
+    #[inline]
     pub fn echo_nonce_request(&self) -> bool {
         self.nonce_present() && self.flags() & E != 0
     }
 
+    #[inline]
     pub fn map_version_present(&self) -> bool {
         self.flags() & V != 0
     }
 
+    #[inline]
     pub fn instance_id_present(&self) -> bool {
         self.flags() & I != 0
     }
 
     /// The 24-bit nonce, when N is set.
+    #[inline]
     pub fn nonce(&self) -> Option<u32> {
         self.nonce_present()
             .then(|| be32(self.buffer.as_ref(), 0) & 0x00ff_ffff)
     }
 
     /// Source and destination map-versions (12 bits each), when V is set.
+    #[inline]
     pub fn map_versions(&self) -> Option<(u16, u16)> {
         self.map_version_present().then(|| {
             let bits = be32(self.buffer.as_ref(), 0);
@@ -85,12 +93,14 @@ impl<T: AsRef<[u8]>> LispHeader<T> {
     }
 
     /// The 24-bit instance-id, when I is set.
+    #[inline]
     pub fn instance_id(&self) -> Option<u32> {
         self.instance_id_present()
             .then(|| be32(self.buffer.as_ref(), 4) >> 8)
     }
 
     /// Locator-status bits: 8 with an instance-id, 32 without; `None` unless L is set.
+    #[inline]
     pub fn locator_status_bits(&self) -> Option<u32> {
         let word = be32(self.buffer.as_ref(), 4);
         self.lsb_enabled().then(|| {
@@ -131,6 +141,7 @@ impl LispRepr {
 
     /// Writes the 8 bytes at the start of `buffer` (which must hold [`HEADER_LEN`] bytes).
     /// A nonce wins over map-versions if both are set, keeping the header valid.
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) {
         let mut flags = 0u8;
         let mut first = 0u32;
