@@ -48,7 +48,9 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
                 IpAddr::V4(a) => ctx.map_cache.v4.lookup(table, ipv4_key(a)),
                 IpAddr::V6(a) => ctx.map_cache.v6.lookup(table, ipv6_key(a)),
             };
-            complete(ctx, packet, &inner, entry)
+            let mut verdict = Verdict::Drop(Counter::DropMalformed);
+            complete(ctx, packet, &inner, entry, &mut verdict);
+            verdict
         }
         Err(verdict) => verdict,
     }
@@ -110,7 +112,7 @@ pub fn encapsulate_burst<P: PacketBuffer>(
             .zip(entries)
         {
             if let Some(inner) = inner {
-                *verdict = complete(ctx, packet, inner, entry);
+                complete(ctx, packet, inner, entry, verdict);
             }
         }
     }
@@ -140,50 +142,64 @@ fn admit<P: PacketBuffer>(
     }
 }
 
-/// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers.
+/// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers. Writes
+/// the verdict in place: built in a temporary and copied, a verdict (an `IpAddr` written byte-wise,
+/// read back word-wise) costs a store-forwarding stall per packet.
 #[inline(always)]
 fn complete<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
     entry: Option<u32>,
-) -> Verdict {
+    verdict: &mut Verdict,
+) {
     let Some(entry) = entry.map(|index| ctx.map_cache.entries.get(index)) else {
         ctx.counters.bump(Counter::PuntMapCacheMiss);
-        return Verdict::Punt {
+        *verdict = Verdict::Punt {
             destination: inner.destination,
         };
+        return;
     };
     let rloc = match entry.action() {
         Action::Encapsulate => {
             let Some(rloc) = entry.select(inner.hash) else {
-                return drop(ctx, Counter::DropNoReachableLocator);
+                *verdict = drop(ctx, Counter::DropNoReachableLocator);
+                return;
             };
             if ctx.local.all.contains(&rloc) {
-                return deliver_locally(ctx, packet, inner);
+                *verdict = deliver_locally(ctx, packet, inner);
+                return;
             }
             rloc
         }
-        Action::Drop => return drop(ctx, Counter::DropNegativeEntry),
+        Action::Drop => {
+            *verdict = drop(ctx, Counter::DropNegativeEntry);
+            return;
+        }
         Action::NativeForward => {
             ctx.counters.bump(Counter::NativeForward);
             match ctx.config.petr {
                 Some(petr) => petr,
                 None => {
-                    return Verdict::NativeForward {
+                    *verdict = Verdict::NativeForward {
                         destination: inner.destination,
-                    }
+                    };
+                    return;
                 }
             }
         }
         Action::SendMapRequest => {
             ctx.counters.bump(Counter::PuntSendMapRequest);
-            return Verdict::Punt {
+            *verdict = Verdict::Punt {
                 destination: inner.destination,
             };
+            return;
         }
     };
-    encapsulate_toward(ctx, packet, inner, rloc, entry.instance_id())
+    *verdict = match encapsulate_toward(ctx, packet, inner, rloc, entry.instance_id()) {
+        Ok(()) => Verdict::Encapsulated { rloc },
+        Err(other) => other,
+    };
 }
 
 /// Encapsulates a packet whose destination has no mapping yet toward the PETR (RFC 6832), so the
@@ -202,11 +218,14 @@ pub fn encapsulate_miss<P: PacketBuffer>(
         .database
         .lookup(inner.source)
         .and_then(|local| local.instance_id);
-    encapsulate_toward(ctx, packet, &inner, petr, instance_id)
+    match encapsulate_toward(ctx, packet, &inner, petr, instance_id) {
+        Ok(()) => Verdict::Encapsulated { rloc: petr },
+        Err(verdict) => verdict,
+    }
 }
 
-/// Prepends outer IP, UDP and LISP headers toward `rloc`, or answers "too big" when the result
-/// would exceed the RLOC-side MTU. Inlined into the burst, which writes its verdict in place.
+/// Prepends outer IP, UDP and LISP headers toward `rloc` (`Ok`: the packet is encapsulated
+/// toward it), or answers "too big" when the result would exceed the RLOC-side MTU.
 #[inline(always)]
 fn encapsulate_toward<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
@@ -214,11 +233,11 @@ fn encapsulate_toward<P: PacketBuffer>(
     inner: &InnerPacket,
     rloc: IpAddr,
     instance_id: Option<u32>,
-) -> Verdict {
+) -> Result<(), Verdict> {
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {
-        return too_big(ctx, packet, inner, ctx.config.rloc_mtu as usize - added);
+        return Err(too_big(ctx, packet, inner, ctx.config.rloc_mtu as usize - added));
     }
     let (nonce, echo_nonce_request) = ctx
         .echo
@@ -235,7 +254,7 @@ fn encapsulate_toward<P: PacketBuffer>(
     let zero_checksum = ctx.config.ipv6_zero_checksum;
     let (source_v4, source_v6) = (ctx.local.v4, ctx.local.v6);
     let Some(data) = packet.prepend(added) else {
-        return drop(ctx, Counter::DropNoHeadroom);
+        return Err(drop(ctx, Counter::DropNoHeadroom));
     };
     match (rloc, source_v4, source_v6) {
         (IpAddr::V4(dst), Some(src), _) => {
@@ -284,11 +303,11 @@ fn encapsulate_toward<P: PacketBuffer>(
         }
         _ => {
             packet.trim_front(added);
-            return drop(ctx, Counter::DropNoLocalRloc);
+            return Err(drop(ctx, Counter::DropNoLocalRloc));
         }
     }
     ctx.counters.bump(Counter::Encapsulated);
-    Verdict::Encapsulated { rloc }
+    Ok(())
 }
 
 /// Rewrites the packet into an ICMP "fragmentation needed" / ICMPv6 "packet too big" toward its
