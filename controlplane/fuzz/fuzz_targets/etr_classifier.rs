@@ -45,6 +45,6 @@ fuzz_target!(|data: &[u8]| {
     let mut buffer = VecBuffer::new(64, data, 4096);
     if let Verdict::Decapsulated { destination } = decapsulate(&mut ctx, &mut buffer) {
         let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer)).expect("decapsulated packets are valid IP");
-        assert_eq!(inner.destination, destination);
+        assert_eq!(inner.destination(), destination);
     }
 });

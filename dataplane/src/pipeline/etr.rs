@@ -109,7 +109,7 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
         return drop(ctx, Counter::DropMalformed);
     };
     // No I bit means the default instance, as does instance-id 0.
-    match ctx.database.lookup(inner.destination) {
+    match ctx.database.lookup(inner.destination()) {
         None => return drop(ctx, Counter::DropNotOurEid),
         Some(local) if local.instance_id.unwrap_or(0) != header_instance.unwrap_or(0) => {
             return drop(ctx, Counter::DropInstanceMismatch)
@@ -121,6 +121,6 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     packet.trim_front(inner_start);
     ctx.counters.bump(Counter::Decapsulated);
     Verdict::Decapsulated {
-        destination: inner.destination,
+        destination: inner.destination(),
     }
 }

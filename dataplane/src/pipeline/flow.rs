@@ -1,17 +1,22 @@
 //! The inner packet facts the ITR needs, and the flow hash that keeps a flow on one RLOC and one
 //! outer UDP source port (so ECMP and RSS in the underlay spread tunnels, not packets).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::lpm::{ipv4_key, ipv6_key, Key};
 use crate::wire::ipv4::{Ipv4Packet, PROTOCOL_TCP, PROTOCOL_UDP};
 use crate::wire::ipv6::{Ipv6Packet, HEADER_LEN as IPV6_HEADER_LEN};
 use crate::wire::{WireError, WireResult};
 
-/// What the ITR reads from an inner IPv4 or IPv6 packet.
+/// What the ITR reads from an inner IPv4 or IPv6 packet. The addresses are kept as LPM keys (whole
+/// words) rather than `IpAddr`s: an `IpAddr` is written byte-wise, and reading one back from a
+/// struct just built costs a store-forwarding stall per packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InnerPacket {
-    pub source: IpAddr,
-    pub destination: IpAddr,
+    source: Key,
+    destination: Key,
+    /// IPv6 inside (else IPv4).
+    pub v6: bool,
     /// TTL or hop limit.
     pub ttl: u8,
     /// DSCP and ECN (IPv4 TOS / IPv6 traffic class).
@@ -21,6 +26,33 @@ pub struct InnerPacket {
     /// Bytes of the inner packet (IP total length).
     pub len: usize,
     pub hash: u32,
+}
+
+impl InnerPacket {
+    #[inline(always)]
+    pub fn source(&self) -> IpAddr {
+        self.address(self.source)
+    }
+
+    #[inline(always)]
+    pub fn destination(&self) -> IpAddr {
+        self.address(self.destination)
+    }
+
+    /// The destination as the map-cache looks it up.
+    #[inline(always)]
+    pub fn destination_key(&self) -> Key {
+        self.destination
+    }
+
+    #[inline(always)]
+    fn address(&self, key: Key) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(Ipv6Addr::from(key))
+        } else {
+            IpAddr::V4(Ipv4Addr::from((key >> 96) as u32))
+        }
+    }
 }
 
 #[inline]
@@ -70,8 +102,9 @@ fn inspect_with(packet: &[u8], hashed: bool) -> WireResult<InnerPacket> {
                 ^ ports(ip.protocol(), transport).rotate_left(17)
                 ^ u64::from(ip.protocol());
             Ok(InnerPacket {
-                source: IpAddr::V4(ip.src_addr()),
-                destination: IpAddr::V4(ip.dst_addr()),
+                source: ipv4_key(ip.src_addr()),
+                destination: ipv4_key(ip.dst_addr()),
+                v6: false,
                 ttl: ip.ttl(),
                 tos: ip.tos(),
                 dont_fragment: ip.dont_fragment(),
@@ -94,8 +127,9 @@ fn inspect_with(packet: &[u8], hashed: bool) -> WireResult<InnerPacket> {
                 ^ (dst as u64).rotate_left(31)
                 ^ ((dst >> 64) as u64).rotate_left(45);
             Ok(InnerPacket {
-                source: IpAddr::V6(ip.src_addr()),
-                destination: IpAddr::V6(ip.dst_addr()),
+                source: ipv6_key(ip.src_addr()),
+                destination: ipv6_key(ip.dst_addr()),
+                v6: true,
                 ttl: ip.hop_limit(),
                 tos: ip.traffic_class(),
                 dont_fragment: true,

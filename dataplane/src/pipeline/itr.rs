@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use crate::lpm::{ipv4_key, ipv6_key};
 use crate::mapcache::{Action, DatabaseView, MapCacheView};
 use crate::wire::checksum::{checksum, finish, pseudo_header_v6, sum};
 use crate::wire::ipv4::{Ipv4Repr, PROTOCOL_ICMP, PROTOCOL_UDP};
@@ -42,18 +41,21 @@ fn drop(ctx: &ItrContext<'_>, counter: Counter) -> Verdict {
 
 /// Encapsulates `packet` (starting at its inner IP header) or decides what else to do with it.
 pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) -> Verdict {
-    match admit(ctx, packet) {
-        Ok((inner, table)) => {
-            let entry = match inner.destination {
-                IpAddr::V4(a) => ctx.map_cache.v4.lookup(table, ipv4_key(a)),
-                IpAddr::V6(a) => ctx.map_cache.v6.lookup(table, ipv6_key(a)),
-            };
-            let mut verdict = Verdict::Drop(Counter::DropMalformed);
-            complete(ctx, packet, &inner, entry, &mut verdict);
-            verdict
-        }
-        Err(verdict) => verdict,
-    }
+    let Ok(inner) = inspect(packet.data()) else {
+        return drop(ctx, Counter::DropMalformed);
+    };
+    let table = match admit(ctx, packet, &inner) {
+        Ok(table) => table,
+        Err(verdict) => return verdict,
+    };
+    let entry = if inner.v6 {
+        ctx.map_cache.v6.lookup(table, inner.destination_key())
+    } else {
+        ctx.map_cache.v4.lookup(table, inner.destination_key())
+    };
+    let mut verdict = Verdict::Drop(Counter::DropMalformed);
+    complete(ctx, packet, &inner, entry, &mut verdict);
+    verdict
 }
 
 /// Encapsulates a burst: inner headers first, then one batched map-cache lookup per address
@@ -73,23 +75,28 @@ pub fn encapsulate_burst<P: PacketBuffer>(
         let (mut at4, mut at6) = ([0usize; MAX], [0usize; MAX]);
         let (mut n4, mut n6) = (0, 0);
         for (i, (packet, verdict)) in packets.iter_mut().zip(verdicts.iter_mut()).enumerate() {
-            match admit(ctx, packet) {
-                Ok((inner, table)) => {
-                    match inner.destination {
-                        IpAddr::V4(a) => {
-                            keys4[n4] = (table, ipv4_key(a));
-                            at4[n4] = i;
-                            n4 += 1;
-                        }
-                        IpAddr::V6(a) => {
-                            keys6[n6] = (table, ipv6_key(a));
-                            at6[n6] = i;
-                            n6 += 1;
-                        }
-                    }
-                    inners[i] = Some(inner);
+            // Parsed straight into its slot and read field by field from there: a copy of the
+            // freshly written struct would stall on store forwarding.
+            inners[i] = inspect(packet.data()).ok();
+            let admitted = match &inners[i] {
+                None => Err(drop(ctx, Counter::DropMalformed)),
+                Some(inner) => admit(ctx, packet, inner).map(|table| (table, inner)),
+            };
+            match admitted {
+                Ok((table, inner)) if inner.v6 => {
+                    keys6[n6] = (table, inner.destination_key());
+                    at6[n6] = i;
+                    n6 += 1;
                 }
-                Err(v) => *verdict = v,
+                Ok((table, inner)) => {
+                    keys4[n4] = (table, inner.destination_key());
+                    at4[n4] = i;
+                    n4 += 1;
+                }
+                Err(v) => {
+                    *verdict = v;
+                    inners[i] = None;
+                }
             }
         }
         let mut entries: [Option<u32>; MAX] = [None; MAX];
@@ -118,27 +125,25 @@ pub fn encapsulate_burst<P: PacketBuffer>(
     }
 }
 
-/// Parses the inner packet, trims link-layer padding, applies the local-source rule and finds
-/// the map-cache table of the source's instance (a source outside our database, where allowed,
-/// is in the default instance).
+/// Trims link-layer padding after the parsed `inner` packet, applies the local-source rule and
+/// finds the map-cache table of the source's instance (a source outside our database, where
+/// allowed, is in the default instance).
 #[inline(always)]
 fn admit<P: PacketBuffer>(
     ctx: &ItrContext<'_>,
     packet: &mut P,
-) -> Result<(InnerPacket, usize), Verdict> {
-    let Ok(inner) = inspect(packet.data()) else {
-        return Err(drop(ctx, Counter::DropMalformed));
-    };
+    inner: &InnerPacket,
+) -> Result<usize, Verdict> {
     if packet.data().len() > inner.len {
         packet.trim_back(packet.data().len() - inner.len);
     }
     if !ctx.config.require_local_source && !ctx.map_cache.has_instances() {
-        return Ok((inner, 0));
+        return Ok(0);
     }
-    match ctx.database.lookup(inner.source) {
-        Some(local) => Ok((inner, local.table)),
+    match ctx.database.lookup(inner.source()) {
+        Some(local) => Ok(local.table),
         None if ctx.config.require_local_source => Err(drop(ctx, Counter::DropNotLocalSource)),
-        None => Ok((inner, 0)),
+        None => Ok(0),
     }
 }
 
@@ -156,7 +161,7 @@ fn complete<P: PacketBuffer>(
     let Some(entry) = entry.map(|index| ctx.map_cache.entries.get(index)) else {
         ctx.counters.bump(Counter::PuntMapCacheMiss);
         *verdict = Verdict::Punt {
-            destination: inner.destination,
+            destination: inner.destination(),
         };
         return;
     };
@@ -182,7 +187,7 @@ fn complete<P: PacketBuffer>(
                 Some(petr) => petr,
                 None => {
                     *verdict = Verdict::NativeForward {
-                        destination: inner.destination,
+                        destination: inner.destination(),
                     };
                     return;
                 }
@@ -191,7 +196,7 @@ fn complete<P: PacketBuffer>(
         Action::SendMapRequest => {
             ctx.counters.bump(Counter::PuntSendMapRequest);
             *verdict = Verdict::Punt {
-                destination: inner.destination,
+                destination: inner.destination(),
             };
             return;
         }
@@ -216,7 +221,7 @@ pub fn encapsulate_miss<P: PacketBuffer>(
     ctx.counters.bump(Counter::MissToPetr);
     let instance_id = ctx
         .database
-        .lookup(inner.source)
+        .lookup(inner.source())
         .and_then(|local| local.instance_id);
     match encapsulate_toward(ctx, packet, &inner, petr, instance_id) {
         Ok(()) => Verdict::Encapsulated { rloc: petr },
@@ -237,7 +242,12 @@ fn encapsulate_toward<P: PacketBuffer>(
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {
-        return Err(too_big(ctx, packet, inner, ctx.config.rloc_mtu as usize - added));
+        return Err(too_big(
+            ctx,
+            packet,
+            inner,
+            ctx.config.rloc_mtu as usize - added,
+        ));
     }
     let (nonce, echo_nonce_request) = ctx
         .echo
@@ -318,7 +328,7 @@ fn too_big<P: PacketBuffer>(
     inner: &InnerPacket,
     mtu: usize,
 ) -> Verdict {
-    let (header, quote_max, source) = match inner.source {
+    let (header, quote_max, source) = match inner.source() {
         IpAddr::V4(_) if !inner.dont_fragment => return drop(ctx, Counter::DropTooBigNoDf),
         IpAddr::V4(_) => (28, 576 - 28, ctx.local.icmp_v4.map(IpAddr::V4)),
         IpAddr::V6(_) => (48, 1280 - 48, ctx.local.icmp_v6.map(IpAddr::V6)),
@@ -331,7 +341,7 @@ fn too_big<P: PacketBuffer>(
     let Some(data) = packet.prepend(header) else {
         return drop(ctx, Counter::DropNoHeadroom);
     };
-    match (source, inner.source) {
+    match (source, inner.source()) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             Ipv4Repr {
                 src,
@@ -370,7 +380,7 @@ fn too_big<P: PacketBuffer>(
     }
     ctx.counters.bump(Counter::TooBigSent);
     Verdict::TooBig {
-        destination: inner.source,
+        destination: inner.source(),
     }
 }
 
@@ -403,6 +413,6 @@ fn deliver_locally<P: PacketBuffer>(
     }
     ctx.counters.bump(Counter::DeliveredLocally);
     Verdict::Local {
-        destination: inner.destination,
+        destination: inner.destination(),
     }
 }
