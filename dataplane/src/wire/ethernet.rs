@@ -18,6 +18,7 @@ pub struct EthernetFrame<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Checks that the header (and the VLAN tag, when present) fits.
+    #[inline]
     pub fn new_checked(buffer: T) -> WireResult<Self> {
         let b = buffer.as_ref();
         need(b, HEADER_LEN, "Ethernet header")?;
@@ -27,32 +28,38 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         Ok(Self { buffer })
     }
 
+    #[inline]
     pub fn destination(&self) -> [u8; 6] {
         let b = self.buffer.as_ref();
         [b[0], b[1], b[2], b[3], b[4], b[5]]
     }
 
+    #[inline]
     pub fn source(&self) -> [u8; 6] {
         let b = self.buffer.as_ref();
         [b[6], b[7], b[8], b[9], b[10], b[11]]
     }
 
+    #[inline]
     fn tagged(&self) -> bool {
         be16(self.buffer.as_ref(), 12) == ETHERTYPE_VLAN
     }
 
     /// The 12-bit VLAN id when the frame carries a tag.
+    #[inline]
     pub fn vlan_id(&self) -> Option<u16> {
         self.tagged()
             .then(|| be16(self.buffer.as_ref(), 14) & 0x0fff)
     }
 
     /// EtherType of the payload (after the tag, if any).
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer.as_ref(), self.header_len() - 2)
     }
 
     /// 14, or 18 with a VLAN tag.
+    #[inline]
     pub fn header_len(&self) -> usize {
         if self.tagged() {
             TAGGED_LEN
@@ -61,30 +68,36 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
         }
     }
 
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len()..]
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    #[inline]
     pub fn set_destination(&mut self, mac: [u8; 6]) {
         self.buffer.as_mut()[0..6].copy_from_slice(&mac);
     }
 
+    #[inline]
     pub fn set_source(&mut self, mac: [u8; 6]) {
         self.buffer.as_mut()[6..12].copy_from_slice(&mac);
     }
 
     /// Sets the payload EtherType (after the tag, if any).
+    #[inline]
     pub fn set_ethertype(&mut self, ethertype: u16) {
         let at = self.header_len() - 2;
         put16(self.buffer.as_mut(), at, ethertype);
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let at = self.header_len();
         &mut self.buffer.as_mut()[at..]

@@ -20,6 +20,7 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Checks version, header length and total length against the buffer. Bytes after the total
     /// length (Ethernet padding) are allowed and ignored by [`payload`](Self::payload).
+    #[inline]
     pub fn new_checked(buffer: T) -> WireResult<Self> {
         let b = buffer.as_ref();
         need(b, HEADER_LEN, "IPv4 header")?;
@@ -48,116 +49,142 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         Ok(Self { buffer })
     }
 
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
     }
 
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(self.b()[0] & 0x0f) * 4
     }
 
     /// DSCP (upper 6 bits) and ECN (lower 2 bits).
+    #[inline]
     pub fn tos(&self) -> u8 {
         self.b()[1]
     }
 
+    #[inline]
     pub fn total_len(&self) -> u16 {
         be16(self.b(), 2)
     }
 
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.b(), 4)
     }
 
+    #[inline]
     pub fn dont_fragment(&self) -> bool {
         self.b()[6] & 0x40 != 0
     }
 
+    #[inline]
     pub fn more_fragments(&self) -> bool {
         self.b()[6] & 0x20 != 0
     }
 
     /// Fragment offset in 8-byte units.
+    #[inline]
     pub fn fragment_offset(&self) -> u16 {
         be16(self.b(), 6) & 0x1fff
     }
 
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.b()[8]
     }
 
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.b()[9]
     }
 
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.b(), 10)
     }
 
+    #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
         let b = self.b();
         Ipv4Addr::new(b[12], b[13], b[14], b[15])
     }
 
+    #[inline]
     pub fn dst_addr(&self) -> Ipv4Addr {
         let b = self.b();
         Ipv4Addr::new(b[16], b[17], b[18], b[19])
     }
 
     /// True when the header checksum is correct.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::checksum(&self.b()[..self.header_len()]) == 0
     }
 
     /// The payload, up to the total length.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.header_len()..usize::from(self.total_len())]
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
+    #[inline]
     fn m(&mut self) -> &mut [u8] {
         self.buffer.as_mut()
     }
 
+    #[inline]
     pub fn set_tos(&mut self, tos: u8) {
         self.m()[1] = tos;
     }
 
+    #[inline]
     pub fn set_total_len(&mut self, len: u16) {
         put16(self.m(), 2, len);
     }
 
+    #[inline]
     pub fn set_ident(&mut self, ident: u16) {
         put16(self.m(), 4, ident);
     }
 
     /// Sets DF and clears MF and the fragment offset.
+    #[inline]
     pub fn set_dont_fragment(&mut self, df: bool) {
         put16(self.m(), 6, if df { 0x4000 } else { 0 });
     }
 
+    #[inline]
     pub fn set_ttl(&mut self, ttl: u8) {
         self.m()[8] = ttl;
     }
 
+    #[inline]
     pub fn set_protocol(&mut self, protocol: u8) {
         self.m()[9] = protocol;
     }
 
+    #[inline]
     pub fn set_src_addr(&mut self, addr: Ipv4Addr) {
         self.m()[12..16].copy_from_slice(&addr.octets());
     }
 
+    #[inline]
     pub fn set_dst_addr(&mut self, addr: Ipv4Addr) {
         self.m()[16..20].copy_from_slice(&addr.octets());
     }
 
     /// Recomputes the header checksum.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         put16(self.m(), 10, 0);
         let len = self.header_len();
@@ -165,6 +192,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         put16(self.m(), 10, sum);
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (start, end) = (self.header_len(), usize::from(self.total_len()));
         &mut self.m()[start..end]

@@ -33,6 +33,7 @@ pub struct UpperLayer {
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Checks version and payload length against the buffer (trailing padding is allowed).
+    #[inline]
     pub fn new_checked(buffer: T) -> WireResult<Self> {
         let b = buffer.as_ref();
         need(b, HEADER_LEN, "IPv6 header")?;
@@ -46,38 +47,46 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         Ok(Self { buffer })
     }
 
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
     }
 
+    #[inline]
     pub fn traffic_class(&self) -> u8 {
         let b = self.b();
         (b[0] << 4) | (b[1] >> 4)
     }
 
+    #[inline]
     pub fn flow_label(&self) -> u32 {
         let b = self.b();
         (u32::from(b[1] & 0x0f) << 16) | u32::from(be16(b, 2))
     }
 
+    #[inline]
     pub fn payload_len(&self) -> u16 {
         be16(self.b(), 4)
     }
 
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.b()[6]
     }
 
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         self.b()[7]
     }
 
+    #[inline]
     pub fn src_addr(&self) -> Ipv6Addr {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.b()[8..24]);
         Ipv6Addr::from(a)
     }
 
+    #[inline]
     pub fn dst_addr(&self) -> Ipv6Addr {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.b()[24..40]);
@@ -85,12 +94,14 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     /// The payload (extension headers included), up to the payload length.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.b()[HEADER_LEN..HEADER_LEN + usize::from(self.payload_len())]
     }
 
     /// Walks hop-by-hop, routing, fragment, destination-options and AH headers; every length is
     /// checked against the payload and the chain is bounded.
+    #[inline]
     pub fn upper_layer(&self) -> WireResult<UpperLayer> {
         let end = HEADER_LEN + usize::from(self.payload_len());
         let b = &self.b()[..end];
@@ -135,38 +146,46 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         })
     }
 
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
+    #[inline]
     pub fn set_traffic_class(&mut self, tc: u8) {
         let b = self.buffer.as_mut();
         b[0] = 0x60 | (tc >> 4);
         b[1] = (tc << 4) | (b[1] & 0x0f);
     }
 
+    #[inline]
     pub fn set_payload_len(&mut self, len: u16) {
         put16(self.buffer.as_mut(), 4, len);
     }
 
+    #[inline]
     pub fn set_next_header(&mut self, next: u8) {
         self.buffer.as_mut()[6] = next;
     }
 
+    #[inline]
     pub fn set_hop_limit(&mut self, hops: u8) {
         self.buffer.as_mut()[7] = hops;
     }
 
+    #[inline]
     pub fn set_src_addr(&mut self, addr: Ipv6Addr) {
         self.buffer.as_mut()[8..24].copy_from_slice(&addr.octets());
     }
 
+    #[inline]
     pub fn set_dst_addr(&mut self, addr: Ipv6Addr) {
         self.buffer.as_mut()[24..40].copy_from_slice(&addr.octets());
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = HEADER_LEN + usize::from(self.payload_len());
         &mut self.buffer.as_mut()[HEADER_LEN..end]
@@ -187,6 +206,7 @@ pub struct Ipv6Repr {
 
 impl Ipv6Repr {
     /// Writes the 40-byte header at the start of `buffer` (which must hold [`HEADER_LEN`] bytes).
+    #[inline]
     pub fn emit(&self, buffer: &mut [u8]) {
         let header = &mut buffer[..HEADER_LEN];
         let first =

@@ -16,6 +16,7 @@ pub struct UdpPacket<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
     /// Checks that the header fits and the length field is within 8..=buffer.
+    #[inline]
     pub fn new_checked(buffer: T) -> WireResult<Self> {
         let b = buffer.as_ref();
         need(b, HEADER_LEN, "UDP header")?;
@@ -30,36 +31,44 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         Ok(Self { buffer })
     }
 
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buffer.as_ref(), 0)
     }
 
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer.as_ref(), 2)
     }
 
+    #[inline]
     pub fn len(&self) -> u16 {
         be16(self.buffer.as_ref(), 4)
     }
 
     /// Always false after `new_checked` (the header counts); here for API completeness.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), 6)
     }
 
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[HEADER_LEN..usize::from(self.len())]
     }
 
+    #[inline]
     fn datagram(&self) -> &[u8] {
         &self.buffer.as_ref()[..usize::from(self.len())]
     }
 
     /// True when the checksum is right or absent (0 is allowed over IPv4).
+    #[inline]
     pub fn verify_checksum_v4(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         self.checksum() == 0
             || finish(pseudo_header_v4(src, dst, PROTOCOL_UDP, self.len()) + sum(self.datagram()))
@@ -68,6 +77,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 
     /// True when the checksum is right; a zero checksum passes only if `allow_zero` (RFC 6935/6936
     /// tunnel exception).
+    #[inline]
     pub fn verify_checksum_v6(&self, src: Ipv6Addr, dst: Ipv6Addr, allow_zero: bool) -> bool {
         if self.checksum() == 0 {
             return allow_zero;
@@ -79,24 +89,29 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
+    #[inline]
     pub fn set_src_port(&mut self, port: u16) {
         put16(self.buffer.as_mut(), 0, port);
     }
 
+    #[inline]
     pub fn set_dst_port(&mut self, port: u16) {
         put16(self.buffer.as_mut(), 2, port);
     }
 
+    #[inline]
     pub fn set_checksum(&mut self, checksum: u16) {
         put16(self.buffer.as_mut(), 6, checksum);
     }
 
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = usize::from(self.len());
         &mut self.buffer.as_mut()[HEADER_LEN..end]
     }
 
     /// Computes and stores the checksum over IPv4 (0 is sent as 0xffff).
+    #[inline]
     pub fn fill_checksum_v4(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         self.set_checksum(0);
         let value =
@@ -105,6 +120,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     }
 
     /// Computes and stores the checksum over IPv6 (0 is sent as 0xffff).
+    #[inline]
     pub fn fill_checksum_v6(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
         self.set_checksum(0);
         let value = finish(
