@@ -146,18 +146,25 @@ impl LpmView<'_> {
         let mut best = INHERIT;
         let mut depth = LAYOUT.root_bits;
         while entry & CHILD != 0 && depth < self.max_depth {
-            let node = (entry & !CHILD) as usize;
-            let index = LAYOUT.index(key, depth);
-            let header = node::read_header(LAYOUT, self.words, node, index);
-            if header.background != INHERIT {
-                best = header.background;
-            }
             entry = self
                 .words
-                .get_or(node::slot_offset(LAYOUT, node, index, header), INHERIT);
+                .get_or(self.slot_of(entry, key, depth, &mut best), INHERIT);
             depth += LAYOUT.stride;
         }
         found(entry, best)
+    }
+
+    /// One level of a lookup: in the node `entry` points at (at `depth`), records the node's
+    /// background in `best` and returns where `key`'s slot is.
+    #[inline(always)]
+    fn slot_of(&self, entry: u32, key: Key, depth: u32, best: &mut u32) -> usize {
+        let node = (entry & !CHILD) as usize;
+        let index = LAYOUT.index(key, depth);
+        let header = node::read_header(LAYOUT, self.words, node, index);
+        if header.background != INHERIT {
+            *best = header.background;
+        }
+        node::slot_offset(LAYOUT, node, index, header)
     }
 
     /// Looks up a burst level by level across all keys, the way DPDK's bulk lookups hide memory
@@ -183,13 +190,7 @@ impl LpmView<'_> {
                 for i in 0..n {
                     at[i] = usize::MAX;
                     if entry[i] & CHILD != 0 {
-                        let node = (entry[i] & !CHILD) as usize;
-                        let index = LAYOUT.index(keys[i].1, depth);
-                        let header = node::read_header(LAYOUT, self.words, node, index);
-                        if header.background != INHERIT {
-                            best[i] = header.background;
-                        }
-                        at[i] = node::slot_offset(LAYOUT, node, index, header);
+                        at[i] = self.slot_of(entry[i], keys[i].1, depth, &mut best[i]);
                         self.words.prefetch(at[i]);
                     }
                 }
