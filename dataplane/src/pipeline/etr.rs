@@ -73,7 +73,9 @@ fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(IpAddr, usize, usize)
     Ok((source, start, end))
 }
 
-/// Decapsulates `packet` (starting at its outer IP header) in place.
+/// Decapsulates `packet` (starting at its outer IP header) in place. Inlined into the data core's
+/// loop, which reads the verdict at once (through memory, a store-forwarding stall).
+#[inline(always)]
 pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) -> Verdict {
     let data = packet.data();
     let (source, udp_start, end) = match outer_udp(ctx, data) {
