@@ -210,17 +210,19 @@ impl DataCore {
         }
         let mut to_rloc = Outgoing::new();
         let mut to_eid = Outgoing::new();
-        for (i, mbuf) in itr.drain().enumerate() {
-            let (mut mbuf, verdict) = match verdicts[i] {
-                Verdict::Punt { destination } => {
-                    match self.miss(mbuf, destination, offsets[i], now, &mut punt) {
-                        Some(onward) => onward,
-                        None => continue,
+        for (i, mut mbuf) in itr.drain().enumerate() {
+            // Verdicts are matched where they lie: a copy of one written moments ago (an
+            // `IpAddr` inside, stored byte-wise) stalls on store forwarding.
+            if let Verdict::Punt { destination } = verdicts[i] {
+                match self.miss(mbuf, destination, offsets[i], now, &mut punt) {
+                    Some((onward, verdict)) => {
+                        mbuf = onward;
+                        verdicts[i] = verdict;
                     }
+                    None => continue,
                 }
-                verdict => (mbuf, verdict),
-            };
-            match verdict {
+            }
+            match verdicts[i] {
                 Verdict::Encapsulated { rloc } => {
                     self.forward(mbuf, rloc, Side::Rloc, &mut to_rloc)
                 }
@@ -322,6 +324,9 @@ impl DataCore {
     }
 
     /// Adds the Ethernet header toward `destination`'s next hop on `side` and queues the packet.
+    /// Inlined: `destination` would otherwise be passed through a fresh stack copy and read back
+    /// word-wise (a store-forwarding stall per packet).
+    #[inline(always)]
     fn forward(
         &mut self,
         mut mbuf: dpdk_bindings::Mbuf,
