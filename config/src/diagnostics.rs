@@ -34,6 +34,14 @@ impl FieldPath {
         next
     }
 
+    /// The index right under the top-level `key` (`map_cache[7].prefix` under `map_cache`: 7).
+    pub fn index_under(&self, key: &str) -> Option<usize> {
+        match self.0.as_slice() {
+            [Segment::Key(first), Segment::Index(index), ..] if *first == key => Some(*index),
+            _ => None,
+        }
+    }
+
     /// The span of the deepest part of the path present in the document (a defaulted field points
     /// at its table).
     fn locate(&self, document: &Spanned<DeTable<'_>>) -> Range<usize> {
@@ -152,12 +160,44 @@ impl<'a> LineIndex<'a> {
 
 /// Places issues in the file by walking the parsed document.
 pub fn place(file: &str, text: &str, issues: Vec<Issue>) -> ConfigErrors {
+    place_with_bulk(file, text, issues, None)
+}
+
+/// Static mappings read from a `map_cache_file`: where they start in `map_cache` and the line of
+/// each.
+#[derive(Debug)]
+pub struct BulkLines<'a> {
+    pub file: &'a str,
+    pub first: usize,
+    pub lines: &'a [usize],
+}
+
+/// As [`place`], with issues of `map_cache` entries from a bulk file placed at their line there.
+pub fn place_with_bulk(
+    file: &str,
+    text: &str,
+    issues: Vec<Issue>,
+    bulk: Option<&BulkLines<'_>>,
+) -> ConfigErrors {
     let document = DeTable::parse(text).ok();
     let lines = LineIndex::new(text);
     ConfigErrors(
         issues
             .into_iter()
             .map(|issue| {
+                let bulk_line = bulk.and_then(|b| {
+                    let index = issue.path.index_under("map_cache")?.checked_sub(b.first)?;
+                    Some((b.file, b.lines.get(index).copied()?))
+                });
+                if let Some((bulk_file, line)) = bulk_line {
+                    return Diagnostic {
+                        file: bulk_file.to_owned(),
+                        line,
+                        column: 0,
+                        path: issue.path.to_string(),
+                        message: issue.message,
+                    };
+                }
                 let span = document.as_ref().map_or(0..0, |d| issue.path.locate(d));
                 let (line, column) = lines.line_column(span.start);
                 Diagnostic {

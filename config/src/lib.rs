@@ -3,6 +3,7 @@
 //! [`parse`] deserializes and then validates; every error names the file, line and column of the
 //! value and what is expected. [`legacy::import`] reads the seed control plane's format.
 
+pub mod bulk;
 mod diagnostics;
 pub mod legacy;
 mod mac;
@@ -20,22 +21,50 @@ pub use model::*;
 pub use summary::summary;
 pub use validate::{Host, MAX_INSTANCES, MAX_INSTANCE_ID, MAX_MAP_CACHE};
 
-/// Parses and validates `text`; `file` names it in errors.
+/// Parses and validates `text`; `file` names it in errors. A `map_cache_file` is read relative to
+/// the current directory.
 pub fn parse(text: &str, file: &str, host: &Host) -> Result<Config, ConfigErrors> {
-    let config: Config =
-        toml::from_str(text).map_err(|e| diagnostics::from_toml_error(file, text, &e))?;
-    let issues = validate::validate(&config, host);
-    if issues.is_empty() {
-        Ok(config)
-    } else {
-        Err(diagnostics::place(file, text, issues))
-    }
+    parse_in(text, file, host, Path::new(""))
 }
 
-/// Reads, parses and validates a configuration file.
+/// Reads, parses and validates a configuration file (and its `map_cache_file`).
 pub fn load(path: &Path, host: &Host) -> Result<Config, ConfigErrors> {
     let (text, file) = read(path)?;
-    parse(&text, &file, host)
+    parse_in(&text, &file, host, path.parent().unwrap_or(Path::new("")))
+}
+
+/// Parses `text`, appends the mappings of its `map_cache_file` (relative to `dir`) and validates
+/// the whole.
+fn parse_in(text: &str, file: &str, host: &Host, dir: &Path) -> Result<Config, ConfigErrors> {
+    let mut config: Config =
+        toml::from_str(text).map_err(|e| diagnostics::from_toml_error(file, text, &e))?;
+    let bulk = match &config.map_cache_file {
+        Some(name) => {
+            let path = dir.join(name);
+            let (mappings, lines) = bulk::read(&path)?;
+            let first = config.map_cache.len();
+            config.map_cache.extend(mappings);
+            Some((path.display().to_string(), first, lines))
+        }
+        None => None,
+    };
+    let issues = validate::validate(&config, host);
+    if issues.is_empty() {
+        return Ok(config);
+    }
+    let bulk = bulk
+        .as_ref()
+        .map(|(file, first, lines)| diagnostics::BulkLines {
+            file,
+            first: *first,
+            lines,
+        });
+    Err(diagnostics::place_with_bulk(
+        file,
+        text,
+        issues,
+        bulk.as_ref(),
+    ))
 }
 
 /// Reads, parses and validates a `lisp-ms` configuration file.

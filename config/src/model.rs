@@ -30,6 +30,10 @@ pub struct Config {
     pub pitr: Vec<ProxyRouter>,
     #[serde(default)]
     pub map_cache: Vec<StaticMapping>,
+    /// More static mappings, one per line (see [`crate::bulk`]); relative to the configuration
+    /// file's directory. [`crate::load`] appends them to `map_cache`.
+    #[serde(default)]
+    pub map_cache_file: Option<PathBuf>,
     #[serde(default)]
     pub cpm: Cpm,
     #[serde(default)]
@@ -216,6 +220,20 @@ pub struct Locator {
     /// The locator is an address of this xTR (an RLOC-side port address).
     #[serde(default)]
     pub local: bool,
+}
+
+impl Locator {
+    /// A locator at `address` with the defaults a `[[…locator]]` table gets.
+    pub fn new(address: IpAddr) -> Self {
+        Self {
+            address,
+            priority: default_priority(),
+            weight: default_weight(),
+            multicast_priority: default_multicast_priority(),
+            multicast_weight: 0,
+            local: false,
+        }
+    }
 }
 
 fn default_priority() -> u8 {

@@ -240,6 +240,9 @@ impl Lispd {
         let path = dir.join("lispd.toml");
         std::fs::write(&path, config_text(socket, (eid, rloc), world, &management))
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        let bulk = dir.join(MAP_CACHE_FILE);
+        std::fs::write(&bulk, map_cache_lines(world))
+            .map_err(|e| format!("{}: {e}", bulk.display()))?;
         let mut command = Command::new(binary);
         command.args(["run", "-c"]).arg(&path);
         let (process, _) = Process::spawn("lispd", &mut command)?;
@@ -299,8 +302,20 @@ impl Lispd {
     }
 }
 
+/// The `map_cache_file` next to lispd's configuration.
+const MAP_CACHE_FILE: &str = "map-cache.txt";
+
+/// One static mapping per prefix toward the remote RLOC, in `map_cache_file` lines.
+fn map_cache_lines(world: &World<'_>) -> String {
+    let mut text = String::with_capacity(32 * world.map_cache.len());
+    for prefix in world.map_cache {
+        let _ = writeln!(text, "{prefix} {}", world.remote_rloc);
+    }
+    text
+}
+
 /// lispd's configuration: the two memif ports with static neighbours (no ARP in the measured
-/// path), our EID prefix, and one `[[map_cache]]` entry per prefix toward the remote RLOC.
+/// path), our EID prefix, and the map-cache in [`MAP_CACHE_FILE`].
 fn config_text(
     socket: &Path,
     (eid, rloc): (Link, Link),
@@ -312,10 +327,12 @@ fn config_text(
     eal_args.extend(["--no-pci".into(), "--no-telemetry".into()]);
     eal_args.push(client_vdev(socket, 0, eid));
     eal_args.push(client_vdev(socket, 1, rloc));
-    let mut text = String::with_capacity(80 * world.map_cache.len() + 4096);
+    let mut text = String::with_capacity(4096);
     let _ = write!(
         text,
-        r#"[dpdk]
+        r#"map_cache_file = "{MAP_CACHE_FILE}"
+
+[dpdk]
 eal_args = {eal_args:?}
 file_prefix = "line-lispd-{pid}"
 mbuf_pool_size = 16383
@@ -375,12 +392,5 @@ local = true
         limit = world.map_cache.len() + 1024,
         eid_prefix = world.eid_prefix,
     );
-    for prefix in world.map_cache {
-        let _ = write!(
-            text,
-            "[[map_cache]]\nprefix = \"{prefix}\"\nlocator = [{{ address = \"{}\" }}]\n",
-            world.remote_rloc
-        );
-    }
     text
 }

@@ -139,31 +139,10 @@ enum Map {
     },
 }
 
-/// `ADDRESS[:PRIORITY[:WEIGHT]]`, IPv6 addresses in brackets when followed by fields.
+/// `ADDRESS[:PRIORITY[:WEIGHT]]` (the syntax of a `map_cache_file`) as the management API's JSON.
 fn parse_locator(text: &str) -> Result<Value, String> {
-    let (address, rest) = match text.strip_prefix('[') {
-        Some(inner) => {
-            let (address, rest) = inner
-                .split_once(']')
-                .ok_or_else(|| format!("locator {text:?}: missing ']'"))?;
-            (address, rest.strip_prefix(':').unwrap_or(rest))
-        }
-        None if text.parse::<IpAddr>().is_ok() => (text, ""),
-        None => text.split_once(':').unwrap_or((text, "")),
-    };
-    let address: IpAddr = address
-        .parse()
-        .map_err(|_| format!("locator {text:?}: {address:?} is not an IP address"))?;
-    let mut fields = rest.split(':').filter(|f| !f.is_empty());
-    let mut number = |name: &str, default: u8| -> Result<u8, String> {
-        fields.next().map_or(Ok(default), |f| {
-            f.parse()
-                .map_err(|_| format!("locator {text:?}: {name} {f:?} is not 0-255"))
-        })
-    };
-    let priority = number("priority", 1)?;
-    let weight = number("weight", 100)?;
-    Ok(json!({"address": address, "priority": priority, "weight": weight}))
+    let locator = config::bulk::parse_locator(text)?;
+    Ok(json!({"address": locator.address, "priority": locator.priority, "weight": locator.weight}))
 }
 
 /// Renders a management result as a table.
