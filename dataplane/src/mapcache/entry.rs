@@ -167,13 +167,13 @@ pub struct EntryView<'a> {
 }
 
 impl<'a> EntryView<'a> {
-    /// Starts loading what the ITR reads of entry `index` (action, selection table and the
-    /// first locators: its first two cache lines).
+    /// Starts loading what the ITR reads of entry `index`: action, selection table and the first
+    /// three locators, the record's first two cache lines (16 words each).
     #[inline(always)]
     pub fn prefetch(&self, index: u32) {
         let base = index as usize * RECORD;
         self.words.prefetch(base);
-        self.words.prefetch(base + LOCATORS_AT + 8);
+        self.words.prefetch(base + 16);
     }
 
     #[inline]
