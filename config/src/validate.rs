@@ -654,6 +654,17 @@ impl Validator {
                 format!("{} entries is beyond what the data plane holds; expected at most {MAX_MAP_CACHE}", t.map_cache_limit),
             );
         }
+        if config.map_cache.len() > t.map_cache_limit as usize {
+            self.report(
+                path.key("map_cache_limit"),
+                format!(
+                    "{} static map-cache entries do not fit a limit of {}; raise map_cache_limit \
+                     (learned mappings need room too)",
+                    config.map_cache.len(),
+                    t.map_cache_limit
+                ),
+            );
+        }
         if t.map_register_interval_secs > 0 && t.map_register_interval_secs < 5 {
             self.report(
                 path.key("map_register_interval_secs"),

@@ -204,6 +204,20 @@ fn static_mapping_needs_a_local_prefix_in_its_instance() {
 }
 
 #[test]
+fn static_entries_must_fit_the_map_cache_limit() {
+    let text = format!(
+        "{VALID}\n[timers]\nmap_cache_limit = 1\n{}{}",
+        mapping_in(0),
+        mapping_in(0).replace("10.2.0.0/24", "10.3.0.0/24")
+    );
+    one_error(
+        &text,
+        "timers.map_cache_limit",
+        "2 static map-cache entries do not fit a limit of 1",
+    );
+}
+
+#[test]
 fn unknown_algorithm() {
     let text = VALID.replace(
         "key = \"secret\"",
