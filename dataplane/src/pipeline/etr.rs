@@ -10,8 +10,8 @@ use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
 use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
 
 use super::{
-    inspect_unhashed, CoreCounters, Counter, EchoNonces, FeedbackSender, LocalRlocs,
-    LocatorFeedback, PacketBuffer, Verdict,
+    inspect_unhashed, CoreCounters, Counter, EchoNonces, FeedbackSender, LocalRlocs, PacketBuffer,
+    Verdict,
 };
 
 /// What the ETR reads during one burst.
@@ -100,12 +100,12 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     // A request we already echo is not reported again: a peer sets E on every packet of its
     // window, and the control core renews the echo when a report comes after it lapsed.
     let already_echoed = |n| ctx.echo.outgoing(source) == Some((n, false));
-    ctx.feedback.report(LocatorFeedback {
-        rloc: source,
-        status_bits: lisp.locator_status_bits(),
-        echo_nonce: nonce.filter(|&n| echo_request && !already_echoed(n)),
-        echoed: !echo_request && nonce.is_some_and(|n| ctx.echo.echoes(source, n)),
-    });
+    ctx.feedback.report(
+        source,
+        lisp.locator_status_bits(),
+        nonce.filter(|&n| echo_request && !already_echoed(n)),
+        !echo_request && nonce.is_some_and(|n| ctx.echo.echoes(source, n)),
+    );
     let inner_start = udp_start + UDP_HEADER_LEN + LISP_HEADER_LEN;
     let Ok(inner) = inspect_unhashed(&data[inner_start..udp_end]) else {
         return drop(ctx, Counter::DropMalformed);

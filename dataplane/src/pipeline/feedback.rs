@@ -62,15 +62,17 @@ fn slot(rloc: IpAddr) -> usize {
 }
 
 impl FeedbackSender {
-    /// Reports what a packet carried; status bits already reported are skipped.
+    /// Reports what a packet from `rloc` carried; status bits already reported are skipped. Takes
+    /// the parts rather than a [`LocatorFeedback`]: the struct, written byte-wise (its `IpAddr`)
+    /// and read back word-wise at once, would stall on store forwarding on every packet.
     #[inline]
-    pub fn report(&mut self, feedback: LocatorFeedback) {
-        let LocatorFeedback {
-            rloc,
-            status_bits,
-            echo_nonce,
-            echoed,
-        } = feedback;
+    pub fn report(
+        &mut self,
+        rloc: IpAddr,
+        status_bits: Option<u32>,
+        echo_nonce: Option<u32>,
+        echoed: bool,
+    ) {
         let echo_news = echo_nonce.is_some() || echoed;
         if let (Some(bits), false) = (status_bits, echo_news) {
             let cached = &mut self.recent[slot(rloc)];
@@ -82,6 +84,12 @@ impl FeedbackSender {
         if status_bits.is_none() && !echo_news {
             return;
         }
+        let feedback = LocatorFeedback {
+            rloc,
+            status_bits,
+            echo_nonce,
+            echoed,
+        };
         if self.queue.push(feedback).is_err() {
             self.dropped += 1;
         }
@@ -117,18 +125,15 @@ mod tests {
     fn repeats_are_filtered_and_changes_pass() {
         let (mut tx, rx) = feedback_channel(3);
         let rloc: IpAddr = "192.0.2.1".parse().unwrap();
-        tx.report(seen(rloc, Some(3), None));
-        tx.report(seen(rloc, Some(3), None));
-        tx.report(seen(rloc, None, None));
+        tx.report(rloc, Some(3), None, false);
+        tx.report(rloc, Some(3), None, false);
+        tx.report(rloc, None, None, false);
         assert_eq!(rx.pop(), Some(seen(rloc, Some(3), None)));
         assert_eq!(rx.pop(), None, "the repeat was filtered");
-        tx.report(seen(rloc, Some(1), None));
-        tx.report(seen(rloc, Some(1), Some(77)));
-        tx.report(LocatorFeedback {
-            echoed: true,
-            ..seen(rloc, Some(1), None)
-        });
-        tx.report(seen(rloc, Some(2), None));
+        tx.report(rloc, Some(1), None, false);
+        tx.report(rloc, Some(1), Some(77), false);
+        tx.report(rloc, Some(1), None, true);
+        tx.report(rloc, Some(2), None, false);
         assert_eq!(tx.dropped(), 1, "bounded: the fourth did not fit");
         assert_eq!(rx.pop().map(|f| f.status_bits), Some(Some(1)));
         assert_eq!(rx.pop().map(|f| f.echo_nonce), Some(Some(77)));

@@ -75,28 +75,25 @@ pub fn encapsulate_burst<P: PacketBuffer>(
         let (mut at4, mut at6) = ([0usize; MAX], [0usize; MAX]);
         let (mut n4, mut n6) = (0, 0);
         for (i, (packet, verdict)) in packets.iter_mut().zip(verdicts.iter_mut()).enumerate() {
-            // Parsed straight into its slot and read field by field from there: a copy of the
-            // freshly written struct would stall on store forwarding.
-            inners[i] = inspect(packet.data()).ok();
-            let admitted = match &inners[i] {
+            let parsed = inspect(packet.data()).ok();
+            let admitted = match &parsed {
                 None => Err(drop(ctx, Counter::DropMalformed)),
                 Some(inner) => admit(ctx, packet, inner).map(|table| (table, inner)),
             };
             match admitted {
-                Ok((table, inner)) if inner.v6 => {
-                    keys6[n6] = (table, inner.destination_key());
-                    at6[n6] = i;
-                    n6 += 1;
-                }
                 Ok((table, inner)) => {
-                    keys4[n4] = (table, inner.destination_key());
-                    at4[n4] = i;
-                    n4 += 1;
+                    if inner.v6 {
+                        keys6[n6] = (table, inner.destination_key());
+                        at6[n6] = i;
+                        n6 += 1;
+                    } else {
+                        keys4[n4] = (table, inner.destination_key());
+                        at4[n4] = i;
+                        n4 += 1;
+                    }
+                    inners[i] = Some(*inner);
                 }
-                Err(v) => {
-                    *verdict = v;
-                    inners[i] = None;
-                }
+                Err(v) => *verdict = v,
             }
         }
         let mut entries: [Option<u32>; MAX] = [None; MAX];
