@@ -7,6 +7,7 @@ mod encap;
 mod five_tuple;
 mod line;
 mod lpm;
+mod memory;
 mod ms;
 mod ports;
 mod prefixes;
@@ -15,7 +16,7 @@ mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 8] = [
+const SUITES: [(&str, &str); 9] = [
     (
         "control",
         "the xTR control core answering Map-Requests (direct and ECM) vs the 100k/s goal",
@@ -41,6 +42,10 @@ const SUITES: [(&str, &str); 8] = [
         "lispd behind net_memif vs dpdk-testpmd 5tswap: Mpps, cycles/packet, p50/p99 latency (1M prefixes)",
     ),
     (
+        "memory",
+        "cycles per random read by working-set size, overlapped as in a burst and dependent",
+    ),
+    (
         "ports",
         "I/O floor: TX+RX burst cycles per packet over an in-process ring port pair",
     ),
@@ -53,6 +58,7 @@ const SUITES: [(&str, &str); 8] = [
 fn main() -> ExitCode {
     let suite = std::env::args().nth(1).unwrap_or_default();
     let result = match suite.as_str() {
+        "memory" => memory::run(),
         "ports" => ports::run().map_err(|e| e.to_string()),
         "wire" => wire::run(),
         "lpm" => lpm::run(),
