@@ -5,10 +5,11 @@
 //! compressed to one slot per run of equal sub-blocks (popcount-ranked bitmap), stored in one flat
 //! arena of words with nodes aligned to cache lines. An IPv4 /24 lookup reads one root entry and
 //! one or two lines; a BGP-like table of 1M IPv4 prefixes takes about 14 MiB (DIR-24-8: 64 MiB).
-//! Measured on the 2-vCPU VM (bench `lpm`): random reads beyond ~4 MiB cost DRAM latency there,
-//! so this layout, Poptrie's 18/6 geometry and a leaf-pushed variant with uncompressed nodes
-//! (one line per level, 67 MiB; also tried) perform alike; what matters is how many of a burst's
-//! misses are in flight at once, which prefetching decides (see [`LpmView::lookup_burst`]).
+//! Measured on the 2-vCPU VM (benches `lpm`, `memory`): a burst's overlapped random reads cost
+//! 2–3 cycles each within 8 MiB, ~8 at 16 MiB and 15–20 from 32 MiB on, so this layout, Poptrie's
+//! 18/6 geometry and a leaf-pushed variant with uncompressed nodes (one line per level, 67 MiB;
+//! also tried) perform alike; what matters is how many of a burst's misses are in flight at once,
+//! which prefetching decides (see [`LpmView::lookup_burst`]).
 //!
 //! Tables: one LPM holds several independent tables (one per instance-id, the EID space of a
 //! VPN): each has its own root, all share the arena, so a table costs only its root (256 KiB).
