@@ -1,7 +1,7 @@
 //! The writer's allocator over the node arena. A region is written only while unreachable:
 //! fresh, or freed after a QSBR grace period.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 /// Words per 64-byte cache line.
 const LINE_WORDS: u32 = 16;

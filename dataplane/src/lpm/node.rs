@@ -91,13 +91,6 @@ pub fn slot_offset(layout: Layout, node: usize, index: usize, header: HeaderRead
     node + layout.header() + rank.saturating_sub(1)
 }
 
-/// The slot of sub-block `index` of the node at `node`.
-#[inline(always)]
-pub fn slot(layout: Layout, words: &Words, node: usize, index: usize) -> u32 {
-    let header = read_header(layout, words, node, index);
-    words.get_or(slot_offset(layout, node, index, header), INHERIT)
-}
-
 /// The background of the node at `node`.
 pub fn background(layout: Layout, words: &Words, node: usize) -> u32 {
     words.get_or(node + layout.bitmap_words + 1, INHERIT)
@@ -111,10 +104,18 @@ pub fn size(layout: Layout, words: &Words, node: usize) -> u32 {
     (layout.header() + runs) as u32
 }
 
-/// All sub-block slots of a node, uncompressed.
+/// All sub-block slots of a node, uncompressed, in one walk over the bitmap (the writer expands
+/// every node it copies, so ranking each sub-block separately would cost a header read each).
 pub fn expand(layout: Layout, words: &Words, node: usize) -> Vec<u32> {
+    let slots = node + layout.header();
+    let mut rank = 0usize;
     (0..layout.fanout())
-        .map(|i| slot(layout, words, node, i))
+        .map(|i| {
+            if words.get_or(node + (i >> 5), 0) & (1 << (i & 31)) != 0 {
+                rank += 1;
+            }
+            words.get_or(slots + rank.saturating_sub(1), INHERIT)
+        })
         .collect()
 }
 

@@ -1,10 +1,11 @@
 //! The single writer: keeps every prefix, builds new nodes by copying the path from the root to
 //! the changed stride, edits the inactive root and publishes by flipping the selector.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+
+use hashbrown::{HashMap, HashSet};
 
 use super::arena::{Allocator, ArenaFull};
 use super::node::{self, CHILD, INHERIT, MAX_VALUE};
@@ -63,7 +64,8 @@ pub struct LpmWriter {
     shared: Arc<Lpm>,
     qsbr: Arc<Qsbr>,
     alloc: Allocator,
-    /// Every prefix: (table, key, length) to value.
+    /// Every prefix: (table, key, length) to value. hashbrown's seeded foldhash rather than
+    /// SipHash: an update probes this map once per prefix length of the strides it repaints.
     prefixes: HashMap<(usize, Key, u8), u32>,
     /// Root entries changed since the last publication.
     dirty: Vec<u32>,
