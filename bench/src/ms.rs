@@ -6,7 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use config::{MapServerConfig, NegativeAction, Site};
+use config::{MapServerConfig, NegativeAction, ReplayProtection, Site, SiteLimits};
+use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
@@ -41,6 +42,9 @@ fn config() -> MapServerConfig {
                 .expect("prefix")],
             accept_more_specifics: true,
             mobile_prefixes: Vec::new(),
+            replay_protection: ReplayProtection::NonceMemory,
+            max_clock_skew_secs: 120,
+            limits: SiteLimits::default(),
         })
         .collect();
     config
@@ -147,7 +151,8 @@ fn rate(
 }
 
 pub fn run() -> Result<(), String> {
-    let mut server = MapServer::new(config());
+    let start = Instant::now();
+    let mut server = MapServer::new(config(), WallClock::system(), start);
     let registers: Vec<Vec<Vec<u8>>> = (0..RUNS)
         .map(|run| {
             (0..MESSAGES)

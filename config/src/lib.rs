@@ -16,7 +16,9 @@ use std::path::Path;
 
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use mac::MacAddr;
-pub use map_server::{parse_map_server, MapServerConfig, NegativeAction, Site};
+pub use map_server::{
+    parse_map_server, MapServerConfig, NegativeAction, ReplayProtection, Site, SiteLimits,
+};
 pub use model::*;
 pub use summary::summary;
 pub use validate::{Host, MAX_INSTANCES, MAX_INSTANCE_ID, MAX_MAP_CACHE};

@@ -26,8 +26,52 @@ pub struct MapServerConfig {
     /// Action of negative Map-Replies for space outside every site.
     #[serde(default)]
     pub negative_action: NegativeAction,
+    /// For this long after start, site space nobody has (re-)registered yet is answered with a
+    /// TTL-0 "send-map-request" negative reply instead of a one-minute "drop": the sites'
+    /// registrations were lost with the restart and come back within one registration interval.
+    #[serde(default = "default_startup_grace")]
+    pub startup_grace_secs: u32,
     #[serde(default)]
     pub site: Vec<Site>,
+}
+
+/// How a site's Map-Registers are told from replays of captured ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplayProtection {
+    /// Random nonces (most deployed xTRs): each registrant's last 1,024 accepted nonces are
+    /// remembered and refused again; a nonce of 0 is refused.
+    #[default]
+    NonceMemory,
+    /// lispd's nonces, whose upper 32 bits are the sender's Unix time: a Map-Register must be
+    /// within `max_clock_skew_secs` of our clock and newer than the registrant's last one.
+    Timestamp,
+}
+
+/// What one site may register (safe defaults; a Map-Register beyond any is refused whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteLimits {
+    /// Distinct prefixes registered by the site at once.
+    pub max_prefixes: u32,
+    /// Of those, prefixes that are not one of the site's configured prefixes (more-specifics and
+    /// mobility-space host routes).
+    pub max_more_specifics: u32,
+    /// Locators in one EID record.
+    pub max_locators: u32,
+    /// xTRs (xTR-IDs, or source addresses without one) registering for the site at once.
+    pub max_registrants: u32,
+}
+
+impl Default for SiteLimits {
+    fn default() -> Self {
+        Self {
+            max_prefixes: 4096,
+            max_more_specifics: 1024,
+            max_locators: 16,
+            max_registrants: 16,
+        }
+    }
 }
 
 /// What an ITR is told to do with packets for unregistered, non-site space.
@@ -57,6 +101,13 @@ pub struct Site {
     /// the registrations of all of them are merged.
     #[serde(default)]
     pub mobile_prefixes: Vec<IpNet>,
+    #[serde(default)]
+    pub replay_protection: ReplayProtection,
+    /// With `replay_protection = "timestamp"`: how far a Map-Register's time may be from ours.
+    #[serde(default = "default_clock_skew")]
+    pub max_clock_skew_secs: u32,
+    #[serde(default)]
+    pub limits: SiteLimits,
 }
 
 fn default_listen() -> Vec<SocketAddr> {
@@ -74,6 +125,14 @@ fn default_negative_ttl() -> u32 {
     15
 }
 
+fn default_startup_grace() -> u32 {
+    60
+}
+
+fn default_clock_skew() -> u32 {
+    120
+}
+
 fn default_algorithm() -> AuthAlgorithm {
     AuthAlgorithm::HmacSha256
 }
@@ -85,7 +144,7 @@ fn yes() -> bool {
 impl MapServerConfig {
     /// The built-in demo: loopback listeners and the two demo sites (keys `demo-site-a` and
     /// `demo-site-b`) sharing the VM-mobility space 10.9.0.0/24 and 2001:db8:9::/64, so the demo
-    /// needs no extra file.
+    /// needs no extra file. The sites are lispd's, so their Map-Registers carry timestamps.
     pub fn demo() -> Self {
         let site = |name: &str, prefixes: [&str; 2]| Site {
             name: name.to_owned(),
@@ -97,12 +156,16 @@ impl MapServerConfig {
                 .iter()
                 .filter_map(|p| p.parse().ok())
                 .collect(),
+            replay_protection: ReplayProtection::Timestamp,
+            max_clock_skew_secs: default_clock_skew(),
+            limits: SiteLimits::default(),
         };
         Self {
             listen: default_listen(),
             registration_ttl_secs: default_registration_ttl(),
             negative_ttl_minutes: default_negative_ttl(),
             negative_action: NegativeAction::NativelyForward,
+            startup_grace_secs: default_startup_grace(),
             site: vec![
                 site("site-a", ["10.1.0.0/16", "2001:db8:a::/48"]),
                 site("site-b", ["10.2.0.0/16", "2001:db8:b::/48"]),
@@ -148,6 +211,22 @@ fn validate(config: &MapServerConfig) -> Vec<Issue> {
         }
         if site.key.is_empty() {
             report(here.key("key"), "a site needs a non-empty key".into());
+        }
+        let limits = site.limits;
+        for (name, value) in [
+            ("max_prefixes", limits.max_prefixes),
+            ("max_locators", limits.max_locators),
+            ("max_registrants", limits.max_registrants),
+        ] {
+            if value == 0 {
+                report(
+                    here.key("limits").key(name),
+                    format!("{name} must be at least 1"),
+                );
+            }
+        }
+        if site.max_clock_skew_secs == 0 {
+            report(here.key("max_clock_skew_secs"), "at least 1 second".into());
         }
         if site.prefixes.is_empty() {
             report(

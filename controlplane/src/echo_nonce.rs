@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use dataplane::pipeline::EchoNonces;
 
+use crate::nonce::NonceSource;
+
 /// Settings of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EchoConfig {
@@ -52,11 +54,11 @@ pub struct EchoNonce {
     echoes: HashMap<IpAddr, (u32, Instant)>,
     events: VecDeque<EchoEvent>,
     changed: bool,
-    nonce_state: u32,
+    nonces: NonceSource,
 }
 
 impl EchoNonce {
-    pub fn new(config: EchoConfig, seed: u32) -> Self {
+    pub fn new(config: EchoConfig, nonces: NonceSource) -> Self {
         Self {
             config,
             capable: HashMap::new(),
@@ -64,20 +66,16 @@ impl EchoNonce {
             echoes: HashMap::new(),
             events: VecDeque::new(),
             changed: false,
-            nonce_state: seed | 1,
+            nonces,
         }
     }
 
     /// A fresh non-zero 24-bit nonce.
     fn next_nonce(&mut self) -> u32 {
         loop {
-            let mut x = self.nonce_state;
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            self.nonce_state = x;
-            if x & 0x00ff_ffff != 0 {
-                return x & 0x00ff_ffff;
+            let x = self.nonces.next_u32() & 0x00ff_ffff;
+            if x != 0 {
+                return x;
             }
         }
     }
@@ -188,7 +186,10 @@ mod tests {
             interval: Duration::from_secs(10),
             window: Duration::from_secs(2),
         };
-        (EchoNonce::new(config, 5), Instant::now())
+        (
+            EchoNonce::new(config, NonceSource::seeded(5)),
+            Instant::now(),
+        )
     }
 
     /// The nonce the table asks `rloc` to echo.

@@ -2,13 +2,16 @@
 //! state machines (registration, resolution, responder, SMR, probing, mobility) with explicit time.
 
 pub mod appliance;
+pub mod clock;
 pub mod decode;
 pub mod echo_nonce;
 pub mod learned;
 pub mod logging;
 pub mod management;
 pub mod map_server;
+pub mod map_server_runner;
 pub mod mobility;
+pub mod nonce;
 pub mod prefix_map;
 pub mod probing;
 pub mod registration;

@@ -98,6 +98,11 @@ impl<V> PrefixMap<V> {
         self.entries.get(&(instance_id, prefix.trunc()))
     }
 
+    /// The value of exactly `prefix`, to change it.
+    pub fn get_mut(&mut self, instance_id: Option<u32>, prefix: &IpNet) -> Option<&mut V> {
+        self.entries.get_mut(&(instance_id, prefix.trunc()))
+    }
+
     /// The longest prefix covering `address` in `instance_id`, with its value.
     pub fn longest(&self, instance_id: Option<u32>, address: IpAddr) -> Option<(&Key, &V)> {
         self.lengths[usize::from(address.is_ipv6())]

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::nonce::NonceSource;
 use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::map_request::MapRequestRepr;
@@ -48,30 +49,21 @@ pub struct Prober {
     config: ProbeConfig,
     locators: HashMap<IpAddr, Probed>,
     outstanding: HashMap<u64, IpAddr>,
-    nonce_state: u64,
+    nonces: NonceSource,
     outbox: VecDeque<Transmit>,
     changes: Vec<(IpAddr, bool)>,
 }
 
 impl Prober {
-    pub fn new(config: ProbeConfig, seed: u64) -> Self {
+    pub fn new(config: ProbeConfig, nonces: NonceSource) -> Self {
         Self {
             config,
             locators: HashMap::new(),
             outstanding: HashMap::new(),
-            nonce_state: seed | 1,
+            nonces,
             outbox: VecDeque::new(),
             changes: Vec::new(),
         }
-    }
-
-    fn next_nonce(&mut self) -> u64 {
-        let mut x = self.nonce_state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.nonce_state = x;
-        x
     }
 
     /// Starts probing `locator` (reached for `eid`/`mask_len`), first probe at `now`; our own
@@ -180,7 +172,7 @@ impl Prober {
         else {
             return;
         };
-        let nonce = self.next_nonce();
+        let nonce = self.nonces.next_u64();
         let Some(probed) = self.locators.get_mut(&locator) else {
             return;
         };

@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::clock::WallClock;
+use crate::nonce::NonceSource;
 use crate::wire::auth::AuthAlgorithm;
 use crate::wire::record::EidRecord;
 use crate::wire::registration::{
@@ -94,7 +96,8 @@ pub struct Registration {
     records: Vec<EidRecord>,
     xtr: Option<XtrIdentity>,
     timers: Timers,
-    nonce_state: u64,
+    nonces: NonceSource,
+    clock: WallClock,
     outbox: VecDeque<Transmit>,
 }
 
@@ -108,14 +111,16 @@ pub struct ServerStatus {
 }
 
 impl Registration {
-    /// Starts registering `records` with every server at `now`; `seed` makes nonces reproducible
-    /// in tests (use a random seed in production).
+    /// Starts registering `records` with every server at `now`. Map-Register nonces carry the
+    /// Unix time from `clock` (see [`NonceSource::timestamped`]) so that map-servers can refuse
+    /// replays for good.
     pub fn new(
         servers: Vec<MapServer>,
         records: Vec<EidRecord>,
         xtr: Option<XtrIdentity>,
         timers: Timers,
-        seed: u64,
+        nonces: NonceSource,
+        clock: WallClock,
         now: Instant,
     ) -> Self {
         Self {
@@ -133,18 +138,10 @@ impl Registration {
             records,
             xtr,
             timers,
-            nonce_state: seed | 1,
+            nonces,
+            clock,
             outbox: VecDeque::new(),
         }
-    }
-
-    fn next_nonce(&mut self) -> u64 {
-        let mut x = self.nonce_state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.nonce_state = x;
-        x
     }
 
     /// Replaces the records (database change, CPM) and re-registers everywhere at once; an
@@ -182,7 +179,7 @@ impl Registration {
     }
 
     fn register(&mut self, i: usize, now: Instant) {
-        let nonce = self.next_nonce();
+        let nonce = self.nonces.timestamped(self.clock.unix_secs(now));
         let config = self.servers[i].config.clone();
         let mut body = Authenticated {
             nonce,

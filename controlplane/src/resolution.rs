@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use dataplane::mapcache::{Action, Locator, Mapping};
 use ipnet::IpNet;
 
+use crate::nonce::NonceSource;
 use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::ecm::EcmRepr;
@@ -69,7 +70,7 @@ pub struct Resolver {
     config: ResolverConfig,
     pending: HashMap<u64, Pending>,
     outstanding: HashMap<RequestKey, u64>,
-    nonce_state: u64,
+    nonces: NonceSource,
     outbox: VecDeque<Transmit>,
     unresolved: u64,
     /// New requests sent in the current one-second window, and when it started.
@@ -90,26 +91,17 @@ fn aggregate(instance_id: Option<u32>, destination: IpAddr) -> RequestKey {
 }
 
 impl Resolver {
-    pub fn new(config: ResolverConfig, seed: u64) -> Self {
+    pub fn new(config: ResolverConfig, nonces: NonceSource) -> Self {
         Self {
             config,
             pending: HashMap::new(),
             outstanding: HashMap::new(),
-            nonce_state: seed | 1,
+            nonces,
             outbox: VecDeque::new(),
             unresolved: 0,
             window: (0, None),
             rate_limited: 0,
         }
-    }
-
-    fn next_nonce(&mut self) -> u64 {
-        let mut x = self.nonce_state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.nonce_state = x;
-        x
     }
 
     /// A packet from `source_eid` to `destination` missed the map-cache.
@@ -162,7 +154,7 @@ impl Resolver {
             return;
         }
         self.window = (sent + 1, Some(since));
-        let nonce = self.next_nonce();
+        let nonce = self.nonces.next_u64();
         let pending = Pending {
             key,
             eid: destination,
@@ -263,7 +255,7 @@ impl Resolver {
                 continue;
             }
             pending.sent_at = now;
-            let fresh = self.next_nonce();
+            let fresh = self.nonces.next_u64();
             self.send(fresh, &pending);
             self.outstanding.insert(pending.key, fresh);
             self.pending.insert(fresh, pending);

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use dataplane::mapcache::{Instances, MapCacheWriter, Mapping};
 use ipnet::IpNet;
 
+use crate::clock::WallClock;
 use crate::echo_nonce::{EchoEvent, EchoNonce};
 use crate::learned::{Installed, LearnedMappings};
 use crate::mobility::{self, Mobility};
+use crate::nonce::NonceSource;
 use crate::probing::Prober;
 use crate::registration::{Registration, State, Transmit};
 use crate::resolution::{mapping_of, Resolver};
@@ -148,7 +150,8 @@ pub struct XtrParts {
     pub pitrs: Vec<IpAddr>,
     /// At most one SMR per correspondent in this interval.
     pub smr_interval: Duration,
-    pub seed: u64,
+    /// Nonces for the SMRs this machine sends itself.
+    pub nonces: NonceSource,
     /// Start time (first probes).
     pub now: Instant,
 }
@@ -169,7 +172,7 @@ pub struct Xtr {
     pitrs: Vec<IpAddr>,
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
-    nonce_state: u64,
+    nonces: NonceSource,
     /// Each map-server's state when last looked at, to log changes.
     server_states: Vec<State>,
     stats: XtrStats,
@@ -196,7 +199,7 @@ impl Xtr {
             pitrs: parts.pitrs,
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
-            nonce_state: parts.seed | 1,
+            nonces: parts.nonces,
             server_states: Vec::new(),
             stats: XtrStats::default(),
             new_locators: Vec::new(),
@@ -221,15 +224,6 @@ impl Xtr {
             // A full map-cache keeps serving; the record is still answered and registered.
             let _ = self.map_cache.insert(prefix, mapping);
         }
-    }
-
-    fn next_nonce(&mut self) -> u64 {
-        let mut x = self.nonce_state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.nonce_state = x;
-        x
     }
 
     pub fn stats(&self) -> XtrStats {
@@ -366,7 +360,7 @@ impl Xtr {
                     source_site: true,
                     destination_site: false,
                 },
-                nonce: self.next_nonce(),
+                nonce: self.nonces.next_u64(),
                 key_id: 0,
                 algorithm_id: peer.algorithm.id(),
                 auth_data: Vec::new(),
@@ -422,7 +416,7 @@ impl Xtr {
                 continue;
             };
             let mut smr = MapRequestRepr::about_prefix(
-                self.next_nonce(),
+                self.nonces.next_u64(),
                 record.eid.clone(),
                 record.mask_len,
                 Address::from(source),
@@ -779,6 +773,9 @@ impl Xtr {
 
 /// An xTR with the protocol's default timers (RFC 9301 intervals, 3 probes, 1 s retries), for
 /// tests, benchmarks and embedding; `lispd` builds its parts from the configuration instead.
+/// The Unix time at which an [`XtrSetup`] machine starts.
+pub const SETUP_UNIX_SECS: u64 = 1_800_000_000;
+
 #[derive(Debug)]
 pub struct XtrSetup {
     /// Our database, every record registered.
@@ -791,16 +788,19 @@ pub struct XtrSetup {
 }
 
 impl XtrSetup {
-    /// The machine, started at `now`.
+    /// The machine, started at `now` (which is [`SETUP_UNIX_SECS`] of Unix time), with a
+    /// reproducible nonce stream.
     pub fn build(self, now: Instant) -> Xtr {
         let rlocs = self.rlocs;
+        let mut nonces = NonceSource::seeded(7);
         Xtr::new(XtrParts {
             registration: Registration::new(
                 self.map_servers,
                 self.database.clone(),
                 None,
                 crate::registration::Timers::default(),
-                7,
+                nonces.fork(),
+                WallClock::new(now, Duration::from_secs(SETUP_UNIX_SECS)),
                 now,
             ),
             resolver: Resolver::new(
@@ -811,7 +811,7 @@ impl XtrSetup {
                     timeout: Duration::from_secs(1),
                     rate_per_sec: 1000,
                 },
-                11,
+                nonces.fork(),
             ),
             responder: Responder::new(
                 self.database.clone(),
@@ -828,7 +828,7 @@ impl XtrSetup {
             ),
             learned: LearnedMappings::new(self.map_cache_limit as usize),
             mobility: self.mobility,
-            echo: EchoNonce::new(crate::echo_nonce::EchoConfig::default(), 29),
+            echo: EchoNonce::new(crate::echo_nonce::EchoConfig::default(), nonces.fork()),
             prober: Prober::new(
                 crate::probing::ProbeConfig {
                     interval: Duration::from_secs(30),
@@ -836,7 +836,7 @@ impl XtrSetup {
                     retry: Duration::from_secs(1),
                     rlocs: rlocs.clone(),
                 },
-                23,
+                nonces.fork(),
             ),
             database: self
                 .database
@@ -849,7 +849,7 @@ impl XtrSetup {
             rlocs,
             pitrs: Vec::new(),
             smr_interval: Duration::from_secs(1),
-            seed: 13,
+            nonces,
             now,
         })
     }

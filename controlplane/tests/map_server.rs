@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use config::{MapServerConfig, NegativeAction};
+use controlplane::clock::WallClock;
 use controlplane::map_server::{Event, MapServer};
 use controlplane::mobility::Mobility;
 use controlplane::registration::{self as reg, MapServer as Server, Transmit};
@@ -16,7 +17,7 @@ use controlplane::wire::map_reply::MapReplyRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
 use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr};
-use controlplane::xtr::{Xtr, XtrSetup};
+use controlplane::xtr::{Xtr, XtrSetup, SETUP_UNIX_SECS};
 
 const MS: &str = "192.0.2.100:4342";
 
@@ -28,10 +29,22 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn ms() -> MapServer {
+/// The demo map-server started at `t0`, past its start-up grace (steady state).
+fn ms(t0: Instant) -> MapServer {
     let mut config = MapServerConfig::demo();
     config.negative_action = NegativeAction::NativelyForward;
-    MapServer::new(config)
+    config.startup_grace_secs = 0;
+    MapServer::new(config, clock(t0), t0)
+}
+
+/// `t0` is [`SETUP_UNIX_SECS`] of Unix time, for the map-server as for [`XtrSetup`] machines.
+fn clock(t0: Instant) -> WallClock {
+    WallClock::new(t0, Duration::from_secs(SETUP_UNIX_SECS))
+}
+
+/// The `n`-th nonce a lispd would send at `t0` (the demo sites check timestamps).
+fn stamped(n: u64) -> u64 {
+    SETUP_UNIX_SECS << 32 | n
 }
 
 fn record(prefix: &str, rloc: &str) -> EidRecord {
@@ -56,15 +69,15 @@ fn record(prefix: &str, rloc: &str) -> EidRecord {
     }
 }
 
-/// A signed Map-Register with `nonce` for `records`, keyed `key` with `algorithm`.
-fn register(nonce: u64, records: Vec<EidRecord>, key: &str, algorithm: AuthAlgorithm) -> Vec<u8> {
+/// A signed Map-Register with the `n`-th nonce for `records`, keyed `key` with `algorithm`.
+fn register(n: u64, records: Vec<EidRecord>, key: &str, algorithm: AuthAlgorithm) -> Vec<u8> {
     let mut message = MapRegisterRepr {
         proxy_reply: false,
         security: false,
         rtr: false,
         want_map_notify: true,
         body: Authenticated {
-            nonce,
+            nonce: stamped(n),
             key_id: 0,
             algorithm_id: 0,
             auth_data: Vec::new(),
@@ -116,7 +129,7 @@ fn deliver(from: &mut Xtr, from_rloc: &str, ms: &mut MapServer, now: Instant) {
 #[test]
 fn our_xtrs_register_and_resolve_each_other_through_the_map_server() {
     let t0 = Instant::now();
-    let mut ms = ms();
+    let mut ms = ms(t0);
     let mut a = xtr("10.1.0.0/24", "192.0.2.1", "demo-site-a", t0);
     let mut b = xtr("10.2.0.0/24", "192.0.2.2", "demo-site-b", t0);
     a.handle_timeout(t0);
@@ -185,7 +198,7 @@ fn our_xtrs_register_and_resolve_each_other_through_the_map_server() {
 #[test]
 fn registrations_of_two_xtrs_merge_and_expire_separately() {
     let t0 = Instant::now();
-    let mut ms = ms();
+    let mut ms = ms(t0);
     let key = "demo-site-a";
     ms.handle_datagram(
         sa("192.0.2.1:4342"),
@@ -228,7 +241,7 @@ fn registrations_of_two_xtrs_merge_and_expire_separately() {
 #[test]
 fn bad_registrations_are_refused_and_counted() {
     let t0 = Instant::now();
-    let mut ms = ms();
+    let mut ms = ms(t0);
     let from = sa("192.0.2.1:4342");
     let sha = AuthAlgorithm::HmacSha256;
     let good = register(
@@ -331,7 +344,7 @@ fn ecm_request(nonce: u64, eid: &str, itr: &str) -> Vec<u8> {
 #[test]
 fn unregistered_space_gets_the_widest_negative_reply() {
     let t0 = Instant::now();
-    let mut ms = ms();
+    let mut ms = ms(t0);
     let from = sa("192.0.2.1:4342");
     ms.handle_datagram(
         sa("192.0.2.2:4342"),
@@ -370,7 +383,7 @@ fn unregistered_space_gets_the_widest_negative_reply() {
 #[test]
 fn proxy_reply_registrations_are_answered_by_the_map_server() {
     let t0 = Instant::now();
-    let mut ms = ms();
+    let mut ms = ms(t0);
     let mut message = MapRegisterRepr::parse(&register(
         1,
         vec![record("10.2.0.0/24", "192.0.2.2")],
@@ -402,7 +415,7 @@ fn proxy_reply_registrations_are_answered_by_the_map_server() {
 #[test]
 fn both_sites_register_shared_mobility_space_and_merge() {
     let t0 = Instant::now();
-    let mut ms = ms();
+    let mut ms = ms(t0);
     let sha = AuthAlgorithm::HmacSha256;
     let vm = |rloc: &str| record("10.9.0.50/32", rloc);
     ms.handle_datagram(

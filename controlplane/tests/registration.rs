@@ -5,11 +5,18 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use controlplane::clock::WallClock;
+use controlplane::nonce::NonceSource;
 use controlplane::registration::{MapServer, Refused, Registration, State, Timers};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
 use controlplane::wire::registration::{self, MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
+
+/// The Unix time machines of these tests start at.
+fn clock(t0: Instant) -> WallClock {
+    WallClock::new(t0, Duration::from_secs(1_800_000_000))
+}
 
 fn server(last: u8, key: &str, algorithm: AuthAlgorithm) -> MapServer {
     MapServer {
@@ -70,8 +77,15 @@ fn each_server_gets_its_own_key_and_a_silent_one_is_backed_off() {
         notify_timeout: Duration::from_secs(3),
         retry: Duration::from_secs(1),
     };
-    let mut machine =
-        Registration::new(vec![a.clone(), b.clone()], records(), None, timers, 42, t0);
+    let mut machine = Registration::new(
+        vec![a.clone(), b.clone()],
+        records(),
+        None,
+        timers,
+        NonceSource::seeded(42),
+        clock(t0),
+        t0,
+    );
     assert_eq!(machine.poll_timeout(), Some(t0));
     machine.handle_timeout(t0);
     let sent: Vec<_> = std::iter::from_fn(|| machine.poll_transmit()).collect();
@@ -147,7 +161,15 @@ fn each_server_gets_its_own_key_and_a_silent_one_is_backed_off() {
 fn hostile_notifies_are_refused_without_changing_state() {
     let t0 = Instant::now();
     let a = server(100, "key-a", AuthAlgorithm::HmacSha256);
-    let mut machine = Registration::new(vec![a.clone()], records(), None, Timers::default(), 7, t0);
+    let mut machine = Registration::new(
+        vec![a.clone()],
+        records(),
+        None,
+        Timers::default(),
+        NonceSource::seeded(7),
+        clock(t0),
+        t0,
+    );
     machine.handle_timeout(t0);
     let register = machine.poll_transmit().unwrap();
     let good = notify_for(&register.payload, "key-a", AuthAlgorithm::HmacSha256);
@@ -203,7 +225,8 @@ fn database_changes_register_at_once() {
         records(),
         None,
         Timers::default(),
-        1,
+        NonceSource::seeded(1),
+        clock(t0),
         t0,
     );
     machine.handle_timeout(t0);

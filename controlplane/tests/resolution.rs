@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use controlplane::nonce::NonceSource;
 use controlplane::resolution::{ReplyRefused, Resolver, ResolverConfig};
 use controlplane::wire::address::Address;
 use controlplane::wire::ecm::EcmRepr;
@@ -29,7 +30,7 @@ fn machine() -> Resolver {
             timeout: Duration::from_secs(1),
             rate_per_sec: 3,
         },
-        99,
+        NonceSource::seeded(99),
     )
 }
 

@@ -37,11 +37,13 @@ use listeners::{ManagementSocket, MetricsListener};
 use outbox::Outbox;
 use udp_io::Punted;
 
+use crate::clock::WallClock;
 use crate::decode::{decode, Input};
 use crate::echo_nonce::{EchoConfig, EchoNonce};
 use crate::learned::LearnedMappings;
 use crate::management::{self, ApplianceView};
 use crate::mobility::{CpmPeer, Mobility};
+use crate::nonce::NonceSource;
 use crate::probing::{ProbeConfig, Prober};
 use crate::registration::{MapServer, Registration, Timers};
 use crate::report::counters;
@@ -598,7 +600,7 @@ fn control_plane(
         .into_iter()
         .chain(local.v6.map(IpAddr::V6))
         .collect();
-    let seed = dpdk_bindings::time::tsc();
+    let mut nonces = NonceSource::from_entropy();
     let registration = Registration::new(
         servers,
         tables::registered_records(config),
@@ -610,7 +612,8 @@ fn control_plane(
             interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),
             ..Timers::default()
         },
-        seed,
+        nonces.fork(),
+        WallClock::system(),
         start,
     );
     let resolver = Resolver::new(
@@ -621,7 +624,7 @@ fn control_plane(
             timeout: Duration::from_millis(u64::from(timers.map_request_timeout_ms)),
             rate_per_sec: timers.map_request_rate_per_sec.max(1),
         },
-        seed.rotate_left(17),
+        nonces.fork(),
     );
     let database = tables::local_mappings(config);
     let responder = Responder::new(
@@ -650,11 +653,11 @@ fn control_plane(
             retry: Duration::from_millis(u64::from(timers.rloc_probe_retry_ms)),
             rlocs: rlocs.clone(),
         },
-        seed.rotate_left(47),
+        nonces.fork(),
     );
     Xtr::new(XtrParts {
         prober,
-        echo: EchoNonce::new(EchoConfig::default(), seed.rotate_left(13) as u32),
+        echo: EchoNonce::new(EchoConfig::default(), nonces.fork()),
         registration,
         resolver,
         responder,
@@ -665,7 +668,7 @@ fn control_plane(
         rlocs,
         pitrs: config.pitr.iter().map(|p| p.address).collect(),
         smr_interval: Duration::from_millis(u64::from(timers.smr_min_interval_ms)),
-        seed: seed.rotate_left(31),
+        nonces,
         now: start,
     })
 }

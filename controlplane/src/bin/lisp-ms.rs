@@ -3,17 +3,18 @@
 //! With no configuration it serves the built-in demo sites on loopback, so the demo needs no file.
 //! Logs go to standard output (`RUST_LOG=debug` shows every message decoded).
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Parser;
 use config::MapServerConfig;
-use controlplane::decode::{decode, Input};
-use controlplane::map_server::{Event, MapServer};
+use controlplane::clock::WallClock;
+use controlplane::map_server::MapServer;
+use controlplane::map_server_runner::{self as runner, RunnerStats};
 use controlplane::report::nonzero_counters;
 
 #[derive(Parser)]
@@ -71,65 +72,17 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: MapServerConfig, stop: &AtomicBool) -> Result<(), String> {
-    let sockets = config
-        .listen
-        .iter()
-        .map(|address| {
-            let socket =
-                UdpSocket::bind(address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
-            socket
-                .set_nonblocking(true)
-                .map_err(|e| format!("{address}: {e}"))?;
-            Ok(socket)
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let sockets = runner::bind(&config.listen)?;
     let sites: Vec<String> = config.site.iter().map(|s| s.name.clone()).collect();
     println!(
         "lisp-ms: serving sites {} on {:?} (stop with SIGINT or SIGTERM)",
         sites.join(", "),
         config.listen
     );
-    let mut server = MapServer::new(config);
-    let mut buffer = vec![0u8; 65536];
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        let mut idle = true;
-        for socket in &sockets {
-            while let Ok((n, from)) = socket.recv_from(&mut buffer) {
-                idle = false;
-                tracing::debug!(
-                    "message from {from}:\n{}",
-                    decode(&buffer[..n], Input::Control)
-                );
-                server.handle_datagram(from, &buffer[..n], now);
-            }
-        }
-        if server.poll_timeout().is_some_and(|due| due <= now) {
-            server.handle_timeout(now);
-        }
-        while let Some(transmit) = server.poll_transmit() {
-            let socket = sockets.iter().find(|s| {
-                s.local_addr()
-                    .is_ok_and(|a| a.is_ipv4() == transmit.destination.is_ipv4())
-            });
-            if let Some(socket) = socket {
-                let _ = socket.send_to(&transmit.payload, transmit.destination);
-            }
-        }
-        while let Some(event) = server.poll_event() {
-            match event {
-                Event::Registered { site, prefix, by } => {
-                    tracing::info!("registered {site} {prefix} by {by}")
-                }
-                Event::Expired { site, prefix, by } => {
-                    tracing::info!("registration expired {site} {prefix} by {by}")
-                }
-            }
-        }
-        if idle {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
+    let mut server = MapServer::new(config, WallClock::system(), Instant::now());
+    server.set_host_addresses(runner::host_addresses());
+    let stats = RunnerStats::default();
+    runner::serve(&mut server, &sockets, stop, &stats)?;
     println!("lisp-ms: stopped");
     for r in server.registrations() {
         println!(
@@ -138,5 +91,11 @@ fn serve(config: MapServerConfig, stop: &AtomicBool) -> Result<(), String> {
         );
     }
     println!("  {}", nonzero_counters(&server.stats()));
+    println!(
+        "  loop wakeups {}, datagrams {}, refusals not logged {}",
+        stats.wakeups.load(Ordering::Relaxed),
+        stats.datagrams.load(Ordering::Relaxed),
+        stats.refusals_not_logged.load(Ordering::Relaxed)
+    );
     Ok(())
 }
