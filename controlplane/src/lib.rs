@@ -18,5 +18,6 @@ pub mod registration;
 pub mod report;
 pub mod resolution;
 pub mod responder;
+pub mod sender_limit;
 pub mod wire;
 pub mod xtr;

@@ -69,13 +69,21 @@ pub enum State {
     Failing { failures: u32 },
 }
 
+/// What an accepted Map-Notify was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notified {
+    /// It answered our Map-Register: registered (no acknowledgement is sent).
+    Registered,
+    /// The map-server's own: acknowledged.
+    Unsolicited,
+}
+
 /// Why a received message was refused (each is counted; state is unchanged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     UnknownServer,
     Malformed,
     NotAMapNotify,
-    UnexpectedNonce,
     BadAuthentication,
 }
 
@@ -220,14 +228,16 @@ impl Registration {
         }
     }
 
-    /// A datagram from UDP 4342: accepts a valid Map-Notify for an outstanding Map-Register and
-    /// answers it with a Map-Notify-Ack.
+    /// A Map-Notify from UDP 4342, verified with its server's key. The one answering our
+    /// outstanding Map-Register (same nonce) confirms the registration and is not acknowledged;
+    /// an unsolicited one (the map-server's own news) is acknowledged with a Map-Notify-Ack and
+    /// changes nothing here (RFC 9301 §5.7: only unsolicited Map-Notifies are acknowledged).
     pub fn handle_notify(
         &mut self,
         from: SocketAddr,
         bytes: &[u8],
         now: Instant,
-    ) -> Result<(), Refused> {
+    ) -> Result<Notified, Refused> {
         let i = self
             .servers
             .iter()
@@ -237,35 +247,35 @@ impl Registration {
         if notify.ack {
             return Err(Refused::NotAMapNotify);
         }
-        let server = &self.servers[i];
-        if server.outstanding.map(|(nonce, _)| nonce) != Some(notify.body.nonce) {
-            return Err(Refused::UnexpectedNonce);
-        }
         let packet = RegistrationPacket::new_checked(bytes).map_err(|_| Refused::Malformed)?;
+        let server = &self.servers[i];
         if !packet.verify(&server.config.key) {
             return Err(Refused::BadAuthentication);
         }
-        let mut ack = MapNotifyRepr {
-            ack: true,
-            ..notify
-        };
-        ack.body
-            .prepare_auth(server.config.key_id, server.config.algorithm);
-        let mut payload = Vec::with_capacity(ack.buffer_len());
-        if ack.emit(&mut payload).is_ok()
-            && registration::sign(&mut payload, &server.config.key).is_ok()
-        {
-            self.outbox.push_back(Transmit {
-                destination: from,
-                payload,
-            });
+        if server.outstanding.map(|(nonce, _)| nonce) != Some(notify.body.nonce) {
+            let mut ack = MapNotifyRepr {
+                ack: true,
+                ..notify
+            };
+            ack.body
+                .prepare_auth(server.config.key_id, server.config.algorithm);
+            let mut payload = Vec::with_capacity(ack.buffer_len());
+            if ack.emit(&mut payload).is_ok()
+                && registration::sign(&mut payload, &server.config.key).is_ok()
+            {
+                self.outbox.push_back(Transmit {
+                    destination: from,
+                    payload,
+                });
+            }
+            return Ok(Notified::Unsolicited);
         }
         let server = &mut self.servers[i];
         server.outstanding = None;
         server.failures = 0;
         server.state = State::Registered;
         server.registered_at = Some(now);
-        Ok(())
+        Ok(Notified::Registered)
     }
 
     /// The next datagram to send.

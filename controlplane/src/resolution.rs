@@ -2,6 +2,13 @@
 //! an ECM-encapsulated Map-Request to a map-resolver (at most one outstanding request per
 //! destination prefix), retries with exponential back-off, fails over to the next resolver, and
 //! turns a Map-Reply for an outstanding nonce into map-cache installs with their TTL.
+//!
+//! Every Map-Request sent, first or retransmitted, is paid from a per-second budget: misses from
+//! `rate_per_sec`, SMR-invoked requests from a budget of their own (a quarter of it), so a flood
+//! of SMRs cannot stop resolution of new destinations and retries cannot exceed the rate. A
+//! retransmission that finds its budget spent waits for the next second. A Map-Reply is taken
+//! only with the nonce of an outstanding request, and only its records that cover the EID asked
+//! for (in its instance) are installed.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -29,7 +36,8 @@ pub struct ResolverConfig {
     pub retries: u32,
     /// First retransmission timeout; doubles on each retry.
     pub timeout: Duration,
-    /// At most this many new Map-Requests per second in total (retransmissions aside).
+    /// At most this many Map-Requests per second for misses, retransmissions included
+    /// (SMR-invoked ones have a quarter of this on their own).
     pub rate_per_sec: u32,
 }
 
@@ -48,6 +56,45 @@ pub struct Install {
 pub enum ReplyRefused {
     Malformed,
     UnknownNonce,
+    /// No record covers the EID that was asked for (the request stays outstanding).
+    Uncovered,
+}
+
+/// Map-Requests allowed per one-second window.
+#[derive(Debug)]
+struct Budget {
+    per_sec: u32,
+    used: u32,
+    since: Option<Instant>,
+}
+
+impl Budget {
+    fn new(per_sec: u32) -> Self {
+        Self {
+            per_sec: per_sec.max(1),
+            used: 0,
+            since: None,
+        }
+    }
+
+    /// Spends one request at `now` when the window has one left.
+    fn take(&mut self, now: Instant) -> bool {
+        let since = *self.since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= Duration::from_secs(1) {
+            self.used = 0;
+            self.since = Some(now);
+        }
+        if self.used >= self.per_sec {
+            return false;
+        }
+        self.used += 1;
+        true
+    }
+
+    /// When the current window ends.
+    fn refill(&self, now: Instant) -> Instant {
+        self.since.unwrap_or(now) + Duration::from_secs(1)
+    }
 }
 
 #[derive(Debug)]
@@ -60,8 +107,18 @@ struct Pending {
     resolver: usize,
     attempts: u32,
     sent_at: Instant,
+    /// A retransmission that found its budget spent waits until then.
+    not_before: Option<Instant>,
     /// Sent because the ETR solicited it (s bit).
     smr_invoked: bool,
+}
+
+impl Pending {
+    /// When the next retransmission is due.
+    fn due(&self, timeout: Duration) -> Instant {
+        let backoff = self.sent_at + timeout * (1 << self.attempts.min(16));
+        self.not_before.map_or(backoff, |at| at.max(backoff))
+    }
 }
 
 /// The resolution machine.
@@ -73,9 +130,10 @@ pub struct Resolver {
     nonces: NonceSource,
     outbox: VecDeque<Transmit>,
     unresolved: u64,
-    /// New requests sent in the current one-second window, and when it started.
-    window: (u32, Option<Instant>),
+    misses: Budget,
+    smrs: Budget,
     rate_limited: u64,
+    records_refused: u64,
 }
 
 /// Requests are deduplicated per instance and /24 (IPv4) or /64 (IPv6) of the destination.
@@ -93,14 +151,16 @@ fn aggregate(instance_id: Option<u32>, destination: IpAddr) -> RequestKey {
 impl Resolver {
     pub fn new(config: ResolverConfig, nonces: NonceSource) -> Self {
         Self {
+            misses: Budget::new(config.rate_per_sec),
+            smrs: Budget::new(config.rate_per_sec / 4),
             config,
             pending: HashMap::new(),
             outstanding: HashMap::new(),
             nonces,
             outbox: VecDeque::new(),
             unresolved: 0,
-            window: (0, None),
             rate_limited: 0,
+            records_refused: 0,
         }
     }
 
@@ -141,19 +201,10 @@ impl Resolver {
         if self.outstanding.contains_key(&key) || self.config.resolvers.is_empty() {
             return;
         }
-        let (sent, since) = self.window;
-        let since = since.unwrap_or(now);
-        let (sent, since) = if now.saturating_duration_since(since) >= Duration::from_secs(1) {
-            (0, now)
-        } else {
-            (sent, since)
-        };
-        if sent >= self.config.rate_per_sec {
-            self.window = (sent, Some(since));
+        if !self.budget(smr_invoked).take(now) {
             self.rate_limited += 1;
             return;
         }
-        self.window = (sent + 1, Some(since));
         let nonce = self.nonces.next_u64();
         let pending = Pending {
             key,
@@ -163,6 +214,7 @@ impl Resolver {
             resolver: 0,
             attempts: 0,
             sent_at: now,
+            not_before: None,
             smr_invoked,
         };
         self.send(nonce, &pending);
@@ -170,16 +222,24 @@ impl Resolver {
         self.pending.insert(nonce, pending);
     }
 
+    fn budget(&mut self, smr_invoked: bool) -> &mut Budget {
+        if smr_invoked {
+            &mut self.smrs
+        } else {
+            &mut self.misses
+        }
+    }
+
     fn send(&mut self, nonce: u64, pending: &Pending) {
         let resolver = self.config.resolvers[pending.resolver];
-        let Some(&itr_source) = self
+        if !self
             .config
             .itr_rlocs
             .iter()
-            .find(|r| r.is_ipv4() == resolver.is_ipv4())
-        else {
+            .any(|r| r.is_ipv4() == resolver.is_ipv4())
+        {
             return;
-        };
+        }
         let in_instance = |ip: IpAddr| Address::in_instance(Address::from(ip), pending.instance_id);
         let mut request = MapRequestRepr::query(
             nonce,
@@ -199,18 +259,10 @@ impl Resolver {
         if request.emit(&mut message).is_err() {
             return;
         }
-        // The inner header goes from our RLOC to the EID looked up; families may differ from the
-        // outer one, so the inner source is our RLOC of the EID's family when we have one.
-        let inner_source = self
-            .config
-            .itr_rlocs
-            .iter()
-            .copied()
-            .find(|r| r.is_ipv4() == pending.eid.is_ipv4())
-            .unwrap_or(itr_source);
-        if inner_source.is_ipv4() != pending.eid.is_ipv4() {
-            return;
-        }
+        // The inner header goes from the source EID to the EID looked up, as deployed ITRs send
+        // it (RFC 9301 leaves the inner source open): an xTR with only IPv4 RLOCs still resolves
+        // IPv6 EIDs.
+        let inner_source = pending.source_eid;
         let ecm = EcmRepr {
             security: false,
             ddt: false,
@@ -237,13 +289,21 @@ impl Resolver {
         let due: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, p)| now >= p.sent_at + self.config.timeout * (1 << p.attempts.min(16)))
+            .filter(|(_, p)| now >= p.due(self.config.timeout))
             .map(|(&nonce, _)| nonce)
             .collect();
         for nonce in due {
             let Some(mut pending) = self.pending.remove(&nonce) else {
                 continue;
             };
+            let budget = self.budget(pending.smr_invoked);
+            if !budget.take(now) {
+                pending.not_before = Some(budget.refill(now));
+                self.rate_limited += 1;
+                self.pending.insert(nonce, pending);
+                continue;
+            }
+            pending.not_before = None;
             pending.attempts += 1;
             if pending.attempts > self.config.retries {
                 pending.attempts = 0;
@@ -262,7 +322,9 @@ impl Resolver {
         }
     }
 
-    /// A Map-Reply: accepted only for an outstanding nonce; returns what to install.
+    /// A Map-Reply: accepted only for an outstanding nonce, and only its records covering the
+    /// EID asked for in its instance (others are counted in
+    /// [`records_refused`](Self::records_refused)); returns what to install.
     pub fn handle_map_reply(&mut self, bytes: &[u8]) -> Result<Vec<Install>, ReplyRefused> {
         let reply = MapReplyRepr::parse(bytes).map_err(|_| ReplyRefused::Malformed)?;
         if reply.probe {
@@ -270,10 +332,10 @@ impl Resolver {
         }
         let pending = self
             .pending
-            .remove(&reply.nonce)
+            .get(&reply.nonce)
             .ok_or(ReplyRefused::UnknownNonce)?;
-        self.outstanding.remove(&pending.key);
-        Ok(reply
+        let (eid, instance_id) = (pending.eid, pending.instance_id);
+        let installs: Vec<Install> = reply
             .records
             .iter()
             .filter_map(|r| {
@@ -285,7 +347,23 @@ impl Resolver {
                     echo_nonce_capable: reply.echo_nonce_capable,
                 })
             })
-            .collect())
+            .filter(|i| {
+                i.prefix.contains(&eid) && i.mapping.instance_id.filter(|&n| n != 0) == instance_id
+            })
+            .collect();
+        self.records_refused += (reply.records.len() - installs.len()) as u64;
+        if installs.is_empty() {
+            return Err(ReplyRefused::Uncovered);
+        }
+        if let Some(pending) = self.pending.remove(&reply.nonce) {
+            self.outstanding.remove(&pending.key);
+        }
+        Ok(installs)
+    }
+
+    /// Map-Reply records refused because they did not cover the EID asked for.
+    pub fn records_refused(&self) -> u64 {
+        self.records_refused
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -296,7 +374,7 @@ impl Resolver {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.pending
             .values()
-            .map(|p| p.sent_at + self.config.timeout * (1 << p.attempts.min(16)))
+            .map(|p| p.due(self.config.timeout))
             .min()
     }
 
@@ -305,7 +383,7 @@ impl Resolver {
         self.unresolved
     }
 
-    /// Misses not asked about because the global rate was reached.
+    /// Map-Requests not sent (or retransmissions delayed) because their budget was spent.
     pub fn rate_limited(&self) -> u64 {
         self.rate_limited
     }

@@ -21,9 +21,10 @@ use crate::learned::{Installed, LearnedMappings};
 use crate::mobility::{self, Mobility};
 use crate::nonce::NonceSource;
 use crate::probing::Prober;
-use crate::registration::{Registration, State, Transmit};
-use crate::resolution::{mapping_of, Resolver};
+use crate::registration::{Notified, Registration, State, Transmit};
+use crate::resolution::{mapping_of, Install, Resolver};
 use crate::responder::{Received, Responder};
+use crate::sender_limit::SenderLimit;
 use crate::wire::address::Address;
 use crate::wire::cpm::{CpmRepr, CpmRoles};
 use crate::wire::map_reply::MapReplyPacket;
@@ -31,19 +32,33 @@ use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::EidRecord;
 use crate::wire::MessageType;
 
+/// SMR messages taken from one sender per second.
+pub const SMRS_PER_SENDER_PER_SEC: u32 = 10;
+/// EID records of one SMR acted on (an SMR names the mappings that changed: a handful).
+pub const SMR_RECORDS_PER_MESSAGE: usize = 16;
+/// Senders whose SMR budget is tracked at once.
+const SMR_SENDERS_TRACKED: usize = 4096;
+
 /// What the control plane did, for the stop report and management.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct XtrStats {
     pub map_notifies_accepted: u64,
+    /// Map-Notifies the map-servers sent on their own (acknowledged).
+    pub map_notifies_unsolicited: u64,
     pub map_notifies_refused: u64,
     pub map_replies_accepted: u64,
     pub map_replies_refused: u64,
+    /// Map-Reply records that did not cover the EID asked for, or would have taken over our own
+    /// EID space (never installed).
+    pub map_reply_records_refused: u64,
     pub mappings_installed: u64,
     pub mappings_expired: u64,
     pub mappings_not_installed: u64,
     pub map_requests_answered: u64,
     pub map_requests_refused: u64,
     pub smrs_received: u64,
+    /// SMRs ignored because their sender exceeded its budget.
+    pub smrs_rate_limited_received: u64,
     pub probes_sent: u64,
     pub probe_replies: u64,
     pub locators_down: u64,
@@ -60,7 +75,8 @@ pub struct XtrStats {
     pub cpms_refused: u64,
     pub cpms_relayed: u64,
     pub misses: u64,
-    /// Misses not asked about because `map_request_rate_per_sec` was reached.
+    /// Map-Requests not sent, or retransmissions delayed, because their budget
+    /// (`map_request_rate_per_sec`, a quarter of it for SMR-invoked ones) was spent.
     pub misses_rate_limited: u64,
     /// Control messages of a type this xTR does not take, or unparseable.
     pub messages_refused: u64,
@@ -172,6 +188,7 @@ pub struct Xtr {
     pitrs: Vec<IpAddr>,
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
+    smr_senders: SenderLimit,
     nonces: NonceSource,
     /// Each map-server's state when last looked at, to log changes.
     server_states: Vec<State>,
@@ -199,6 +216,7 @@ impl Xtr {
             pitrs: parts.pitrs,
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
+            smr_senders: SenderLimit::new(SMRS_PER_SENDER_PER_SEC, SMR_SENDERS_TRACKED),
             nonces: parts.nonces,
             server_states: Vec::new(),
             stats: XtrStats::default(),
@@ -229,6 +247,8 @@ impl Xtr {
     pub fn stats(&self) -> XtrStats {
         XtrStats {
             misses_rate_limited: self.resolver.rate_limited(),
+            map_reply_records_refused: self.stats.map_reply_records_refused
+                + self.resolver.records_refused(),
             ..self.stats
         }
     }
@@ -252,6 +272,19 @@ impl Xtr {
         self.collect();
     }
 
+    /// Whether a learned mapping would take over one of our own EID prefixes (it equals or
+    /// covers one in the same instance): no genuine reply does that, an attacker's would
+    /// capture our own traffic.
+    fn covers_our_space(&self, install: &Install) -> bool {
+        self.database.iter().any(|m| {
+            mapping_of(&m.record).is_some_and(|(own, mapping)| {
+                mapping.instance_id == install.mapping.instance_id
+                    && install.prefix.contains(&own.network())
+                    && install.prefix.prefix_len() <= own.prefix_len()
+            })
+        })
+    }
+
     /// The instance-id of our EID prefix covering `source` (`None`: the default instance, or
     /// not ours; local prefixes of different instances never overlap).
     fn instance_of(&self, source: IpAddr) -> Option<u32> {
@@ -265,12 +298,13 @@ impl Xtr {
     pub fn handle_datagram(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
         match MessageType::of(bytes) {
             Ok(MessageType::MapNotify) => match self.registration.handle_notify(from, bytes, now) {
-                Ok(()) => self.stats.map_notifies_accepted += 1,
+                Ok(Notified::Registered) => self.stats.map_notifies_accepted += 1,
+                Ok(Notified::Unsolicited) => self.stats.map_notifies_unsolicited += 1,
                 Err(_) => self.stats.map_notifies_refused += 1,
             },
             Ok(MessageType::MapReply) => self.handle_map_reply(bytes, now),
             Ok(MessageType::MapRequest | MessageType::Ecm) => match Received::parse(from, bytes) {
-                Ok(received) if received.request.smr => self.handle_smr(&received, now),
+                Ok(received) if received.request.smr => self.handle_smr(from.ip(), &received, now),
                 Ok(received) => match self.responder.handle_request(&received, now) {
                     Ok(reply) => {
                         self.stats.map_requests_answered += 1;
@@ -435,9 +469,22 @@ impl Xtr {
     }
 
     /// An SMR names EIDs of the sender's site: only those we have cached are asked again.
-    fn handle_smr(&mut self, received: &Received, now: Instant) {
+    /// An SMR: an SMR-invoked Map-Request for each of its EIDs we have cached, within limits
+    /// an unauthenticated sender cannot stretch: [`SMRS_PER_SENDER_PER_SEC`] messages per
+    /// sender, [`SMR_RECORDS_PER_MESSAGE`] records per message, and the resolver's own SMR
+    /// budget and per-prefix deduplication.
+    fn handle_smr(&mut self, sender: IpAddr, received: &Received, now: Instant) {
         self.stats.smrs_received += 1;
-        for record in &received.request.records {
+        if !self.smr_senders.admit(sender, now) {
+            self.stats.smrs_rate_limited_received += 1;
+            return;
+        }
+        for record in received
+            .request
+            .records
+            .iter()
+            .take(SMR_RECORDS_PER_MESSAGE)
+        {
             let Some(eid) = record.eid.ip() else { continue };
             if self
                 .map_cache
@@ -471,6 +518,10 @@ impl Xtr {
         };
         self.stats.map_replies_accepted += 1;
         for mut install in installs {
+            if self.covers_our_space(&install) {
+                self.stats.map_reply_records_refused += 1;
+                continue;
+            }
             for locator in &mut install.mapping.locators {
                 locator.up &= self.prober.is_up(locator.address);
             }

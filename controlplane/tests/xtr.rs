@@ -653,3 +653,116 @@ fn misses_are_resolved_in_the_source_instance() {
         .iter()
         .all(|r| r.records[0].eid.instance_id() == Some(7)));
 }
+
+#[test]
+fn an_smr_flood_leaves_resolution_of_new_destinations_working() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    learn_site_b(&mut xtr, vec![locator("192.0.2.2", 1)], t0);
+    // 2,741 SMRs of 150 records each, from many senders, for a prefix we cache.
+    for i in 0..2741u32 {
+        let sender = format!("198.51.{}.{}:4342", (i / 250) % 250, i % 250);
+        let mut smr = query(u64::from(i), "10.2.0.0", "192.0.2.2");
+        smr.smr = true;
+        smr.records = (0..150u32)
+            .map(|j| RequestRecord {
+                mask_len: 32,
+                eid: Address::from(IpAddr::V4(Ipv4Addr::from(0x0a02_0000 | j))),
+            })
+            .collect();
+        let at = t0 + Duration::from_micros(u64::from(i) * 5);
+        xtr.handle_datagram(sender.parse().unwrap(), &request_bytes(&smr), at);
+    }
+    let flood: Vec<_> = sent(&mut xtr);
+    assert!(
+        flood.len() <= 25,
+        "SMR-invoked requests stay within their own budget: {}",
+        flood.len()
+    );
+    let now = t0 + Duration::from_millis(20);
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.3.0.30"), now);
+    let request = ecm_request(&mut xtr);
+    assert_eq!(request.records[0].eid, Address::from(ip("10.3.0.30")));
+    assert!(!request.smr_invoked, "the new destination is asked at once");
+}
+
+#[test]
+fn a_reply_taking_over_our_own_space_is_refused() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    let request = ecm_request(&mut xtr);
+    let hijack = vec![
+        record("0.0.0.0", 1, 1440, vec![locator("203.0.113.66", 1)]),
+        record("10.2.0.0", 24, 10, vec![locator("192.0.2.2", 1)]),
+    ];
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(request.nonce, false, hijack),
+        t0,
+    );
+    assert_eq!(
+        xtr.map_cache
+            .lookup(None, ip("10.1.0.10"))
+            .map(|(prefix, _)| prefix),
+        Some("10.1.0.0/24".parse().unwrap()),
+        "our own prefix is ours"
+    );
+    assert_eq!(
+        xtr.map_cache
+            .lookup(None, ip("10.2.0.20"))
+            .unwrap()
+            .1
+            .locators[0]
+            .address,
+        ip("192.0.2.2")
+    );
+    assert_eq!(xtr.stats().map_reply_records_refused, 1);
+}
+
+#[test]
+fn an_ipv6_eid_is_resolved_by_an_xtr_with_only_an_ipv4_rloc() {
+    let t0 = Instant::now();
+    let database = vec![
+        record("10.1.0.0", 24, 1440, vec![locator("192.0.2.1", 1)]),
+        record("2001:db8:a::", 64, 1440, vec![locator("192.0.2.1", 1)]),
+    ];
+    let mut xtr = xtr_with(
+        database,
+        vec![ip("192.0.2.1")],
+        100,
+        Mobility::new(false, false, vec![]),
+        t0,
+    );
+    xtr.handle_miss(ip("2001:db8:a::10"), ip("2001:db8:b::20"), t0);
+    let resolver: SocketAddr = RESOLVER.parse().unwrap();
+    let out: Vec<_> = sent(&mut xtr)
+        .into_iter()
+        .filter(|t| t.destination == resolver)
+        .collect();
+    assert_eq!(out.len(), 1, "the request goes out over IPv4");
+    let ecm = EcmRepr::parse(&out[0].payload).unwrap();
+    assert_eq!(
+        ecm.inner_source,
+        ip("2001:db8:a::10"),
+        "from the source EID"
+    );
+    assert_eq!(ecm.inner_destination, ip("2001:db8:b::20"));
+    let request = MapRequestRepr::parse(&ecm.message).unwrap();
+    assert_eq!(request.itr_rlocs, vec![Address::from(ip("192.0.2.1"))]);
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(
+            request.nonce,
+            false,
+            vec![record(
+                "2001:db8:b::",
+                64,
+                10,
+                vec![locator("192.0.2.2", 1)],
+            )],
+        ),
+        t0,
+    );
+    assert!(xtr.map_cache.lookup(None, ip("2001:db8:b::20")).is_some());
+}
