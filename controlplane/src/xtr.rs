@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dataplane::mapcache::{Instances, MapCacheWriter, Mapping};
+use dataplane::mapcache::{Instances, MapCacheWriter, Mapping, MAX_LOCATORS};
 use ipnet::IpNet;
 
 use crate::clock::WallClock;
@@ -54,6 +54,9 @@ pub struct XtrStats {
     pub mappings_installed: u64,
     pub mappings_expired: u64,
     pub mappings_not_installed: u64,
+    /// Mappings with more locators than a map-cache entry holds: the data cores use the best
+    /// eight (usable first, by priority); all are probed.
+    pub mappings_with_locators_truncated: u64,
     pub map_requests_answered: u64,
     pub map_requests_refused: u64,
     pub smrs_received: u64,
@@ -521,6 +524,9 @@ impl Xtr {
             if self.covers_our_space(&install) {
                 self.stats.map_reply_records_refused += 1;
                 continue;
+            }
+            if install.mapping.locators.len() > MAX_LOCATORS {
+                self.stats.mappings_with_locators_truncated += 1;
             }
             for locator in &mut install.mapping.locators {
                 locator.up &= self.prober.is_up(locator.address);

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use controlplane::wire::auth::AuthAlgorithm;
-use controlplane::wire::registration::{self, MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
+use controlplane::wire::registration::{self, MapNotifyRepr, MapRegisterRepr};
 use controlplane::wire::MessageType;
 use dataplane::wire::datagram;
 use nix::sys::signal::{kill, Signal};
@@ -158,7 +158,7 @@ fn exchange(host: &Namespace, remote: &Namespace, family: Family) {
 }
 
 /// Plays the map-server: receives a Map-Register signed with its key, answers with a Map-Notify,
-/// and checks the Map-Notify-Ack. Returns the registered prefixes.
+/// and checks that no Map-Notify-Ack follows. Returns the registered prefixes.
 fn map_server() -> Vec<String> {
     let key = b"e2e-key";
     let socket = UdpSocket::bind("192.0.2.2:4342").unwrap();
@@ -208,20 +208,22 @@ fn map_server() -> Vec<String> {
     notify.emit(&mut bytes).unwrap();
     registration::sign(&mut bytes, key).unwrap();
     socket.send_to(&bytes, xtr).unwrap();
-    // lispd also RLOC-probes this address (a map-cache locator): skip its probes.
-    let n = loop {
-        let (n, _) = socket
-            .recv_from(&mut buf)
-            .expect("a Map-Notify-Ack comes back");
-        if MessageType::of(&buf[..n]) == Ok(MessageType::MapNotifyAck) {
-            break n;
+    // A Map-Notify answering our Map-Register is not acknowledged (RFC 9301; deployed
+    // map-servers choke on the ack). lispd also RLOC-probes this address (a map-cache
+    // locator): its probes are all that may come for two seconds.
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let quiet_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < quiet_until {
+        if let Ok((n, _)) = socket.recv_from(&mut buf) {
+            assert_ne!(
+                MessageType::of(&buf[..n]),
+                Ok(MessageType::MapNotifyAck),
+                "no Map-Notify-Ack for a solicited Map-Notify"
+            );
         }
-    };
-    let ack = MapNotifyRepr::parse(&buf[..n]).unwrap();
-    assert!(ack.ack);
-    assert!(RegistrationPacket::new_checked(&buf[..n])
-        .unwrap()
-        .verify(key));
+    }
     prefixes
 }
 

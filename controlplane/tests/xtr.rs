@@ -766,3 +766,22 @@ fn an_ipv6_eid_is_resolved_by_an_xtr_with_only_an_ipv4_rloc() {
     );
     assert!(xtr.map_cache.lookup(None, ip("2001:db8:b::20")).is_some());
 }
+
+#[test]
+fn a_mapping_with_twelve_locators_is_installed_and_counted_as_truncated() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    let mut locators: Vec<LocatorRecord> = (1..=8)
+        .map(|i| locator(&format!("198.51.100.{i}"), 255))
+        .collect();
+    locators.extend((9..=12).map(|i| locator(&format!("198.51.100.{i}"), 1)));
+    learn_site_b(&mut xtr, locators, t0);
+    assert_eq!(xtr.stats().mappings_installed, 1);
+    assert_eq!(xtr.stats().mappings_with_locators_truncated, 1);
+    let (_, mapping) = xtr.map_cache.lookup(None, ip("10.2.0.20")).unwrap();
+    assert_eq!(
+        mapping.locators.len(),
+        12,
+        "the control plane keeps them all"
+    );
+}

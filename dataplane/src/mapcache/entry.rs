@@ -113,22 +113,37 @@ fn selection(locators: &[Locator]) -> [u32; BUCKETS] {
     table
 }
 
+/// The [`MAX_LOCATORS`] locators an entry keeps of a larger set: the usable ones first (up,
+/// priority below 255), best (lowest) priority first, then by weight; wire order breaks ties. A
+/// mapping whose best locators come last on the wire keeps them (the control plane keeps all of
+/// them for probing and failover, and re-publishes when their state changes).
+fn kept_locators(locators: &[Locator]) -> Vec<Locator> {
+    let mut ranked: Vec<(usize, &Locator)> = locators.iter().enumerate().collect();
+    if ranked.len() > MAX_LOCATORS {
+        ranked.sort_by_key(|(i, l)| (!(l.up && l.priority < 255), l.priority, !l.weight, *i));
+        ranked.truncate(MAX_LOCATORS);
+        ranked.sort_by_key(|(i, _)| *i);
+    }
+    ranked.into_iter().map(|(_, l)| *l).collect()
+}
+
 fn encode(mapping: &Mapping) -> [u32; RECORD] {
     let mut r = [0u32; RECORD];
-    let count = mapping.locators.len().min(MAX_LOCATORS);
+    let locators = kept_locators(&mapping.locators);
+    let count = locators.len();
     r[0] = mapping.action.bits()
         | (count as u32) << 8
         | u32::from(mapping.instance_id.is_some()) << 16;
     r[1] = mapping.instance_id.unwrap_or(0) & 0x00ff_ffff;
     r[2] = u32::from(mapping.map_version);
-    let table = selection(&mapping.locators[..count]);
+    let table = selection(&locators);
     for (i, chunk) in table.chunks(8).enumerate() {
         r[3 + i] = chunk
             .iter()
             .enumerate()
             .fold(0, |acc, (j, &b)| acc | b << (4 * j));
     }
-    for (i, l) in mapping.locators[..count].iter().enumerate() {
+    for (i, l) in locators.iter().enumerate() {
         let at = LOCATORS_AT + 5 * i;
         let family = if l.address.is_ipv4() { 4 } else { 6 };
         r[at] =
@@ -360,6 +375,33 @@ mod tests {
             even.iter().filter(|&&b| b == 0).count(),
             16,
             "all-zero weights split evenly"
+        );
+    }
+
+    #[test]
+    fn a_mapping_with_twelve_locators_keeps_its_best_eight() {
+        let qsbr = Qsbr::new(1);
+        let mut writer = EntryWriter::new(1, qsbr);
+        let mut locators: Vec<Locator> = (1..=8).map(|i| locator(i, 255, 100, true)).collect();
+        locators.extend((9..=12).map(|i| locator(i, 1, 25, true)));
+        let mapping = Mapping {
+            action: Action::Encapsulate,
+            instance_id: None,
+            map_version: 0,
+            locators,
+        };
+        let index = writer.install(&mapping).unwrap();
+        let table = writer.table();
+        let entry = table.view().get(index);
+        assert_eq!(entry.locator_count(), MAX_LOCATORS);
+        let picks: std::collections::HashSet<IpAddr> =
+            (0..256).filter_map(|h| entry.select(h)).collect();
+        let best: std::collections::HashSet<IpAddr> = (9..=12)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))
+            .collect();
+        assert_eq!(
+            picks, best,
+            "traffic goes to the usable locators that came last"
         );
     }
 
