@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Every box is a network namespace with a unique name; each lispd runs inside its own namespace
-//! on `net_af_packet` ports over veths that live there (../shared/DESIGN.md section 9). Each host
+//! on `net_af_packet` ports over veths that live there (docs/architecture.md, "Wiring DPDK ports to namespaces"). Each host
 //! namespace bridges its site's EID segment, so the VM (a namespace of its own, gateway
 //! 10.9.0.1 on both xTRs) can be moved from one site's bridge to the other's. Dropping the
 //! topology stops every process (by PID) and deletes the namespaces, which removes the veths.
