@@ -11,6 +11,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::decode::{decode, Input};
 use crate::map_server::{Event, MapServer};
+use crate::rate_limit::Budget;
 
 /// The longest sleep, so that a stop request is seen without a signal.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
@@ -65,7 +66,7 @@ pub fn serve(
     stats: &RunnerStats,
 ) -> Result<(), String> {
     let mut buffer = vec![0u8; 65536];
-    let mut log_budget = (Instant::now(), REFUSALS_LOGGED_PER_SEC);
+    let mut log_budget = Budget::new(REFUSALS_LOGGED_PER_SEC);
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let sleep = server
@@ -112,7 +113,7 @@ pub fn serve(
     Ok(())
 }
 
-fn log(event: Event, now: Instant, budget: &mut (Instant, u32), stats: &RunnerStats) {
+fn log(event: Event, now: Instant, budget: &mut Budget, stats: &RunnerStats) {
     match event {
         Event::Registered { site, prefix, by } => {
             tracing::info!("registered {site} {prefix} by {by}")
@@ -121,14 +122,10 @@ fn log(event: Event, now: Instant, budget: &mut (Instant, u32), stats: &RunnerSt
             tracing::info!("registration expired {site} {prefix} by {by}")
         }
         Event::Refused { from, site, reason } => {
-            if now.duration_since(budget.0) >= Duration::from_secs(1) {
-                *budget = (now, REFUSALS_LOGGED_PER_SEC);
-            }
-            if budget.1 == 0 {
+            if !budget.take(now) {
                 stats.refusals_not_logged.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            budget.1 -= 1;
             match site {
                 Some(site) => {
                     tracing::warn!("refused a message of site {site} from {from}: {reason}")

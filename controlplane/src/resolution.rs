@@ -18,6 +18,7 @@ use dataplane::mapcache::{Action, Locator, Mapping};
 use ipnet::IpNet;
 
 use crate::nonce::NonceSource;
+use crate::rate_limit::Budget;
 use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::ecm::EcmRepr;
@@ -58,43 +59,6 @@ pub enum ReplyRefused {
     UnknownNonce,
     /// No record covers the EID that was asked for (the request stays outstanding).
     Uncovered,
-}
-
-/// Map-Requests allowed per one-second window.
-#[derive(Debug)]
-struct Budget {
-    per_sec: u32,
-    used: u32,
-    since: Option<Instant>,
-}
-
-impl Budget {
-    fn new(per_sec: u32) -> Self {
-        Self {
-            per_sec: per_sec.max(1),
-            used: 0,
-            since: None,
-        }
-    }
-
-    /// Spends one request at `now` when the window has one left.
-    fn take(&mut self, now: Instant) -> bool {
-        let since = *self.since.get_or_insert(now);
-        if now.saturating_duration_since(since) >= Duration::from_secs(1) {
-            self.used = 0;
-            self.since = Some(now);
-        }
-        if self.used >= self.per_sec {
-            return false;
-        }
-        self.used += 1;
-        true
-    }
-
-    /// When the current window ends.
-    fn refill(&self, now: Instant) -> Instant {
-        self.since.unwrap_or(now) + Duration::from_secs(1)
-    }
 }
 
 #[derive(Debug)]
@@ -151,8 +115,8 @@ fn aggregate(instance_id: Option<u32>, destination: IpAddr) -> RequestKey {
 impl Resolver {
     pub fn new(config: ResolverConfig, nonces: NonceSource) -> Self {
         Self {
-            misses: Budget::new(config.rate_per_sec),
-            smrs: Budget::new(config.rate_per_sec / 4),
+            misses: Budget::new(config.rate_per_sec.max(1)),
+            smrs: Budget::new((config.rate_per_sec / 4).max(1)),
             config,
             pending: HashMap::new(),
             outstanding: HashMap::new(),
