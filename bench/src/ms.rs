@@ -20,7 +20,7 @@ use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr};
+use controlplane::wire::registration::{Authenticated, MapRegisterRepr};
 
 const SITES: u32 = 1000;
 const MESSAGES: usize = 100_000;
@@ -91,7 +91,7 @@ fn host_record(eid: IpAddr) -> EidRecord {
 
 /// A Map-Register of `records` asking for a Map-Notify, signed with `key`.
 fn signed_register(nonce: u64, records: Vec<EidRecord>, key: &str) -> Vec<u8> {
-    let mut message = MapRegisterRepr {
+    MapRegisterRepr {
         proxy_reply: false,
         security: false,
         rtr: false,
@@ -104,12 +104,9 @@ fn signed_register(nonce: u64, records: Vec<EidRecord>, key: &str) -> Vec<u8> {
             records,
             xtr: None,
         },
-    };
-    message.body.prepare_auth(0, AuthAlgorithm::HmacSha256);
-    let mut bytes = Vec::new();
-    message.emit(&mut bytes).expect("emit");
-    sign(&mut bytes, key.as_bytes()).expect("sign");
-    bytes
+    }
+    .signed(0, AuthAlgorithm::HmacSha256, key.as_bytes())
+    .expect("sign")
 }
 
 /// An ECM Map-Request for a host in 10.0.0.0/8 (registered when `n` is below `SITES * 256`).

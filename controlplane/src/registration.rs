@@ -14,7 +14,7 @@ use crate::nonce::NonceSource;
 use crate::wire::auth::AuthAlgorithm;
 use crate::wire::record::EidRecord;
 use crate::wire::registration::{
-    self, Authenticated, MapNotifyRepr, MapRegisterRepr, RegistrationPacket, XtrIdentity,
+    Authenticated, MapNotifyRepr, MapRegisterRepr, RegistrationPacket, XtrIdentity,
 };
 
 /// One map-server and how to talk to it.
@@ -189,28 +189,23 @@ impl Registration {
     fn register(&mut self, i: usize, now: Instant) {
         let nonce = self.nonces.timestamped(self.clock.unix_secs(now));
         let config = self.servers[i].config.clone();
-        let mut body = Authenticated {
-            nonce,
-            key_id: 0,
-            algorithm_id: 0,
-            auth_data: Vec::new(),
-            records: self.records.clone(),
-            xtr: self.xtr,
-        };
-        body.prepare_auth(config.key_id, config.algorithm);
         let repr = MapRegisterRepr {
             proxy_reply: config.proxy_reply,
             security: false,
             rtr: false,
             want_map_notify: config.want_map_notify,
-            body,
+            body: Authenticated {
+                nonce,
+                key_id: 0,
+                algorithm_id: 0,
+                auth_data: Vec::new(),
+                records: self.records.clone(),
+                xtr: self.xtr,
+            },
         };
-        let mut payload = Vec::with_capacity(repr.buffer_len());
-        if repr.emit(&mut payload).is_err()
-            || registration::sign(&mut payload, &config.key).is_err()
-        {
+        let Ok(payload) = repr.signed(config.key_id, config.algorithm, &config.key) else {
             return;
-        }
+        };
         self.outbox.push_back(Transmit {
             destination: config.address,
             payload,
@@ -253,16 +248,12 @@ impl Registration {
             return Err(Refused::BadAuthentication);
         }
         if server.outstanding.map(|(nonce, _)| nonce) != Some(notify.body.nonce) {
-            let mut ack = MapNotifyRepr {
+            let ack = MapNotifyRepr {
                 ack: true,
                 ..notify
             };
-            ack.body
-                .prepare_auth(server.config.key_id, server.config.algorithm);
-            let mut payload = Vec::with_capacity(ack.buffer_len());
-            if ack.emit(&mut payload).is_ok()
-                && registration::sign(&mut payload, &server.config.key).is_ok()
-            {
+            let config = &server.config;
+            if let Ok(payload) = ack.signed(config.key_id, config.algorithm, &config.key) {
                 self.outbox.push_back(Transmit {
                     destination: from,
                     payload,

@@ -2,32 +2,26 @@
 //! Map-Notify, resolution through the map-server to the ETR and back) and against hand-built
 //! messages that must each be refused and counted without changing anything.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use config::{MapServerConfig, NegativeAction};
 use controlplane::clock::WallClock;
 use controlplane::map_server::{Event, MapServer};
 use controlplane::mobility::Mobility;
-use controlplane::registration::{self as reg, MapServer as Server, Transmit};
+use controlplane::registration::{self as reg, MapServer as Server};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
-use controlplane::wire::map_request::MapRequestRepr;
-use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr};
+use controlplane::wire::record::{Action, EidRecord};
 use controlplane::xtr::{Xtr, XtrSetup, SETUP_UNIX_SECS};
 
+mod common;
+
+use common::{all, ecm_request, ip, record, sa};
+
 const MS: &str = "192.0.2.100:4342";
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn sa(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
 
 /// The demo map-server started at `t0`, past its start-up grace (steady state).
 fn ms(t0: Instant) -> MapServer {
@@ -47,59 +41,15 @@ fn stamped(n: u64) -> u64 {
     SETUP_UNIX_SECS << 32 | n
 }
 
-fn record(prefix: &str, rloc: &str) -> EidRecord {
-    let net: ipnet::IpNet = prefix.parse().unwrap();
-    EidRecord {
-        ttl: 10,
-        mask_len: net.prefix_len(),
-        action: Action::NoAction,
-        authoritative: true,
-        map_version: 0,
-        eid: Address::from(net.network()),
-        locators: vec![LocatorRecord {
-            priority: 1,
-            weight: 100,
-            multicast_priority: 255,
-            multicast_weight: 0,
-            local: true,
-            probed: false,
-            reachable: true,
-            address: Address::from(ip(rloc)),
-        }],
-    }
-}
-
 /// A signed Map-Register with the `n`-th nonce for `records`, keyed `key` with `algorithm`.
 fn register(n: u64, records: Vec<EidRecord>, key: &str, algorithm: AuthAlgorithm) -> Vec<u8> {
-    let mut message = MapRegisterRepr {
-        proxy_reply: false,
-        security: false,
-        rtr: false,
-        want_map_notify: true,
-        body: Authenticated {
-            nonce: stamped(n),
-            key_id: 0,
-            algorithm_id: 0,
-            auth_data: Vec::new(),
-            records,
-            xtr: None,
-        },
-    };
-    message.body.prepare_auth(0, algorithm);
-    let mut bytes = Vec::new();
-    message.emit(&mut bytes).unwrap();
-    sign(&mut bytes, key.as_bytes()).unwrap();
-    bytes
-}
-
-fn all(ms: &mut MapServer) -> Vec<Transmit> {
-    std::iter::from_fn(|| ms.poll_transmit()).collect()
+    common::register(stamped(n), records, key, algorithm, None)
 }
 
 /// An xTR for a demo site: EID prefix, RLOC, map-server key; it registers with and resolves
 /// through [`MS`].
 fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
-    let database = vec![record(eid, rloc)];
+    let database = vec![record(eid, &[rloc])];
     XtrSetup {
         database,
         rlocs: vec![ip(rloc)],
@@ -204,7 +154,7 @@ fn registrations_of_two_xtrs_merge_and_expire_separately() {
         sa("192.0.2.1:4342"),
         &register(
             1,
-            vec![record("10.1.0.0/24", "192.0.2.1")],
+            vec![record("10.1.0.0/24", &["192.0.2.1"])],
             key,
             AuthAlgorithm::HmacSha256,
         ),
@@ -215,7 +165,7 @@ fn registrations_of_two_xtrs_merge_and_expire_separately() {
         sa("192.0.2.3:4342"),
         &register(
             2,
-            vec![record("10.1.0.0/24", "192.0.2.3")],
+            vec![record("10.1.0.0/24", &["192.0.2.3"])],
             key,
             AuthAlgorithm::HmacSha256,
         ),
@@ -246,20 +196,20 @@ fn bad_registrations_are_refused_and_counted() {
     let sha = AuthAlgorithm::HmacSha256;
     let good = register(
         9,
-        vec![record("10.1.0.0/24", "192.0.2.1")],
+        vec![record("10.1.0.0/24", &["192.0.2.1"])],
         "demo-site-a",
         sha,
     );
     let cases: Vec<(&str, Vec<u8>)> = vec![
         (
             "bad HMAC",
-            register(1, vec![record("10.1.0.0/24", "192.0.2.1")], "wrong", sha),
+            register(1, vec![record("10.1.0.0/24", &["192.0.2.1"])], "wrong", sha),
         ),
         (
             "wrong algorithm",
             register(
                 2,
-                vec![record("10.1.0.0/24", "192.0.2.1")],
+                vec![record("10.1.0.0/24", &["192.0.2.1"])],
                 "demo-site-a",
                 AuthAlgorithm::HmacSha1,
             ),
@@ -268,7 +218,7 @@ fn bad_registrations_are_refused_and_counted() {
             "unknown site",
             register(
                 3,
-                vec![record("10.8.0.0/24", "192.0.2.1")],
+                vec![record("10.8.0.0/24", &["192.0.2.1"])],
                 "demo-site-a",
                 sha,
             ),
@@ -278,8 +228,8 @@ fn bad_registrations_are_refused_and_counted() {
             register(
                 4,
                 vec![
-                    record("10.1.0.0/24", "192.0.2.1"),
-                    record("10.2.0.0/24", "192.0.2.1"),
+                    record("10.1.0.0/24", &["192.0.2.1"]),
+                    record("10.2.0.0/24", &["192.0.2.1"]),
                 ],
                 "demo-site-a",
                 sha,
@@ -311,36 +261,6 @@ fn bad_registrations_are_refused_and_counted() {
     );
 }
 
-fn ecm_request(nonce: u64, eid: &str, itr: &str) -> Vec<u8> {
-    let request = MapRequestRepr::query(
-        nonce,
-        Address::from(ip("10.1.0.10")),
-        vec![Address::from(ip(itr))],
-        vec![RequestRecord {
-            mask_len: 32,
-            eid: Address::from(ip(eid)),
-        }],
-    );
-    let mut message = Vec::new();
-    request.emit(&mut message).unwrap();
-    let mut bytes = Vec::new();
-    EcmRepr {
-        security: false,
-        ddt: false,
-        to_etr: false,
-        to_map_server: false,
-        inner_source: ip(itr),
-        inner_destination: ip(eid),
-        inner_ttl: 64,
-        source_port: 4342,
-        destination_port: 4342,
-        message,
-    }
-    .emit(&mut bytes)
-    .unwrap();
-    bytes
-}
-
 #[test]
 fn unregistered_space_gets_the_widest_negative_reply() {
     let t0 = Instant::now();
@@ -350,7 +270,7 @@ fn unregistered_space_gets_the_widest_negative_reply() {
         sa("192.0.2.2:4342"),
         &register(
             1,
-            vec![record("10.2.0.0/24", "192.0.2.2")],
+            vec![record("10.2.0.0/24", &["192.0.2.2"])],
             "demo-site-b",
             AuthAlgorithm::HmacSha256,
         ),
@@ -362,7 +282,7 @@ fn unregistered_space_gets_the_widest_negative_reply() {
         ("192.168.1.1", "128.0.0.0/1", Action::NativelyForward, 15),
         ("10.2.200.1", "10.2.128.0/17", Action::Drop, 1),
     ] {
-        ms.handle_datagram(from, &ecm_request(7, eid, "192.0.2.1"), t0);
+        ms.handle_datagram(from, &ecm_request(7, eid, "192.0.2.1", false, 64), t0);
         let out = all(&mut ms);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].destination, from);
@@ -384,22 +304,20 @@ fn unregistered_space_gets_the_widest_negative_reply() {
 fn proxy_reply_registrations_are_answered_by_the_map_server() {
     let t0 = Instant::now();
     let mut ms = ms(t0);
-    let mut message = MapRegisterRepr::parse(&register(
-        1,
-        vec![record("10.2.0.0/24", "192.0.2.2")],
-        "demo-site-b",
-        AuthAlgorithm::HmacSha256,
-    ))
-    .unwrap();
+    let mut message = common::register_message(
+        stamped(1),
+        vec![record("10.2.0.0/24", &["192.0.2.2"])],
+        None,
+    );
     message.proxy_reply = true;
-    let mut bytes = Vec::new();
-    message.emit(&mut bytes).unwrap();
-    sign(&mut bytes, b"demo-site-b").unwrap();
+    let bytes = message
+        .signed(0, AuthAlgorithm::HmacSha256, b"demo-site-b")
+        .unwrap();
     ms.handle_datagram(sa("192.0.2.2:4342"), &bytes, t0);
     all(&mut ms);
     ms.handle_datagram(
         sa("192.0.2.1:4342"),
-        &ecm_request(8, "10.2.0.5", "192.0.2.1"),
+        &ecm_request(8, "10.2.0.5", "192.0.2.1", false, 64),
         t0,
     );
     let out = all(&mut ms);
@@ -417,7 +335,7 @@ fn both_sites_register_shared_mobility_space_and_merge() {
     let t0 = Instant::now();
     let mut ms = ms(t0);
     let sha = AuthAlgorithm::HmacSha256;
-    let vm = |rloc: &str| record("10.9.0.50/32", rloc);
+    let vm = |rloc: &str| record("10.9.0.50/32", &[rloc]);
     ms.handle_datagram(
         sa("192.0.2.1:4342"),
         &register(1, vec![vm("192.0.2.1")], "demo-site-a", sha),

@@ -1,32 +1,24 @@
 //! lisp-ms under attack and after a restart, with a fake clock: each test replays one attack
 //! from the hardening issue and asserts the map-server's answer.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use config::{MapServerConfig, ReplayProtection};
 use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
-use controlplane::registration::Transmit;
-use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
-use controlplane::wire::map_request::MapRequestRepr;
-use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr, XtrIdentity};
+use controlplane::wire::record::{Action, EidRecord};
 use proptest::prelude::*;
+
+mod common;
+
+use common::{all, ecm_request, ip, record, register, sa};
 
 const MS: &str = "192.0.2.100:4342";
 const UNIX_T0: u64 = 1_800_000_000;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn sa(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
 
 /// The demo sites on [`MS`], started at `t0`; site A's xTRs send random nonces (as most
 /// deployed xTRs do), site B's are lispd's timestamped ones.
@@ -46,112 +38,31 @@ fn ms(t0: Instant) -> MapServer {
     ms_with(config(), t0)
 }
 
-fn locator(rloc: &str) -> LocatorRecord {
-    LocatorRecord {
-        priority: 1,
-        weight: 100,
-        multicast_priority: 255,
-        multicast_weight: 0,
-        local: true,
-        probed: false,
-        reachable: true,
-        address: Address::from(ip(rloc)),
-    }
-}
-
-fn record(prefix: &str, rlocs: &[&str]) -> EidRecord {
-    let net: ipnet::IpNet = prefix.parse().unwrap();
-    EidRecord {
-        ttl: 10,
-        mask_len: net.prefix_len(),
-        action: Action::NoAction,
-        authoritative: true,
-        map_version: 0,
-        eid: Address::from(net.network()),
-        locators: rlocs.iter().map(|r| locator(r)).collect(),
-    }
-}
-
-fn register_with(
-    nonce: u64,
-    records: Vec<EidRecord>,
-    key: &str,
-    xtr_id: Option<[u8; 16]>,
-) -> Vec<u8> {
-    let mut message = MapRegisterRepr {
-        proxy_reply: false,
-        security: false,
-        rtr: false,
-        want_map_notify: true,
-        body: Authenticated {
-            nonce,
-            key_id: 0,
-            algorithm_id: 0,
-            auth_data: Vec::new(),
-            records,
-            xtr: xtr_id.map(|xtr_id| XtrIdentity { xtr_id, site_id: 1 }),
-        },
-    };
-    message.body.prepare_auth(0, AuthAlgorithm::HmacSha256);
-    let mut bytes = Vec::new();
-    message.emit(&mut bytes).unwrap();
-    sign(&mut bytes, key.as_bytes()).unwrap();
-    bytes
-}
-
-/// Site A's Map-Register of 10.1.0.0/24 at 192.0.2.1.
-fn site_a(nonce: u64) -> Vec<u8> {
-    register_with(
+/// A Map-Register of site A (HMAC-SHA-256).
+fn register_a(nonce: u64, records: Vec<EidRecord>, xtr_id: Option<[u8; 16]>) -> Vec<u8> {
+    register(
         nonce,
-        vec![record("10.1.0.0/24", &["192.0.2.1"])],
+        records,
         "demo-site-a",
-        None,
-    )
-}
-
-/// Site B's Map-Register of 10.2.0.0/24 at 192.0.2.2, sent at Unix time `unix`.
-fn site_b(unix: u64, low: u32, xtr_id: Option<[u8; 16]>) -> Vec<u8> {
-    register_with(
-        unix << 32 | u64::from(low),
-        vec![record("10.2.0.0/24", &["192.0.2.2"])],
-        "demo-site-b",
+        AuthAlgorithm::HmacSha256,
         xtr_id,
     )
 }
 
-fn ecm_request(eid: &str, itr: &str, to_etr: bool, inner_ttl: u8) -> Vec<u8> {
-    let mut message = Vec::new();
-    MapRequestRepr::query(
-        7,
-        Address::from(ip("10.1.0.10")),
-        vec![Address::from(ip(itr))],
-        vec![RequestRecord {
-            mask_len: 32,
-            eid: Address::from(ip(eid)),
-        }],
-    )
-    .emit(&mut message)
-    .unwrap();
-    let mut bytes = Vec::new();
-    EcmRepr {
-        security: false,
-        ddt: false,
-        to_etr,
-        to_map_server: false,
-        inner_source: ip(itr),
-        inner_destination: ip(eid),
-        inner_ttl,
-        source_port: 4342,
-        destination_port: 4342,
-        message,
-    }
-    .emit(&mut bytes)
-    .unwrap();
-    bytes
+/// Site A's Map-Register of 10.1.0.0/24 at 192.0.2.1.
+fn site_a(nonce: u64) -> Vec<u8> {
+    register_a(nonce, vec![record("10.1.0.0/24", &["192.0.2.1"])], None)
 }
 
-fn all(ms: &mut MapServer) -> Vec<Transmit> {
-    std::iter::from_fn(|| ms.poll_transmit()).collect()
+/// Site B's Map-Register of 10.2.0.0/24 at 192.0.2.2, sent at Unix time `unix`.
+fn site_b(unix: u64, low: u32, xtr_id: Option<[u8; 16]>) -> Vec<u8> {
+    register(
+        unix << 32 | u64::from(low),
+        vec![record("10.2.0.0/24", &["192.0.2.2"])],
+        "demo-site-b",
+        AuthAlgorithm::HmacSha256,
+        xtr_id,
+    )
 }
 
 #[test]
@@ -166,7 +77,11 @@ fn a_site_registered_from_our_own_address_is_refused_and_no_request_loops() {
     ms.handle_datagram(sa("192.0.2.1:4342"), &site_a(12), t0);
     all(&mut ms);
     let from = sa("192.0.2.9:4342");
-    ms.handle_datagram(from, &ecm_request("10.1.0.5", "192.0.2.9", false, 64), t0);
+    ms.handle_datagram(
+        from,
+        &ecm_request(7, "10.1.0.5", "192.0.2.9", false, 64),
+        t0,
+    );
     let forwarded = all(&mut ms);
     assert_eq!(forwarded.len(), 1);
     assert_eq!(forwarded[0].destination, sa("192.0.2.1:4342"));
@@ -176,12 +91,16 @@ fn a_site_registered_from_our_own_address_is_refused_and_no_request_loops() {
     // The forwarded copy coming back (a misconfigured ETR, or an attacker) stops here.
     ms.handle_datagram(from, &forwarded[0].payload, t0);
     assert!(all(&mut ms).is_empty());
-    ms.handle_datagram(from, &ecm_request("10.1.0.5", "192.0.2.9", false, 1), t0);
+    ms.handle_datagram(from, &ecm_request(7, "10.1.0.5", "192.0.2.9", false, 1), t0);
     assert!(all(&mut ms).is_empty(), "inner TTL ran out");
     assert_eq!(ms.stats().refused_forwarding_loop, 2);
     assert_eq!(ms.stats().requests_forwarded, 1);
 
-    ms.handle_datagram(from, &ecm_request("10.1.0.5", "192.0.2.100", false, 64), t0);
+    ms.handle_datagram(
+        from,
+        &ecm_request(7, "10.1.0.5", "192.0.2.100", false, 64),
+        t0,
+    );
     assert!(all(&mut ms).is_empty(), "an ITR-RLOC of ours gets nothing");
     assert_eq!(ms.stats().refused_to_self, 2);
 }
@@ -273,11 +192,7 @@ fn registrations_beyond_the_site_limits_are_refused_and_memory_stays_bounded() {
     let mut nonce = 1;
     let mut send = |ms: &mut MapServer, from: SocketAddr, records: Vec<EidRecord>| {
         nonce += 1;
-        ms.handle_datagram(
-            from,
-            &register_with(nonce, records, "demo-site-a", None),
-            t0,
-        );
+        ms.handle_datagram(from, &register_a(nonce, records, None), t0);
     };
     // 10,000 /32 more-specifics, 10 per message.
     for chunk in 0..1000u32 {
@@ -347,11 +262,7 @@ fn expiry_timers_do_not_scan_registrations() {
             })
             .collect();
         let at = t0 + Duration::from_millis(u64::from(chunk));
-        ms.handle_datagram(
-            a,
-            &register_with(u64::from(chunk) + 1, records, "demo-site-a", None),
-            at,
-        );
+        ms.handle_datagram(a, &register_a(u64::from(chunk) + 1, records, None), at);
     }
     assert_eq!(ms.registrations().len(), 200_000);
     assert_eq!(ms.timers(), 200_000, "one timer per registration");
@@ -361,10 +272,9 @@ fn expiry_timers_do_not_scan_registrations() {
     // Refreshing adds no timer.
     ms.handle_datagram(
         a,
-        &register_with(
+        &register_a(
             5000,
             vec![record("2001:db8:a::0:0/128", &["192.0.2.1"])],
-            "demo-site-a",
             None,
         ),
         t0 + Duration::from_secs(100),
@@ -383,7 +293,11 @@ fn after_a_restart_unregistered_site_space_is_not_blackholed() {
     let mut ms = ms_with(config, t0);
     let from = sa("192.0.2.1:4342");
     let ask = |ms: &mut MapServer, at: Instant| {
-        ms.handle_datagram(from, &ecm_request("10.2.0.20", "192.0.2.1", false, 64), at);
+        ms.handle_datagram(
+            from,
+            &ecm_request(7, "10.2.0.20", "192.0.2.1", false, 64),
+            at,
+        );
         let out = all(ms);
         let reply = MapReplyRepr::parse(&out[0].payload).unwrap();
         (reply.records[0].action, reply.records[0].ttl)
@@ -425,14 +339,9 @@ proptest! {
             let from = SocketAddr::new(ip(addresses[from]), 4342);
             let bytes = if is_register {
                 nonce += 1;
-                register_with(
-                    nonce,
-                    vec![record("10.1.0.0/24", &[addresses[itr]])],
-                    "demo-site-a",
-                    None,
-                )
+                register_a(nonce, vec![record("10.1.0.0/24", &[addresses[itr]])], None)
             } else {
-                ecm_request(eids[eid], addresses[itr], to_etr, ttl)
+                ecm_request(7, eids[eid], addresses[itr], to_etr, ttl)
             };
             ms.handle_datagram(from, &bytes, t0);
             for transmit in all(&mut ms) {

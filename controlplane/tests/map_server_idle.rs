@@ -10,61 +10,29 @@ use config::MapServerConfig;
 use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
 use controlplane::map_server_runner::{self as runner, RunnerStats};
-use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
-use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
-use controlplane::wire::registration::{sign, Authenticated, MapRegisterRepr};
+
+mod common;
+
+use common::{record, register_message};
 
 const REGISTRATIONS: u32 = 200_000;
 const PER_MESSAGE: u32 = 200;
 
-/// Map-Register `n`: 200 host routes of site A's IPv6 space.
+/// Map-Register `n`: 200 host routes of site A's IPv6 space, no Map-Notify wanted.
 fn register(n: u32) -> Vec<u8> {
     let records = (0..PER_MESSAGE)
         .map(|i| {
             let host = n * PER_MESSAGE + i;
-            let eid: std::net::IpAddr = format!("2001:db8:a::{:x}:{:x}", host >> 16, host & 0xffff)
-                .parse()
-                .unwrap();
-            EidRecord {
-                ttl: 10,
-                mask_len: 128,
-                action: Action::NoAction,
-                authoritative: true,
-                map_version: 0,
-                eid: Address::from(eid),
-                locators: vec![LocatorRecord {
-                    priority: 1,
-                    weight: 100,
-                    multicast_priority: 255,
-                    multicast_weight: 0,
-                    local: true,
-                    probed: false,
-                    reachable: true,
-                    address: Address::from("192.0.2.1".parse::<std::net::IpAddr>().unwrap()),
-                }],
-            }
+            let (high, low) = (host >> 16, host & 0xffff);
+            record(&format!("2001:db8:a::{high:x}:{low:x}/128"), &["192.0.2.1"])
         })
         .collect();
-    let mut message = MapRegisterRepr {
-        proxy_reply: false,
-        security: false,
-        rtr: false,
-        want_map_notify: false,
-        body: Authenticated {
-            nonce: u64::from(n) + 1,
-            key_id: 0,
-            algorithm_id: 0,
-            auth_data: Vec::new(),
-            records,
-            xtr: None,
-        },
-    };
-    message.body.prepare_auth(0, AuthAlgorithm::HmacSha256);
-    let mut bytes = Vec::new();
-    message.emit(&mut bytes).unwrap();
-    sign(&mut bytes, b"demo-site-a").unwrap();
-    bytes
+    let mut message = register_message(u64::from(n) + 1, records, None);
+    message.want_map_notify = false;
+    message
+        .signed(0, AuthAlgorithm::HmacSha256, b"demo-site-a")
+        .unwrap()
 }
 
 /// Wake-ups of an idle loop over `idle`, after `messages` Map-Registers were served.

@@ -30,7 +30,7 @@ use crate::wire::ecm::EcmRepr;
 use crate::wire::map_reply::MapReplyRepr;
 use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::{Action, EidRecord};
-use crate::wire::registration::{self, MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
+use crate::wire::registration::{MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
 use crate::wire::MessageType;
 
 use expiry::Expiry;
@@ -528,18 +528,13 @@ impl MapServer {
 
     fn notify(&mut self, to: SocketAddr, site: usize, register: MapRegisterRepr) {
         let config = &self.config.site[site];
-        let mut notify = MapNotifyRepr {
+        let key_id = register.body.key_id;
+        let notify = MapNotifyRepr {
             ack: false,
             rtr: false,
             body: register.body,
         };
-        notify
-            .body
-            .prepare_auth(notify.body.key_id, config.algorithm.into());
-        let mut payload = Vec::with_capacity(notify.buffer_len());
-        if notify.emit(&mut payload).is_ok()
-            && registration::sign(&mut payload, config.key.as_bytes()).is_ok()
-        {
+        if let Ok(payload) = notify.signed(key_id, config.algorithm.into(), config.key.as_bytes()) {
             self.stats.map_notifies_sent += 1;
             self.outbox.push_back(Transmit {
                 destination: to,

@@ -216,6 +216,18 @@ pub fn sign(message: &mut [u8], key: &[u8]) -> WireResult<()> {
     Ok(())
 }
 
+/// A message emitted by `emit` (at most `len` bytes), then signed with `key`.
+fn emit_signed(
+    key: &[u8],
+    len: usize,
+    emit: impl FnOnce(&mut Vec<u8>) -> WireResult<()>,
+) -> WireResult<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(len);
+    emit(&mut bytes)?;
+    sign(&mut bytes, key)?;
+    Ok(bytes)
+}
+
 /// Every field of a Map-Register.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapRegisterRepr {
@@ -263,6 +275,17 @@ impl MapRegisterRepr {
         );
         out.extend_from_slice(&[0, u8::from(self.want_map_notify)]);
         self.body.emit_rest(out)
+    }
+
+    /// The message authenticated with `key_id` and `algorithm`, emitted and signed with `key`.
+    pub fn signed(
+        mut self,
+        key_id: u8,
+        algorithm: AuthAlgorithm,
+        key: &[u8],
+    ) -> WireResult<Vec<u8>> {
+        self.body.prepare_auth(key_id, algorithm);
+        emit_signed(key, self.buffer_len(), |out| self.emit(out))
     }
 }
 
@@ -312,5 +335,16 @@ impl MapNotifyRepr {
         );
         out.extend_from_slice(&[0, 0]);
         self.body.emit_rest(out)
+    }
+
+    /// The message authenticated with `key_id` and `algorithm`, emitted and signed with `key`.
+    pub fn signed(
+        mut self,
+        key_id: u8,
+        algorithm: AuthAlgorithm,
+        key: &[u8],
+    ) -> WireResult<Vec<u8>> {
+        self.body.prepare_auth(key_id, algorithm);
+        emit_signed(key, self.buffer_len(), |out| self.emit(out))
     }
 }
