@@ -31,16 +31,12 @@ fn database() -> Vec<EidRecord> {
             authoritative: true,
             map_version: 0,
             eid: Address::from(v4(0x0a00_0000 | (i << 8))),
-            locators: vec![LocatorRecord {
-                priority: 1,
-                weight: 100,
-                multicast_priority: 255,
-                multicast_weight: 0,
-                local: true,
-                probed: false,
-                reachable: true,
-                address: Address::from(v4(0xc000_0201)),
-            }],
+            locators: vec![LocatorRecord::unicast(
+                Address::from(v4(0xc000_0201)),
+                1,
+                100,
+                true,
+            )],
         })
         .collect()
 }

@@ -76,16 +76,12 @@ fn host_record(eid: IpAddr) -> EidRecord {
         authoritative: true,
         map_version: 0,
         eid: Address::from(eid),
-        locators: vec![LocatorRecord {
-            priority: 1,
-            weight: 100,
-            multicast_priority: 255,
-            multicast_weight: 0,
-            local: true,
-            probed: false,
-            reachable: true,
-            address: Address::from(v4(0xc000_0201)),
-        }],
+        locators: vec![LocatorRecord::unicast(
+            Address::from(v4(0xc000_0201)),
+            1,
+            100,
+            true,
+        )],
     }
 }
 

@@ -43,16 +43,8 @@ fn map_request() -> MapRequestRepr {
 
 /// A Map-Register of exactly 128 bytes signed with HMAC-SHA-256.
 fn map_register_128() -> Vec<u8> {
-    let locator = |d| LocatorRecord {
-        priority: 1,
-        weight: 50,
-        multicast_priority: 255,
-        multicast_weight: 0,
-        local: true,
-        probed: false,
-        reachable: true,
-        address: Address::Ipv4(Ipv4Addr::new(192, 0, 2, d)),
-    };
+    let locator =
+        |d| LocatorRecord::unicast(Address::Ipv4(Ipv4Addr::new(192, 0, 2, d)), 1, 50, true);
     let record = |third| EidRecord {
         ttl: 1440,
         mask_len: 24,

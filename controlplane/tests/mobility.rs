@@ -38,15 +38,8 @@ fn record(prefix: &str, locators: &[(&str, u8)]) -> EidRecord {
         eid: Address::from(net.network()),
         locators: locators
             .iter()
-            .map(|&(address, priority)| LocatorRecord {
-                priority,
-                weight: 100,
-                multicast_priority: 255,
-                multicast_weight: 0,
-                local: false,
-                probed: false,
-                reachable: true,
-                address: Address::from(ip(address)),
+            .map(|&(address, priority)| {
+                LocatorRecord::unicast(Address::from(ip(address)), priority, 100, false)
             })
             .collect(),
     }

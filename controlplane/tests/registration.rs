@@ -37,16 +37,12 @@ fn records() -> Vec<EidRecord> {
         authoritative: true,
         map_version: 0,
         eid: Address::Ipv4(Ipv4Addr::new(10, 1, 0, 0)),
-        locators: vec![LocatorRecord {
-            priority: 1,
-            weight: 100,
-            multicast_priority: 255,
-            multicast_weight: 0,
-            local: true,
-            probed: false,
-            reachable: true,
-            address: Address::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
-        }],
+        locators: vec![LocatorRecord::unicast(
+            Address::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
+            1,
+            100,
+            true,
+        )],
     }]
 }
 

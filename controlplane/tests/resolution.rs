@@ -95,16 +95,12 @@ fn a_miss_is_resolved_once_and_installed() {
         authoritative: true,
         map_version: 3,
         eid: Address::Ipv4(Ipv4Addr::new(10, 2, 0, 0)),
-        locators: vec![LocatorRecord {
-            priority: 1,
-            weight: 100,
-            multicast_priority: 255,
-            multicast_weight: 0,
-            local: false,
-            probed: false,
-            reachable: true,
-            address: Address::Ipv4(Ipv4Addr::new(192, 0, 2, 2)),
-        }],
+        locators: vec![LocatorRecord::unicast(
+            Address::Ipv4(Ipv4Addr::new(192, 0, 2, 2)),
+            1,
+            100,
+            false,
+        )],
     };
     let installs = r
         .handle_map_reply(&reply(request.nonce, vec![record]))
@@ -243,16 +239,12 @@ fn a_reply_with_the_right_nonce_but_an_uncovered_prefix_is_refused() {
         authoritative: true,
         map_version: 0,
         eid: Address::Ipv4(eid),
-        locators: vec![LocatorRecord {
-            priority: 1,
-            weight: 100,
-            multicast_priority: 255,
-            multicast_weight: 0,
-            local: false,
-            probed: false,
-            reachable: true,
-            address: Address::Ipv4(Ipv4Addr::new(203, 0, 113, 66)),
-        }],
+        locators: vec![LocatorRecord::unicast(
+            Address::Ipv4(Ipv4Addr::new(203, 0, 113, 66)),
+            1,
+            100,
+            false,
+        )],
     };
     let forged = vec![
         prefix(Ipv4Addr::new(128, 0, 0, 0), 1),

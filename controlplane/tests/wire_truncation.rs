@@ -27,16 +27,7 @@ fn record() -> EidRecord {
             address: Box::new(Address::Ipv4(Ipv4Addr::new(10, 1, 0, 0))),
         },
         locators: vec![
-            LocatorRecord {
-                priority: 1,
-                weight: 50,
-                multicast_priority: 255,
-                multicast_weight: 0,
-                local: true,
-                probed: false,
-                reachable: true,
-                address: Address::Ipv4(Ipv4Addr::new(192, 0, 2, 1)),
-            },
+            LocatorRecord::unicast(Address::Ipv4(Ipv4Addr::new(192, 0, 2, 1)), 1, 50, true),
             LocatorRecord {
                 priority: 1,
                 weight: 50,

@@ -21,16 +21,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn locator(address: &str, priority: u8) -> LocatorRecord {
-    LocatorRecord {
-        priority,
-        weight: 100,
-        multicast_priority: 255,
-        multicast_weight: 0,
-        local: true,
-        probed: false,
-        reachable: true,
-        address: Address::from(ip(address)),
-    }
+    LocatorRecord::unicast(Address::from(ip(address)), priority, 100, true)
 }
 
 fn record(eid: &str, mask_len: u8, ttl: u32, locators: Vec<LocatorRecord>) -> EidRecord {

@@ -75,6 +75,21 @@ pub struct LocatorRecord {
 const LOCATOR_FIXED: usize = 6;
 
 impl LocatorRecord {
+    /// A reachable unicast locator (no multicast priority: 255), not the probed one; `local`
+    /// when it is the sender's own.
+    pub fn unicast(address: Address, priority: u8, weight: u8, local: bool) -> Self {
+        Self {
+            priority,
+            weight,
+            multicast_priority: 255,
+            multicast_weight: 0,
+            local,
+            probed: false,
+            reachable: true,
+            address,
+        }
+    }
+
     pub fn parse(reader: &mut Reader<'_>) -> WireResult<Self> {
         let priority = reader.u8("locator priority")?;
         let weight = reader.u8("locator weight")?;

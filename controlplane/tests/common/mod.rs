@@ -33,16 +33,7 @@ pub fn record(prefix: &str, rlocs: &[&str]) -> EidRecord {
         eid: Address::from(net.network()),
         locators: rlocs
             .iter()
-            .map(|rloc| LocatorRecord {
-                priority: 1,
-                weight: 100,
-                multicast_priority: 255,
-                multicast_weight: 0,
-                local: true,
-                probed: false,
-                reachable: true,
-                address: Address::from(ip(rloc)),
-            })
+            .map(|rloc| LocatorRecord::unicast(Address::from(ip(rloc)), 1, 100, true))
             .collect(),
     }
 }
