@@ -251,7 +251,7 @@ impl MapServer {
         let outcome = match MessageType::of(bytes) {
             Ok(MessageType::MapRegister) => self.handle_register(from, bytes, now),
             Ok(MessageType::MapNotifyAck) => self.handle_notify_ack(bytes),
-            Ok(MessageType::Ecm) => self.handle_request(from, bytes, now),
+            Ok(MessageType::Ecm) => self.request(from, bytes, now).map_err(|r| (r, None)),
             Ok(_) => Err((Refusal::Other, None)),
             Err(_) => Err((Refusal::Malformed, None)),
         };
@@ -551,15 +551,6 @@ impl MapServer {
             .map_err(|r| (r, None))?;
         self.stats.map_notify_acks += 1;
         Ok(())
-    }
-
-    fn handle_request(
-        &mut self,
-        from: SocketAddr,
-        bytes: &[u8],
-        now: Instant,
-    ) -> Result<(), (Refusal, Option<usize>)> {
-        self.request(from, bytes, now).map_err(|r| (r, None))
     }
 
     /// An ECM Map-Request: forwarded once (RFC 9301: a map-server sets E when it forwards, and
