@@ -14,7 +14,7 @@
 mod expiry;
 pub mod replay;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -117,12 +117,12 @@ struct Entry {
 #[derive(Debug, Default)]
 struct SiteState {
     /// Registered prefixes, and how many registrants hold each.
-    prefixes: HashMap<Key, u32>,
+    prefixes: hashbrown::HashMap<Key, u32>,
     more_specifics: u32,
     /// Live registrations per registrant.
-    registrants: HashMap<Registrant, u32>,
+    registrants: hashbrown::HashMap<Registrant, u32>,
     /// Replay memory per xTR-ID (`None`: xTRs that send none).
-    replay: HashMap<Option<[u8; 16]>, (ReplayMemory, Instant)>,
+    replay: hashbrown::HashMap<Option<[u8; 16]>, (ReplayMemory, Instant)>,
 }
 
 /// A registration as management shows it.
@@ -349,8 +349,13 @@ impl MapServer {
             if record.locators.len() > limits.max_locators as usize {
                 return Err(Refusal::LocatorLimit);
             }
-            let mut addresses = HashSet::new();
-            if !record.locators.iter().all(|l| addresses.insert(&l.address)) {
+            // At most `max_locators` each: a pairwise look costs less than a set.
+            let locators = &record.locators;
+            if (1..locators.len()).any(|i| {
+                locators[..i]
+                    .iter()
+                    .any(|l| l.address == locators[i].address)
+            }) {
                 return Err(Refusal::DuplicateLocator);
             }
         }
@@ -359,9 +364,12 @@ impl MapServer {
         {
             return Err(Refusal::RegistrantLimit);
         }
-        let fresh: HashSet<&Key> = keys
+        // Prefixes new to the site, each once (a refresh has none).
+        let fresh: Vec<&Key> = keys
             .iter()
-            .filter(|k| !state.prefixes.contains_key(*k))
+            .enumerate()
+            .filter(|(i, k)| !state.prefixes.contains_key(*k) && !keys[..*i].contains(k))
+            .map(|(_, k)| k)
             .collect();
         if state.prefixes.len() + fresh.len() > limits.max_prefixes as usize {
             return Err(Refusal::PrefixLimit);

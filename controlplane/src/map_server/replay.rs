@@ -13,9 +13,10 @@
 //!   check needs no memory then); within the skew, nothing if the xTR has sent a newer one (with
 //!   an xTR-ID) or the same message was seen.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use config::ReplayProtection;
+use hashbrown::HashSet;
 
 use crate::nonce::timestamp_of;
 
