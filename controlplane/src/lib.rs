@@ -11,6 +11,7 @@ pub mod management;
 pub mod map_server;
 pub mod map_server_runner;
 pub mod mobility;
+pub mod neighbour_resolution;
 pub mod nonce;
 pub mod prefix_map;
 pub mod probing;

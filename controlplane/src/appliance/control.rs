@@ -4,13 +4,17 @@
 //! neighbour table to the data core.
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use hashbrown::HashMap;
 
 use dataplane::wire::arp::{self, ArpPacket, OP_REPLY, OP_REQUEST};
 use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
 use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN};
 use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
-use std::sync::Arc;
 
+use crate::neighbour_resolution::{Learned, NeighbourResolution, NeighbourStats};
 use dataplane::mailbox::Publisher;
 use dataplane::pipeline::{Neighbours, WantedNeighbours};
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
@@ -24,49 +28,64 @@ pub struct ControlPort {
     pub mac: [u8; 6],
     pub addresses: Vec<IpAddr>,
     pub tx: TxQueue,
-    /// The control core's copy of the port's neighbour table; published on every change.
+    /// The control core's copy of the port's neighbour table (configured plus learned MACs);
+    /// published when the learned ones change.
     pub neighbours: Neighbours,
+    /// The configured neighbours, which resolution never replaces.
+    pub configured: HashMap<IpAddr, [u8; 6]>,
     /// One per data core.
     pub publishers: Vec<Publisher<Neighbours>>,
     /// Next hops the data cores met without a MAC.
     pub wanted: WantedNeighbours,
-    /// Addresses whose next hop must stay resolved (gateways, locators, hosts the data core
-    /// asked for).
-    pub resolve: Vec<IpAddr>,
 }
 
 impl ControlPort {
-    /// Adds `addresses` to those kept resolved; true when one of them is new.
-    pub fn want(&mut self, addresses: Vec<IpAddr>) -> bool {
-        let before = self.resolve.len();
-        for address in addresses {
-            if !self.resolve.contains(&address) {
-                self.resolve.push(address);
+    /// Asks `resolution` for the next hop toward `destination`, unless it is configured.
+    pub fn want(
+        &self,
+        destination: IpAddr,
+        persistent: bool,
+        resolution: &mut NeighbourResolution,
+        now: Instant,
+    ) {
+        if let Some(next_hop) = self.neighbours.next_hop(destination) {
+            if !self.configured.contains_key(&next_hop) {
+                resolution.want((self.port_id, next_hop), persistent, now);
             }
         }
-        self.resolve.len() > before
     }
 
-    /// Records `mac` for an on-link `address`; publishes when it is new or changed.
-    fn learn(&mut self, address: IpAddr, mac: [u8; 6], stats: &mut ControlStats) {
+    /// Passes a MAC seen for an on-link `address` to `resolution`.
+    fn learn(
+        &self,
+        (address, mac): (IpAddr, [u8; 6]),
+        how: Learned,
+        resolution: &mut NeighbourResolution,
+        now: Instant,
+    ) {
         let on_link = self
             .neighbours
             .on_link
             .iter()
             .any(|net| net.contains(&address));
-        if !on_link
-            || mac == [0; 6]
-            || mac[0] & 1 == 1
-            || self.neighbours.macs.get(&address) == Some(&mac)
+        if on_link && mac != [0; 6] && mac[0] & 1 == 0 && !self.configured.contains_key(&address)
         {
-            return;
+            resolution.learn((self.port_id, address), mac, how, now);
         }
-        self.neighbours.macs.insert(address, mac);
+    }
+
+    /// Rebuilds and publishes the table from the configured and learned MACs.
+    fn publish(&mut self, resolution: &NeighbourResolution) {
+        self.neighbours.macs = self
+            .configured
+            .iter()
+            .map(|(a, m)| (*a, *m))
+            .chain(resolution.macs(self.port_id))
+            .collect();
         let snapshot = Arc::new(self.neighbours.clone());
         for publisher in &self.publishers {
             publisher.publish(snapshot.clone());
         }
-        stats.neighbours_learned += 1;
     }
 
     /// Our address to ask for `target` from: one on the same subnet when we have one (a host
@@ -94,15 +113,24 @@ pub struct ControlStats {
     pub arp_replies: u64,
     pub arp_ignored: u64,
     pub neighbour_advertisements: u64,
-    pub neighbours_learned: u64,
     pub resolutions_sent: u64,
     pub control_messages_sent: u64,
     pub control_messages_unsent: u64,
     pub other: u64,
+    /// The resolution machine's counters, copied in each turn.
+    #[serde(flatten)]
+    pub neighbours: NeighbourStats,
 }
 
 /// Handles one punted frame; replies go out on the control core's TX queue of the port.
-pub fn handle(mbuf: Mbuf, ports: &mut [ControlPort], pool: &Mempool, stats: &mut ControlStats) {
+pub fn handle(
+    mbuf: Mbuf,
+    ports: &mut [ControlPort],
+    pool: &Mempool,
+    resolution: &mut NeighbourResolution,
+    now: Instant,
+    stats: &mut ControlStats,
+) {
     let Some(port) = ports.iter_mut().find(|p| p.port_id == mbuf.input_port()) else {
         stats.other += 1;
         return;
@@ -114,7 +142,19 @@ pub fn handle(mbuf: Mbuf, ports: &mut [ControlPort], pool: &Mempool, stats: &mut
     match frame.ethertype() {
         ETHERTYPE_ARP => {
             if let Ok(arp) = ArpPacket::new_checked(frame.payload()) {
-                port.learn(IpAddr::V4(arp.sender_ip()), arp.sender_mac(), stats);
+                let to_us = arp.operation() == OP_REQUEST
+                    && port.addresses.contains(&IpAddr::V4(arp.target_ip()));
+                let how = if to_us {
+                    Learned::RequestToUs
+                } else {
+                    Learned::Answer
+                };
+                port.learn(
+                    (IpAddr::V4(arp.sender_ip()), arp.sender_mac()),
+                    how,
+                    resolution,
+                    now,
+                );
             }
             match answer_arp(frame.payload(), port, pool) {
                 Some(reply) => stats.arp_replies += u64::from(send(port, reply)),
@@ -122,8 +162,13 @@ pub fn handle(mbuf: Mbuf, ports: &mut [ControlPort], pool: &Mempool, stats: &mut
             }
         }
         ETHERTYPE_IPV6 => {
-            if let Some((address, mac)) = learned_from_discovery(frame.payload()) {
-                port.learn(address, mac, stats);
+            if let Some((seen, to_us)) = learned_from_discovery(frame.payload(), &port.addresses) {
+                let how = if to_us {
+                    Learned::RequestToUs
+                } else {
+                    Learned::Answer
+                };
+                port.learn(seen, how, resolution, now);
             }
             match answer_solicitation(frame.payload(), frame.source(), port, pool) {
                 Some(reply) => stats.neighbour_advertisements += u64::from(send(port, reply)),
@@ -134,34 +179,41 @@ pub fn handle(mbuf: Mbuf, ports: &mut [ControlPort], pool: &Mempool, stats: &mut
     }
 }
 
-/// Sends ARP requests / neighbour solicitations for every unresolved next hop of every port.
-pub fn resolve(ports: &mut [ControlPort], pool: &Mempool, stats: &mut ControlStats) {
-    for port in ports.iter_mut() {
-        let mut wanted: Vec<IpAddr> = port
-            .resolve
-            .iter()
-            .filter_map(|&a| port.neighbours.next_hop(a))
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        for next_hop in wanted {
-            if port.neighbours.macs.contains_key(&next_hop) {
-                continue;
+/// Runs `resolution`'s timers, sends the ARP requests and neighbour solicitations it asks for,
+/// and publishes the tables of ports whose learned MACs changed.
+pub fn resolve(
+    ports: &mut [ControlPort],
+    pool: &Mempool,
+    resolution: &mut NeighbourResolution,
+    now: Instant,
+    stats: &mut ControlStats,
+) {
+    if resolution.poll_timeout().is_some_and(|due| due <= now) {
+        resolution.handle_timeout(now);
+    }
+    while let Some((port_id, next_hop)) = resolution.poll_solicitation() {
+        let Some(port) = ports.iter_mut().find(|p| p.port_id == port_id) else {
+            continue;
+        };
+        let request = match (next_hop, port.address_for(next_hop)) {
+            (IpAddr::V4(target), Some(IpAddr::V4(source))) => {
+                arp_request(port.mac, source, target, pool)
             }
-            let request = match (next_hop, port.address_for(next_hop)) {
-                (IpAddr::V4(target), Some(IpAddr::V4(source))) => {
-                    arp_request(port.mac, source, target, pool)
-                }
-                (IpAddr::V6(target), Some(IpAddr::V6(source))) => {
-                    solicitation(port.mac, source, target, pool)
-                }
-                _ => None,
-            };
-            if let Some(request) = request {
-                stats.resolutions_sent += u64::from(send(port, request));
+            (IpAddr::V6(target), Some(IpAddr::V6(source))) => {
+                solicitation(port.mac, source, target, pool)
             }
+            _ => None,
+        };
+        if let Some(request) = request {
+            stats.resolutions_sent += u64::from(send(port, request));
         }
     }
+    for port_id in resolution.take_changed() {
+        if let Some(port) = ports.iter_mut().find(|p| p.port_id == port_id) {
+            port.publish(resolution);
+        }
+    }
+    stats.neighbours = resolution.stats();
 }
 
 fn arp_request(
@@ -248,21 +300,25 @@ fn neighbour_discovery_frame(
 }
 
 /// The (address, MAC) a neighbour solicitation (source option) or advertisement (target option)
-/// reveals.
-fn learned_from_discovery(payload: &[u8]) -> Option<(IpAddr, [u8; 6])> {
+/// reveals, and whether it is a solicitation for one of `ours`.
+fn learned_from_discovery(
+    payload: &[u8],
+    ours: &[IpAddr],
+) -> Option<((IpAddr, [u8; 6]), bool)> {
     let ip = Ipv6Packet::new_checked(payload).ok()?;
     let upper = ip.upper_layer().ok()?;
     let message = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;
     if upper.protocol != NEXT_ICMPV6 || message.len() < 24 || ip.hop_limit() != 255 {
         return None;
     }
-    let (address, wanted_option) = match message[0] {
-        135 if !ip.src_addr().is_unspecified() => (IpAddr::V6(ip.src_addr()), 1),
-        136 => {
-            let mut target = [0u8; 16];
-            target.copy_from_slice(&message[8..24]);
-            (IpAddr::V6(Ipv6Addr::from(target)), 2)
+    let mut target = [0u8; 16];
+    target.copy_from_slice(&message[8..24]);
+    let target = IpAddr::V6(Ipv6Addr::from(target));
+    let (address, wanted_option, to_us) = match message[0] {
+        135 if !ip.src_addr().is_unspecified() => {
+            (IpAddr::V6(ip.src_addr()), 1, ours.contains(&target))
         }
+        136 => (target, 2, false),
         _ => return None,
     };
     let mut options = &message[24..];
@@ -274,7 +330,7 @@ fn learned_from_discovery(payload: &[u8]) -> Option<(IpAddr, [u8; 6])> {
         if options[0] == wanted_option && len >= 8 {
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&options[2..8]);
-            return Some((address, mac));
+            return Some(((address, mac), to_us));
         }
         options = &options[len..];
     }

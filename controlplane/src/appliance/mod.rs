@@ -43,6 +43,7 @@ use crate::echo_nonce::{EchoConfig, EchoNonce};
 use crate::learned::LearnedMappings;
 use crate::management::{self, ApplianceView};
 use crate::mobility::{CpmPeer, Mobility};
+use crate::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
 use crate::nonce::NonceSource;
 use crate::probing::{ProbeConfig, Prober};
 use crate::registration::{MapServer, Registration, Timers};
@@ -333,10 +334,10 @@ pub fn run(
             tx: eid_port
                 .tx_queue(cores)
                 .map_err(|e| fail("EID control TX queue")(&e))?,
+            configured: eid_neighbours.macs.clone(),
             neighbours: eid_neighbours,
             publishers: eid_publishers,
             wanted: eid_wanted,
-            resolve: eid_cfg.gateways.clone(),
         },
         ControlPort {
             name: rloc_cfg.name.clone(),
@@ -346,38 +347,39 @@ pub fn run(
             tx: rloc_port
                 .tx_queue(cores)
                 .map_err(|e| fail("RLOC control TX queue")(&e))?,
+            configured: rloc_neighbours.macs.clone(),
             neighbours: rloc_neighbours,
             publishers: rloc_publishers,
             wanted: rloc_wanted,
-            resolve: rloc_cfg
-                .gateways
-                .iter()
-                .copied()
-                .chain(tables::map_cache_locators(config))
-                .chain(config.petr.iter().map(|p| p.address))
-                .collect(),
         },
     ];
     let servers = tables::map_servers(config).map_err(RunError)?;
     let resolvers = tables::map_resolvers(config).map_err(RunError)?;
-    control_ports[1].resolve.extend(
-        servers
-            .iter()
-            .map(|s| s.address.ip())
-            .chain(resolvers.iter().map(|r| r.ip())),
-    );
     let start = Instant::now();
+    let mut resolution = NeighbourResolution::new(NeighbourLimits::default());
+    for &gateway in &eid_cfg.gateways {
+        control_ports[0].want(gateway, true, &mut resolution, start);
+    }
+    let rloc_side = rloc_cfg
+        .gateways
+        .iter()
+        .copied()
+        .chain(tables::map_cache_locators(config))
+        .chain(config.petr.iter().map(|p| p.address))
+        .chain(servers.iter().map(|s| s.address.ip()))
+        .chain(resolvers.iter().map(|r| r.ip()));
+    for destination in rloc_side {
+        control_ports[1].want(destination, true, &mut resolution, start);
+    }
     let mut xtr = control_plane(config, servers, resolvers, map_cache, start);
-    let local = tables::local_rlocs(config);
     let ours: Vec<IpAddr> = control_ports
         .iter()
         .flat_map(|p| p.addresses.iter().copied())
         .collect();
     let eid_port_id = control_ports[0].port_id;
     let mut stats = ControlStats::default();
-    let mut outbox = Outbox::default();
+    let mut outbox = Outbox::new(tables::local_rlocs(config));
     let mut burst = MbufBurst::new();
-    let mut next_resolution = start;
     // DPDK telemetry (`/lispd/stats`): data-core counters live, control counters as of the last
     // snapshot (taken every 100 ms, so the telemetry thread never touches control state).
     let control_snapshot: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
@@ -417,10 +419,6 @@ pub fn run(
                 .unwrap_or_else(PoisonError::into_inner) = snapshot;
             next_snapshot = now + Duration::from_millis(100);
         }
-        if now >= next_resolution {
-            control::resolve(&mut control_ports, &pool, &mut stats);
-            next_resolution = now + Duration::from_secs(1);
-        }
         if xtr.poll_timeout().is_some_and(|due| now >= due) {
             xtr.handle_timeout(now);
         }
@@ -443,19 +441,26 @@ pub fn run(
                         xtr.handle_miss(source, destination, now)
                     }
                     Punted::Miss { .. } => stats.other += 1,
-                    Punted::Other => control::handle(mbuf, &mut control_ports, &pool, &mut stats),
+                    Punted::Other => control::handle(
+                        mbuf,
+                        &mut control_ports,
+                        &pool,
+                        &mut resolution,
+                        now,
+                        &mut stats,
+                    ),
                 }
             }
         }
-        let new_locators = xtr.take_new_locators();
-        let mut wanted = control_ports[1].want(new_locators);
-        for port in &mut control_ports {
-            let asked: Vec<IpAddr> = std::iter::from_fn(|| port.wanted.take()).collect();
-            wanted |= port.want(asked);
+        for locator in xtr.take_new_locators() {
+            control_ports[1].want(locator, false, &mut resolution, now);
         }
-        if wanted {
-            control::resolve(&mut control_ports, &pool, &mut stats);
+        for port in &control_ports {
+            while let Some(next_hop) = port.wanted.take() {
+                port.want(next_hop, false, &mut resolution, now);
+            }
         }
+        control::resolve(&mut control_ports, &pool, &mut resolution, now, &mut stats);
         while let Some(event) = xtr.poll_event() {
             tracing::info!("{event}");
         }
@@ -489,12 +494,18 @@ pub fn run(
         };
         management.poll(&mut |line| management::handle(line, &mut xtr, &view(), now));
         metrics.poll(&mut || management::prometheus_text(&xtr, &view()));
-        outbox.retry(&mut control_ports[1], &pool, &local, now, &mut stats);
+        outbox.retry(
+            &mut control_ports[1],
+            &pool,
+            &mut resolution,
+            now,
+            &mut stats,
+        );
         while let Some(transmit) = xtr.poll_transmit() {
             outbox.send(
                 &mut control_ports[1],
                 &pool,
-                &local,
+                    &mut resolution,
                 transmit,
                 now,
                 &mut stats,

@@ -11,6 +11,7 @@ use dpdk_bindings::Mempool;
 
 use super::control::{self, ControlPort, ControlStats};
 use super::udp_io;
+use crate::neighbour_resolution::NeighbourResolution;
 use crate::registration::Transmit;
 
 /// How long and how many datagrams may wait for a neighbour.
@@ -18,26 +19,35 @@ const WAIT: Duration = Duration::from_secs(3);
 const MAX_WAITING: usize = 256;
 
 /// Datagrams waiting for a next hop.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Outbox {
+    /// Our addresses to send from.
+    local: LocalRlocs,
     waiting: VecDeque<(Transmit, Instant)>,
 }
 
 impl Outbox {
+    pub fn new(local: LocalRlocs) -> Self {
+        Self {
+            local,
+            waiting: VecDeque::new(),
+        }
+    }
+
     /// Sends `transmit` from our RLOC of its family, or parks it until its next hop resolves.
     pub fn send(
         &mut self,
         port: &mut ControlPort,
         pool: &Mempool,
-        local: &LocalRlocs,
+        resolution: &mut NeighbourResolution,
         transmit: Transmit,
         now: Instant,
         stats: &mut ControlStats,
     ) {
         let destination = transmit.destination.ip();
         let source = match destination {
-            IpAddr::V4(_) => local.v4.map(IpAddr::V4),
-            IpAddr::V6(_) => local.v6.map(IpAddr::V6),
+            IpAddr::V4(_) => self.local.v4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.local.v6.map(IpAddr::V6),
         };
         let Some(source) = source else {
             stats.control_messages_unsent += 1;
@@ -46,8 +56,8 @@ impl Outbox {
         let mac = match port.neighbours.mac_for(destination) {
             Ok(mac) => mac,
             Err(missing) => {
-                if let NoMac::Unresolved(next_hop) = missing {
-                    port.want(vec![next_hop]);
+                if matches!(missing, NoMac::Unresolved(_)) {
+                    port.want(destination, false, resolution, now);
                 }
                 if self.waiting.len() < MAX_WAITING {
                     self.waiting.push_back((transmit, now));
@@ -74,7 +84,7 @@ impl Outbox {
         &mut self,
         port: &mut ControlPort,
         pool: &Mempool,
-        local: &LocalRlocs,
+        resolution: &mut NeighbourResolution,
         now: Instant,
         stats: &mut ControlStats,
     ) {
@@ -82,7 +92,7 @@ impl Outbox {
             if now.saturating_duration_since(since) > WAIT {
                 stats.control_messages_unsent += 1;
             } else if port.neighbours.mac_for(transmit.destination.ip()).is_ok() {
-                self.send(port, pool, local, transmit, now, stats);
+                self.send(port, pool, resolution, transmit, now, stats);
             } else {
                 self.waiting.push_back((transmit, since));
             }
