@@ -4,6 +4,12 @@
 //! the first ITR-RLOC of a family we can send from. RLOC probes (P bit) are answered the same way
 //! with the probe bit echoed. Every requester is remembered with the time it last asked, so a
 //! change to a local mapping can be signalled to it with an SMR.
+//!
+//! Map-Requests are unauthenticated and the ITR-RLOC can be forged, so the responder must not be
+//! a reflector: answers are rate-limited per ITR-RLOC (the address the reply would hit) and
+//! overall, each distinct record is answered once, and a reply grows beyond its first record
+//! only while it stays within [`AMPLIFICATION`] times the request's size. The correspondents
+//! remembered for SMRs are bounded and forgotten after the memory window.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -12,6 +18,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 
 use crate::prefix_map::PrefixMap;
+use crate::rate_limit::{Budget, SenderLimit};
 use crate::registration::Transmit;
 use crate::wire::ecm::EcmRepr;
 use crate::wire::map_reply::MapReplyRepr;
@@ -30,6 +37,34 @@ pub enum RequestRefused {
     NoUsableItrRloc,
     /// The requester asked for no reply (D bit).
     NoReplyWanted,
+    /// The ITR-RLOC's or the overall answer budget is spent.
+    RateLimited,
+}
+
+/// A reply carries more than its first record only while it is at most this many times the size
+/// of the request it answers.
+pub const AMPLIFICATION: usize = 3;
+
+/// How many answers the responder sends, and how many correspondents it remembers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponderLimits {
+    /// Answers per second to one ITR-RLOC (RLOC probes at one per locator per interval stay far
+    /// below it).
+    pub per_itr_rloc_per_sec: u32,
+    /// Answers per second in all.
+    pub overall_per_sec: u32,
+    /// ITR-RLOCs with a live budget, and correspondents remembered.
+    pub max_requesters: usize,
+}
+
+impl Default for ResponderLimits {
+    fn default() -> Self {
+        Self {
+            per_itr_rloc_per_sec: 20,
+            overall_per_sec: 2000,
+            max_requesters: 4096,
+        }
+    }
 }
 
 /// A Map-Request as received, with where its answer goes.
@@ -40,6 +75,8 @@ pub struct Received {
     pub reply_port: u16,
     /// Whether it came inside an ECM (through the mapping system).
     pub encapsulated: bool,
+    /// The received message's length in bytes, which bounds the reply's.
+    pub size: usize,
 }
 
 impl Received {
@@ -50,6 +87,7 @@ impl Received {
                 request: MapRequestRepr::parse(bytes).map_err(|_| RequestRefused::Malformed)?,
                 reply_port: from.port(),
                 encapsulated: false,
+                size: bytes.len(),
             }),
             Ok(MessageType::Ecm) => {
                 let ecm = EcmRepr::parse(bytes).map_err(|_| RequestRefused::Malformed)?;
@@ -58,6 +96,7 @@ impl Received {
                         .map_err(|_| RequestRefused::Malformed)?,
                     reply_port: ecm.source_port,
                     encapsulated: true,
+                    size: bytes.len(),
                 })
             }
             _ => Err(RequestRefused::Malformed),
@@ -72,17 +111,28 @@ pub struct Responder {
     local_rlocs: Vec<IpAddr>,
     correspondents: HashMap<IpAddr, Instant>,
     memory: Duration,
+    limits: ResponderLimits,
+    per_itr_rloc: SenderLimit,
+    overall: Budget,
 }
 
 impl Responder {
     /// `database`: our EID records as registered; `local_rlocs`: the addresses we send from;
     /// `memory`: how long a requester counts as a recent correspondent.
-    pub fn new(database: Vec<EidRecord>, local_rlocs: Vec<IpAddr>, memory: Duration) -> Self {
+    pub fn new(
+        database: Vec<EidRecord>,
+        local_rlocs: Vec<IpAddr>,
+        memory: Duration,
+        limits: ResponderLimits,
+    ) -> Self {
         let mut responder = Self {
             database: PrefixMap::new(),
             local_rlocs,
             correspondents: HashMap::new(),
             memory,
+            limits,
+            per_itr_rloc: SenderLimit::new(limits.per_itr_rloc_per_sec, limits.max_requesters),
+            overall: Budget::new(limits.overall_per_sec),
         };
         responder.set_database(database);
         responder
@@ -119,17 +169,19 @@ impl Responder {
         if request.dont_map_reply {
             return Err(RequestRefused::NoReplyWanted);
         }
-        let records: Vec<EidRecord> = request
-            .records
-            .iter()
-            .filter_map(|asked| {
-                let record = self.record_for(asked.eid.ip()?, asked.eid.instance_id())?;
-                Some(EidRecord {
-                    authoritative: true,
-                    ..record.clone()
-                })
-            })
-            .collect();
+        let mut records: Vec<&EidRecord> = Vec::new();
+        for asked in &request.records {
+            let Some((_, record)) = asked
+                .eid
+                .ip()
+                .and_then(|eid| self.database.longest(asked.eid.instance_id(), eid))
+            else {
+                continue;
+            };
+            if !records.iter().any(|r| std::ptr::eq(*r, record)) {
+                records.push(record);
+            }
+        }
         if records.is_empty() {
             return Err(RequestRefused::NotOurs);
         }
@@ -139,29 +191,61 @@ impl Responder {
             .filter_map(|a| a.ip())
             .find(|a| self.local_rlocs.iter().any(|l| l.is_ipv4() == a.is_ipv4()))
             .ok_or(RequestRefused::NoUsableItrRloc)?;
-        self.correspondents.insert(itr_rloc, now);
-        let reply = MapReplyRepr {
+        if !self.per_itr_rloc.admit(itr_rloc, now) || !self.overall.take(now) {
+            return Err(RequestRefused::RateLimited);
+        }
+        let mut reply = MapReplyRepr {
             probe: request.probe,
             echo_nonce_capable: true,
             security: false,
             nonce: request.nonce,
-            records,
+            records: Vec::with_capacity(records.len()),
         };
+        let allowed = AMPLIFICATION * received.size;
+        for record in records {
+            let record = EidRecord {
+                authoritative: true,
+                ..record.clone()
+            };
+            if !reply.records.is_empty() && reply.buffer_len() + record.buffer_len() > allowed {
+                break;
+            }
+            reply.records.push(record);
+        }
         let mut payload = Vec::with_capacity(reply.buffer_len());
         reply
             .emit(&mut payload)
             .map_err(|_| RequestRefused::Malformed)?;
+        self.remember(itr_rloc, now);
         Ok(Transmit {
             destination: SocketAddr::new(itr_rloc, received.reply_port),
             payload,
         })
     }
 
-    /// ITRs that asked within the memory window (and forgets the older ones).
-    pub fn recent_correspondents(&mut self, now: Instant) -> Vec<IpAddr> {
+    /// Remembers `itr_rloc` as a correspondent; when the table is full the expired ones go, and
+    /// a new one that still finds no room is not remembered.
+    fn remember(&mut self, itr_rloc: IpAddr, now: Instant) {
+        if !self.correspondents.contains_key(&itr_rloc)
+            && self.correspondents.len() >= self.limits.max_requesters
+        {
+            self.forget_old(now);
+            if self.correspondents.len() >= self.limits.max_requesters {
+                return;
+            }
+        }
+        self.correspondents.insert(itr_rloc, now);
+    }
+
+    fn forget_old(&mut self, now: Instant) {
         let memory = self.memory;
         self.correspondents
             .retain(|_, asked| now.saturating_duration_since(*asked) <= memory);
+    }
+
+    /// ITRs that asked within the memory window (and forgets the older ones).
+    pub fn recent_correspondents(&mut self, now: Instant) -> Vec<IpAddr> {
+        self.forget_old(now);
         let mut recent: Vec<IpAddr> = self.correspondents.keys().copied().collect();
         recent.sort_unstable();
         recent

@@ -24,7 +24,7 @@ use crate::probing::Prober;
 use crate::rate_limit::SenderLimit;
 use crate::registration::{Notified, Registration, State, Transmit};
 use crate::resolution::{mapping_of, Install, Resolver};
-use crate::responder::{Received, Responder};
+use crate::responder::{Received, RequestRefused, Responder, ResponderLimits};
 use crate::wire::address::Address;
 use crate::wire::cpm::{CpmRepr, CpmRoles};
 use crate::wire::map_reply::MapReplyPacket;
@@ -59,6 +59,8 @@ pub struct XtrStats {
     pub mappings_with_locators_truncated: u64,
     pub map_requests_answered: u64,
     pub map_requests_refused: u64,
+    /// Map-Requests not answered because the ITR-RLOC's or the overall answer budget was spent.
+    pub map_requests_rate_limited: u64,
     pub smrs_received: u64,
     /// SMRs ignored because their sender exceeded its budget.
     pub smrs_rate_limited_received: u64,
@@ -313,6 +315,7 @@ impl Xtr {
                         self.stats.map_requests_answered += 1;
                         self.outbox.push_back(reply);
                     }
+                    Err(RequestRefused::RateLimited) => self.stats.map_requests_rate_limited += 1,
                     Err(_) => self.stats.map_requests_refused += 1,
                 },
                 Err(_) => self.stats.map_requests_refused += 1,
@@ -874,6 +877,7 @@ impl XtrSetup {
                 self.database.clone(),
                 rlocs.clone(),
                 Duration::from_secs(600),
+                ResponderLimits::default(),
             ),
             map_cache: MapCacheWriter::new(
                 self.map_cache_limit,

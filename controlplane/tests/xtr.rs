@@ -776,3 +776,75 @@ fn a_mapping_with_twelve_locators_is_installed_and_counted_as_truncated() {
         "the control plane keeps them all"
     );
 }
+
+#[test]
+fn the_responder_is_no_reflector() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    let limits = controlplane::responder::ResponderLimits::default();
+    // A flood of requests naming one victim as ITR-RLOC: a second's worth of answers, no more.
+    let victim = "192.0.2.66";
+    for nonce in 0..1000 {
+        let bytes = request_bytes(&query(nonce, "10.1.0.10", victim));
+        xtr.handle_datagram("198.51.100.1:4342".parse().unwrap(), &bytes, t0);
+    }
+    let out = sent(&mut xtr);
+    assert_eq!(out.len(), limits.per_itr_rloc_per_sec as usize);
+    assert_eq!(
+        xtr.stats().map_requests_rate_limited,
+        1000 - u64::from(limits.per_itr_rloc_per_sec)
+    );
+    // Spread over many victims: the overall budget holds.
+    for i in 0..5000u32 {
+        let victim = Ipv4Addr::from(0xc633_0000 | i).to_string();
+        let bytes = request_bytes(&query(u64::from(i), "10.1.0.10", &victim));
+        xtr.handle_datagram("198.51.100.1:4342".parse().unwrap(), &bytes, t0);
+    }
+    assert!(sent(&mut xtr).len() <= limits.overall_per_sec as usize);
+    // Each correspondent remembered is bounded too.
+    assert!(xtr.responder.recent_correspondents(t0).len() <= limits.max_requesters);
+    // A second later, a real ITR is answered again.
+    let t1 = t0 + Duration::from_secs(1);
+    let bytes = request_bytes(&query(7, "10.1.0.10", victim));
+    xtr.handle_datagram("192.0.2.66:4342".parse().unwrap(), &bytes, t1);
+    assert_eq!(sent(&mut xtr).len(), 1);
+}
+
+#[test]
+fn a_reply_is_never_larger_than_needed() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    // One request naming our IPv4 prefix 30 times: one record back, within 3x the request.
+    let mut request = query(9, "10.1.0.10", "192.0.2.9");
+    request.records = (1..=30)
+        .map(|host| RequestRecord {
+            mask_len: 32,
+            eid: Address::from(ip(&format!("10.1.0.{host}"))),
+        })
+        .collect();
+    let bytes = request_bytes(&request);
+    xtr.handle_datagram("192.0.2.9:4342".parse().unwrap(), &bytes, t0);
+    let out = sent(&mut xtr);
+    let reply = MapReplyRepr::parse(&out[0].payload).unwrap();
+    assert_eq!(reply.records.len(), 1, "each record of ours once");
+    assert!(out[0].payload.len() <= 3 * bytes.len());
+    // Both families asked in a minimal request: the first record is always answered, the second
+    // only when the reply stays within 3x the request.
+    let mut both = query(10, "10.1.0.10", "192.0.2.9");
+    both.records.push(RequestRecord {
+        mask_len: 128,
+        eid: Address::from(ip("2001:db8:a::1")),
+    });
+    let bytes = request_bytes(&both);
+    xtr.handle_datagram("192.0.2.9:4342".parse().unwrap(), &bytes, t0);
+    let out = sent(&mut xtr);
+    let reply = MapReplyRepr::parse(&out[0].payload).unwrap();
+    println!(
+        "request {} bytes, reply {} bytes with {} record(s)",
+        bytes.len(),
+        out[0].payload.len(),
+        reply.records.len()
+    );
+    assert!(out[0].payload.len() <= 3 * bytes.len());
+    assert_eq!(reply.records.len(), 2);
+}

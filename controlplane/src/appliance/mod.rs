@@ -49,7 +49,7 @@ use crate::probing::{ProbeConfig, Prober};
 use crate::registration::{MapServer, Registration, Timers};
 use crate::report::counters;
 use crate::resolution::{Resolver, ResolverConfig};
-use crate::responder::Responder;
+use crate::responder::{Responder, ResponderLimits};
 use crate::wire::registration::XtrIdentity;
 use crate::xtr::{Xtr, XtrParts, XtrStats};
 
@@ -642,6 +642,7 @@ fn control_plane(
         database.iter().map(|m| m.record.clone()).collect(),
         rlocs.clone(),
         CORRESPONDENT_MEMORY,
+        ResponderLimits::default(),
     );
     let mobility = Mobility::new(
         config.cpm.enabled,
