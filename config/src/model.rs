@@ -54,6 +54,15 @@ pub struct Identity {
     pub site_id: u64,
 }
 
+impl Config {
+    /// The file that keeps state across restarts (see [`Management::state_directory`]).
+    pub fn state_file(&self) -> PathBuf {
+        self.management
+            .state_directory
+            .join(format!("{}.state.json", self.dpdk.file_prefix))
+    }
+}
+
 impl Identity {
     /// The xTR-ID's 16 bytes, or `None` when unset or not 32 hex digits.
     pub fn xtr_id_bytes(&self) -> Option<[u8; 16]> {
@@ -430,6 +439,9 @@ pub struct Management {
     /// Prometheus metrics endpoint.
     pub metrics_listen: SocketAddr,
     pub log_level: LogLevel,
+    /// Where state that must survive a restart is kept (`<file_prefix>.state.json`: the moves
+    /// CPMs made and their replay protection).
+    pub state_directory: PathBuf,
 }
 
 impl Default for Management {
@@ -438,6 +450,7 @@ impl Default for Management {
             socket: PathBuf::from("/run/lispd/lispd.sock"),
             metrics_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9141),
             log_level: LogLevel::Info,
+            state_directory: PathBuf::from("/var/lib/lispd"),
         }
     }
 }

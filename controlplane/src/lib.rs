@@ -20,5 +20,6 @@ pub mod registration;
 pub mod report;
 pub mod resolution;
 pub mod responder;
+pub mod state_file;
 pub mod wire;
 pub mod xtr;

@@ -8,10 +8,20 @@
 //! priority (255) and the other site's take the best priority ours had; with neither, only ours
 //! change, as in the seed's prototype.
 //!
+//! A restart must lose neither a move nor the replay protection, or the VM's old location comes
+//! back from the configuration file and a captured CPM moves it again. So the records CPMs
+//! changed and the nonces accepted are [`MobilityState`], which the runner writes to a state
+//! file after every change and hands back at start. Replay protection is by remembered nonces
+//! (the hypervisor picks them, so there is no timestamp to check): the last
+//! [`REMEMBERED_NONCES`] accepted, oldest forgotten first.
+//!
 //! [`Xtr`]: crate::xtr::Xtr
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
 
 use crate::wire::auth::AuthAlgorithm;
 use crate::wire::cpm::{self, CpmRepr, CpmRoles};
@@ -37,6 +47,29 @@ pub enum CpmRefused {
     NotOurEid,
 }
 
+/// A database record as a CPM left it: the priority and weight of each of its locators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedRecord {
+    pub instance_id: Option<u32>,
+    pub prefix: IpNet,
+    pub map_version: u16,
+    pub locators: Vec<MovedLocator>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovedLocator {
+    pub address: IpAddr,
+    pub priority: u8,
+    pub weight: u8,
+}
+
+/// What survives a restart: moved records and accepted nonces (oldest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MobilityState {
+    pub records: Vec<MovedRecord>,
+    pub nonces: Vec<(IpAddr, u64)>,
+}
+
 /// CPM acceptance.
 #[derive(Debug)]
 pub struct Mobility {
@@ -44,11 +77,15 @@ pub struct Mobility {
     legacy: bool,
     peers: Vec<CpmPeer>,
     seen: HashSet<(IpAddr, u64)>,
+    /// `seen` in the order accepted, to forget the oldest.
+    seen_order: VecDeque<(IpAddr, u64)>,
+    moved: Vec<MovedRecord>,
+    /// Whether the state changed since it was last taken.
+    changed: bool,
 }
 
-/// Nonces remembered per sender before the oldest are forgotten (a replay must be recent to
-/// matter: it can only re-assert a move that already happened).
-const REMEMBERED_NONCES: usize = 4096;
+/// Accepted nonces remembered (over all senders) before the oldest is forgotten.
+pub const REMEMBERED_NONCES: usize = 4096;
 
 impl Mobility {
     pub fn new(enabled: bool, legacy: bool, peers: Vec<CpmPeer>) -> Self {
@@ -57,7 +94,100 @@ impl Mobility {
             legacy,
             peers,
             seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            moved: Vec::new(),
+            changed: false,
         }
+    }
+
+    /// Takes up the state a previous run saved.
+    pub fn restore(&mut self, state: MobilityState) {
+        for nonce in state.nonces {
+            self.remember(nonce);
+        }
+        self.moved = state.records;
+    }
+
+    /// Gives `record` the priorities and weights a CPM left it with in a previous run, when
+    /// that run moved it and its locators are still the configured ones; true when it did.
+    pub fn apply_saved(&self, record: &mut EidRecord) -> bool {
+        let Some(moved) = self.moved.iter().find(|m| is_record(m, record)) else {
+            return false;
+        };
+        let same_locators = moved.locators.len() == record.locators.len()
+            && record
+                .locators
+                .iter()
+                .all(|l| moved.locators.iter().any(|m| l.address.ip() == Some(m.address)));
+        if !same_locators {
+            return false;
+        }
+        for locator in &mut record.locators {
+            if let Some(m) = moved
+                .locators
+                .iter()
+                .find(|m| locator.address.ip() == Some(m.address))
+            {
+                locator.priority = m.priority;
+                locator.weight = m.weight;
+            }
+        }
+        record.map_version = moved.map_version;
+        true
+    }
+
+    /// Records that a CPM changed `record` to what it is now.
+    pub fn record_moved(&mut self, record: &EidRecord) {
+        let (Some(address), instance_id) = (record.eid.ip(), record.eid.instance_id()) else {
+            return;
+        };
+        let Ok(prefix) = IpNet::new(address, record.mask_len) else {
+            return;
+        };
+        let moved = MovedRecord {
+            instance_id,
+            prefix: prefix.trunc(),
+            map_version: record.map_version,
+            locators: record
+                .locators
+                .iter()
+                .filter_map(|l| {
+                    Some(MovedLocator {
+                        address: l.address.ip()?,
+                        priority: l.priority,
+                        weight: l.weight,
+                    })
+                })
+                .collect(),
+        };
+        self.moved.retain(|m| !is_record(m, record));
+        self.moved.push(moved);
+        self.changed = true;
+    }
+
+    /// The state to save, when it changed since the last call.
+    pub fn take_state(&mut self) -> Option<MobilityState> {
+        if !std::mem::take(&mut self.changed) {
+            return None;
+        }
+        Some(MobilityState {
+            records: self.moved.clone(),
+            nonces: self.seen_order.iter().copied().collect(),
+        })
+    }
+
+    fn remember(&mut self, nonce: (IpAddr, u64)) -> bool {
+        if !self.seen.insert(nonce) {
+            return false;
+        }
+        self.seen_order.push_back(nonce);
+        if self.seen_order.len() > REMEMBERED_NONCES {
+            if let Some(oldest) = self.seen_order.pop_front() {
+                self.seen.remove(&oldest);
+            }
+        }
+        self.changed = true;
+        true
     }
 
     /// The peer at `address`, for signing relayed CPMs.
@@ -86,15 +216,21 @@ impl Mobility {
         if !authentic {
             return Err(CpmRefused::BadAuthentication);
         }
-        if !self.seen.insert((from, message.nonce)) {
+        if !self.remember((from, message.nonce)) {
             return Err(CpmRefused::Replay);
-        }
-        if self.seen.len() > REMEMBERED_NONCES {
-            self.seen.clear();
-            self.seen.insert((from, message.nonce));
         }
         Ok(message)
     }
+}
+
+/// Whether `moved` is `record` (same instance and prefix).
+fn is_record(moved: &MovedRecord, record: &EidRecord) -> bool {
+    moved.instance_id == record.eid.instance_id()
+        && record
+            .eid
+            .ip()
+            .and_then(|a| IpNet::new(a, record.mask_len).ok())
+            .is_some_and(|p| p.trunc() == moved.prefix)
 }
 
 /// `record` after `roles` with `priority` and `weight`; `ours` tells our locators apart.

@@ -18,7 +18,7 @@ use ipnet::IpNet;
 use crate::clock::WallClock;
 use crate::echo_nonce::{EchoEvent, EchoNonce};
 use crate::learned::{Installed, LearnedMappings};
-use crate::mobility::{self, Mobility};
+use crate::mobility::{self, Mobility, MobilityState};
 use crate::nonce::NonceSource;
 use crate::probing::Prober;
 use crate::rate_limit::SenderLimit;
@@ -103,6 +103,8 @@ pub enum Event {
         roles: CpmRoles,
         locators: Vec<(IpAddr, u8)>,
     },
+    /// Records a previous run's CPMs had moved start where they left them.
+    MovesRestored(Vec<IpNet>),
     /// A mapping learned from a Map-Reply was installed.
     Installed {
         prefix: IpNet,
@@ -132,6 +134,9 @@ impl std::fmt::Display for Event {
                     write!(f, " {address} priority {priority}")?;
                 }
                 Ok(())
+            }
+            Self::MovesRestored(prefixes) => {
+                write!(f, "CPM moves restored from the state file: {prefixes:?}")
             }
             Self::Installed { prefix, locators } => {
                 write!(f, "map-cache: {prefix} -> {locators:?}")
@@ -205,8 +210,29 @@ pub struct Xtr {
 }
 
 impl Xtr {
-    /// The machine, with our database installed in the map-cache.
-    pub fn new(parts: XtrParts) -> Self {
+    /// The machine, with our database installed in the map-cache; records a previous run's CPMs
+    /// moved (restored into `parts.mobility`) start where those CPMs left them.
+    pub fn new(mut parts: XtrParts) -> Self {
+        let mut restored = Vec::new();
+        for mapping in &mut parts.database {
+            if parts.mobility.apply_saved(&mut mapping.record) {
+                restored.extend(mapping_of(&mapping.record).map(|(prefix, _)| prefix));
+            }
+        }
+        if !restored.is_empty() {
+            parts
+                .responder
+                .set_database(parts.database.iter().map(|m| m.record.clone()).collect());
+            parts.registration.set_records(
+                parts
+                    .database
+                    .iter()
+                    .filter(|m| m.register)
+                    .map(|m| m.record.clone())
+                    .collect(),
+                parts.now,
+            );
+        }
         let mut xtr = Self {
             registration: parts.registration,
             resolver: parts.resolver,
@@ -234,7 +260,15 @@ impl Xtr {
         }
         xtr.map_cache.publish();
         xtr.track_all_locators(parts.now);
+        if !restored.is_empty() {
+            xtr.events.push_back(Event::MovesRestored(restored));
+        }
         xtr
+    }
+
+    /// The mobility state to save, when a CPM changed it since the last call.
+    pub fn take_mobility_state(&mut self) -> Option<MobilityState> {
+        self.mobility.take_state()
     }
 
     /// Our database as it stands (after CPMs).
@@ -343,6 +377,7 @@ impl Xtr {
         let ours = |a: &Address| a.ip().is_some_and(|ip| rlocs.contains(&ip));
         let after = mobility::apply(&before, cpm.roles, cpm.priority, cpm.weight, ours);
         self.database[index].record = after.clone();
+        self.mobility.record_moved(&after);
         self.install_own(index);
         self.map_cache.publish();
         self.responder

@@ -6,7 +6,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use controlplane::mobility::{CpmPeer, CpmRefused, Mobility};
+use controlplane::mobility::{CpmPeer, CpmRefused, Mobility, MobilityState};
+use controlplane::state_file;
 use controlplane::registration::{MapServer, Transmit};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
@@ -59,6 +60,19 @@ fn peer(address: &str, key: &str) -> CpmPeer {
 }
 
 fn xtr(site_prefix: &str, rloc: &str, peers: Vec<CpmPeer>, now: Instant) -> Xtr {
+    restarted(site_prefix, rloc, peers, MobilityState::default(), now)
+}
+
+/// The xTR as it starts with `saved`, the state a previous run left.
+fn restarted(
+    site_prefix: &str,
+    rloc: &str,
+    peers: Vec<CpmPeer>,
+    saved: MobilityState,
+    now: Instant,
+) -> Xtr {
+    let mut mobility = Mobility::new(true, false, peers);
+    mobility.restore(saved);
     let database = vec![record(site_prefix, &[(rloc, 1)]), vm_record()];
     XtrSetup {
         database,
@@ -72,7 +86,7 @@ fn xtr(site_prefix: &str, rloc: &str, peers: Vec<CpmPeer>, now: Instant) -> Xtr 
             proxy_reply: false,
         }],
         map_resolvers: vec![MS.parse().unwrap()],
-        mobility: Mobility::new(true, false, peers),
+        mobility,
         map_cache_limit: 100,
     }
     .build(now)
@@ -315,5 +329,74 @@ fn smrs_are_rate_limited_per_correspondent() {
             .count(),
         1,
         "after the interval, again"
+    );
+}
+
+#[test]
+fn a_restart_after_a_cpm_keeps_the_vms_new_location_and_refuses_the_old_cpm() {
+    let t0 = Instant::now();
+    let peers = || vec![peer(HYPERVISOR, "hv"), peer(RLOC_A, "a-b")];
+    let mut b = xtr("10.2.0.0/24", RLOC_B, peers(), t0);
+    let hypervisor: SocketAddr = format!("{HYPERVISOR}:4342").parse().unwrap();
+    let captured = cpm_bytes(77, VM, ARRIVED, 1, "hv");
+    b.handle_datagram(hypervisor, &captured, t0);
+    assert_eq!(priorities(&b), vec![(ip(RLOC_A), 255), (ip(RLOC_B), 1)]);
+    let state = b.take_mobility_state().expect("a CPM changes the state");
+    assert_eq!(b.take_mobility_state(), None, "taken once per change");
+
+    // Saved the way lispd saves it, then lispd is killed and started again from its config.
+    let dir = std::env::temp_dir().join(format!("lispd-mobility-{}", std::process::id()));
+    let path = dir.join("lispd-b.state.json");
+    state_file::save(&path, &state).unwrap();
+    drop(b);
+    let saved = state_file::load(&path).unwrap().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let t1 = t0 + Duration::from_secs(30);
+    let mut b = restarted("10.2.0.0/24", RLOC_B, peers(), saved, t1);
+    assert_eq!(
+        priorities(&b),
+        vec![(ip(RLOC_A), 255), (ip(RLOC_B), 1)],
+        "the VM is still here, not where the configuration file put it"
+    );
+    assert_eq!(selected(&b), ip(RLOC_B));
+    assert!(std::iter::from_fn(|| b.poll_event()).any(|e| e.to_string().contains("restored")));
+    b.handle_timeout(t1);
+    let register = sent(&mut b)
+        .into_iter()
+        .find(|t| t.destination == MS.parse().unwrap())
+        .expect("registers at start");
+    let register = MapRegisterRepr::parse(&register.payload).unwrap();
+    let vm = register.body.records.iter().find(|r| r.mask_len == 32).unwrap();
+    assert_eq!(
+        vm.locators.iter().map(|l| l.priority).collect::<Vec<_>>(),
+        vec![255, 1],
+        "the moved location is what gets registered"
+    );
+
+    // The captured CPM, replayed after the restart, is refused.
+    b.handle_datagram(hypervisor, &captured, t1);
+    assert_eq!(b.stats().cpms_refused, 1);
+    assert_eq!(b.stats().cpms_applied, 0);
+    assert!(sent(&mut b).is_empty(), "no relay, no SMR, no registration");
+}
+
+#[test]
+fn nonce_memory_forgets_the_oldest_not_everything() {
+    let mut mobility = Mobility::new(true, false, vec![peer(HYPERVISOR, "hv")]);
+    let from = ip(HYPERVISOR);
+    let count = controlplane::mobility::REMEMBERED_NONCES as u64;
+    let messages: Vec<Vec<u8>> = (0..=count)
+        .map(|nonce| cpm_bytes(nonce, VM, ARRIVED, 1, "hv"))
+        .collect();
+    for message in &messages {
+        assert!(mobility.accept(from, message).is_ok());
+    }
+    // The previous version cleared the whole set at this point: every recent CPM replayed.
+    for recent in &messages[1..] {
+        assert_eq!(mobility.accept(from, recent), Err(CpmRefused::Replay));
+    }
+    assert!(
+        mobility.accept(from, &messages[0]).is_ok(),
+        "only the oldest is forgotten"
     );
 }

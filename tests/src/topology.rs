@@ -603,12 +603,14 @@ rloc_probe_interval_secs = 5
 
 [management]
 socket = "{socket}"
+state_directory = "{state}"
 
 [identity]
 xtr_id = "{xtr_id}"
 site_id = {site_id}
 "#,
         socket = socket.display(),
+        state = socket.parent().unwrap_or(Path::new(".")).display(),
     )
 }
 

@@ -42,7 +42,7 @@ use crate::decode::{decode, Input};
 use crate::echo_nonce::{EchoConfig, EchoNonce};
 use crate::learned::LearnedMappings;
 use crate::management::{self, ApplianceView};
-use crate::mobility::{CpmPeer, Mobility};
+use crate::mobility::{CpmPeer, Mobility, MobilityState};
 use crate::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
 use crate::nonce::NonceSource;
 use crate::probing::{ProbeConfig, Prober};
@@ -50,6 +50,7 @@ use crate::registration::{MapServer, Registration, Timers};
 use crate::report::counters;
 use crate::resolution::{Resolver, ResolverConfig};
 use crate::responder::{Responder, ResponderLimits};
+use crate::state_file;
 use crate::wire::registration::XtrIdentity;
 use crate::xtr::{Xtr, XtrParts, XtrStats};
 
@@ -377,6 +378,7 @@ pub fn run(
         .flat_map(|p| p.addresses.iter().copied())
         .collect();
     let eid_port_id = control_ports[0].port_id;
+    let state_path = config.state_file();
     let mut stats = ControlStats::default();
     let mut outbox = Outbox::new(tables::local_rlocs(config));
     let mut burst = MbufBurst::new();
@@ -463,6 +465,11 @@ pub fn run(
         control::resolve(&mut control_ports, &pool, &mut resolution, now, &mut stats);
         while let Some(event) = xtr.poll_event() {
             tracing::info!("{event}");
+        }
+        if let Some(state) = xtr.take_mobility_state() {
+            if let Err(e) = state_file::save(&state_path, &state) {
+                tracing::warn!("state file {}: {e}", state_path.display());
+            }
         }
         let view = || ApplianceView {
             counters: Counter::ALL
@@ -592,6 +599,23 @@ fn port_stats(ports: &[(&String, &Port)]) -> serde_json::Value {
     serde_json::Value::Object(stats.collect())
 }
 
+/// The state a previous run saved at `path`; an unreadable file is moved aside (and said so),
+/// and the run starts from the configuration.
+fn saved_state(path: &std::path::Path) -> MobilityState {
+    match state_file::load(path) {
+        Ok(state) => state.unwrap_or_default(),
+        Err(e) => {
+            let aside = path.with_extension("json.unreadable");
+            tracing::warn!(
+                "state file not used ({e}); moved to {}, starting from the configuration",
+                aside.display()
+            );
+            let _ = std::fs::rename(path, aside);
+            MobilityState::default()
+        }
+    }
+}
+
 /// How long an ITR that asked us for a mapping counts as a correspondent to signal with SMRs.
 const CORRESPONDENT_MEMORY: Duration = Duration::from_secs(600);
 
@@ -644,7 +668,7 @@ fn control_plane(
         CORRESPONDENT_MEMORY,
         ResponderLimits::default(),
     );
-    let mobility = Mobility::new(
+    let mut mobility = Mobility::new(
         config.cpm.enabled,
         config.cpm.legacy_lip6_type5,
         config
@@ -658,6 +682,7 @@ fn control_plane(
             })
             .collect(),
     );
+    mobility.restore(saved_state(&config.state_file()));
     let prober = Prober::new(
         ProbeConfig {
             interval: Duration::from_secs(u64::from(timers.rloc_probe_interval_secs)),
