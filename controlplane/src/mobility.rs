@@ -115,10 +115,12 @@ impl Mobility {
             return false;
         };
         let same_locators = moved.locators.len() == record.locators.len()
-            && record
-                .locators
-                .iter()
-                .all(|l| moved.locators.iter().any(|m| l.address.ip() == Some(m.address)));
+            && record.locators.iter().all(|l| {
+                moved
+                    .locators
+                    .iter()
+                    .any(|m| l.address.ip() == Some(m.address))
+            });
         if !same_locators {
             return false;
         }

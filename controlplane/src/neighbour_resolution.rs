@@ -285,7 +285,10 @@ impl NeighbourResolution {
                 }
                 self.solicit.push_back(next_hop);
                 let state = match entry.state {
-                    State::Refreshing { mac, .. } => State::Refreshing { mac, sent: sent + 1 },
+                    State::Refreshing { mac, .. } => State::Refreshing {
+                        mac,
+                        sent: sent + 1,
+                    },
                     _ => State::Incomplete { sent: sent + 1 },
                 };
                 self.reschedule(next_hop, state, now + RETRANSMIT);

@@ -3,10 +3,12 @@
 //! destination prefix), retries with exponential back-off, fails over to the next resolver, and
 //! turns a Map-Reply for an outstanding nonce into map-cache installs with their TTL.
 //!
-//! Every Map-Request sent, first or retransmitted, is paid from a per-second budget: misses from
-//! `rate_per_sec`, SMR-invoked requests from a budget of their own (a quarter of it), so a flood
-//! of SMRs cannot stop resolution of new destinations and retries cannot exceed the rate. A
-//! retransmission that finds its budget spent waits for the next second. A Map-Reply is taken
+//! Every Map-Request sent, first or retransmitted, is paid from a per-second budget that splits
+//! `rate_per_sec` by [`RequestKind`]: a quarter for refreshes of mappings in use, a quarter for
+//! SMR-invoked requests, the rest for new misses. So a flood of misses cannot delay the refresh
+//! of a mapping traffic is using, a flood of SMRs cannot stop resolution of new destinations,
+//! and retries cannot exceed the rate. A retransmission that finds its budget spent waits for
+//! the next second. A Map-Reply is taken
 //! only with the nonce of an outstanding request, and only its records that cover the EID asked
 //! for (in its instance) are installed.
 
@@ -37,9 +39,19 @@ pub struct ResolverConfig {
     pub retries: u32,
     /// First retransmission timeout; doubles on each retry.
     pub timeout: Duration,
-    /// At most this many Map-Requests per second for misses, retransmissions included
-    /// (SMR-invoked ones have a quarter of this on their own).
+    /// At most this many Map-Requests per second, retransmissions included (split by kind).
     pub rate_per_sec: u32,
+}
+
+/// Why a Map-Request is sent, which decides the budget it is paid from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A destination we have no mapping for.
+    Miss,
+    /// A destination whose mapping traffic was using ran out (its TTL ended recently).
+    Refresh,
+    /// The destination's ETR solicited it (SMR): the request carries the s bit.
+    Solicited,
 }
 
 /// A mapping to install (or, with `ttl_minutes == 0`, to use once and not cache).
@@ -73,8 +85,7 @@ struct Pending {
     sent_at: Instant,
     /// A retransmission that found its budget spent waits until then.
     not_before: Option<Instant>,
-    /// Sent because the ETR solicited it (s bit).
-    smr_invoked: bool,
+    kind: RequestKind,
 }
 
 impl Pending {
@@ -95,7 +106,8 @@ pub struct Resolver {
     outbox: VecDeque<Transmit>,
     unresolved: u64,
     misses: Budget,
-    smrs: Budget,
+    refreshes: Budget,
+    solicited: Budget,
     rate_limited: u64,
     records_refused: u64,
 }
@@ -114,9 +126,11 @@ fn aggregate(instance_id: Option<u32>, destination: IpAddr) -> RequestKey {
 
 impl Resolver {
     pub fn new(config: ResolverConfig, nonces: NonceSource) -> Self {
+        let quarter = config.rate_per_sec / 4;
         Self {
-            misses: Budget::new(config.rate_per_sec.max(1)),
-            smrs: Budget::new((config.rate_per_sec / 4).max(1)),
+            misses: Budget::new((config.rate_per_sec - 2 * quarter).max(1)),
+            refreshes: Budget::new(quarter.max(1)),
+            solicited: Budget::new(quarter.max(1)),
             config,
             pending: HashMap::new(),
             outstanding: HashMap::new(),
@@ -128,36 +142,15 @@ impl Resolver {
         }
     }
 
-    /// A packet from `source_eid` to `destination` missed the map-cache.
-    /// Both are in instance `instance_id` (`None`: the default instance).
-    pub fn handle_miss(
+    /// Asks the mapping system for `destination` (a miss, a refresh, or an SMR's EID, asked even
+    /// though it is cached), unless a request for its /24 or /64 is outstanding. `source_eid` is
+    /// the packet's source or one of ours, in instance `instance_id` (`None`: the default).
+    pub fn request(
         &mut self,
+        kind: RequestKind,
         destination: IpAddr,
         source_eid: IpAddr,
         instance_id: Option<u32>,
-        now: Instant,
-    ) {
-        self.request(destination, source_eid, instance_id, false, now);
-    }
-
-    /// An SMR from the ETR of `eid`: ask the mapping system again (s bit set), even though the
-    /// entry is cached; `source_eid` is one of ours, for the reply's return path.
-    pub fn handle_smr(
-        &mut self,
-        eid: IpAddr,
-        source_eid: IpAddr,
-        instance_id: Option<u32>,
-        now: Instant,
-    ) {
-        self.request(eid, source_eid, instance_id, true, now);
-    }
-
-    fn request(
-        &mut self,
-        destination: IpAddr,
-        source_eid: IpAddr,
-        instance_id: Option<u32>,
-        smr_invoked: bool,
         now: Instant,
     ) {
         let instance_id = instance_id.filter(|&iid| iid != 0);
@@ -165,7 +158,7 @@ impl Resolver {
         if self.outstanding.contains_key(&key) || self.config.resolvers.is_empty() {
             return;
         }
-        if !self.budget(smr_invoked).take(now) {
+        if !self.budget(kind).take(now) {
             self.rate_limited += 1;
             return;
         }
@@ -179,18 +172,18 @@ impl Resolver {
             attempts: 0,
             sent_at: now,
             not_before: None,
-            smr_invoked,
+            kind,
         };
         self.send(nonce, &pending);
         self.outstanding.insert(key, nonce);
         self.pending.insert(nonce, pending);
     }
 
-    fn budget(&mut self, smr_invoked: bool) -> &mut Budget {
-        if smr_invoked {
-            &mut self.smrs
-        } else {
-            &mut self.misses
+    fn budget(&mut self, kind: RequestKind) -> &mut Budget {
+        match kind {
+            RequestKind::Miss => &mut self.misses,
+            RequestKind::Refresh => &mut self.refreshes,
+            RequestKind::Solicited => &mut self.solicited,
         }
     }
 
@@ -218,7 +211,7 @@ impl Resolver {
                 eid: in_instance(pending.eid),
             }],
         );
-        request.smr_invoked = pending.smr_invoked;
+        request.smr_invoked = pending.kind == RequestKind::Solicited;
         let mut message = Vec::new();
         if request.emit(&mut message).is_err() {
             return;
@@ -260,7 +253,7 @@ impl Resolver {
             let Some(mut pending) = self.pending.remove(&nonce) else {
                 continue;
             };
-            let budget = self.budget(pending.smr_invoked);
+            let budget = self.budget(pending.kind);
             if !budget.take(now) {
                 pending.not_before = Some(budget.refill(now));
                 self.rate_limited += 1;

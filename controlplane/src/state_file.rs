@@ -76,7 +76,11 @@ mod tests {
         assert_eq!(load(&path), Ok(Some(state)));
         fs::write(&path, "{\"format\": 1, \"mobility\": ").unwrap();
         assert!(load(&path).is_err());
-        fs::write(&path, "{\"format\": 9, \"mobility\": {\"records\": [], \"nonces\": []}}").unwrap();
+        fs::write(
+            &path,
+            "{\"format\": 9, \"mobility\": {\"records\": [], \"nonces\": []}}",
+        )
+        .unwrap();
         assert!(load(&path).unwrap_err().contains("format 9"));
         fs::remove_dir_all(dir).unwrap();
     }

@@ -17,13 +17,14 @@ use ipnet::IpNet;
 
 use crate::clock::WallClock;
 use crate::echo_nonce::{EchoEvent, EchoNonce};
-use crate::learned::{Installed, LearnedMappings};
+use crate::learned::{CacheKey, Installed, LearnedMappings};
 use crate::mobility::{self, Mobility, MobilityState};
 use crate::nonce::NonceSource;
+use crate::prefix_map::PrefixMap;
 use crate::probing::Prober;
 use crate::rate_limit::SenderLimit;
 use crate::registration::{Notified, Registration, State, Transmit};
-use crate::resolution::{mapping_of, Install, Resolver};
+use crate::resolution::{mapping_of, Install, RequestKind, Resolver};
 use crate::responder::{Received, RequestRefused, Responder, ResponderLimits};
 use crate::wire::address::Address;
 use crate::wire::cpm::{CpmRepr, CpmRoles};
@@ -38,6 +39,10 @@ pub const SMRS_PER_SENDER_PER_SEC: u32 = 10;
 pub const SMR_RECORDS_PER_MESSAGE: usize = 16;
 /// Senders whose SMR budget is tracked at once.
 const SMR_SENDERS_TRACKED: usize = 4096;
+/// A miss this soon after its mapping expired is traffic still using it: a refresh.
+pub const REFRESH_WINDOW: Duration = Duration::from_secs(120);
+/// Expired mappings remembered for refreshes (when it is full, more are not remembered).
+const RECENTLY_EXPIRED_KEPT: usize = 65_536;
 
 /// What the control plane did, for the stop report and management.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -80,8 +85,11 @@ pub struct XtrStats {
     pub cpms_refused: u64,
     pub cpms_relayed: u64,
     pub misses: u64,
+    /// Misses for a mapping whose TTL ran out lately, asked for with a refresh's priority.
+    pub misses_refreshing: u64,
     /// Map-Requests not sent, or retransmissions delayed, because their budget
-    /// (`map_request_rate_per_sec`, a quarter of it for SMR-invoked ones) was spent.
+    /// (`map_request_rate_per_sec`, split between new misses, refreshes and SMR-invoked ones)
+    /// was spent.
     pub misses_rate_limited: u64,
     /// Control messages of a type this xTR does not take, or unparseable.
     pub messages_refused: u64,
@@ -199,6 +207,8 @@ pub struct Xtr {
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
     smr_senders: SenderLimit,
+    /// Mappings whose TTL ran out lately, and when.
+    recently_expired: PrefixMap<Instant>,
     nonces: NonceSource,
     /// Each map-server's state when last looked at, to log changes.
     server_states: Vec<State>,
@@ -248,6 +258,7 @@ impl Xtr {
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
             smr_senders: SenderLimit::new(SMRS_PER_SENDER_PER_SEC, SMR_SENDERS_TRACKED),
+            recently_expired: PrefixMap::new(),
             nonces: parts.nonces,
             server_states: Vec::new(),
             stats: XtrStats::default(),
@@ -306,8 +317,18 @@ impl Xtr {
     pub fn handle_miss(&mut self, source: IpAddr, destination: IpAddr, now: Instant) {
         self.stats.misses += 1;
         let instance_id = self.instance_of(source);
+        let expired_recently = self
+            .recently_expired
+            .longest(instance_id, destination)
+            .is_some_and(|(_, at)| now.saturating_duration_since(*at) <= REFRESH_WINDOW);
+        let kind = if expired_recently {
+            self.stats.misses_refreshing += 1;
+            RequestKind::Refresh
+        } else {
+            RequestKind::Miss
+        };
         self.resolver
-            .handle_miss(destination, source, instance_id, now);
+            .request(kind, destination, source, instance_id, now);
         self.collect();
     }
 
@@ -533,8 +554,13 @@ impl Xtr {
                 .is_some()
             {
                 let source = self.source_eid_for(eid);
-                self.resolver
-                    .handle_smr(eid, source, record.eid.instance_id(), now);
+                self.resolver.request(
+                    RequestKind::Solicited,
+                    eid,
+                    source,
+                    record.eid.instance_id(),
+                    now,
+                );
             }
         }
     }
@@ -724,8 +750,9 @@ impl Xtr {
             let expired = self
                 .learned
                 .expire(&mut self.map_cache, now)
-                .map_or(0, |gone| gone.len());
-            self.stats.mappings_expired += expired as u64;
+                .unwrap_or_default();
+            self.stats.mappings_expired += expired.len() as u64;
+            self.remember_expired(&expired, now);
             self.map_cache.publish();
             let present: HashSet<IpAddr> = self
                 .map_cache
@@ -746,6 +773,19 @@ impl Xtr {
             self.set_reachability(locator, up);
         }
         self.collect();
+    }
+
+    /// Remembers `expired` mappings for [`REFRESH_WINDOW`], so traffic still using one asks for
+    /// it again with a refresh's priority; the memory is bounded.
+    fn remember_expired(&mut self, expired: &[CacheKey], now: Instant) {
+        self.recently_expired
+            .retain(|_, at| now.saturating_duration_since(*at) <= REFRESH_WINDOW);
+        for &(instance_id, prefix) in expired {
+            if self.recently_expired.len() >= RECENTLY_EXPIRED_KEPT {
+                break;
+            }
+            self.recently_expired.insert(instance_id, prefix, now);
+        }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) next has work.

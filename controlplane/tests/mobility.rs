@@ -7,8 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use controlplane::mobility::{CpmPeer, CpmRefused, Mobility, MobilityState};
-use controlplane::state_file;
 use controlplane::registration::{MapServer, Transmit};
+use controlplane::state_file;
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::cpm::{self, CpmRepr, CpmRoles};
@@ -366,7 +366,12 @@ fn a_restart_after_a_cpm_keeps_the_vms_new_location_and_refuses_the_old_cpm() {
         .find(|t| t.destination == MS.parse().unwrap())
         .expect("registers at start");
     let register = MapRegisterRepr::parse(&register.payload).unwrap();
-    let vm = register.body.records.iter().find(|r| r.mask_len == 32).unwrap();
+    let vm = register
+        .body
+        .records
+        .iter()
+        .find(|r| r.mask_len == 32)
+        .unwrap();
     assert_eq!(
         vm.locators.iter().map(|l| l.priority).collect::<Vec<_>>(),
         vec![255, 1],

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use controlplane::nonce::NonceSource;
-use controlplane::resolution::{ReplyRefused, Resolver, ResolverConfig};
+use controlplane::resolution::{ReplyRefused, RequestKind, Resolver, ResolverConfig};
 use controlplane::wire::address::Address;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
@@ -53,8 +53,15 @@ fn a_miss_is_resolved_once_and_installed() {
     let t0 = Instant::now();
     let mut r = machine();
     let destination: IpAddr = "10.2.0.20".parse().unwrap();
-    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), None, t0);
-    r.handle_miss(
+    r.request(
+        RequestKind::Miss,
+        destination,
+        "10.1.0.10".parse().unwrap(),
+        None,
+        t0,
+    );
+    r.request(
+        RequestKind::Miss,
         "10.2.0.99".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
         None,
@@ -119,7 +126,13 @@ fn a_miss_is_resolved_once_and_installed() {
         "a replay is refused"
     );
     assert_eq!(r.outstanding(), 0);
-    r.handle_miss(destination, "10.1.0.10".parse().unwrap(), None, t0);
+    r.request(
+        RequestKind::Miss,
+        destination,
+        "10.1.0.10".parse().unwrap(),
+        None,
+        t0,
+    );
     assert!(r.poll_transmit().is_some(), "a later miss asks again");
 }
 
@@ -127,7 +140,8 @@ fn a_miss_is_resolved_once_and_installed() {
 fn silent_resolvers_are_retried_then_failed_over() {
     let t0 = Instant::now();
     let mut r = machine();
-    r.handle_miss(
+    r.request(
+        RequestKind::Miss,
         "10.2.0.20".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
         None,
@@ -163,7 +177,8 @@ fn silent_resolvers_are_retried_then_failed_over() {
 fn negative_replies_carry_their_action() {
     let t0 = Instant::now();
     let mut r = machine();
-    r.handle_miss(
+    r.request(
+        RequestKind::Miss,
         "172.16.0.1".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
         None,
@@ -194,7 +209,8 @@ fn new_requests_are_capped_per_second_in_total() {
     let t0 = Instant::now();
     let mut r = machine();
     for i in 0..5u8 {
-        r.handle_miss(
+        r.request(
+            RequestKind::Miss,
             IpAddr::V4(Ipv4Addr::new(10, 50, i, 1)),
             "10.1.0.10".parse().unwrap(),
             None,
@@ -207,7 +223,8 @@ fn new_requests_are_capped_per_second_in_total() {
         "three per second"
     );
     assert_eq!(r.rate_limited(), 2);
-    r.handle_miss(
+    r.request(
+        RequestKind::Miss,
         "10.50.9.1".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
         None,
@@ -224,7 +241,8 @@ fn new_requests_are_capped_per_second_in_total() {
 fn a_reply_with_the_right_nonce_but_an_uncovered_prefix_is_refused() {
     let t0 = Instant::now();
     let mut r = machine();
-    r.handle_miss(
+    r.request(
+        RequestKind::Miss,
         "10.2.0.20".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
         None,
@@ -282,7 +300,13 @@ fn ten_thousand_nonces_are_distinct_and_not_a_function_of_the_previous_one() {
     let nonces: Vec<u64> = (0..10_000u32)
         .map(|i| {
             let eid = IpAddr::V4(Ipv4Addr::from(0x0b00_0000 | (i << 8)));
-            r.handle_miss(eid, "10.1.0.10".parse().unwrap(), None, t0);
+            r.request(
+                RequestKind::Miss,
+                eid,
+                "10.1.0.10".parse().unwrap(),
+                None,
+                t0,
+            );
             let ecm = EcmRepr::parse(&r.poll_transmit().unwrap().payload).unwrap();
             MapRequestRepr::parse(&ecm.message).unwrap().nonce
         })
@@ -323,7 +347,13 @@ fn retransmissions_are_paid_from_the_same_budget() {
     while now < t0 + Duration::from_secs(10) {
         i += 1;
         let eid = IpAddr::V4(Ipv4Addr::from(0x0a32_0001 | (i << 8)));
-        r.handle_miss(eid, "10.1.0.10".parse().unwrap(), None, now);
+        r.request(
+            RequestKind::Miss,
+            eid,
+            "10.1.0.10".parse().unwrap(),
+            None,
+            now,
+        );
         r.handle_timeout(now);
         while r.poll_transmit().is_some() {
             sent_at.push(now);
@@ -347,7 +377,8 @@ fn smr_invoked_requests_do_not_use_the_misses_budget() {
     let t0 = Instant::now();
     let mut r = machine();
     for i in 0..50u8 {
-        r.handle_smr(
+        r.request(
+            RequestKind::Solicited,
             IpAddr::V4(Ipv4Addr::new(10, 60, i, 0)),
             "10.1.0.10".parse().unwrap(),
             None,
@@ -359,7 +390,8 @@ fn smr_invoked_requests_do_not_use_the_misses_budget() {
         1,
         "a quarter of 3 a second, at least one"
     );
-    r.handle_miss(
+    r.request(
+        RequestKind::Miss,
         "10.2.0.20".parse().unwrap(),
         "10.1.0.10".parse().unwrap(),
         None,

@@ -848,3 +848,54 @@ fn a_reply_is_never_larger_than_needed() {
     assert!(out[0].payload.len() <= 3 * bytes.len());
     assert_eq!(reply.records.len(), 2);
 }
+
+#[test]
+fn a_miss_flood_does_not_delay_the_refresh_of_a_mapping_in_use() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(200_000, t0);
+    let resolver: SocketAddr = RESOLVER.parse().unwrap();
+    // A known flow's mapping, TTL one minute.
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    let request = ecm_request(&mut xtr);
+    let remote = record("10.2.0.0", 24, 1, vec![locator("192.0.2.2", 1)]);
+    xtr.handle_datagram(
+        "192.0.2.2:4342".parse().unwrap(),
+        &reply_bytes(request.nonce, false, vec![remote]),
+        t0,
+    );
+    // 80k distinct /24s at 2 kpps from 20 s before the mapping expires. The flow's packets keep
+    // coming, and the data core punts one miss per prefix per second (the punt limiter's
+    // `map_request_min_interval_ms`), here late in each budget window, after the flood.
+    let flood_start = t0 + Duration::from_secs(40);
+    let expired_at = t0 + Duration::from_secs(60);
+    let mut next_flow_miss = expired_at + Duration::from_millis(700);
+    let mut refreshed_at = None;
+    for i in 0..80_000u32 {
+        let now = flood_start + Duration::from_micros(500 * u64::from(i));
+        let flood_destination = IpAddr::V4(Ipv4Addr::from(0x6400_0000 + (i << 8) + 1));
+        xtr.handle_miss(ip("10.1.0.10"), flood_destination, now);
+        if xtr.poll_timeout().is_some_and(|due| due <= now) {
+            xtr.handle_timeout(now);
+        }
+        if now >= next_flow_miss {
+            xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), now);
+            next_flow_miss += Duration::from_secs(1);
+        }
+        let asked = sent(&mut xtr).iter().any(|t| {
+            t.destination == resolver
+                && EcmRepr::parse(&t.payload)
+                    .is_ok_and(|ecm| ecm.inner_destination == ip("10.2.0.20"))
+        });
+        if asked && refreshed_at.is_none() {
+            refreshed_at = Some(now);
+        }
+    }
+    let delay = refreshed_at.expect("the flow's mapping was asked for again") - expired_at;
+    println!("refresh sent {delay:?} after expiry under a 2 kpps miss flood");
+    assert!(delay <= Duration::from_secs(1), "{delay:?}");
+    assert!(xtr.stats().misses_refreshing >= 1);
+    assert!(
+        xtr.stats().misses_rate_limited > 0,
+        "the flood did exceed the rate"
+    );
+}

@@ -68,8 +68,7 @@ impl ControlPort {
             .on_link
             .iter()
             .any(|net| net.contains(&address));
-        if on_link && mac != [0; 6] && mac[0] & 1 == 0 && !self.configured.contains_key(&address)
-        {
+        if on_link && mac != [0; 6] && mac[0] & 1 == 0 && !self.configured.contains_key(&address) {
             resolution.learn((self.port_id, address), mac, how, now);
         }
     }
@@ -301,10 +300,7 @@ fn neighbour_discovery_frame(
 
 /// The (address, MAC) a neighbour solicitation (source option) or advertisement (target option)
 /// reveals, and whether it is a solicitation for one of `ours`.
-fn learned_from_discovery(
-    payload: &[u8],
-    ours: &[IpAddr],
-) -> Option<((IpAddr, [u8; 6]), bool)> {
+fn learned_from_discovery(payload: &[u8], ours: &[IpAddr]) -> Option<((IpAddr, [u8; 6]), bool)> {
     let ip = Ipv6Packet::new_checked(payload).ok()?;
     let upper = ip.upper_layer().ok()?;
     let message = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;

@@ -512,7 +512,7 @@ pub fn run(
             outbox.send(
                 &mut control_ports[1],
                 &pool,
-                    &mut resolution,
+                &mut resolution,
                 transmit,
                 now,
                 &mut stats,
