@@ -373,7 +373,7 @@ pub struct Timers {
     pub map_request_timeout_ms: u32,
     /// At most one Map-Request per destination prefix in this interval (miss-flood protection).
     pub map_request_min_interval_ms: u32,
-    /// At most this many Map-Requests per second in total.
+    /// Map-Requests per second in total, split between refreshes, SMR-invoked requests and misses.
     pub map_request_rate_per_sec: u32,
     /// At most one SMR per correspondent in this interval.
     pub smr_min_interval_ms: u32,
@@ -382,6 +382,8 @@ pub struct Timers {
     pub rloc_probe_count: u8,
     /// Gap between the probes of one round.
     pub rloc_probe_retry_ms: u32,
+    /// RLOC probes per second, over all locators.
+    pub rloc_probe_rate_per_sec: u32,
     /// Most map-cache entries; least-recently-used ones are evicted beyond it.
     pub map_cache_limit: u32,
     /// TTL given to negative entries created locally.
@@ -400,6 +402,7 @@ impl Default for Timers {
             rloc_probe_interval_secs: 30,
             rloc_probe_count: 3,
             rloc_probe_retry_ms: 1000,
+            rloc_probe_rate_per_sec: 200,
             map_cache_limit: 100_000,
             negative_ttl_minutes: 15,
         }

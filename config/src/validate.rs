@@ -640,6 +640,7 @@ impl Validator {
             ("map_request_rate_per_sec", t.map_request_rate_per_sec),
             ("rloc_probe_count", u32::from(t.rloc_probe_count)),
             ("rloc_probe_retry_ms", t.rloc_probe_retry_ms),
+            ("rloc_probe_rate_per_sec", t.rloc_probe_rate_per_sec),
             ("map_cache_limit", t.map_cache_limit),
             ("negative_ttl_minutes", t.negative_ttl_minutes),
         ];

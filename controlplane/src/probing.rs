@@ -6,13 +6,15 @@
 //!
 //! A locator that has never answered a probe is taken not to speak probing (a proxy, a kernel
 //! tunnel endpoint) and is never marked down: probing must not cut traffic that works. A zero
-//! interval turns probing off.
+//! interval turns probing off. Probes are Map-Requests too: at most `rate_per_sec` leave per
+//! second, and a probe that finds the budget spent waits for the next second.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::nonce::NonceSource;
+use crate::rate_limit::Budget;
 use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::map_request::MapRequestRepr;
@@ -28,6 +30,8 @@ pub struct ProbeConfig {
     pub retry: Duration,
     /// Our RLOCs: probes leave from (and ask replies to) the one of the locator's family.
     pub rlocs: Vec<IpAddr>,
+    /// Probes per second, over all locators.
+    pub rate_per_sec: u32,
 }
 
 #[derive(Debug)]
@@ -52,11 +56,15 @@ pub struct Prober {
     nonces: NonceSource,
     outbox: VecDeque<Transmit>,
     changes: Vec<(IpAddr, bool)>,
+    budget: Budget,
+    deferred: u64,
 }
 
 impl Prober {
     pub fn new(config: ProbeConfig, nonces: NonceSource) -> Self {
         Self {
+            budget: Budget::new(config.rate_per_sec.max(1)),
+            deferred: 0,
             config,
             locators: HashMap::new(),
             outstanding: HashMap::new(),
@@ -84,10 +92,11 @@ impl Prober {
     }
 
     /// Stops probing locators not in `present` (their mappings are gone), except those found
-    /// down: a mapping learned again must not bring a dead locator back as reachable.
-    pub fn retain(&mut self, present: &HashSet<IpAddr>) {
+    /// down when `keep_down`: a mapping learned again must not bring a dead locator back as
+    /// reachable. An operator's flush forgets those too.
+    pub fn retain(&mut self, present: &HashSet<IpAddr>, keep_down: bool) {
         self.locators
-            .retain(|locator, probed| present.contains(locator) || !probed.up);
+            .retain(|locator, probed| present.contains(locator) || (keep_down && !probed.up));
         let locators = &self.locators;
         self.outstanding.retain(|_, l| locators.contains_key(l));
     }
@@ -158,8 +167,27 @@ impl Prober {
             }
         }
         for locator in due {
-            self.probe(locator, now);
+            if self.budget.take(now) {
+                self.probe(locator, now);
+            } else if let Some(probed) = self.locators.get_mut(&locator) {
+                probed.next_probe = self.budget.refill(now);
+                self.deferred += 1;
+            }
         }
+    }
+
+    /// Probes postponed because the per-second budget was spent.
+    pub fn deferred(&self) -> u64 {
+        self.deferred
+    }
+
+    /// How many locators are being probed.
+    pub fn len(&self) -> usize {
+        self.locators.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.locators.is_empty()
     }
 
     fn probe(&mut self, locator: IpAddr, now: Instant) {

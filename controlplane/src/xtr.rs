@@ -85,6 +85,8 @@ pub struct XtrStats {
     pub cpms_refused: u64,
     pub cpms_relayed: u64,
     pub misses: u64,
+    /// RLOC probes postponed because `rloc_probe_rate_per_sec` was spent.
+    pub rloc_probes_deferred: u64,
     /// Misses for a mapping whose TTL ran out lately, asked for with a refresh's priority.
     pub misses_refreshing: u64,
     /// Map-Requests not sent, or retransmissions delayed, because their budget
@@ -297,6 +299,7 @@ impl Xtr {
     pub fn stats(&self) -> XtrStats {
         XtrStats {
             misses_rate_limited: self.resolver.rate_limited(),
+            rloc_probes_deferred: self.prober.deferred(),
             map_reply_records_refused: self.stats.map_reply_records_refused
                 + self.resolver.records_refused(),
             ..self.stats
@@ -754,13 +757,7 @@ impl Xtr {
             self.stats.mappings_expired += expired.len() as u64;
             self.remember_expired(&expired, now);
             self.map_cache.publish();
-            let present: HashSet<IpAddr> = self
-                .map_cache
-                .iter()
-                .flat_map(|(_, m)| m.locators.iter().map(|l| l.address))
-                .collect();
-            self.prober.retain(&present);
-            self.echo.retain_capable(|rloc| present.contains(&rloc));
+            self.forget_absent_locators(true);
         }
         if self.echo.poll_timeout().is_some_and(|t| t <= now) {
             self.echo.handle_timeout(now);
@@ -871,14 +868,32 @@ impl Xtr {
         Ok(removed)
     }
 
-    /// Drops every learned mapping; returns how many.
+    /// Drops every learned mapping, and stops probing their locators; returns how many.
     pub fn flush_learned(&mut self) -> Result<usize, String> {
         let flushed = self
             .learned
             .flush(&mut self.map_cache)
             .map_err(|e| e.to_string())?;
         self.map_cache.publish();
+        self.forget_absent_locators(false);
         Ok(flushed)
+    }
+
+    /// Stops probing and echo-nonce tracking of locators no mapping names any more (keeping
+    /// those found down when `keep_down`, see [`Prober::retain`]).
+    fn forget_absent_locators(&mut self, keep_down: bool) {
+        let present: HashSet<IpAddr> = self
+            .map_cache
+            .iter()
+            .flat_map(|(_, m)| m.locators.iter().map(|l| l.address))
+            .collect();
+        self.prober.retain(&present, keep_down);
+        self.echo.retain_capable(|rloc| present.contains(&rloc));
+    }
+
+    /// How many remote locators are being probed.
+    pub fn probed_locators(&self) -> usize {
+        self.prober.len()
     }
 
     /// Sends Map-Registers to every map-server now.
@@ -971,6 +986,7 @@ impl XtrSetup {
                     count: 3,
                     retry: Duration::from_secs(1),
                     rlocs: rlocs.clone(),
+                    rate_per_sec: 200,
                 },
                 nonces.fork(),
             ),

@@ -899,3 +899,82 @@ fn a_miss_flood_does_not_delay_the_refresh_of_a_mapping_in_use() {
         "the flood did exceed the rate"
     );
 }
+
+#[test]
+fn a_flush_stops_probing_the_flushed_locators() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(100, t0);
+    learn_site_b(
+        &mut xtr,
+        vec![locator("192.0.2.2", 1), locator("192.0.2.3", 2)],
+        t0,
+    );
+    xtr.handle_timeout(t0);
+    assert_eq!(probes(&mut xtr).len(), 2);
+    assert_eq!(xtr.flush_learned(), Ok(1));
+    assert_eq!(xtr.probed_locators(), 0);
+    for second in 1..=120 {
+        xtr.handle_timeout(t0 + Duration::from_secs(second));
+    }
+    assert!(
+        probes(&mut xtr).is_empty(),
+        "nothing probed after the flush"
+    );
+}
+
+#[test]
+fn rloc_probes_keep_to_their_budget() {
+    let t0 = Instant::now();
+    let mut xtr = site_a(10_000, t0);
+    // 1,000 mappings of two locators each, all learned at once: 2,000 probes due at t0.
+    for i in 0..1000u32 {
+        let eid = Ipv4Addr::from(0x0a64_0000 + (i << 8));
+        xtr.handle_miss(
+            ip("10.1.0.10"),
+            IpAddr::V4(eid),
+            t0 + Duration::from_secs(u64::from(i) / 500 * 2),
+        );
+    }
+    let requests: Vec<MapRequestRepr> = sent(&mut xtr)
+        .iter()
+        .filter_map(|t| MapRequestRepr::parse(&EcmRepr::parse(&t.payload).ok()?.message).ok())
+        .collect();
+    let now = t0 + Duration::from_secs(4);
+    for request in &requests {
+        let eid = request.records[0].eid.ip().unwrap();
+        let IpAddr::V4(v4) = eid else { unreachable!() };
+        let o = v4.octets();
+        let locators = vec![
+            locator(&format!("198.18.{}.{}", o[1], o[2]), 1),
+            locator(&format!("198.19.{}.{}", o[1], o[2]), 2),
+        ];
+        let prefix = format!("{}.{}.{}.0", o[0], o[1], o[2]);
+        xtr.handle_datagram(
+            "192.0.2.100:4342".parse().unwrap(),
+            &reply_bytes(
+                request.nonce,
+                false,
+                vec![record(&prefix, 24, 60, locators)],
+            ),
+            now,
+        );
+    }
+    let tracked = xtr.probed_locators();
+    assert!(tracked >= 1000, "{tracked} locators tracked");
+    let mut per_second = Vec::new();
+    for second in 0..15 {
+        let mut count = 0;
+        for tick in 0..10 {
+            xtr.handle_timeout(now + Duration::from_millis(second * 1000 + tick * 100));
+            count += probes(&mut xtr).len();
+        }
+        per_second.push(count);
+    }
+    println!("{tracked} locators, probes per second: {per_second:?}");
+    assert!(per_second.iter().all(|&n| n <= 200), "{per_second:?}");
+    assert!(xtr.stats().rloc_probes_deferred > 0);
+    assert!(
+        per_second.iter().sum::<usize>() >= tracked,
+        "every locator probed in time"
+    );
+}

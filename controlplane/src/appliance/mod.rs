@@ -688,6 +688,7 @@ fn control_plane(
             interval: Duration::from_secs(u64::from(timers.rloc_probe_interval_secs)),
             count: u32::from(timers.rloc_probe_count),
             retry: Duration::from_millis(u64::from(timers.rloc_probe_retry_ms)),
+            rate_per_sec: timers.rloc_probe_rate_per_sec,
             rlocs: rlocs.clone(),
         },
         nonces.fork(),
