@@ -3,14 +3,17 @@
 //! emitted), against the goal of 100k per second on one core.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use controlplane::management::{CacheListing, LISTING_PAGE};
 use controlplane::mobility::Mobility;
+use controlplane::responder::ResponderLimits;
 use controlplane::wire::address::Address;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
 use controlplane::xtr::{Xtr, XtrSetup};
+use dataplane::mapcache::{self, Mapping};
 
 const PREFIXES: u32 = 10_000;
 const REQUESTS: usize = 4096;
@@ -41,10 +44,11 @@ fn database() -> Vec<EidRecord> {
         .collect()
 }
 
+/// The machine, its answer budgets out of the way: this measures the cost of an answer.
 fn xtr(database: Vec<EidRecord>) -> Xtr {
     let now = Instant::now();
     let rlocs = vec![v4(0xc000_0201)];
-    XtrSetup {
+    let mut xtr = XtrSetup {
         database,
         rlocs,
         map_servers: vec![],
@@ -52,7 +56,13 @@ fn xtr(database: Vec<EidRecord>) -> Xtr {
         mobility: Mobility::new(false, false, vec![]),
         map_cache_limit: 2 * PREFIXES,
     }
-    .build(now)
+    .build(now);
+    xtr.responder.set_limits(ResponderLimits {
+        per_itr_rloc_per_sec: u32::MAX,
+        overall_per_sec: u32::MAX,
+        ..ResponderLimits::default()
+    });
+    xtr
 }
 
 /// Requests for random hosts of the database, direct or inside an ECM.
@@ -119,7 +129,67 @@ fn answered_per_sec(xtr: &mut Xtr, requests: &[Vec<u8>]) -> Result<f64, String> 
     Ok(rates[RUNS / 2])
 }
 
+/// The longest single page of a whole-cache listing, and the whole listing, with `entries`
+/// learned-looking /24s in the map-cache (the page is what one control-loop turn spends).
+fn listing_times(entries: u32) -> Result<(Duration, Duration, usize), String> {
+    let mut machine = XtrSetup {
+        database: vec![],
+        rlocs: vec![v4(0xc000_0201)],
+        map_servers: vec![],
+        map_resolvers: vec![],
+        mobility: Mobility::new(false, false, vec![]),
+        map_cache_limit: entries + 16,
+    }
+    .build(Instant::now());
+    for i in 0..entries {
+        let prefix =
+            ipnet::IpNet::new(v4(0x0a00_0000 + (i << 8)), 24).map_err(|e| e.to_string())?;
+        let mapping = Mapping {
+            action: mapcache::Action::Encapsulate,
+            instance_id: None,
+            map_version: 0,
+            locators: vec![mapcache::Locator {
+                address: v4(0xc612_0000 + i % 4096),
+                priority: 1,
+                weight: 100,
+                up: true,
+            }],
+        };
+        machine
+            .map_cache
+            .insert(prefix, mapping)
+            .map_err(|e| e.to_string())?;
+    }
+    let now = Instant::now();
+    let mut listing = CacheListing::default();
+    let mut out = Vec::new();
+    let (mut longest, started) = (Duration::ZERO, Instant::now());
+    loop {
+        out.clear();
+        let page = Instant::now();
+        let done = listing.next_page(&machine, now, &mut out);
+        longest = longest.max(page.elapsed());
+        if done {
+            return Ok((longest, started.elapsed(), machine.map_cache.len()));
+        }
+    }
+}
+
 pub fn run() -> Result<(), String> {
+    let mut longest_page = Duration::ZERO;
+    for entries in [100_000, 1_000_000] {
+        let (page, whole, listed) = listing_times(entries)?;
+        println!(
+            "show_cache entries {listed} longest_page_us {:.0} whole_listing_ms {:.0} ({LISTING_PAGE} entries per page, one page per control-loop turn)",
+            page.as_secs_f64() * 1e6,
+            whole.as_secs_f64() * 1e3
+        );
+        longest_page = longest_page.max(page);
+    }
+    println!(
+        "RATIO show_cache_longest_page_vs_10ms_goal {:.3}",
+        longest_page.as_secs_f64() / 0.010
+    );
     let mut machine = xtr(database());
     let direct = answered_per_sec(&mut machine, &requests(false))?;
     let ecm = answered_per_sec(&mut machine, &requests(true))?;

@@ -377,6 +377,10 @@ pub struct Timers {
     pub map_request_rate_per_sec: u32,
     /// At most one SMR per correspondent in this interval.
     pub smr_min_interval_ms: u32,
+    /// Map-Replies per second to one ITR-RLOC (a forged ITR-RLOC must not make us a reflector).
+    pub map_reply_rate_per_itr_per_sec: u32,
+    /// Map-Replies per second in total.
+    pub map_reply_rate_per_sec: u32,
     pub rloc_probe_interval_secs: u32,
     /// Unanswered probes before a locator is marked down.
     pub rloc_probe_count: u8,
@@ -403,6 +407,8 @@ impl Default for Timers {
             rloc_probe_count: 3,
             rloc_probe_retry_ms: 1000,
             rloc_probe_rate_per_sec: 200,
+            map_reply_rate_per_itr_per_sec: 20,
+            map_reply_rate_per_sec: 10_000,
             map_cache_limit: 100_000,
             negative_ttl_minutes: 15,
         }

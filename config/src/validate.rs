@@ -641,6 +641,11 @@ impl Validator {
             ("rloc_probe_count", u32::from(t.rloc_probe_count)),
             ("rloc_probe_retry_ms", t.rloc_probe_retry_ms),
             ("rloc_probe_rate_per_sec", t.rloc_probe_rate_per_sec),
+            (
+                "map_reply_rate_per_itr_per_sec",
+                t.map_reply_rate_per_itr_per_sec,
+            ),
+            ("map_reply_rate_per_sec", t.map_reply_rate_per_sec),
             ("map_cache_limit", t.map_cache_limit),
             ("negative_ttl_minutes", t.negative_ttl_minutes),
         ];

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod echo_nonce;
 pub mod learned;
 pub mod logging;
+pub mod loop_timer;
 pub mod management;
 pub mod map_server;
 pub mod map_server_runner;

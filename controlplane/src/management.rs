@@ -6,11 +6,16 @@
 //! Request: `{"version": 1, "command": "show-cache", "eid": "10.2.0.7"}`.
 //! Response: `{"version": 1, "ok": true, "result": ...}` or `{"version": 1, "ok": false,
 //! "error": "..."}`.
+//!
+//! A listing of the whole map-cache (a million entries, say) is not built at once: it is a
+//! [`CacheListing`] that writes the same response line [`LISTING_PAGE`] entries at a time, as
+//! the client reads, resuming in prefix order after the last entry written, so the control loop
+//! never stalls on it.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
-use dataplane::mapcache::{Action, Locator, Mapping};
+use dataplane::mapcache::{Action, InstalledKey, Locator, Mapping};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -107,6 +112,10 @@ pub struct ApplianceView {
     /// Each port's name and its device counters (RX/TX packets, bytes, misses, errors).
     pub ports: Value,
     pub control: Value,
+    /// How long the control loop's turns take.
+    pub control_loop: crate::loop_timer::LoopStats,
+    /// What the management and metrics servers did with their clients.
+    pub servers: Value,
     /// Per port: name and neighbour (address, MAC) pairs.
     pub neighbours: Vec<PortNeighbours>,
     pub set_log_level: fn(&str) -> Result<(), String>,
@@ -121,24 +130,78 @@ fn counter_map(counters: &[(&'static str, u64)]) -> Value {
     )
 }
 
-/// Handles one request line; always returns one response line (without the newline).
-pub fn handle(line: &str, xtr: &mut Xtr, view: &ApplianceView, now: Instant) -> String {
-    let outcome = serde_json::from_str::<Envelope>(line)
+/// Entries a [`CacheListing`] writes per page.
+pub const LISTING_PAGE: usize = 256;
+
+/// The answer to one request.
+#[derive(Debug)]
+pub enum Reply {
+    /// The whole response line, newline included.
+    Line(String),
+    /// The map-cache, to be written page by page.
+    Listing(CacheListing),
+}
+
+/// A `show-cache` of the whole map-cache being written.
+#[derive(Debug, Default)]
+pub struct CacheListing {
+    after: Option<InstalledKey>,
+    written: usize,
+}
+
+impl CacheListing {
+    /// Appends the next page of the response line to `out`; true when the line is complete.
+    pub fn next_page(&mut self, xtr: &Xtr, now: Instant, out: &mut Vec<u8>) -> bool {
+        if self.written == 0 && self.after.is_none() {
+            out.extend_from_slice(
+                format!("{{\"version\":{VERSION},\"ok\":true,\"result\":[").as_bytes(),
+            );
+        }
+        let mut page = 0;
+        for (key, mapping) in xtr.map_cache.iter_after(self.after).take(LISTING_PAGE) {
+            if self.written > 0 {
+                out.push(b',');
+            }
+            let entry = mapping_json(xtr, &key.1, mapping, now);
+            if serde_json::to_writer(&mut *out, &entry).is_err() {
+                out.extend_from_slice(b"null");
+            }
+            self.after = Some(key);
+            self.written += 1;
+            page += 1;
+        }
+        if page < LISTING_PAGE {
+            out.extend_from_slice(b"]}\n");
+            return true;
+        }
+        false
+    }
+}
+
+/// Answers one request line.
+pub fn respond(line: &str, xtr: &mut Xtr, view: &ApplianceView, now: Instant) -> Reply {
+    let request = serde_json::from_str::<Envelope>(line)
         .map_err(|e| format!("bad request: {e}"))
         .and_then(|envelope| {
-            if envelope.version != VERSION {
-                return Err(format!(
+            if envelope.version == VERSION {
+                Ok(envelope.request)
+            } else {
+                Err(format!(
                     "protocol version {} is not spoken here (this lispd speaks {VERSION})",
                     envelope.version
-                ));
+                ))
             }
-            act(envelope.request, xtr, view, now)
         });
+    let outcome = match request {
+        Ok(Request::ShowCache { eid: None, .. }) => return Reply::Listing(CacheListing::default()),
+        Ok(request) => act(request, xtr, view, now),
+        Err(error) => Err(error),
+    };
     let response = match outcome {
         Ok(result) => json!({"version": VERSION, "ok": true, "result": result}),
         Err(error) => json!({"version": VERSION, "ok": false, "error": error}),
     };
-    response.to_string()
+    Reply::Line(format!("{response}\n"))
 }
 
 fn action_name(action: Action) -> &'static str {
@@ -190,29 +253,13 @@ fn act(
     now: Instant,
 ) -> Result<Value, String> {
     match request {
-        Request::ShowCache {
-            eid: Some(eid),
-            instance_id,
-        } => {
+        Request::ShowCache { eid, instance_id } => {
+            let eid = eid.ok_or("the whole map-cache is listed page by page")?;
             let (prefix, mapping) = xtr
                 .map_cache
                 .lookup(instance_id, eid)
                 .ok_or_else(|| format!("no map-cache entry covers {eid}"))?;
             Ok(mapping_json(xtr, &prefix, &mapping, now))
-        }
-        Request::ShowCache { eid: None, .. } => {
-            let mut entries: Vec<(IpNet, Mapping)> = xtr
-                .map_cache
-                .iter()
-                .map(|(p, m)| (*p, m.clone()))
-                .collect();
-            entries.sort_by_key(|(p, _)| (p.addr().is_ipv6(), *p));
-            Ok(Value::Array(
-                entries
-                    .iter()
-                    .map(|(p, m)| mapping_json(xtr, p, m, now))
-                    .collect(),
-            ))
         }
         Request::ShowDatabase => Ok(Value::Array(
             xtr.database()
@@ -267,6 +314,8 @@ fn act(
             "cores": view.per_core.iter().map(|(lcore, counters)| (lcore.to_string(), counter_map(counters))).collect::<serde_json::Map<_, _>>(),
             "ports": view.ports,
             "control": view.control,
+            "control_loop": view.control_loop,
+            "servers": view.servers,
             "control_plane": serde_json::to_value(xtr.stats()).map_err(|e| e.to_string())?,
         })),
         Request::MapAdd {
@@ -359,6 +408,21 @@ pub fn prometheus_text(xtr: &Xtr, view: &ApplianceView) -> String {
         "counter",
         "Control-plane messages and decisions (Map-Request/Reply/Notify, SMR, CPM).",
         labelled(counters("", &xtr.stats())),
+    );
+    family(
+        "lispd_control_loop_longest_turn_microseconds",
+        "gauge",
+        "The control loop's longest turn since start, and in the last 10-20 s.",
+        vec![
+            (
+                "{window=\"start\"}".into(),
+                view.control_loop.longest_turn_us,
+            ),
+            (
+                "{window=\"recent\"}".into(),
+                view.control_loop.longest_recent_turn_us,
+            ),
+        ],
     );
     family(
         "lispd_map_cache_entries",

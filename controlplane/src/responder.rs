@@ -61,7 +61,7 @@ impl Default for ResponderLimits {
     fn default() -> Self {
         Self {
             per_itr_rloc_per_sec: 20,
-            overall_per_sec: 2000,
+            overall_per_sec: 10_000,
             max_requesters: 4096,
         }
     }
@@ -136,6 +136,13 @@ impl Responder {
         };
         responder.set_database(database);
         responder
+    }
+
+    /// Applies new limits (budgets start afresh).
+    pub fn set_limits(&mut self, limits: ResponderLimits) {
+        self.limits = limits;
+        self.per_itr_rloc = SenderLimit::new(limits.per_itr_rloc_per_sec, limits.max_requesters);
+        self.overall = Budget::new(limits.overall_per_sec);
     }
 
     /// Replaces our records (after a priority change, for instance).

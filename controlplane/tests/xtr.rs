@@ -781,7 +781,12 @@ fn a_mapping_with_twelve_locators_is_installed_and_counted_as_truncated() {
 fn the_responder_is_no_reflector() {
     let t0 = Instant::now();
     let mut xtr = site_a(100, t0);
-    let limits = controlplane::responder::ResponderLimits::default();
+    let limits = controlplane::responder::ResponderLimits {
+        per_itr_rloc_per_sec: 20,
+        overall_per_sec: 500,
+        max_requesters: 4096,
+    };
+    xtr.responder.set_limits(limits);
     // A flood of requests naming one victim as ITR-RLOC: a second's worth of answers, no more.
     let victim = "192.0.2.66";
     for nonce in 0..1000 {
@@ -800,7 +805,11 @@ fn the_responder_is_no_reflector() {
         let bytes = request_bytes(&query(u64::from(i), "10.1.0.10", &victim));
         xtr.handle_datagram("198.51.100.1:4342".parse().unwrap(), &bytes, t0);
     }
-    assert!(sent(&mut xtr).len() <= limits.overall_per_sec as usize);
+    assert_eq!(
+        sent(&mut xtr).len(),
+        (limits.overall_per_sec - limits.per_itr_rloc_per_sec) as usize,
+        "what the first victim left of the overall budget"
+    );
     // Each correspondent remembered is bounded too.
     assert!(xtr.responder.recent_correspondents(t0).len() <= limits.max_requesters);
     // A second later, a real ITR is answered again.

@@ -33,7 +33,8 @@ use dpdk_bindings::{
 use control::ControlPort;
 pub use control::ControlStats;
 
-use listeners::{ManagementSocket, MetricsListener};
+use crate::loop_timer::LoopTimer;
+use listeners::{ManagementSocket, MetricsListener, MetricsService, Response, Service};
 use outbox::Outbox;
 use udp_io::Punted;
 
@@ -41,7 +42,7 @@ use crate::clock::WallClock;
 use crate::decode::{decode, Input};
 use crate::echo_nonce::{EchoConfig, EchoNonce};
 use crate::learned::LearnedMappings;
-use crate::management::{self, ApplianceView};
+use crate::management::{self, ApplianceView, CacheListing, Reply};
 use crate::mobility::{CpmPeer, Mobility, MobilityState};
 use crate::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
 use crate::nonce::NonceSource;
@@ -411,6 +412,7 @@ pub fn run(
         tracing::warn!("DPDK telemetry command not registered: {e}");
     }
     let mut next_snapshot = start;
+    let mut loop_timer = LoopTimer::new(start);
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         if now >= next_snapshot {
@@ -471,6 +473,7 @@ pub fn run(
                 tracing::warn!("state file {}: {e}", state_path.display());
             }
         }
+        let servers = (management.stats(), metrics.stats(), loop_timer.stats());
         let view = || ApplianceView {
             counters: Counter::ALL
                 .iter()
@@ -488,6 +491,8 @@ pub fn run(
                 .collect(),
             ports: port_stats(&[(&eid_cfg.name, &eid_port), (&rloc_cfg.name, &rloc_port)]),
             control: serde_json::to_value(stats).unwrap_or_default(),
+            control_loop: servers.2,
+            servers: serde_json::json!({"management": servers.0, "metrics": servers.1}),
             neighbours: control_ports
                 .iter()
                 .map(|p| {
@@ -499,8 +504,16 @@ pub fn run(
                 .collect(),
             set_log_level,
         };
-        management.poll(&mut |line| management::handle(line, &mut xtr, &view(), now));
-        metrics.poll(&mut || management::prometheus_text(&xtr, &view()));
+        let mut metrics_service = MetricsService(|| management::prometheus_text(&xtr, &view()));
+        metrics.poll(&mut metrics_service, now);
+        management.poll(
+            &mut ManagementService {
+                xtr: &mut xtr,
+                view: &view,
+                now,
+            },
+            now,
+        );
         outbox.retry(
             &mut control_ports[1],
             &pool,
@@ -537,6 +550,7 @@ pub fn run(
                 link.echo.publish(table.clone());
             }
         }
+        loop_timer.record(now, Instant::now());
         if received == 0 {
             std::thread::sleep(Duration::from_micros(200));
         }
@@ -576,6 +590,31 @@ pub fn run(
             .collect(),
     };
     Ok(report)
+}
+
+/// The management API served from the control loop: a request is answered against the control
+/// plane and a view of the appliance built only then; a whole-cache listing continues page by
+/// page.
+struct ManagementService<'a, V: Fn() -> ApplianceView> {
+    xtr: &'a mut Xtr,
+    view: &'a V,
+    now: Instant,
+}
+
+impl<V: Fn() -> ApplianceView> Service for ManagementService<'_, V> {
+    type Stream = CacheListing;
+
+    fn answer(&mut self, request: &[u8]) -> Response<CacheListing> {
+        let line = String::from_utf8_lossy(request);
+        match management::respond(&line, self.xtr, &(self.view)(), self.now) {
+            Reply::Line(line) => Response::Bytes(line.into_bytes()),
+            Reply::Listing(listing) => Response::Stream(listing),
+        }
+    }
+
+    fn continue_stream(&mut self, listing: &mut CacheListing, out: &mut Vec<u8>) -> bool {
+        listing.next_page(self.xtr, self.now, out)
+    }
 }
 
 /// Each port's device counters by name, for management.
@@ -666,7 +705,11 @@ fn control_plane(
         database.iter().map(|m| m.record.clone()).collect(),
         rlocs.clone(),
         CORRESPONDENT_MEMORY,
-        ResponderLimits::default(),
+        ResponderLimits {
+            per_itr_rloc_per_sec: timers.map_reply_rate_per_itr_per_sec,
+            overall_per_sec: timers.map_reply_rate_per_sec,
+            ..ResponderLimits::default()
+        },
     );
     let mut mobility = Mobility::new(
         config.cpm.enabled,

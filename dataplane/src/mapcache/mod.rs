@@ -8,8 +8,9 @@ mod instances;
 pub use entry::{Action, EntryRef, EntryView, Locator, Mapping, BUCKETS, MAX_LOCATORS};
 pub use instances::{Instances, InstancesError, MAX_INSTANCES, MAX_INSTANCE_ID};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -106,6 +107,9 @@ impl From<LpmError> for MapCacheError {
     }
 }
 
+/// Where an installed entry sorts: its instance's table and its prefix.
+pub type InstalledKey = (usize, IpNet);
+
 /// The control core's side: installs, replaces and removes mappings, then publishes.
 #[derive(Debug)]
 pub struct MapCacheWriter {
@@ -113,8 +117,9 @@ pub struct MapCacheWriter {
     v6: LpmWriter,
     entries: EntryWriter,
     instances: Instances,
-    /// By (instance table, prefix): the entry index and the mapping.
-    installed: HashMap<(usize, IpNet), (u32, Mapping)>,
+    /// By (instance table, prefix), in order so listings can be paged: the entry index and the
+    /// mapping.
+    installed: BTreeMap<InstalledKey, (u32, Mapping)>,
     /// Prefixes with identical mappings share one entry (a site's prefixes, negative entries):
     /// entry index and how many prefixes use it.
     shared_entries: HashMap<Mapping, (u32, usize)>,
@@ -132,7 +137,7 @@ impl MapCacheWriter {
             v6: LpmWriter::new(128, tables, 64 * n + (1 << 16), qsbr.clone()),
             entries: EntryWriter::new(max_entries, qsbr.clone()),
             instances,
-            installed: HashMap::new(),
+            installed: BTreeMap::new(),
             shared_entries: HashMap::new(),
             qsbr,
         }
@@ -170,6 +175,18 @@ impl MapCacheWriter {
     /// Every installed prefix and mapping (the mapping carries its instance-id).
     pub fn iter(&self) -> impl Iterator<Item = (&IpNet, &Mapping)> {
         self.installed.iter().map(|((_, p), (_, m))| (p, m))
+    }
+
+    /// Installed entries in order (by instance table, then prefix, IPv4 first), starting after
+    /// `after`: a listing resumes there however the map-cache changed meanwhile.
+    pub fn iter_after(
+        &self,
+        after: Option<InstalledKey>,
+    ) -> impl Iterator<Item = (InstalledKey, &Mapping)> {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.installed
+            .range((start, Bound::Unbounded))
+            .map(|(key, (_, mapping))| (*key, mapping))
     }
 
     fn lpm(&mut self, v6: bool) -> &mut LpmWriter {
