@@ -17,6 +17,7 @@ pub mod nonce;
 pub mod prefix_map;
 pub mod probing;
 pub mod rate_limit;
+pub mod reassembly;
 pub mod registration;
 pub mod report;
 pub mod resolution;

@@ -777,6 +777,22 @@ fn frames_are_classified() {
         classify(&ethernet(0x0800, &control), &b.local).0,
         Class::LispControl
     );
+    // Fragments of a datagram to our RLOC (first and later): to the control core to reassemble.
+    let mut first = control.clone();
+    first[6] = 0x20; // MF
+    let mut later = control.clone();
+    later[6..8].copy_from_slice(&0x00b9u16.to_be_bytes()); // offset 185 * 8
+    for fragment in [&first, &later] {
+        assert_eq!(
+            classify(&ethernet(0x0800, fragment), &b.local).0,
+            Class::FragmentToUs
+        );
+        assert_eq!(
+            classify(&ethernet(0x0800, fragment), &a.local).0,
+            Class::Ip,
+            "a fragment for someone else is traffic"
+        );
+    }
     assert_eq!(
         classify(&ethernet(0x0806, &[0; 28]), &b.local).0,
         Class::Arp

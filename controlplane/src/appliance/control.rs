@@ -15,6 +15,7 @@ use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV6, HE
 use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
 
 use crate::neighbour_resolution::{Learned, NeighbourResolution, NeighbourStats};
+use crate::reassembly::ReassemblyStats;
 use dataplane::mailbox::Publisher;
 use dataplane::pipeline::{Neighbours, WantedNeighbours};
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
@@ -116,9 +117,14 @@ pub struct ControlStats {
     pub control_messages_sent: u64,
     pub control_messages_unsent: u64,
     pub other: u64,
+    /// Reassembled datagrams that were not LISP control messages.
+    pub reassembled_not_control: u64,
     /// The resolution machine's counters, copied in each turn.
     #[serde(flatten)]
     pub neighbours: NeighbourStats,
+    /// Fragment reassembly's counters, copied in each turn.
+    #[serde(flatten)]
+    pub reassembly: ReassemblyStats,
 }
 
 /// Handles one punted frame; replies go out on the control core's TX queue of the port.

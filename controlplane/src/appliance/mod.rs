@@ -47,6 +47,7 @@ use crate::mobility::{CpmPeer, Mobility, MobilityState};
 use crate::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
 use crate::nonce::NonceSource;
 use crate::probing::{ProbeConfig, Prober};
+use crate::reassembly::Reassembly;
 use crate::registration::{MapServer, Registration, Timers};
 use crate::report::counters;
 use crate::resolution::{Resolver, ResolverConfig};
@@ -54,6 +55,7 @@ use crate::responder::{Responder, ResponderLimits};
 use crate::state_file;
 use crate::wire::registration::XtrIdentity;
 use crate::xtr::{Xtr, XtrParts, XtrStats};
+use dataplane::wire::ipv4::PROTOCOL_UDP;
 
 /// Why the appliance could not start or run.
 #[derive(Debug)]
@@ -413,6 +415,7 @@ pub fn run(
     }
     let mut next_snapshot = start;
     let mut loop_timer = LoopTimer::new(start);
+    let mut reassembly = Reassembly::default();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         if now >= next_snapshot {
@@ -425,6 +428,9 @@ pub fn run(
         }
         if xtr.poll_timeout().is_some_and(|due| now >= due) {
             xtr.handle_timeout(now);
+        }
+        if reassembly.poll_timeout().is_some_and(|due| now >= due) {
+            reassembly.handle_timeout(now);
         }
         let mut received = 0;
         for link in &mut links {
@@ -445,6 +451,17 @@ pub fn run(
                         xtr.handle_miss(source, destination, now)
                     }
                     Punted::Miss { .. } => stats.other += 1,
+                    Punted::Fragment(fragment) => {
+                        let Some((key, datagram)) = reassembly.add(fragment, now) else {
+                            continue;
+                        };
+                        match udp_io::control_message(key.source, &datagram) {
+                            Some((from, message)) if key.protocol == PROTOCOL_UDP => {
+                                xtr.handle_datagram(from, message, now)
+                            }
+                            _ => stats.reassembled_not_control += 1,
+                        }
+                    }
                     Punted::Other => control::handle(
                         mbuf,
                         &mut control_ports,
@@ -456,6 +473,7 @@ pub fn run(
                 }
             }
         }
+        stats.reassembly = reassembly.stats();
         for locator in xtr.take_new_locators() {
             control_ports[1].want(locator, false, &mut resolution, now);
         }

@@ -67,7 +67,7 @@ impl EcmRepr {
             6 => {
                 let ip = Ipv6Packet::new_checked(inner)?;
                 let upper = ip.upper_layer()?;
-                if upper.protocol != PROTOCOL_UDP || upper.later_fragment {
+                if upper.protocol != PROTOCOL_UDP || upper.later_fragment() {
                     return Err(WireError::Malformed {
                         field: "ECM inner protocol",
                         reason: "not UDP",

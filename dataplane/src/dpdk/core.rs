@@ -186,7 +186,11 @@ impl DataCore {
                     PacketBuffer::trim_front(&mut mbuf, l3);
                     let _ = itr.push(mbuf);
                 }
-                Class::Arp | Class::NeighbourDiscovery | Class::LispControl | Class::LispData => {
+                Class::Arp
+                | Class::NeighbourDiscovery
+                | Class::LispControl
+                | Class::LispData
+                | Class::FragmentToUs => {
                     self.counters.bump(Counter::PuntControl);
                     let _ = punt.push(mbuf);
                 }
@@ -312,7 +316,10 @@ impl DataCore {
                         self.forward(mbuf, destination, Side::Eid, &mut to_eid);
                     }
                 }
-                Class::Arp | Class::NeighbourDiscovery | Class::LispControl => {
+                Class::Arp
+                | Class::NeighbourDiscovery
+                | Class::LispControl
+                | Class::FragmentToUs => {
                     self.counters.bump(Counter::PuntControl);
                     let _ = punt.push(mbuf);
                 }

@@ -21,6 +21,9 @@ pub enum Class {
     LispControl,
     /// LISP data (UDP 4341) for one of our RLOCs: decapsulate.
     LispData,
+    /// A fragment of a UDP datagram for one of our addresses: to the control core, which
+    /// reassembles control messages (large SMRs and Map-Replies).
+    FragmentToUs,
     /// Other IP traffic: encapsulate (ITR) when it arrives on an EID-side port.
     Ip,
     /// Anything else: drop.
@@ -59,10 +62,18 @@ fn ipv4(packet: &[u8], local: &LocalRlocs) -> Class {
     let Ok(ip) = Ipv4Packet::new_checked(packet) else {
         return Class::Other;
     };
-    if ip.protocol() == PROTOCOL_UDP && ip.fragment_offset() == 0 {
-        return udp_class(IpAddr::V4(ip.dst_addr()), ip.payload(), local);
+    let destination = IpAddr::V4(ip.dst_addr());
+    if ip.protocol() != PROTOCOL_UDP {
+        return Class::Ip;
     }
-    Class::Ip
+    if ip.more_fragments() || ip.fragment_offset() != 0 {
+        return if local.is_ours(destination) {
+            Class::FragmentToUs
+        } else {
+            Class::Ip
+        };
+    }
+    udp_class(destination, ip.payload(), local)
 }
 
 fn ipv6(packet: &[u8], local: &LocalRlocs) -> Class {
@@ -76,7 +87,13 @@ fn ipv6(packet: &[u8], local: &LocalRlocs) -> Class {
     let transport = &packet[upper.offset.min(end)..end];
     match upper.protocol {
         NEXT_ICMPV6 if matches!(transport.first(), Some(133..=137)) => Class::NeighbourDiscovery,
-        PROTOCOL_UDP if !upper.later_fragment => {
+        PROTOCOL_UDP
+            if upper.fragment.is_some_and(|f| f.more || f.offset != 0)
+                && local.is_ours(IpAddr::V6(ip.dst_addr())) =>
+        {
+            Class::FragmentToUs
+        }
+        PROTOCOL_UDP if !upper.later_fragment() => {
             udp_class(IpAddr::V6(ip.dst_addr()), transport, local)
         }
         _ => Class::Ip,

@@ -55,7 +55,7 @@ fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(IpAddr, usize, usize)
         Some(6) => {
             let ip = Ipv6Packet::new_checked(data).map_err(|_| Counter::DropMalformed)?;
             let upper = ip.upper_layer().map_err(|_| Counter::DropMalformed)?;
-            if upper.protocol != PROTOCOL_UDP || upper.later_fragment {
+            if upper.protocol != PROTOCOL_UDP || upper.later_fragment() {
                 return Err(Counter::DropNotLispData);
             }
             (

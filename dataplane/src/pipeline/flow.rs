@@ -116,7 +116,7 @@ fn inspect_with(packet: &[u8], hashed: bool) -> WireResult<InnerPacket> {
             let ip = Ipv6Packet::new_checked(packet)?;
             let upper = ip.upper_layer()?;
             let end = IPV6_HEADER_LEN + usize::from(ip.payload_len());
-            let transport = if upper.later_fragment {
+            let transport = if upper.later_fragment() {
                 &[][..]
             } else {
                 &packet[upper.offset..end]

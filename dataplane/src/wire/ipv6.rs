@@ -27,8 +27,29 @@ pub struct UpperLayer {
     pub protocol: u8,
     /// Offset from the start of the IPv6 header.
     pub offset: usize,
-    /// True for a non-first fragment: there is no upper-layer header in this packet.
-    pub later_fragment: bool,
+    /// The fragment header, when the packet is a fragment.
+    pub fragment: Option<Ipv6Fragment>,
+}
+
+impl UpperLayer {
+    /// A non-first fragment: there is no upper-layer header in this packet.
+    #[inline]
+    pub fn later_fragment(&self) -> bool {
+        self.fragment.is_some_and(|f| f.offset != 0)
+    }
+}
+
+/// What a fragment header says (RFC 8200 section 4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Fragment {
+    /// Where this fragment's data goes in the reassembled payload, in bytes.
+    pub offset: usize,
+    pub more: bool,
+    pub ident: u32,
+    /// Where the fragment's data starts, from the start of the IPv6 header.
+    pub data_offset: usize,
+    /// The first header of the fragmentable part.
+    pub next_header: u8,
 }
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
@@ -107,6 +128,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         let b = &self.b()[..end];
         let mut protocol = self.next_header();
         let mut offset = HEADER_LEN;
+        let mut fragment = None;
         for _ in 0..MAX_EXTENSION_HEADERS {
             let len = match protocol {
                 NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTS => {
@@ -119,20 +141,34 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
                 }
                 NEXT_FRAGMENT => {
                     need(b, offset + 8, "IPv6 fragment header")?;
-                    if be16(b, offset + 2) & 0xfff8 != 0 {
+                    let word = be16(b, offset + 2);
+                    let this = Ipv6Fragment {
+                        offset: usize::from(word & 0xfff8),
+                        more: word & 1 != 0,
+                        ident: u32::from_be_bytes([
+                            b[offset + 4],
+                            b[offset + 5],
+                            b[offset + 6],
+                            b[offset + 7],
+                        ]),
+                        data_offset: offset + 8,
+                        next_header: b[offset],
+                    };
+                    if this.offset != 0 {
                         return Ok(UpperLayer {
                             protocol: b[offset],
                             offset: offset + 8,
-                            later_fragment: true,
+                            fragment: Some(this),
                         });
                     }
+                    fragment = Some(this);
                     8
                 }
                 _ => {
                     return Ok(UpperLayer {
                         protocol,
                         offset,
-                        later_fragment: false,
+                        fragment,
                     })
                 }
             };
@@ -259,7 +295,7 @@ mod tests {
             UpperLayer {
                 protocol: 17,
                 offset: 40,
-                later_fragment: false
+                fragment: None
             }
         );
     }
@@ -277,13 +313,17 @@ mod tests {
             .expect("valid")
             .upper_layer()
             .expect("walk");
+        assert_eq!((up.protocol, up.offset), (17, 40 + 32));
         assert_eq!(
-            up,
-            UpperLayer {
-                protocol: 17,
-                offset: 40 + 32,
-                later_fragment: false
-            }
+            up.fragment,
+            Some(Ipv6Fragment {
+                offset: 0,
+                more: false,
+                ident: 1,
+                data_offset: 40 + 32,
+                next_header: 17
+            }),
+            "an atomic fragment (offset 0, no more)"
         );
     }
 
@@ -294,7 +334,11 @@ mod tests {
             .expect("valid")
             .upper_layer()
             .expect("walk");
-        assert!(up.later_fragment);
+        assert!(up.later_fragment());
+        assert_eq!(
+            up.fragment.map(|f| (f.offset, f.more, f.ident)),
+            Some((8, false, 1))
+        );
 
         let truncated = packet(NEXT_HOP_BY_HOP, &[17, 5, 0, 0]);
         assert!(Ipv6Packet::new_checked(&truncated[..])
