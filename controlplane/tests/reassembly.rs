@@ -98,7 +98,7 @@ fn an_smr_in_two_fragments_is_whole_again() {
 
 #[test]
 fn overlapping_fragments_discard_the_datagram() {
-    let payload = vec![7u8; 64];
+    let payload = [7u8; 64];
     let mut r = Reassembly::default();
     let now = Instant::now();
     assert_eq!(add(&mut r, 1, (0, true, &payload[..32]), now), None);
