@@ -260,6 +260,64 @@ fn send_fragmented_smr() {
     std::thread::sleep(Duration::from_millis(500));
 }
 
+/// Issue 20, item 2: 10k LISP packets to random on-link inner IPv6 destinations and 10k
+/// Map-Requests naming random on-link ITR-RLOCs, as fast as the remote can send them.
+fn neighbour_flood() {
+    let data = UdpSocket::bind("192.0.2.2:4341").unwrap();
+    let control = UdpSocket::bind("192.0.2.2:0").unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..10_000u32 {
+        let low = next();
+        let inner = IpAddr::from([
+            0x20,
+            0x01,
+            0x0d,
+            0xb8,
+            0,
+            0x0a,
+            0,
+            0,
+            (low >> 56) as u8,
+            (low >> 48) as u8,
+            (low >> 40) as u8,
+            (low >> 32) as u8,
+            (low >> 24) as u8,
+            (low >> 16) as u8,
+            (low >> 8) as u8,
+            low as u8,
+        ]);
+        let mut packet = vec![0x80, 0, 0, 1, 0, 0, 0, 0];
+        packet.extend_from_slice(
+            &datagram::build(
+                SocketAddr::new("2001:db8:b::20".parse().unwrap(), 7000),
+                SocketAddr::new(inner, 7001),
+                b"flood",
+            )
+            .unwrap(),
+        );
+        let _ = data.send_to(&packet, "192.0.2.1:4341");
+        let itr_rloc = IpAddr::from([192, 0, 2, 3 + (next() % 250) as u8]);
+        let request = MapRequestRepr::query(
+            u64::from(i),
+            Address::from(IpAddr::from([10, 2, 0, 20])),
+            vec![Address::from(itr_rloc)],
+            vec![RequestRecord {
+                mask_len: 32,
+                eid: Address::from(IpAddr::from([10, 1, 0, 10])),
+            }],
+        );
+        let mut bytes = Vec::new();
+        request.emit(&mut bytes).unwrap();
+        let _ = control.send_to(&bytes, "192.0.2.1:4342");
+    }
+}
+
 #[test]
 fn lispd_encapsulates_and_decapsulates_between_namespaces() {
     forward_between_namespaces(1);
@@ -388,8 +446,14 @@ address = "2001:db8:ff::2"
     in_namespace(&remote, send_fragmented_smr)
         .join()
         .expect("SMR sent");
+    let flood_started = Instant::now();
+    in_namespace(&remote, neighbour_flood)
+        .join()
+        .expect("flood sent");
+    std::thread::sleep(Duration::from_secs(2));
 
     let output = lispd.stop();
+    let flood_seconds = flood_started.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "lispd exit: {stdout}\n{stderr}");
@@ -420,6 +484,26 @@ address = "2001:db8:ff::2"
             "the SMR sent in two fragments was reassembled and processed: {stdout}"
         );
     }
+    let count = |name: &str| {
+        stdout
+            .split(&format!(" {name} "))
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let solicitations = count("resolutions_sent");
+    println!(
+        "neighbour flood: {solicitations} solicitations in {flood_seconds:.1} s, \
+         {} wants refused (table full), {} Map-Requests answered, {} rate-limited",
+        count("neighbour_wants_refused_full"),
+        count("map_requests_answered"),
+        count("map_requests_rate_limited"),
+    );
+    assert!(
+        solicitations <= 200.0 * (flood_seconds + 1.0) + 10.0,
+        "solicitations keep to their budget: {stdout}"
+    );
     let learned = stdout
         .split("neighbours_learned ")
         .nth(1)

@@ -17,7 +17,9 @@ use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::cpm::{CpmRepr, CpmRoles};
 use tests::netns::enter_namespace;
-use tests::topology::{Topology, HYPERVISOR, HYPERVISOR_KEY, SITE_A, SITE_B, VM};
+use tests::topology::{
+    Topology, HYPERVISOR, HYPERVISOR_KEY, SECOND_XTR_B_EID_ADDRESS6, SITE_A, SITE_B, VM,
+};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -304,6 +306,35 @@ fn management_and_metrics(topology: &Topology) {
     );
 }
 
+/// xTR B2 has no IPv6 RLOC. Host B sends to site A's IPv6-over-IPv4 EID through it: B2 must
+/// resolve an IPv6 EID with an IPv4-only underlay (the ECM's inner header goes from the source
+/// EID, as deployed ITRs send it) and encapsulate IPv6 in IPv4. The reply comes back through xTR B.
+fn ipv6_eid_over_an_ipv4_only_xtr(topology: &Topology) {
+    let host = &topology.hosts[1];
+    let to = SITE_A.host6_over4;
+    host.ip(&[
+        "-6",
+        "route",
+        "add",
+        &format!("{to}/128"),
+        "via",
+        SECOND_XTR_B_EID_ADDRESS6,
+        "src",
+        SITE_B.host6_over4,
+    ])
+    .expect("host route through B2");
+    reach(topology, 1, to);
+    let cache = topology
+        .lispctl(2, &["map", "get", to])
+        .expect("B2's map-cache");
+    assert!(
+        cache.contains(SITE_A.eid6_over4) && cache.contains(SITE_A.rloc4),
+        "B2 resolved the IPv6 EID over IPv4: {cache}"
+    );
+    host.ip(&["-6", "route", "del", &format!("{to}/128")])
+        .expect("route removed");
+}
+
 /// Site B is multihomed: its IPv4 EIDs prefer RLOC 192.0.2.3 (xTR B2). B2's RLOC link goes
 /// down in its namespace: xTR A's probes go unanswered, the locator goes down, traffic moves to
 /// 192.0.2.2 within the probe budget (5 s interval + 3 × 1 s); the link comes back, so does the
@@ -378,6 +409,7 @@ fn two_lisp_sites_end_to_end() {
 
     management_and_metrics(&topology);
     rloc_failover(&topology);
+    ipv6_eid_over_an_ipv4_only_xtr(&topology);
     // Three xTRs share two CPUs: B2 has shown what it had to; the rest runs with two, once
     // probing has moved site B's traffic off B2's RLOC again.
     topology.process("lispd-b2").expect("B2").stop();

@@ -166,7 +166,7 @@ pub fn neighbours_table(result: &Value) -> String {
 }
 
 /// Non-zero counters of each group: the data cores' totals, each port, each data core, the
-/// control core and the control plane.
+/// control core, the control plane, the control loop and the management/metrics servers.
 pub fn stats_table(result: &Value) -> String {
     let mut groups: Vec<(String, &Value)> = vec![("data".into(), &result["data"])];
     for (kind, prefix) in [("ports", "port "), ("cores", "core ")] {
@@ -180,6 +180,14 @@ pub fn stats_table(result: &Value) -> String {
     }
     groups.push(("control".into(), &result["control"]));
     groups.push(("control_plane".into(), &result["control_plane"]));
+    groups.push(("control_loop".into(), &result["control_loop"]));
+    if let Some(servers) = result["servers"].as_object() {
+        groups.extend(
+            servers
+                .iter()
+                .map(|(name, v)| (format!("server {name}"), v)),
+        );
+    }
     let mut rows = Vec::new();
     for (group, counters) in groups {
         if let Some(counters) = counters.as_object() {
