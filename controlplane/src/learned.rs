@@ -3,8 +3,13 @@
 //! replaced or expired. When the map-cache is full, the learned entry nearest to its expiry makes
 //! room: the data cores keep no per-entry hit record, so that is the cheapest honest
 //! approximation of least-recently-used available to the control core.
+//!
+//! Expiry times are kept in a heap beside the map (an entry refreshed or removed leaves a stale
+//! item that is skipped when it comes up), so the next expiry, an expiry and an eviction cost a
+//! logarithm, not a scan of a million entries on every turn of the control loop.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use dataplane::mapcache::{MapCacheError, MapCacheWriter};
@@ -35,6 +40,7 @@ pub fn cache_key(instance_id: Option<u32>, prefix: &IpNet) -> CacheKey {
 #[derive(Debug)]
 pub struct LearnedMappings {
     expiry: HashMap<CacheKey, Instant>,
+    due: BinaryHeap<Reverse<(Instant, CacheKey)>>,
     limit: usize,
 }
 
@@ -43,6 +49,7 @@ impl LearnedMappings {
     pub fn new(limit: usize) -> Self {
         Self {
             expiry: HashMap::new(),
+            due: BinaryHeap::new(),
             limit,
         }
     }
@@ -68,15 +75,30 @@ impl LearnedMappings {
         cache.insert(key.1, install.mapping)?;
         let expires = now + Duration::from_secs(60 * u64::from(install.ttl_minutes));
         self.expiry.insert(key, expires);
+        self.due.push(Reverse((expires, key)));
+        self.compact();
         Ok(Installed::Cached(expires))
     }
 
     fn evict_one(&mut self, cache: &mut MapCacheWriter) -> Result<(), MapCacheError> {
-        let Some((&victim, _)) = self.expiry.iter().min_by_key(|(_, at)| **at) else {
-            return Ok(());
-        };
-        self.expiry.remove(&victim);
-        cache.remove(victim.0, &victim.1).map(drop)
+        while let Some(Reverse((at, key))) = self.due.pop() {
+            if self.expiry.get(&key) == Some(&at) {
+                self.expiry.remove(&key);
+                return cache.remove(key.0, &key.1).map(drop);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops stale heap items once they outnumber live ones (refreshes leave one each).
+    fn compact(&mut self) {
+        if self.due.len() > 2 * self.expiry.len() + 64 {
+            self.due = self
+                .expiry
+                .iter()
+                .map(|(key, at)| Reverse((*at, *key)))
+                .collect();
+        }
     }
 
     /// Removes every entry whose TTL ran out; returns the keys removed.
@@ -85,21 +107,24 @@ impl LearnedMappings {
         cache: &mut MapCacheWriter,
         now: Instant,
     ) -> Result<Vec<CacheKey>, MapCacheError> {
-        let due: Vec<CacheKey> = self
-            .expiry
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(key, _)| *key)
-            .collect();
-        for key in &due {
-            self.expiry.remove(key);
-            cache.remove(key.0, &key.1)?;
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, key))) = self.due.peek() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            if self.expiry.get(&key) == Some(&at) {
+                self.expiry.remove(&key);
+                cache.remove(key.0, &key.1)?;
+                due.push(key);
+            }
         }
         Ok(due)
     }
 
     /// Removes every learned entry; returns how many.
     pub fn flush(&mut self, cache: &mut MapCacheWriter) -> Result<usize, MapCacheError> {
+        self.due.clear();
         let all: Vec<CacheKey> = self.expiry.drain().map(|(key, _)| key).collect();
         for key in &all {
             cache.remove(key.0, &key.1)?;
@@ -112,9 +137,9 @@ impl LearnedMappings {
         self.expiry.remove(&cache_key(instance_id, prefix));
     }
 
-    /// When [`expire`](Self::expire) next has work.
+    /// When [`expire`](Self::expire) next has work (possibly only a stale item to skip).
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.expiry.values().min().copied()
+        self.due.peek().map(|Reverse((at, _))| *at)
     }
 
     /// When the learned entry for exactly `prefix` in `instance_id` expires.

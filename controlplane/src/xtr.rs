@@ -754,10 +754,12 @@ impl Xtr {
                 .learned
                 .expire(&mut self.map_cache, now)
                 .unwrap_or_default();
-            self.stats.mappings_expired += expired.len() as u64;
-            self.remember_expired(&expired, now);
-            self.map_cache.publish();
-            self.forget_absent_locators(true);
+            if !expired.is_empty() {
+                self.stats.mappings_expired += expired.len() as u64;
+                self.remember_expired(&expired, now);
+                self.map_cache.publish();
+                self.forget_absent_locators(true);
+            }
         }
         if self.echo.poll_timeout().is_some_and(|t| t <= now) {
             self.echo.handle_timeout(now);
