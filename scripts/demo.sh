@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --locked -p controlplane -p tests --bins
+cargo build --release --locked -p controlplane -p lispd -p tests --bins
 exec target/release/lisp-demo "$@"

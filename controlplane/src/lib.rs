@@ -1,7 +1,6 @@
 //! The LISP control plane: message views and representations, HMAC authentication, and I/O-free
 //! state machines (registration, resolution, responder, SMR, probing, mobility) with explicit time.
 
-pub mod appliance;
 pub mod clock;
 pub mod decode;
 pub mod echo_nonce;

@@ -144,7 +144,7 @@ fn lispd_binary() -> Result<PathBuf, String> {
         .with_file_name("lispd");
     if let Ok(cargo) = std::env::var("CARGO") {
         let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "controlplane", "--bin", "lispd"])
+            .args(["build", "--release", "-p", "lispd", "--bin", "lispd"])
             .status()
             .map_err(|e| format!("cannot build lispd: {e}"))?;
         if !status.success() {
@@ -155,7 +155,7 @@ fn lispd_binary() -> Result<PathBuf, String> {
         Ok(binary)
     } else {
         Err(format!(
-            "{} is missing: cargo build --release -p controlplane --bin lispd",
+            "{} is missing: cargo build --release -p lispd --bin lispd",
             binary.display()
         ))
     }

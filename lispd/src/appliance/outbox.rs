@@ -11,8 +11,8 @@ use dpdk_bindings::Mempool;
 
 use super::control::{self, ControlPort, ControlStats};
 use super::udp_io;
-use crate::neighbour_resolution::NeighbourResolution;
-use crate::registration::Transmit;
+use controlplane::neighbour_resolution::NeighbourResolution;
+use controlplane::registration::Transmit;
 
 /// How long and how many datagrams may wait for a neighbour.
 const WAIT: Duration = Duration::from_secs(3);

@@ -14,8 +14,8 @@ use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
 use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN};
 use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
 
-use crate::neighbour_resolution::{Learned, NeighbourResolution, NeighbourStats};
-use crate::reassembly::ReassemblyStats;
+use controlplane::neighbour_resolution::{Learned, NeighbourResolution, NeighbourStats};
+use controlplane::reassembly::ReassemblyStats;
 use dataplane::mailbox::Publisher;
 use dataplane::pipeline::{Neighbours, WantedNeighbours};
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};

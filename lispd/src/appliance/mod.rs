@@ -33,28 +33,28 @@ use dpdk_bindings::{
 use control::ControlPort;
 pub use control::ControlStats;
 
-use crate::loop_timer::LoopTimer;
+use controlplane::loop_timer::LoopTimer;
 use listeners::{ManagementSocket, MetricsListener, MetricsService, Response, Service};
 use outbox::Outbox;
 use udp_io::Punted;
 
-use crate::clock::WallClock;
-use crate::decode::{decode, Input};
-use crate::echo_nonce::{EchoConfig, EchoNonce};
-use crate::learned::LearnedMappings;
-use crate::management::{self, ApplianceView, CacheListing, Reply};
-use crate::mobility::{CpmPeer, Mobility, MobilityState};
-use crate::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
-use crate::nonce::NonceSource;
-use crate::probing::{ProbeConfig, Prober};
-use crate::reassembly::Reassembly;
-use crate::registration::{MapServer, Registration, Timers};
-use crate::report::counters;
-use crate::resolution::{Resolver, ResolverConfig};
-use crate::responder::{Responder, ResponderLimits};
-use crate::state_file;
-use crate::wire::registration::XtrIdentity;
-use crate::xtr::{Xtr, XtrParts, XtrStats};
+use controlplane::clock::WallClock;
+use controlplane::decode::{decode, Input};
+use controlplane::echo_nonce::{EchoConfig, EchoNonce};
+use controlplane::learned::LearnedMappings;
+use controlplane::management::{self, ApplianceView, CacheListing, Reply};
+use controlplane::mobility::{CpmPeer, Mobility, MobilityState};
+use controlplane::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
+use controlplane::nonce::NonceSource;
+use controlplane::probing::{ProbeConfig, Prober};
+use controlplane::reassembly::Reassembly;
+use controlplane::registration::{MapServer, Registration, Timers};
+use controlplane::report::counters;
+use controlplane::resolution::{Resolver, ResolverConfig};
+use controlplane::responder::{Responder, ResponderLimits};
+use controlplane::state_file;
+use controlplane::wire::registration::XtrIdentity;
+use controlplane::xtr::{Xtr, XtrParts, XtrStats};
 use dataplane::wire::ipv4::PROTOCOL_UDP;
 
 /// Why the appliance could not start or run.
@@ -81,7 +81,7 @@ pub struct Report {
     pub control: ControlStats,
     pub xtr: XtrStats,
     /// Each map-server and where registration with it stands.
-    pub registration: Vec<(SocketAddr, crate::registration::State)>,
+    pub registration: Vec<(SocketAddr, controlplane::registration::State)>,
 }
 
 /// One data core's work over the run.

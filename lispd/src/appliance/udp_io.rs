@@ -12,7 +12,7 @@ use dataplane::wire::lisp::CONTROL_PORT;
 use dataplane::wire::udp::UdpPacket;
 use dpdk_bindings::{Mbuf, Mempool};
 
-use crate::reassembly::{DatagramKey, Fragment};
+use controlplane::reassembly::{DatagramKey, Fragment};
 
 /// A frame carrying `payload` from `source`:4342 to `destination`, or `None` when the families
 /// differ or the pool or mbuf has no room.

@@ -74,7 +74,7 @@ fn run(file: &std::path::Path) -> ExitCode {
         file.display()
     );
     controlplane::logging::init(config.management.log_level.as_str());
-    match controlplane::appliance::run(&config, stop, controlplane::logging::set_level) {
+    match lispd::appliance::run(&config, stop, controlplane::logging::set_level) {
         Ok(report) => {
             println!("lispd: stopped");
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {

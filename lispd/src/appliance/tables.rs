@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 
 use config::{Config, MapAction, Port, PortRole};
 
-use crate::registration::MapServer;
-use crate::wire::address::Address;
-use crate::wire::record::{self, EidRecord, LocatorRecord};
-use crate::xtr::LocalMapping;
+use controlplane::registration::MapServer;
+use controlplane::wire::address::Address;
+use controlplane::wire::record::{self, EidRecord, LocatorRecord};
+use controlplane::xtr::LocalMapping;
 use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
