@@ -24,3 +24,14 @@ pub mod responder;
 pub mod state_file;
 pub mod wire;
 pub mod xtr;
+
+use std::net::SocketAddr;
+
+/// A datagram a machine wants sent: the runner takes it from `poll_transmit` and sends it from
+/// our address of the destination's family. Dropping one silently loses a message.
+#[must_use = "a datagram to send; dropping it loses the message"]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: SocketAddr,
+    pub payload: Vec<u8>,
+}

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::nonce::NonceSource;
 use crate::rate_limit::Budget;
-use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::map_request::MapRequestRepr;
+use crate::Transmit;
 
 /// Settings of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,10 +16,12 @@ use crate::wire::record::EidRecord;
 use crate::wire::registration::{
     Authenticated, MapNotifyRepr, MapRegisterRepr, RegistrationPacket, XtrIdentity,
 };
+use crate::Transmit;
 
-/// One map-server and how to talk to it.
+/// A map-server we register with, and how to talk to it (the map-server itself is
+/// [`crate::map_server::MapServer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MapServer {
+pub struct MapServerPeer {
     pub address: SocketAddr,
     pub key: Vec<u8>,
     pub key_id: u8,
@@ -47,13 +49,6 @@ impl Default for Timers {
             retry: Duration::from_secs(1),
         }
     }
-}
-
-/// A datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub destination: SocketAddr,
-    pub payload: Vec<u8>,
 }
 
 /// Where registration with one server stands (for management).
@@ -89,7 +84,7 @@ pub enum Refused {
 
 #[derive(Debug)]
 struct Server {
-    config: MapServer,
+    config: MapServerPeer,
     state: State,
     next_register: Instant,
     outstanding: Option<(u64, Instant)>,
@@ -123,7 +118,7 @@ impl Registration {
     /// Unix time from `clock` (see [`NonceSource::timestamped`]) so that map-servers can refuse
     /// replays for good.
     pub fn new(
-        servers: Vec<MapServer>,
+        servers: Vec<MapServerPeer>,
         records: Vec<EidRecord>,
         xtr: Option<XtrIdentity>,
         timers: Timers,

@@ -21,12 +21,12 @@ use ipnet::IpNet;
 
 use crate::nonce::NonceSource;
 use crate::rate_limit::Budget;
-use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::ecm::EcmRepr;
 use crate::wire::map_reply::MapReplyRepr;
 use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::{self, EidRecord, RequestRecord};
+use crate::Transmit;
 
 /// Settings of the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]

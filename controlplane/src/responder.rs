@@ -19,12 +19,12 @@ use ipnet::IpNet;
 
 use crate::prefix_map::PrefixMap;
 use crate::rate_limit::{Budget, SenderLimit};
-use crate::registration::Transmit;
 use crate::wire::ecm::EcmRepr;
 use crate::wire::map_reply::MapReplyRepr;
 use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::EidRecord;
 use crate::wire::MessageType;
+use crate::Transmit;
 
 /// Why a Map-Request got no answer (counted; nothing changes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use crate::nonce::NonceSource;
 use crate::prefix_map::PrefixMap;
 use crate::probing::Prober;
 use crate::rate_limit::SenderLimit;
-use crate::registration::{Notified, Registration, State, Transmit};
+use crate::registration::{Notified, Registration, State};
 use crate::resolution::{mapping_of, Install, RequestKind, Resolver};
 use crate::responder::{Received, RequestRefused, Responder, ResponderLimits};
 use crate::wire::address::Address;
@@ -32,6 +32,7 @@ use crate::wire::map_reply::MapReplyPacket;
 use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::EidRecord;
 use crate::wire::MessageType;
+use crate::Transmit;
 
 /// SMR messages taken from one sender per second.
 pub const SMRS_PER_SENDER_PER_SEC: u32 = 10;
@@ -933,7 +934,7 @@ pub struct XtrSetup {
     /// Our database, every record registered.
     pub database: Vec<EidRecord>,
     pub rlocs: Vec<IpAddr>,
-    pub map_servers: Vec<crate::registration::MapServer>,
+    pub map_servers: Vec<crate::registration::MapServerPeer>,
     pub map_resolvers: Vec<SocketAddr>,
     pub mobility: Mobility,
     pub map_cache_limit: u32,

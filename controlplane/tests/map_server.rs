@@ -9,7 +9,7 @@ use config::{MapServerConfig, NegativeAction};
 use controlplane::clock::WallClock;
 use controlplane::map_server::{Event, MapServer};
 use controlplane::mobility::Mobility;
-use controlplane::registration::{self as reg, MapServer as Server};
+use controlplane::registration::{self as reg, MapServerPeer};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::ecm::EcmRepr;
@@ -53,7 +53,7 @@ fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
     XtrSetup {
         database,
         rlocs: vec![ip(rloc)],
-        map_servers: vec![Server {
+        map_servers: vec![MapServerPeer {
             address: sa(MS),
             key: key.as_bytes().to_vec(),
             key_id: 0,

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use controlplane::mobility::{CpmPeer, CpmRefused, Mobility, MobilityState};
-use controlplane::registration::{MapServer, Transmit};
+use controlplane::registration::MapServerPeer;
 use controlplane::state_file;
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
@@ -16,6 +16,7 @@ use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
 use controlplane::wire::registration::MapRegisterRepr;
 use controlplane::xtr::{Xtr, XtrSetup};
+use controlplane::Transmit;
 use dataplane::mapcache::{self, Mapping};
 
 const HYPERVISOR: &str = "192.0.2.200";
@@ -77,7 +78,7 @@ fn restarted(
     XtrSetup {
         database,
         rlocs: vec![ip(rloc)],
-        map_servers: vec![MapServer {
+        map_servers: vec![MapServerPeer {
             address: MS.parse().unwrap(),
             key: b"k".to_vec(),
             key_id: 0,

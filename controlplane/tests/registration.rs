@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use controlplane::clock::WallClock;
 use controlplane::nonce::NonceSource;
-use controlplane::registration::{MapServer, Notified, Refused, Registration, State, Timers};
+use controlplane::registration::{MapServerPeer, Notified, Refused, Registration, State, Timers};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
@@ -18,8 +18,8 @@ fn clock(t0: Instant) -> WallClock {
     WallClock::new(t0, Duration::from_secs(1_800_000_000))
 }
 
-fn server(last: u8, key: &str, algorithm: AuthAlgorithm) -> MapServer {
-    MapServer {
+fn server(last: u8, key: &str, algorithm: AuthAlgorithm) -> MapServerPeer {
+    MapServerPeer {
         address: SocketAddr::new(Ipv4Addr::new(192, 0, 2, last).into(), 4342),
         key: key.as_bytes().to_vec(),
         key_id: 0,

@@ -70,7 +70,7 @@ fn xtr_with(
     .build(now)
 }
 
-fn sent(xtr: &mut Xtr) -> Vec<controlplane::registration::Transmit> {
+fn sent(xtr: &mut Xtr) -> Vec<controlplane::Transmit> {
     std::iter::from_fn(|| xtr.poll_transmit()).collect()
 }
 

@@ -23,7 +23,6 @@ use ipnet::IpNet;
 
 use crate::clock::WallClock;
 use crate::prefix_map::{Key, PrefixMap};
-use crate::registration::Transmit;
 use crate::wire::address::Address;
 use crate::wire::auth::AuthAlgorithm;
 use crate::wire::ecm::EcmRepr;
@@ -32,6 +31,7 @@ use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::{Action, EidRecord};
 use crate::wire::registration::{MapNotifyRepr, MapRegisterRepr, RegistrationPacket};
 use crate::wire::MessageType;
+use crate::Transmit;
 
 use expiry::Expiry;
 use replay::{Check, ReplayMemory, Stale};

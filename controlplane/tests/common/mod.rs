@@ -5,13 +5,13 @@
 use std::net::{IpAddr, SocketAddr};
 
 use controlplane::map_server::MapServer;
-use controlplane::registration::Transmit;
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
 use controlplane::wire::registration::{Authenticated, MapRegisterRepr, XtrIdentity};
+use controlplane::Transmit;
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()

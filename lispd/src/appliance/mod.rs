@@ -48,7 +48,7 @@ use controlplane::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
 use controlplane::nonce::NonceSource;
 use controlplane::probing::{ProbeConfig, Prober};
 use controlplane::reassembly::Reassembly;
-use controlplane::registration::{MapServer, Registration, Timers};
+use controlplane::registration::{MapServerPeer, Registration, Timers};
 use controlplane::report::counters;
 use controlplane::resolution::{Resolver, ResolverConfig};
 use controlplane::responder::{Responder, ResponderLimits};
@@ -679,7 +679,7 @@ const CORRESPONDENT_MEMORY: Duration = Duration::from_secs(600);
 /// The control-plane machines for `config`, starting at `start`.
 fn control_plane(
     config: &Config,
-    servers: Vec<MapServer>,
+    servers: Vec<MapServerPeer>,
     resolvers: Vec<SocketAddr>,
     map_cache: MapCacheWriter,
     start: Instant,

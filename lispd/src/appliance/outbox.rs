@@ -12,7 +12,7 @@ use dpdk_bindings::Mempool;
 use super::control::{self, ControlPort, ControlStats};
 use super::udp_io;
 use controlplane::neighbour_resolution::NeighbourResolution;
-use controlplane::registration::Transmit;
+use controlplane::Transmit;
 
 /// How long and how many datagrams may wait for a neighbour.
 const WAIT: Duration = Duration::from_secs(3);

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use config::{Config, MapAction, Port, PortRole};
 
-use controlplane::registration::MapServer;
+use controlplane::registration::MapServerPeer;
 use controlplane::wire::address::Address;
 use controlplane::wire::record::{self, EidRecord, LocatorRecord};
 use controlplane::xtr::LocalMapping;
@@ -135,7 +135,7 @@ pub fn map_cache_locators(config: &Config) -> impl Iterator<Item = IpAddr> + '_ 
 }
 
 /// The map-servers to register with. Host names are not resolved by this version.
-pub fn map_servers(config: &Config) -> Result<Vec<MapServer>, String> {
+pub fn map_servers(config: &Config) -> Result<Vec<MapServerPeer>, String> {
     config
         .map_server
         .iter()
@@ -146,7 +146,7 @@ pub fn map_servers(config: &Config) -> Result<Vec<MapServer>, String> {
                     m.address
                 )
             })?;
-            Ok(MapServer {
+            Ok(MapServerPeer {
                 address: SocketAddr::new(ip, dataplane::wire::lisp::CONTROL_PORT),
                 key: m.key.as_bytes().to_vec(),
                 key_id: 0,
