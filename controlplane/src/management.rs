@@ -346,7 +346,7 @@ fn act(
                     })
                     .collect(),
             };
-            xtr.add_static(prefix.trunc(), mapping)?;
+            xtr.add_static(prefix.trunc(), mapping, now)?;
             Ok(json!({"added": prefix.trunc().to_string()}))
         }
         Request::MapDel {

@@ -837,15 +837,21 @@ impl Xtr {
         self.outbox.pop_front()
     }
 
-    /// Installs an operator's static mapping (it does not expire).
-    pub fn add_static(&mut self, prefix: IpNet, mapping: Mapping) -> Result<(), String> {
+    /// Installs an operator's static mapping (it does not expire); its locators are probed from
+    /// `now` on.
+    pub fn add_static(
+        &mut self,
+        prefix: IpNet,
+        mapping: Mapping,
+        now: Instant,
+    ) -> Result<(), String> {
         self.learned.forget(mapping.instance_id, &prefix);
         for locator in &mapping.locators {
             self.prober.track(
                 locator.address,
                 Address::in_instance(Address::from(prefix.network()), mapping.instance_id),
                 prefix.prefix_len(),
-                Instant::now(),
+                now,
             );
         }
         self.map_cache

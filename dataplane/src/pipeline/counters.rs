@@ -5,117 +5,99 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam::utils::CachePadded;
 
-/// Everything a data core counts: every verdict and every drop reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(usize)]
-pub enum Counter {
-    Encapsulated,
-    Decapsulated,
-    TooBigSent,
-    NativeForward,
-    PuntMapCacheMiss,
-    PuntSendMapRequest,
-    DropMalformed,
-    DropNotLocalSource,
-    DropNegativeEntry,
-    DropNoReachableLocator,
-    DropNoLocalRloc,
-    DropTooBigNoDf,
-    DropNoHeadroom,
-    DropBadOuterChecksum,
-    DropNotOurRloc,
-    DropNotLispData,
-    DropBadLispHeader,
-    DropNotOurEid,
-    DropInstanceMismatch,
-    PuntControl,
-    DropUnknownFrame,
-    DropNoNeighbour,
-    DropTxFull,
-    DropPuntRingFull,
-    DropPuntRateLimited,
-    DeliveredLocally,
-    DropTtlExpired,
-    MissToPetr,
-    DropPoolEmpty,
-    /// Packets received from both ports.
-    Received,
-    /// TSC cycles spent in polls that received something (testpmd's `--record-core-cycles`):
-    /// with `Received` it gives cycles per packet, however idle the core is.
-    BusyCycles,
+/// Declares the counters once: the enum, the list, each one's metric name and help text.
+macro_rules! counters {
+    ($($variant:ident => $name:literal, $help:literal;)*) => {
+        /// Everything a data core counts: every verdict and every drop reason.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(usize)]
+        pub enum Counter {
+            $(#[doc = $help] $variant,)*
+        }
+
+        impl Counter {
+            pub const ALL: [Counter; [$($name),*].len()] = [$(Counter::$variant),*];
+
+            /// The name used in metrics and `lispctl show stats`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// What it counts, for metric help and documentation.
+            pub fn help(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $help,)*
+                }
+            }
+        }
+    };
 }
 
-impl Counter {
-    pub const ALL: [Counter; 31] = [
-        Counter::Encapsulated,
-        Counter::Decapsulated,
-        Counter::TooBigSent,
-        Counter::NativeForward,
-        Counter::PuntMapCacheMiss,
-        Counter::PuntSendMapRequest,
-        Counter::DropMalformed,
-        Counter::DropNotLocalSource,
-        Counter::DropNegativeEntry,
-        Counter::DropNoReachableLocator,
-        Counter::DropNoLocalRloc,
-        Counter::DropTooBigNoDf,
-        Counter::DropNoHeadroom,
-        Counter::DropBadOuterChecksum,
-        Counter::DropNotOurRloc,
-        Counter::DropNotLispData,
-        Counter::DropBadLispHeader,
-        Counter::DropNotOurEid,
-        Counter::DropInstanceMismatch,
-        Counter::PuntControl,
-        Counter::DropUnknownFrame,
-        Counter::DropNoNeighbour,
-        Counter::DropTxFull,
-        Counter::DropPuntRingFull,
-        Counter::DropPuntRateLimited,
-        Counter::DeliveredLocally,
-        Counter::DropTtlExpired,
-        Counter::MissToPetr,
-        Counter::DropPoolEmpty,
-        Counter::Received,
-        Counter::BusyCycles,
-    ];
-
-    /// The name used in metrics and `lispctl show stats`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Encapsulated => "encapsulated",
-            Self::Decapsulated => "decapsulated",
-            Self::TooBigSent => "icmp_too_big_sent",
-            Self::NativeForward => "native_forward",
-            Self::PuntMapCacheMiss => "punt_map_cache_miss",
-            Self::PuntSendMapRequest => "punt_send_map_request",
-            Self::DropMalformed => "drop_malformed",
-            Self::DropNotLocalSource => "drop_not_local_source",
-            Self::DropNegativeEntry => "drop_negative_entry",
-            Self::DropNoReachableLocator => "drop_no_reachable_locator",
-            Self::DropNoLocalRloc => "drop_no_local_rloc",
-            Self::DropTooBigNoDf => "drop_too_big_no_df",
-            Self::DropNoHeadroom => "drop_no_headroom",
-            Self::DropBadOuterChecksum => "drop_bad_outer_checksum",
-            Self::DropNotOurRloc => "drop_not_our_rloc",
-            Self::DropNotLispData => "drop_not_lisp_data",
-            Self::DropBadLispHeader => "drop_bad_lisp_header",
-            Self::DropNotOurEid => "drop_not_our_eid",
-            Self::DropInstanceMismatch => "drop_instance_mismatch",
-            Self::PuntControl => "punt_control",
-            Self::DropUnknownFrame => "drop_unknown_frame",
-            Self::DropNoNeighbour => "drop_no_neighbour",
-            Self::DropTxFull => "drop_tx_full",
-            Self::DropPuntRingFull => "drop_punt_ring_full",
-            Self::DropPuntRateLimited => "drop_punt_rate_limited",
-            Self::DeliveredLocally => "delivered_locally",
-            Self::DropTtlExpired => "drop_ttl_expired",
-            Self::MissToPetr => "miss_to_petr",
-            Self::DropPoolEmpty => "drop_pool_empty",
-            Self::Received => "received",
-            Self::BusyCycles => "busy_cycles",
-        }
-    }
+counters! {
+    Encapsulated => "encapsulated",
+        "Packets encapsulated toward a remote locator (ITR).";
+    Decapsulated => "decapsulated",
+        "LISP data packets decapsulated for our EIDs (ETR).";
+    TooBigSent => "icmp_too_big_sent",
+        "ICMP too-big / packet-too-big messages sent for packets that would exceed the RLOC MTU.";
+    NativeForward => "native_forward",
+        "Packets forwarded natively by a native-forward map-cache entry.";
+    PuntMapCacheMiss => "punt_map_cache_miss",
+        "Misses punted to the control core for resolution.";
+    PuntSendMapRequest => "punt_send_map_request",
+        "Packets hitting a send-map-request entry, punted for resolution.";
+    DropMalformed => "drop_malformed",
+        "Dropped: headers that do not parse.";
+    DropNotLocalSource => "drop_not_local_source",
+        "Dropped: inner source outside our database.";
+    DropNegativeEntry => "drop_negative_entry",
+        "Dropped by a negative (drop) map-cache entry.";
+    DropNoReachableLocator => "drop_no_reachable_locator",
+        "Dropped: every locator of the mapping is down.";
+    DropNoLocalRloc => "drop_no_local_rloc",
+        "Dropped: no local RLOC of the destination locator's family.";
+    DropTooBigNoDf => "drop_too_big_no_df",
+        "Dropped: too big for the RLOC MTU (ICMP rate-limited or not possible).";
+    DropNoHeadroom => "drop_no_headroom",
+        "Dropped: no mbuf headroom for the outer headers.";
+    DropBadOuterChecksum => "drop_bad_outer_checksum",
+        "Dropped: bad outer UDP checksum.";
+    DropNotOurRloc => "drop_not_our_rloc",
+        "Dropped: LISP data to an address that is not our RLOC.";
+    DropNotLispData => "drop_not_lisp_data",
+        "Dropped: not LISP data where LISP data was expected.";
+    DropBadLispHeader => "drop_bad_lisp_header",
+        "Dropped: LISP header with reserved or inconsistent bits.";
+    DropNotOurEid => "drop_not_our_eid",
+        "Dropped: decapsulated destination outside our database.";
+    DropInstanceMismatch => "drop_instance_mismatch",
+        "Dropped: instance-id of the packet does not match the EID's.";
+    PuntControl => "punt_control",
+        "Frames punted to the control core (ARP, ND, control messages, fragments to us).";
+    DropUnknownFrame => "drop_unknown_frame",
+        "Dropped: frames that are none of the above on their port.";
+    DropNoNeighbour => "drop_no_neighbour",
+        "Dropped: next hop's MAC not known yet (resolution asked).";
+    DropTxFull => "drop_tx_full",
+        "Dropped: the TX queue was full.";
+    DropPuntRingFull => "drop_punt_ring_full",
+        "Dropped: the punt ring to the control core was full.";
+    DropPuntRateLimited => "drop_punt_rate_limited",
+        "Misses not punted: the destination was punted within the interval.";
+    DeliveredLocally => "delivered_locally",
+        "Packets for our own EIDs delivered without encapsulation.";
+    DropTtlExpired => "drop_ttl_expired",
+        "Dropped: TTL/hop limit expired.";
+    MissToPetr => "miss_to_petr",
+        "Misses sent to the PETR while resolution runs.";
+    DropPoolEmpty => "drop_pool_empty",
+        "Dropped: no mbuf for a copy or an ICMP message.";
+    Received => "received",
+        "Packets received from every port.";
+    BusyCycles => "busy_cycles",
+        "TSC cycles spent in polls that received something (testpmd's `--record-core-cycles`): with `received` it gives cycles per packet, however idle the core is.";
 }
 
 const COUNT: usize = Counter::ALL.len();
