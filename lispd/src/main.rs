@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use controlplane::report::nonzero_counters;
+use dataplane::pipeline::Counter;
 
 #[derive(Parser)]
 #[command(name = "lispd", version, about = "DPDK LISP xTR")]
@@ -74,7 +75,7 @@ fn run(file: &std::path::Path) -> ExitCode {
         file.display()
     );
     controlplane::logging::init(config.management.log_level.as_str());
-    match lispd::appliance::run(&config, stop, controlplane::logging::set_level) {
+    match lispd::appliance::run(&config, &stop, controlplane::logging::set_level) {
         Ok(report) => {
             println!("lispd: stopped");
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {
@@ -83,7 +84,9 @@ fn run(file: &std::path::Path) -> ExitCode {
             for core in &report.per_core {
                 print!(
                     "  data core {}: encapsulated {} decapsulated {}",
-                    core.lcore, core.encapsulated, core.decapsulated
+                    core.lcore,
+                    core.get(Counter::Encapsulated),
+                    core.get(Counter::Decapsulated)
                 );
                 match core.cycles_per_packet() {
                     Some(cycles) => println!(" cycles/packet {cycles:.1}"),

@@ -20,6 +20,10 @@ use dataplane::mailbox::Publisher;
 use dataplane::pipeline::{Neighbours, WantedNeighbours};
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
 
+use super::data_cores::NeighbourChannels;
+use super::ports::{ByRole, OpenPort};
+use super::RunError;
+
 /// One port as the control core sees it.
 #[derive(Debug)]
 pub struct ControlPort {
@@ -41,6 +45,28 @@ pub struct ControlPort {
 }
 
 impl ControlPort {
+    /// The control core's side of `open`: its last TX queue (after the `cores` data cores'), and
+    /// the neighbour tables the data cores were started with.
+    pub fn new(
+        open: &OpenPort,
+        cores: u16,
+        neighbours: NeighbourChannels,
+    ) -> Result<Self, RunError> {
+        Ok(Self {
+            name: open.config.name.clone(),
+            port_id: open.port.id().raw(),
+            mac: open.mac,
+            addresses: open.config.addresses.iter().map(|a| a.addr()).collect(),
+            tx: open.port.tx_queue(cores).map_err(|e| {
+                RunError(format!("port {} control TX queue: {e}", open.config.name))
+            })?,
+            configured: neighbours.initial.macs.clone(),
+            neighbours: neighbours.initial,
+            publishers: neighbours.publishers,
+            wanted: neighbours.wanted,
+        })
+    }
+
     /// Asks `resolution` for the next hop toward `destination`, unless it is configured.
     pub fn want(
         &self,
@@ -130,7 +156,7 @@ pub struct ControlStats {
 /// Handles one punted frame; replies go out on the control core's TX queue of the port.
 pub fn handle(
     mbuf: Mbuf,
-    ports: &mut [ControlPort],
+    ports: &mut ByRole<ControlPort>,
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,
@@ -187,7 +213,7 @@ pub fn handle(
 /// Runs `resolution`'s timers, sends the ARP requests and neighbour solicitations it asks for,
 /// and publishes the tables of ports whose learned MACs changed.
 pub fn resolve(
-    ports: &mut [ControlPort],
+    ports: &mut ByRole<ControlPort>,
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,

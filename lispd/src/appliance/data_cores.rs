@@ -1,0 +1,134 @@
+//! The data cores: one per EAL worker lcore, each with its RX queues and a TX queue on every
+//! port, a punt ring and a feedback queue to the control core, mailboxes for neighbour and
+//! echo-nonce tables, and its counters. What the control core keeps of each is a
+//! [`DataCoreLink`].
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use config::Config;
+use dataplane::dpdk::{DataCore, PortIo};
+use dataplane::mailbox::{mailbox, Publisher};
+use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
+use dataplane::pipeline::{
+    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, Neighbours, Nonces, PathConfig,
+    PuntLimiter, WantedNeighbours,
+};
+use dataplane::rcu::Qsbr;
+use dpdk_bindings::lcore::LcoreJoin;
+use dpdk_bindings::{lcore, spsc_ring, Eal, Mempool, RingConsumer};
+
+use super::ports::{rx_queues, ByRole, OpenPort};
+use super::{tables, RunError};
+
+/// What the control core keeps of one data core.
+#[derive(Debug)]
+pub struct DataCoreLink {
+    pub lcore: u32,
+    pub punt: RingConsumer,
+    pub feedback: FeedbackReceiver,
+    /// Where the echo-nonce table goes.
+    pub echo: Publisher<EchoNonces>,
+    pub counters: Arc<CoreCounters>,
+}
+
+/// Each port's neighbour table as the data cores start with it, where they ask for missing
+/// next hops, and (filled by [`launch`]) one mailbox per data core for new tables.
+#[derive(Debug)]
+pub struct NeighbourChannels {
+    pub initial: Neighbours,
+    pub wanted: WantedNeighbours,
+    pub publishers: Vec<Publisher<Neighbours>>,
+}
+
+/// The shared tables the data cores read.
+#[derive(Debug)]
+pub struct Tables<'a> {
+    pub qsbr: &'a Arc<Qsbr>,
+    pub map_cache: &'a MapCacheWriter,
+    pub database: &'a DatabaseWriter,
+}
+
+/// Launches one data core on each of `workers` (EAL's worker lcores); they run until `stop` is
+/// set.
+pub fn launch(
+    eal: &Eal,
+    workers: &[u32],
+    config: &Config,
+    (pool, ports): (&Mempool, &ByRole<OpenPort>),
+    tables_: Tables<'_>,
+    neighbours: &mut ByRole<NeighbourChannels>,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Vec<DataCoreLink>, Vec<LcoreJoin<DataCore>>), RunError> {
+    let cores = u16::try_from(workers.len())
+        .map_err(|_| RunError(format!("too many data cores: {}", workers.len())))?;
+    let fail =
+        |what: &'static str| move |e: &dyn std::fmt::Display| RunError(format!("{what}: {e}"));
+    let mut links = Vec::new();
+    let mut running = Vec::new();
+    for (core, &lcore_id) in (0..cores).zip(workers) {
+        let (punt_tx, punt_rx) = spsc_ring(eal, &format!("lispd_punt{core}"), 1024)
+            .map_err(|e| fail("punt ring")(&e))?;
+        let (feedback, feedback_rx) = feedback_channel(1024);
+        let (echo_publisher, echo_updates) = mailbox();
+        let counters = Arc::new(CoreCounters::default());
+        let io = |open: &OpenPort, channels: &mut NeighbourChannels| {
+            let (publisher, updates) = mailbox();
+            channels.publishers.push(publisher);
+            Ok::<_, RunError>(PortIo {
+                rx: rx_queues(&open.port, core, cores)?,
+                tx: open
+                    .port
+                    .tx_queue(core)
+                    .map_err(|e| RunError(format!("port {} TX queue: {e}", open.config.name)))?,
+                mac: open.mac,
+                neighbours: Arc::new(channels.initial.clone()),
+                neighbour_updates: Some(updates),
+                wanted: channels.wanted.clone(),
+            })
+        };
+        let eid = io(&ports.eid, &mut neighbours.eid)?;
+        let rloc = io(&ports.rloc, &mut neighbours.rloc)?;
+        let data_core = DataCore {
+            eid,
+            rloc,
+            punt: punt_tx,
+            pool: pool.clone(),
+            reader: tables_.qsbr.register().map_err(|e| fail("QSBR")(&e))?,
+            map_cache: tables_.map_cache.shared(),
+            database: tables_.database.shared(),
+            local: tables::local_rlocs(config),
+            config: PathConfig {
+                rloc_mtu: ports.rloc.config.mtu,
+                petr: config.petr.first().map(|p| p.address),
+                petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
+                ..PathConfig::default()
+            },
+            counters: counters.clone(),
+            feedback,
+            nonces: Nonces::new(lcore_id.wrapping_mul(0x9e37_79b9) | 1),
+            echo: Arc::new(EchoNonces::default()),
+            echo_updates: Some(echo_updates),
+            punt_limiter: PuntLimiter::new(
+                4096,
+                dpdk_bindings::time::tsc_hz(eal) / 1000
+                    * u64::from(config.timers.map_request_min_interval_ms),
+            ),
+            idle_sleep: Duration::from_micros(u64::from(config.cores.idle_sleep_us)),
+        };
+        let data_stop = stop.clone();
+        running.push(
+            lcore::launch(eal, lcore_id, move || data_core.run(&data_stop))
+                .map_err(|e| fail("data core")(&e))?,
+        );
+        links.push(DataCoreLink {
+            lcore: lcore_id,
+            punt: punt_rx,
+            feedback: feedback_rx,
+            echo: echo_publisher,
+            counters,
+        });
+    }
+    Ok((links, running))
+}
