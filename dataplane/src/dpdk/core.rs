@@ -19,7 +19,9 @@ use crate::pipeline::{
     PacketBuffer, PathConfig, Verdict, WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
-use crate::wire::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN};
+use crate::wire::ethernet::{
+    EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN,
+};
 
 /// One port as a data core uses it: its RX queues (usually one; some devices, like af_packet with
 /// `qpairs`, spread receive over as many queues as they transmit on), its TX queue, its MAC and
@@ -83,9 +85,12 @@ fn push_ethernet<P: PacketBuffer>(packet: &mut P, destination: [u8; 6], source: 
     let Some(frame) = packet.prepend(ETHERNET_LEN) else {
         return false;
     };
-    frame[0..6].copy_from_slice(&destination);
-    frame[6..12].copy_from_slice(&source);
-    frame[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    EthernetRepr {
+        destination,
+        source,
+        ethertype,
+    }
+    .emit(frame);
     true
 }
 

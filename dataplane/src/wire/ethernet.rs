@@ -104,6 +104,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     }
 }
 
+/// An untagged Ethernet header to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetRepr {
+    pub destination: [u8; 6],
+    pub source: [u8; 6],
+    pub ethertype: u16,
+}
+
+impl EthernetRepr {
+    /// Writes the header into the first [`HEADER_LEN`] bytes of `out`.
+    #[inline]
+    pub fn emit(&self, out: &mut [u8]) {
+        out[0..6].copy_from_slice(&self.destination);
+        out[6..12].copy_from_slice(&self.source);
+        put16(out, 12, self.ethertype);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +149,22 @@ mod tests {
             "tag cut short"
         );
         assert!(EthernetFrame::new_checked(&frame[..13]).is_err());
+    }
+
+    #[test]
+    fn an_emitted_header_reads_back() {
+        let mut frame = [0u8; HEADER_LEN];
+        EthernetRepr {
+            destination: [2, 0, 0, 0, 0, 1],
+            source: [2, 0, 0, 0, 0, 2],
+            ethertype: ETHERTYPE_ARP,
+        }
+        .emit(&mut frame);
+        let view = EthernetFrame::new_checked(&frame[..]).expect("fits");
+        assert_eq!(
+            (view.destination(), view.source(), view.ethertype()),
+            ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], ETHERTYPE_ARP)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod lisp;
+pub mod ndp;
 pub mod udp;
 
 /// Why bytes were rejected. `field` names what was missing or wrong.

@@ -10,9 +10,11 @@ use std::time::Instant;
 use hashbrown::HashMap;
 
 use dataplane::wire::arp::{self, ArpPacket, OP_REPLY, OP_REQUEST};
-use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
-use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN};
+use dataplane::wire::ethernet::{
+    EthernetFrame, EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN,
+};
 use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
+use dataplane::wire::ndp::{self, NdpMessage, NdpRepr};
 
 use controlplane::neighbour_resolution::{Learned, NeighbourResolution, NeighbourStats};
 use controlplane::reassembly::ReassemblyStats;
@@ -193,7 +195,11 @@ pub fn handle(
             }
         }
         ETHERTYPE_IPV6 => {
-            if let Some((seen, to_us)) = learned_from_discovery(frame.payload(), &port.addresses) {
+            let Some(discovered) = discovery(frame.payload()) else {
+                stats.other += 1;
+                return;
+            };
+            if let Some((seen, to_us)) = learned_from_discovery(&discovered, &port.addresses) {
                 let how = if to_us {
                     Learned::RequestToUs
                 } else {
@@ -201,9 +207,8 @@ pub fn handle(
                 };
                 port.learn(seen, how, resolution, now);
             }
-            match answer_solicitation(frame.payload(), frame.source(), port, pool) {
-                Some(reply) => stats.neighbour_advertisements += u64::from(send(port, reply)),
-                None => stats.other += u64::from(!is_neighbour_discovery(frame.payload())),
+            if let Some(reply) = answer_solicitation(&discovered, frame.source(), port, pool) {
+                stats.neighbour_advertisements += u64::from(send(port, reply));
             }
         }
         _ => stats.other += 1,
@@ -255,9 +260,12 @@ fn arp_request(
 ) -> Option<Mbuf> {
     let mut request = pool.alloc()?;
     let bytes = request.append(HEADER_LEN + arp::LEN)?;
-    bytes[0..6].copy_from_slice(&[0xff; 6]);
-    bytes[6..12].copy_from_slice(&mac);
-    bytes[12..14].copy_from_slice(&ETHERTYPE_ARP.to_be_bytes());
+    EthernetRepr {
+        destination: [0xff; 6],
+        source: mac,
+        ethertype: ETHERTYPE_ARP,
+    }
+    .emit(bytes);
     arp::emit(
         &mut bytes[HEADER_LEN..],
         OP_REQUEST,
@@ -267,102 +275,75 @@ fn arp_request(
     Some(request)
 }
 
-/// A neighbour solicitation to `target`'s solicited-node multicast address (RFC 4861 §7.2.2).
+/// A neighbour solicitation to `target`'s solicited-node multicast address (RFC 4861 7.2.2).
 fn solicitation(mac: [u8; 6], source: Ipv6Addr, target: Ipv6Addr, pool: &Mempool) -> Option<Mbuf> {
-    let t = target.octets();
-    let group = Ipv6Addr::new(
-        0xff02,
-        0,
-        0,
-        0,
-        0,
-        1,
-        0xff00 | u16::from(t[13]),
-        u16::from_be_bytes([t[14], t[15]]),
-    );
-    neighbour_discovery_frame(
-        pool,
-        [0x33, 0x33, 0xff, t[13], t[14], t[15]],
-        mac,
-        (source, group),
-        (135, 0),
+    let (group, group_mac) = ndp::solicited_node(target);
+    let message = NdpRepr {
+        message: NdpMessage::Solicitation,
         target,
-        1, // option: source link-layer address
-    )
+        link_layer: Some(mac),
+    };
+    discovery_frame(pool, (mac, group_mac), (source, group), &message)
 }
 
-/// An Ethernet frame carrying a 32-byte neighbour solicitation (135) or advertisement (136):
-/// header word `(type, flags)`, `target`, and our MAC in an option of type `option`, with the
-/// ICMPv6 checksum, from `addresses.0` to `addresses.1` with hop limit 255 (RFC 4861).
-fn neighbour_discovery_frame(
+/// An Ethernet frame carrying `message` from `addresses.0` to `addresses.1` with hop limit 255
+/// (RFC 4861), between `macs.0` and `macs.1`.
+fn discovery_frame(
     pool: &Mempool,
-    destination_mac: [u8; 6],
-    mac: [u8; 6],
-    addresses: (Ipv6Addr, Ipv6Addr),
-    (message_type, flags): (u8, u32),
-    target: Ipv6Addr,
-    option: u8,
+    (mac, destination_mac): ([u8; 6], [u8; 6]),
+    (source, destination): (Ipv6Addr, Ipv6Addr),
+    message: &NdpRepr,
 ) -> Option<Mbuf> {
-    let (source, destination) = addresses;
+    let len = message.buffer_len();
     let mut mbuf = pool.alloc()?;
-    let frame = mbuf.append(HEADER_LEN + 40 + 32)?;
-    frame[0..6].copy_from_slice(&destination_mac);
-    frame[6..12].copy_from_slice(&mac);
-    frame[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    let frame = mbuf.append(HEADER_LEN + 40 + len)?;
+    EthernetRepr {
+        destination: destination_mac,
+        source: mac,
+        ethertype: ETHERTYPE_IPV6,
+    }
+    .emit(frame);
     Ipv6Repr {
         src: source,
         dst: destination,
         next_header: NEXT_ICMPV6,
-        payload_len: 32,
+        payload_len: u16::try_from(len).ok()?,
         hop_limit: 255,
         traffic_class: 0,
         flow_label: 0,
     }
     .emit(&mut frame[HEADER_LEN..]);
-    let message = &mut frame[HEADER_LEN + 40..];
-    message[..4].copy_from_slice(&[message_type, 0, 0, 0]);
-    message[4..8].copy_from_slice(&flags.to_be_bytes());
-    message[8..24].copy_from_slice(&target.octets());
-    message[24..26].copy_from_slice(&[option, 1]);
-    message[26..32].copy_from_slice(&mac);
-    let checksum = finish(pseudo_header_v6(source, destination, NEXT_ICMPV6, 32) + sum(message));
-    message[2..4].copy_from_slice(&checksum.to_be_bytes());
+    message.emit(source, destination, &mut frame[HEADER_LEN + 40..]);
     Some(mbuf)
 }
 
-/// The (address, MAC) a neighbour solicitation (source option) or advertisement (target option)
-/// reveals, and whether it is a solicitation for one of `ours`.
-fn learned_from_discovery(payload: &[u8], ours: &[IpAddr]) -> Option<((IpAddr, [u8; 6]), bool)> {
+/// The source address and message of a neighbour solicitation or advertisement (hop limit 255,
+/// as RFC 4861 requires of both), or `None` for any other IPv6 packet.
+fn discovery(payload: &[u8]) -> Option<(Ipv6Addr, NdpRepr)> {
     let ip = Ipv6Packet::new_checked(payload).ok()?;
     let upper = ip.upper_layer().ok()?;
-    let message = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;
-    if upper.protocol != NEXT_ICMPV6 || message.len() < 24 || ip.hop_limit() != 255 {
+    if upper.protocol != NEXT_ICMPV6 || ip.hop_limit() != 255 {
         return None;
     }
-    let mut target = [0u8; 16];
-    target.copy_from_slice(&message[8..24]);
-    let target = IpAddr::V6(Ipv6Addr::from(target));
-    let (address, wanted_option, to_us) = match message[0] {
-        135 if !ip.src_addr().is_unspecified() => {
-            (IpAddr::V6(ip.src_addr()), 1, ours.contains(&target))
-        }
-        136 => (target, 2, false),
-        _ => return None,
-    };
-    let mut options = &message[24..];
-    while options.len() >= 8 {
-        let len = usize::from(options[1]) * 8;
-        if len == 0 || len > options.len() {
-            return None;
-        }
-        if options[0] == wanted_option && len >= 8 {
-            let mut mac = [0u8; 6];
-            mac.copy_from_slice(&options[2..8]);
-            return Some(((address, mac), to_us));
-        }
-        options = &options[len..];
+    let message = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;
+    Some((ip.src_addr(), NdpRepr::parse(message).ok()?))
+}
+
+/// The (address, MAC) a solicitation (its sender) or advertisement (its target) reveals, and
+/// whether it is a solicitation for one of `ours`.
+fn learned_from_discovery(
+    (source, message): &(Ipv6Addr, NdpRepr),
+    ours: &[IpAddr],
+) -> Option<((IpAddr, [u8; 6]), bool)> {
+    let mac = message.link_layer?;
+    match message.message {
+        NdpMessage::Solicitation if !source.is_unspecified() => Some((
+            (IpAddr::V6(*source), mac),
+            ours.contains(&IpAddr::V6(message.target)),
+        )),
+        NdpMessage::Solicitation => None,
+        NdpMessage::Advertisement { .. } => Some(((IpAddr::V6(message.target), mac), false)),
     }
-    None
 }
 
 /// Transmits one frame on the port's control queue; false if the queue refused it.
@@ -373,51 +354,37 @@ pub fn send(port: &mut ControlPort, frame: Mbuf) -> bool {
     burst.is_empty()
 }
 
-fn is_neighbour_discovery(payload: &[u8]) -> bool {
-    Ipv6Packet::new_checked(payload)
-        .ok()
-        .and_then(|ip| {
-            ip.upper_layer()
-                .ok()
-                .map(|u| (u.protocol, payload.get(u.offset).copied()))
-        })
-        .is_some_and(|(protocol, icmp_type)| {
-            protocol == NEXT_ICMPV6 && matches!(icmp_type, Some(133..=137))
-        })
-}
-
-/// A neighbour advertisement frame when `payload` solicits one of our IPv6 addresses (RFC 4861).
+/// A neighbour advertisement frame when `solicitation` asks for one of our IPv6 addresses
+/// (RFC 4861 7.2.4).
 fn answer_solicitation(
-    payload: &[u8],
+    (source, solicitation): &(Ipv6Addr, NdpRepr),
     requester_mac: [u8; 6],
     port: &ControlPort,
     pool: &Mempool,
 ) -> Option<Mbuf> {
-    let ip = Ipv6Packet::new_checked(payload).ok()?;
-    let upper = ip.upper_layer().ok()?;
-    let icmp = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;
-    if upper.protocol != NEXT_ICMPV6 || icmp.len() < 24 || icmp[0] != 135 || ip.hop_limit() != 255 {
+    if solicitation.message != NdpMessage::Solicitation
+        || !port.addresses.contains(&IpAddr::V6(solicitation.target))
+    {
         return None;
     }
-    let mut target = [0u8; 16];
-    target.copy_from_slice(&icmp[8..24]);
-    let target = Ipv6Addr::from(target);
-    if !port.addresses.contains(&IpAddr::V6(target)) {
-        return None;
-    }
-    let destination = if ip.src_addr().is_unspecified() {
-        "ff02::1".parse().ok()?
+    let destination = if source.is_unspecified() {
+        Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)
     } else {
-        ip.src_addr()
+        *source
     };
-    neighbour_discovery_frame(
+    let advertisement = NdpRepr {
+        message: NdpMessage::Advertisement {
+            solicited: true,
+            override_: true,
+        },
+        target: solicitation.target,
+        link_layer: Some(port.mac),
+    };
+    discovery_frame(
         pool,
-        requester_mac,
-        port.mac,
-        (target, destination),
-        (136, 0x6000_0000), // solicited, override
-        target,
-        2, // option: target link-layer address
+        (port.mac, requester_mac),
+        (solicitation.target, destination),
+        &advertisement,
     )
 }
 
@@ -430,9 +397,12 @@ fn answer_arp(payload: &[u8], port: &ControlPort, pool: &Mempool) -> Option<Mbuf
     }
     let mut reply = pool.alloc()?;
     let bytes = reply.append(HEADER_LEN + arp::LEN)?;
-    bytes[0..6].copy_from_slice(&request.sender_mac());
-    bytes[6..12].copy_from_slice(&port.mac);
-    bytes[12..14].copy_from_slice(&ETHERTYPE_ARP.to_be_bytes());
+    EthernetRepr {
+        destination: request.sender_mac(),
+        source: port.mac,
+        ethertype: ETHERTYPE_ARP,
+    }
+    .emit(bytes);
     arp::emit(
         &mut bytes[HEADER_LEN..],
         OP_REPLY,

@@ -5,7 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use dataplane::wire::datagram;
-use dataplane::wire::ethernet::{EthernetFrame, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN};
+use dataplane::wire::ethernet::{
+    EthernetFrame, EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN,
+};
 use dataplane::wire::ipv4::{Ipv4Packet, PROTOCOL_UDP};
 use dataplane::wire::ipv6::Ipv6Packet;
 use dataplane::wire::lisp::CONTROL_PORT;
@@ -30,9 +32,12 @@ pub fn frame(
     };
     let mut mbuf = pool.alloc()?;
     let bytes = mbuf.append(HEADER_LEN + datagram::len(source.is_ipv6(), payload.len()))?;
-    bytes[0..6].copy_from_slice(&macs.1);
-    bytes[6..12].copy_from_slice(&macs.0);
-    bytes[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    EthernetRepr {
+        destination: macs.1,
+        source: macs.0,
+        ethertype,
+    }
+    .emit(bytes);
     datagram::write(
         &mut bytes[HEADER_LEN..],
         SocketAddr::new(source, CONTROL_PORT),
