@@ -24,7 +24,7 @@ use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
 
 use super::data_cores::NeighbourChannels;
 use super::ports::{ByRole, OpenPort};
-use super::RunError;
+use super::{dpdk, RunError};
 
 /// One port as the control core sees it.
 #[derive(Debug)]
@@ -59,9 +59,10 @@ impl ControlPort {
             port_id: open.port.id().raw(),
             mac: open.mac,
             addresses: open.config.addresses.iter().map(|a| a.addr()).collect(),
-            tx: open.port.tx_queue(cores).map_err(|e| {
-                RunError(format!("port {} control TX queue: {e}", open.config.name))
-            })?,
+            tx: open
+                .port
+                .tx_queue(cores)
+                .map_err(dpdk(format!("port {} control TX queue", open.config.name)))?,
             configured: neighbours.initial.macs.clone(),
             neighbours: neighbours.initial,
             publishers: neighbours.publishers,

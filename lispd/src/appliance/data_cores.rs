@@ -20,7 +20,7 @@ use dpdk_bindings::lcore::LcoreJoin;
 use dpdk_bindings::{lcore, spsc_ring, Eal, Mempool, RingConsumer};
 
 use super::ports::{rx_queues, ByRole, OpenPort};
-use super::{tables, RunError};
+use super::{dpdk, tables, RunError};
 
 /// What the control core keeps of one data core.
 #[derive(Debug)]
@@ -62,14 +62,12 @@ pub fn launch(
     stop: &Arc<AtomicBool>,
 ) -> Result<(Vec<DataCoreLink>, Vec<LcoreJoin<DataCore>>), RunError> {
     let cores = u16::try_from(workers.len())
-        .map_err(|_| RunError(format!("too many data cores: {}", workers.len())))?;
-    let fail =
-        |what: &'static str| move |e: &dyn std::fmt::Display| RunError(format!("{what}: {e}"));
+        .map_err(|_| RunError::Unsupported(format!("too many data cores: {}", workers.len())))?;
     let mut links = Vec::new();
     let mut running = Vec::new();
     for (core, &lcore_id) in (0..cores).zip(workers) {
-        let (punt_tx, punt_rx) = spsc_ring(eal, &format!("lispd_punt{core}"), 1024)
-            .map_err(|e| fail("punt ring")(&e))?;
+        let (punt_tx, punt_rx) =
+            spsc_ring(eal, &format!("lispd_punt{core}"), 1024).map_err(dpdk("punt ring"))?;
         let (feedback, feedback_rx) = feedback_channel(1024);
         let (echo_publisher, echo_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
@@ -81,7 +79,7 @@ pub fn launch(
                 tx: open
                     .port
                     .tx_queue(core)
-                    .map_err(|e| RunError(format!("port {} TX queue: {e}", open.config.name)))?,
+                    .map_err(dpdk(format!("port {} TX queue", open.config.name)))?,
                 mac: open.mac,
                 neighbours: Arc::new(channels.initial.clone()),
                 neighbour_updates: Some(updates),
@@ -95,7 +93,10 @@ pub fn launch(
             rloc,
             punt: punt_tx,
             pool: pool.clone(),
-            reader: tables_.qsbr.register().map_err(|e| fail("QSBR")(&e))?,
+            reader: tables_
+                .qsbr
+                .register()
+                .map_err(|e| RunError::Unsupported(format!("data core {core}: {e}")))?,
             map_cache: tables_.map_cache.shared(),
             database: tables_.database.shared(),
             local: tables::local_rlocs(config),
@@ -120,7 +121,7 @@ pub fn launch(
         let data_stop = stop.clone();
         running.push(
             lcore::launch(eal, lcore_id, move || data_core.run(&data_stop))
-                .map_err(|e| fail("data core")(&e))?,
+                .map_err(dpdk(format!("data core on lcore {lcore_id}")))?,
         );
         links.push(DataCoreLink {
             lcore: lcore_id,

@@ -49,20 +49,41 @@ use controlplane::report::counters as stats_counters;
 use controlplane::state_file;
 use controlplane::xtr::{Xtr, XtrStats};
 
-/// Why the appliance could not start or run.
-#[derive(Debug)]
-pub struct RunError(pub String);
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why the appliance could not start, or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A DPDK call failed: EAL, the mbuf pool, a port or queue, a ring, an lcore.
+    #[error("{what}: {source}")]
+    Dpdk {
+        what: String,
+        #[source]
+        source: dpdk_bindings::Error,
+    },
+    /// The configuration asks for what this version cannot run.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A table could not be built from the configuration.
+    #[error("{what}: {reason}")]
+    Table { what: &'static str, reason: String },
+    /// The management socket or the metrics endpoint could not be opened.
+    #[error("{0}")]
+    Listener(String),
+    #[error("the data core on lcore {0} panicked")]
+    DataCorePanicked(u32),
 }
 
-impl std::error::Error for RunError {}
+/// A [`RunError::Dpdk`] for `what`.
+fn dpdk(what: impl Into<String>) -> impl FnOnce(dpdk_bindings::Error) -> RunError {
+    let what = what.into();
+    move |source| RunError::Dpdk { what, source }
+}
 
-fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> RunError + '_ {
-    move |e| RunError(format!("{context}: {e}"))
+/// A [`RunError::Table`] for `what`.
+fn table(what: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> RunError {
+    move |e| RunError::Table {
+        what,
+        reason: e.to_string(),
+    }
 }
 
 /// What happened while running, reported at the stop.
@@ -165,20 +186,23 @@ impl Appliance {
         set_log_level: fn(&str) -> Result<(), String>,
         now: Instant,
     ) -> Result<Self, RunError> {
-        let management = ManagementSocket::bind(&config.management.socket).map_err(RunError)?;
-        let metrics = MetricsListener::bind(config.management.metrics_listen).map_err(RunError)?;
+        let management =
+            ManagementSocket::bind(&config.management.socket).map_err(RunError::Listener)?;
+        let metrics =
+            MetricsListener::bind(config.management.metrics_listen).map_err(RunError::Listener)?;
         let eal = EalBuilder::new("lispd")
             .args(eal_arguments(config))
             .init()
-            .map_err(|e| fail("EAL")(&e))?;
+            .map_err(dpdk("EAL"))?;
         let workers = lcore::workers(&eal);
         if workers.is_empty() {
-            return Err(RunError(
+            return Err(RunError::Unsupported(
                 "no data core: EAL has no worker lcore (set [cores] data = [N])".into(),
             ));
         }
-        let cores = u16::try_from(workers.len())
-            .map_err(|_| RunError(format!("too many data cores: {}", workers.len())))?;
+        let cores = u16::try_from(workers.len()).map_err(|_| {
+            RunError::Unsupported(format!("too many data cores: {}", workers.len()))
+        })?;
         let pool = Mempool::new(
             &eal,
             "lispd_mbufs",
@@ -188,20 +212,20 @@ impl Appliance {
                 ..MempoolConfig::default()
             },
         )
-        .map_err(|e| fail("mbuf pool")(&e))?;
+        .map_err(dpdk("mbuf pool"))?;
         let ports = ports::open(&eal, &pool, config, cores)?;
 
         let qsbr = Qsbr::new(usize::from(cores));
         let instances = Instances::new(config.database.iter().map(|e| e.instance_id))
-            .map_err(|e| fail("instances")(&e))?;
+            .map_err(|e| table("instances")(&e))?;
         let mut map_cache = MapCacheWriter::new(
             config.timers.map_cache_limit,
             instances.clone(),
             qsbr.clone(),
         );
-        tables::static_map_cache(config, &mut map_cache).map_err(|e| fail("map-cache")(&e))?;
+        tables::static_map_cache(config, &mut map_cache).map_err(|e| table("map-cache")(&e))?;
         let mut database = DatabaseWriter::new(instances, qsbr.clone());
-        tables::database(config, &mut database).map_err(|e| fail("database")(&e))?;
+        tables::database(config, &mut database).map_err(|e| table("database")(&e))?;
         let mut neighbours = ports.as_ref().try_map(|open| {
             Ok::<_, RunError>(NeighbourChannels {
                 initial: tables::neighbours(&open.config),
@@ -228,8 +252,8 @@ impl Appliance {
             rloc: ControlPort::new(&ports.rloc, cores, neighbours.rloc)?,
         };
 
-        let servers = tables::map_servers(config).map_err(RunError)?;
-        let resolvers = tables::map_resolvers(config).map_err(RunError)?;
+        let servers = tables::map_servers(config).map_err(RunError::Unsupported)?;
+        let resolvers = tables::map_resolvers(config).map_err(RunError::Unsupported)?;
         let mut resolution = NeighbourResolution::new(NeighbourLimits::default());
         for &gateway in &ports.eid.config.gateways {
             control_ports.eid.want(gateway, true, &mut resolution, now);
@@ -312,12 +336,15 @@ impl Appliance {
     /// Stops the data cores and reports what the run did.
     pub fn stop(mut self) -> Result<Report, RunError> {
         self.data_stop.store(true, Ordering::Relaxed);
-        let mut panicked = false;
+        let mut panicked = None;
         for data_core in std::mem::take(&mut self.running) {
-            panicked |= data_core.join().is_err();
+            let lcore = data_core.lcore();
+            if data_core.join().is_err() {
+                panicked = Some(lcore);
+            }
         }
-        if panicked {
-            return Err(RunError("a data core panicked".into()));
+        if let Some(lcore) = panicked {
+            return Err(RunError::DataCorePanicked(lcore));
         }
         Ok(Report {
             counters: counters::data_totals(&self.links),

@@ -5,7 +5,7 @@
 use config::{Config, PortRole};
 use dpdk_bindings::{attach_vdev, Eal, Mempool, Port, PortConfig, PortId, RxQueue};
 
-use super::RunError;
+use super::{dpdk, RunError};
 
 /// One opened port with its configuration and MAC.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ fn configured(config: &Config, role: PortRole) -> Result<config::Port, RunError>
     let mut ports = config.port.iter().filter(|p| p.role == role);
     match (ports.next(), ports.next()) {
         (Some(port), None) => Ok(port.clone()),
-        _ => Err(RunError(format!(
+        _ => Err(RunError::Unsupported(format!(
             "this version drives exactly one {role:?} port"
         ))),
     }
@@ -78,12 +78,10 @@ fn open_one(
     cfg: config::Port,
     cores: u16,
 ) -> Result<OpenPort, RunError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        RunError(format!("port {} ({}): {what}{e}", cfg.name, cfg.device))
-    };
+    let what = |detail: &str| format!("port {} ({}){detail}", cfg.name, cfg.device);
     let id = PortId::by_name(eal, &cfg.device)
         .or_else(|_| attach_vdev(eal, &cfg.device))
-        .map_err(|e| fail("", &e))?;
+        .map_err(dpdk(what("")))?;
     // One TX queue per data core plus the control core's; one RX queue per data core, or as
     // many as TX where the device pairs them (af_packet), spread over the data cores.
     let paired = PortConfig {
@@ -98,14 +96,12 @@ fn open_one(
     };
     let mut port = Port::configure(eal, id, pool, paired)
         .or_else(|_| Port::configure(eal, id, pool, unpaired))
-        .map_err(|e| {
-            fail(
-                &format!("af_packet needs qpairs = data cores + 1 = {}: ", cores + 1),
-                &e,
-            )
-        })?;
-    port.start().map_err(|e| fail("", &e))?;
-    let mac = port.mac_address().map_err(|e| fail("MAC address: ", &e))?;
+        .map_err(dpdk(what(&format!(
+            ", af_packet needs qpairs = data cores + 1 = {}",
+            cores + 1
+        ))))?;
+    port.start().map_err(dpdk(what("")))?;
+    let mac = port.mac_address().map_err(dpdk(what(" MAC address")))?;
     Ok(OpenPort {
         config: cfg,
         port,
@@ -117,10 +113,7 @@ fn open_one(
 pub fn rx_queues(port: &Port, core: u16, cores: u16) -> Result<Vec<RxQueue>, RunError> {
     (core..port.config().rx_queues)
         .step_by(usize::from(cores))
-        .map(|q| {
-            port.rx_queue(q)
-                .map_err(|e| RunError(format!("RX queue {q}: {e}")))
-        })
+        .map(|q| port.rx_queue(q).map_err(dpdk(format!("RX queue {q}"))))
         .collect()
 }
 
