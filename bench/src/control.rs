@@ -55,6 +55,7 @@ fn xtr(database: Vec<EidRecord>) -> Xtr {
         map_resolvers: vec![],
         mobility: Mobility::new(false, false, vec![]),
         map_cache_limit: 2 * PREFIXES,
+        ..XtrSetup::default()
     }
     .build(now);
     xtr.responder.set_limits(ResponderLimits {
@@ -139,6 +140,7 @@ fn listing_times(entries: u32) -> Result<(Duration, Duration, usize), String> {
         map_resolvers: vec![],
         mobility: Mobility::new(false, false, vec![]),
         map_cache_limit: entries + 16,
+        ..XtrSetup::default()
     }
     .build(Instant::now());
     for i in 0..entries {

@@ -70,8 +70,8 @@ pub struct MobilityState {
     pub nonces: Vec<(IpAddr, u64)>,
 }
 
-/// CPM acceptance.
-#[derive(Debug)]
+/// CPM acceptance (the default accepts none).
+#[derive(Debug, Default)]
 pub struct Mobility {
     enabled: bool,
     legacy: bool,

@@ -31,6 +31,7 @@ use crate::wire::cpm::{CpmRepr, CpmRoles};
 use crate::wire::map_reply::MapReplyPacket;
 use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::EidRecord;
+use crate::wire::registration::XtrIdentity;
 use crate::wire::MessageType;
 use crate::Transmit;
 
@@ -170,27 +171,27 @@ impl std::fmt::Display for Event {
 
 /// Everything the machine is made of.
 #[derive(Debug)]
-pub struct XtrParts {
-    pub registration: Registration,
-    pub resolver: Resolver,
-    pub responder: Responder,
-    pub map_cache: MapCacheWriter,
-    pub learned: LearnedMappings,
-    pub mobility: Mobility,
-    pub prober: Prober,
-    pub echo: EchoNonce,
+struct XtrParts {
+    registration: Registration,
+    resolver: Resolver,
+    responder: Responder,
+    map_cache: MapCacheWriter,
+    learned: LearnedMappings,
+    mobility: Mobility,
+    prober: Prober,
+    echo: EchoNonce,
     /// Our database (the responder and registration start from the same records).
-    pub database: Vec<LocalMapping>,
+    database: Vec<LocalMapping>,
     /// Our RLOCs.
-    pub rlocs: Vec<IpAddr>,
+    rlocs: Vec<IpAddr>,
     /// Proxy-ITRs, signalled with SMRs on every change to a local mapping.
-    pub pitrs: Vec<IpAddr>,
+    pitrs: Vec<IpAddr>,
     /// At most one SMR per correspondent in this interval.
-    pub smr_interval: Duration,
+    smr_interval: Duration,
     /// Nonces for the SMRs this machine sends itself.
-    pub nonces: NonceSource,
+    nonces: NonceSource,
     /// Start time (first probes).
-    pub now: Instant,
+    now: Instant,
 }
 
 /// The xTR control plane.
@@ -225,7 +226,7 @@ pub struct Xtr {
 impl Xtr {
     /// The machine, with our database installed in the map-cache; records a previous run's CPMs
     /// moved (restored into `parts.mobility`) start where those CPMs left them.
-    pub fn new(mut parts: XtrParts) -> Self {
+    fn new(mut parts: XtrParts) -> Self {
         let mut restored = Vec::new();
         for mapping in &mut parts.database {
             if parts.mobility.apply_saved(&mut mapping.record) {
@@ -930,86 +931,159 @@ impl Xtr {
     }
 }
 
-/// An xTR with the protocol's default timers (RFC 9301 intervals, 3 probes, 1 s retries), for
-/// tests, benchmarks and embedding; `lispd` builds its parts from the configuration instead.
-/// The Unix time at which an [`XtrSetup`] machine starts.
+/// The Unix time at which an [`XtrSetup`] machine without a clock of its own starts.
 pub const SETUP_UNIX_SECS: u64 = 1_800_000_000;
 
-#[derive(Debug)]
+/// The timers and limits of every machine an [`Xtr`] combines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XtrTimers {
+    pub registration: crate::registration::Timers,
+    /// Retransmissions to one map-resolver, the first timeout (doubling), requests per second.
+    pub request_retries: u32,
+    pub request_timeout: Duration,
+    pub request_rate_per_sec: u32,
+    pub responder: ResponderLimits,
+    /// How long an ITR that asked us counts as a correspondent to signal with SMRs.
+    pub correspondent_memory: Duration,
+    /// RLOC probing: period, unanswered probes before down, retry gap, probes per second.
+    pub probe_interval: Duration,
+    pub probe_count: u32,
+    pub probe_retry: Duration,
+    pub probe_rate_per_sec: u32,
+    pub echo: crate::echo_nonce::EchoConfig,
+    /// At most one SMR per correspondent in this interval.
+    pub smr_interval: Duration,
+}
+
+impl Default for XtrTimers {
+    /// RFC 9301's intervals where it gives them, 3 probes with 1 s retries.
+    fn default() -> Self {
+        Self {
+            registration: crate::registration::Timers::default(),
+            request_retries: 2,
+            request_timeout: Duration::from_secs(1),
+            request_rate_per_sec: 1000,
+            responder: ResponderLimits::default(),
+            correspondent_memory: Duration::from_secs(600),
+            probe_interval: Duration::from_secs(30),
+            probe_count: 3,
+            probe_retry: Duration::from_secs(1),
+            probe_rate_per_sec: 200,
+            echo: crate::echo_nonce::EchoConfig::default(),
+            smr_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Everything an [`Xtr`] is built from, and the one way to build one: `lispd` fills it from
+/// its configuration; tests, benchmarks and embedders start from [`XtrSetup::default`].
+#[derive(Debug, Default)]
 pub struct XtrSetup {
-    /// Our database, every record registered.
+    /// Our registered database records.
     pub database: Vec<EidRecord>,
+    /// Our records that are answered for and used as sources but not registered.
+    pub unregistered: Vec<EidRecord>,
     pub rlocs: Vec<IpAddr>,
     pub map_servers: Vec<crate::registration::MapServerPeer>,
     pub map_resolvers: Vec<SocketAddr>,
     pub mobility: Mobility,
+    /// The most map-cache entries (static and learned).
     pub map_cache_limit: u32,
+    /// The map-cache the data cores read; `None` builds a private one of `map_cache_limit`.
+    pub map_cache: Option<MapCacheWriter>,
+    /// The xTR-ID and site-ID our Map-Registers carry.
+    pub identity: Option<XtrIdentity>,
+    /// Proxy-ITRs, signalled with SMRs on every change to a local mapping.
+    pub pitrs: Vec<IpAddr>,
+    pub timers: XtrTimers,
+    /// `None`: a reproducible nonce stream (tests); `lispd` gives one from OS entropy.
+    pub nonces: Option<NonceSource>,
+    /// `None`: Unix time [`SETUP_UNIX_SECS`] at the start (tests); `lispd` gives the system's.
+    pub clock: Option<WallClock>,
 }
 
 impl XtrSetup {
-    /// The machine, started at `now` (which is [`SETUP_UNIX_SECS`] of Unix time), with a
-    /// reproducible nonce stream.
+    /// The machine, started at `now`.
     pub fn build(self, now: Instant) -> Xtr {
         let rlocs = self.rlocs;
-        let mut nonces = NonceSource::seeded(7);
+        let timers = self.timers;
+        let mut nonces = self.nonces.unwrap_or_else(|| NonceSource::seeded(7));
+        let clock = self
+            .clock
+            .unwrap_or_else(|| WallClock::new(now, Duration::from_secs(SETUP_UNIX_SECS)));
+        let database: Vec<LocalMapping> = self
+            .database
+            .into_iter()
+            .map(|record| LocalMapping {
+                record,
+                register: true,
+            })
+            .chain(self.unregistered.into_iter().map(|record| LocalMapping {
+                record,
+                register: false,
+            }))
+            .collect();
+        let records = |registered_only: bool| -> Vec<EidRecord> {
+            database
+                .iter()
+                .filter(|m| m.register || !registered_only)
+                .map(|m| m.record.clone())
+                .collect()
+        };
+        let map_cache = self.map_cache.unwrap_or_else(|| {
+            MapCacheWriter::new(
+                self.map_cache_limit,
+                // More instances than an xTR serves leaves only the default one: their mappings
+                // are then refused one by one with a clear error.
+                Instances::new(database.iter().filter_map(|m| m.record.eid.instance_id()))
+                    .unwrap_or_default(),
+                dataplane::rcu::Qsbr::new(2),
+            )
+        });
         Xtr::new(XtrParts {
             registration: Registration::new(
                 self.map_servers,
-                self.database.clone(),
-                None,
-                crate::registration::Timers::default(),
+                records(true),
+                self.identity,
+                timers.registration,
                 nonces.fork(),
-                WallClock::new(now, Duration::from_secs(SETUP_UNIX_SECS)),
+                clock,
                 now,
             ),
             resolver: Resolver::new(
                 crate::resolution::ResolverConfig {
                     resolvers: self.map_resolvers,
                     itr_rlocs: rlocs.clone(),
-                    retries: 2,
-                    timeout: Duration::from_secs(1),
-                    rate_per_sec: 1000,
+                    retries: timers.request_retries,
+                    timeout: timers.request_timeout,
+                    rate_per_sec: timers.request_rate_per_sec.max(1),
                 },
                 nonces.fork(),
             ),
             responder: Responder::new(
-                self.database.clone(),
+                records(false),
                 rlocs.clone(),
-                Duration::from_secs(600),
-                ResponderLimits::default(),
+                timers.correspondent_memory,
+                timers.responder,
             ),
-            map_cache: MapCacheWriter::new(
-                self.map_cache_limit,
-                // More instances than an xTR serves leaves only the default one: their mappings
-                // are then refused one by one with a clear error.
-                Instances::new(self.database.iter().filter_map(|r| r.eid.instance_id()))
-                    .unwrap_or_default(),
-                dataplane::rcu::Qsbr::new(2),
-            ),
+            map_cache,
             learned: LearnedMappings::new(self.map_cache_limit as usize),
             mobility: self.mobility,
-            echo: EchoNonce::new(crate::echo_nonce::EchoConfig::default(), nonces.fork()),
+            echo: EchoNonce::new(timers.echo, nonces.fork()),
             prober: Prober::new(
                 crate::probing::ProbeConfig {
-                    interval: Duration::from_secs(30),
-                    count: 3,
-                    retry: Duration::from_secs(1),
+                    interval: timers.probe_interval,
+                    count: timers.probe_count,
+                    retry: timers.probe_retry,
                     rlocs: rlocs.clone(),
-                    rate_per_sec: 200,
+                    rate_per_sec: timers.probe_rate_per_sec,
                 },
                 nonces.fork(),
             ),
-            database: self
-                .database
-                .into_iter()
-                .map(|record| LocalMapping {
-                    record,
-                    register: true,
-                })
-                .collect(),
+            database,
             rlocs,
-            pitrs: Vec::new(),
-            smr_interval: Duration::from_secs(1),
+            pitrs: self.pitrs,
+            smr_interval: timers.smr_interval,
             nonces,
             now,
         })

@@ -20,6 +20,7 @@ fn xtr_with_entries(count: u32, now: Instant) -> Xtr {
         map_resolvers: vec![],
         mobility: Mobility::new(false, false, vec![]),
         map_cache_limit: count + 10,
+        ..XtrSetup::default()
     }
     .build(now);
     for i in 0..count {

@@ -64,6 +64,7 @@ fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
         map_resolvers: vec![sa(MS)],
         mobility: Mobility::new(false, false, vec![]),
         map_cache_limit: 100,
+        ..XtrSetup::default()
     }
     .build(now)
 }

@@ -89,6 +89,7 @@ fn restarted(
         map_resolvers: vec![MS.parse().unwrap()],
         mobility,
         map_cache_limit: 100,
+        ..XtrSetup::default()
     }
     .build(now)
 }

@@ -66,6 +66,7 @@ fn xtr_with(
         map_resolvers: vec![RESOLVER.parse().unwrap()],
         mobility,
         map_cache_limit: limit,
+        ..XtrSetup::default()
     }
     .build(now)
 }

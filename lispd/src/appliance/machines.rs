@@ -1,6 +1,6 @@
-//! The control-plane machines of `controlplane`, built from the configuration: registration,
-//! resolution, the responder, mobility (with what a previous run saved), probing and echo-nonce,
-//! combined in one [`Xtr`].
+//! The control plane built from the configuration: registration, resolution, the responder,
+//! mobility (with what a previous run saved), probing and echo-nonce, combined in one [`Xtr`]
+//! through `controlplane`'s one builder, [`XtrSetup`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -9,17 +9,13 @@ use config::Config;
 use dataplane::mapcache::MapCacheWriter;
 
 use controlplane::clock::WallClock;
-use controlplane::echo_nonce::{EchoConfig, EchoNonce};
-use controlplane::learned::LearnedMappings;
 use controlplane::mobility::{CpmPeer, Mobility, MobilityState};
 use controlplane::nonce::NonceSource;
-use controlplane::probing::{ProbeConfig, Prober};
-use controlplane::registration::{MapServerPeer, Registration, Timers};
-use controlplane::resolution::{Resolver, ResolverConfig};
-use controlplane::responder::{Responder, ResponderLimits};
+use controlplane::registration::{MapServerPeer, Timers};
+use controlplane::responder::ResponderLimits;
 use controlplane::state_file;
 use controlplane::wire::registration::XtrIdentity;
-use controlplane::xtr::{Xtr, XtrParts};
+use controlplane::xtr::{Xtr, XtrSetup, XtrTimers};
 
 use super::tables;
 
@@ -40,10 +36,9 @@ fn saved_state(path: &std::path::Path) -> MobilityState {
     }
 }
 
-/// How long an ITR that asked us for a mapping counts as a correspondent to signal with SMRs.
-const CORRESPONDENT_MEMORY: Duration = Duration::from_secs(600);
-
-/// The control-plane machines for `config`, starting at `start`.
+/// The control plane for `config`, starting at `start`: an [`XtrSetup`] filled from the
+/// configuration, with the data cores' map-cache, nonces from OS entropy, the system clock and
+/// what a previous run saved.
 pub fn control_plane(
     config: &Config,
     servers: Vec<MapServerPeer>,
@@ -53,49 +48,6 @@ pub fn control_plane(
 ) -> Xtr {
     let timers = &config.timers;
     let local = tables::local_rlocs(config);
-    let rlocs: Vec<IpAddr> = local
-        .v4
-        .map(IpAddr::V4)
-        .into_iter()
-        .chain(local.v6.map(IpAddr::V6))
-        .collect();
-    let mut nonces = NonceSource::from_entropy();
-    let registration = Registration::new(
-        servers,
-        tables::registered_records(config),
-        config.identity.xtr_id_bytes().map(|xtr_id| XtrIdentity {
-            xtr_id,
-            site_id: config.identity.site_id,
-        }),
-        Timers {
-            interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),
-            ..Timers::default()
-        },
-        nonces.fork(),
-        WallClock::system(),
-        start,
-    );
-    let resolver = Resolver::new(
-        ResolverConfig {
-            resolvers,
-            itr_rlocs: rlocs.clone(),
-            retries: u32::from(timers.map_request_retries),
-            timeout: Duration::from_millis(u64::from(timers.map_request_timeout_ms)),
-            rate_per_sec: timers.map_request_rate_per_sec.max(1),
-        },
-        nonces.fork(),
-    );
-    let database = tables::local_mappings(config);
-    let responder = Responder::new(
-        database.iter().map(|m| m.record.clone()).collect(),
-        rlocs.clone(),
-        CORRESPONDENT_MEMORY,
-        ResponderLimits {
-            per_itr_rloc_per_sec: timers.map_reply_rate_per_itr_per_sec,
-            overall_per_sec: timers.map_reply_rate_per_sec,
-            ..ResponderLimits::default()
-        },
-    );
     let mut mobility = Mobility::new(
         config.cpm.enabled,
         config.cpm.legacy_lip6_type5,
@@ -111,30 +63,50 @@ pub fn control_plane(
             .collect(),
     );
     mobility.restore(saved_state(&config.state_file()));
-    let prober = Prober::new(
-        ProbeConfig {
-            interval: Duration::from_secs(u64::from(timers.rloc_probe_interval_secs)),
-            count: u32::from(timers.rloc_probe_count),
-            retry: Duration::from_millis(u64::from(timers.rloc_probe_retry_ms)),
-            rate_per_sec: timers.rloc_probe_rate_per_sec,
-            rlocs: rlocs.clone(),
-        },
-        nonces.fork(),
-    );
-    Xtr::new(XtrParts {
-        prober,
-        echo: EchoNonce::new(EchoConfig::default(), nonces.fork()),
-        registration,
-        resolver,
-        responder,
-        map_cache,
-        learned: LearnedMappings::new(timers.map_cache_limit as usize),
+    let (registered, unregistered): (Vec<_>, Vec<_>) = tables::local_mappings(config)
+        .into_iter()
+        .partition(|m| m.register);
+    XtrSetup {
+        database: registered.into_iter().map(|m| m.record).collect(),
+        unregistered: unregistered.into_iter().map(|m| m.record).collect(),
+        rlocs: local
+            .v4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(local.v6.map(IpAddr::V6))
+            .collect(),
+        map_servers: servers,
+        map_resolvers: resolvers,
         mobility,
-        database,
-        rlocs,
+        map_cache_limit: timers.map_cache_limit,
+        map_cache: Some(map_cache),
+        identity: config.identity.xtr_id_bytes().map(|xtr_id| XtrIdentity {
+            xtr_id,
+            site_id: config.identity.site_id,
+        }),
         pitrs: config.pitr.iter().map(|p| p.address).collect(),
-        smr_interval: Duration::from_millis(u64::from(timers.smr_min_interval_ms)),
-        nonces,
-        now: start,
-    })
+        timers: XtrTimers {
+            registration: Timers {
+                interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),
+                ..Timers::default()
+            },
+            request_retries: u32::from(timers.map_request_retries),
+            request_timeout: Duration::from_millis(u64::from(timers.map_request_timeout_ms)),
+            request_rate_per_sec: timers.map_request_rate_per_sec,
+            responder: ResponderLimits {
+                per_itr_rloc_per_sec: timers.map_reply_rate_per_itr_per_sec,
+                overall_per_sec: timers.map_reply_rate_per_sec,
+                ..ResponderLimits::default()
+            },
+            probe_interval: Duration::from_secs(u64::from(timers.rloc_probe_interval_secs)),
+            probe_count: u32::from(timers.rloc_probe_count),
+            probe_retry: Duration::from_millis(u64::from(timers.rloc_probe_retry_ms)),
+            probe_rate_per_sec: timers.rloc_probe_rate_per_sec,
+            smr_interval: Duration::from_millis(u64::from(timers.smr_min_interval_ms)),
+            ..XtrTimers::default()
+        },
+        nonces: Some(NonceSource::from_entropy()),
+        clock: Some(WallClock::system()),
+    }
+    .build(start)
 }

@@ -158,16 +158,6 @@ pub fn map_servers(config: &Config) -> Result<Vec<MapServerPeer>, String> {
         .collect()
 }
 
-/// The EID records of every `[[database]]` entry marked `register = true`.
-pub fn registered_records(config: &Config) -> Vec<EidRecord> {
-    config
-        .database
-        .iter()
-        .filter(|d| d.register)
-        .map(eid_record)
-        .collect()
-}
-
 /// Every `[[database]]` entry as the control plane holds it.
 pub fn local_mappings(config: &Config) -> Vec<LocalMapping> {
     config
