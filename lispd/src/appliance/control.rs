@@ -10,10 +10,8 @@ use std::time::Instant;
 use hashbrown::HashMap;
 
 use dataplane::wire::arp::{self, ArpPacket, OP_REPLY, OP_REQUEST};
-use dataplane::wire::ethernet::{
-    EthernetFrame, EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN,
-};
-use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr, NEXT_ICMPV6};
+use dataplane::wire::ethernet::{EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN};
+use dataplane::wire::ipv6::{Ipv6Repr, NEXT_ICMPV6};
 use dataplane::wire::ndp::{self, NdpMessage, NdpRepr};
 
 use controlplane::neighbour_resolution::{Learned, NeighbourResolution, NeighbourStats};
@@ -156,51 +154,61 @@ pub struct ControlStats {
     pub reassembly: ReassemblyStats,
 }
 
-/// Handles one punted frame; replies go out on the control core's TX queue of the port.
+/// A punted ARP or neighbour discovery frame, already parsed.
+#[derive(Debug, Clone)]
+pub enum NeighbourFrame<'a> {
+    Arp {
+        packet: ArpPacket<&'a [u8]>,
+        sender_mac: [u8; 6],
+    },
+    Discovery {
+        source: Ipv6Addr,
+        message: NdpRepr,
+        sender_mac: [u8; 6],
+    },
+}
+
+/// Handles one punted neighbour frame that arrived on `input_port`: learns what it reveals and
+/// answers for our addresses on the control core's TX queue of the port.
 pub fn handle(
-    mbuf: Mbuf,
+    frame: NeighbourFrame<'_>,
+    input_port: u16,
     ports: &mut ByRole<ControlPort>,
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,
     stats: &mut ControlStats,
 ) {
-    let Some(port) = ports.iter_mut().find(|p| p.port_id == mbuf.input_port()) else {
+    let Some(port) = ports.iter_mut().find(|p| p.port_id == input_port) else {
         stats.other += 1;
         return;
     };
-    let Ok(frame) = EthernetFrame::new_checked(mbuf.data()) else {
-        stats.other += 1;
-        return;
-    };
-    match frame.ethertype() {
-        ETHERTYPE_ARP => {
-            if let Ok(arp) = ArpPacket::new_checked(frame.payload()) {
-                let to_us = arp.operation() == OP_REQUEST
-                    && port.addresses.contains(&IpAddr::V4(arp.target_ip()));
-                let how = if to_us {
-                    Learned::RequestToUs
-                } else {
-                    Learned::Answer
-                };
-                port.learn(
-                    (IpAddr::V4(arp.sender_ip()), arp.sender_mac()),
-                    how,
-                    resolution,
-                    now,
-                );
-            }
-            match answer_arp(frame.payload(), port, pool) {
+    match frame {
+        NeighbourFrame::Arp { packet, sender_mac } => {
+            let to_us = packet.operation() == OP_REQUEST
+                && port.addresses.contains(&IpAddr::V4(packet.target_ip()));
+            let how = if to_us {
+                Learned::RequestToUs
+            } else {
+                Learned::Answer
+            };
+            port.learn(
+                (IpAddr::V4(packet.sender_ip()), packet.sender_mac()),
+                how,
+                resolution,
+                now,
+            );
+            match answer_arp(&packet, sender_mac, port, pool) {
                 Some(reply) => stats.arp_replies += u64::from(send(port, reply)),
                 None => stats.arp_ignored += 1,
             }
         }
-        ETHERTYPE_IPV6 => {
-            let Some(discovered) = discovery(frame.payload()) else {
-                stats.other += 1;
-                return;
-            };
-            if let Some((seen, to_us)) = learned_from_discovery(&discovered, &port.addresses) {
+        NeighbourFrame::Discovery {
+            source,
+            message,
+            sender_mac,
+        } => {
+            if let Some((seen, to_us)) = learned_from_discovery(source, &message, &port.addresses) {
                 let how = if to_us {
                     Learned::RequestToUs
                 } else {
@@ -208,11 +216,10 @@ pub fn handle(
                 };
                 port.learn(seen, how, resolution, now);
             }
-            if let Some(reply) = answer_solicitation(&discovered, frame.source(), port, pool) {
+            if let Some(reply) = answer_solicitation(source, &message, sender_mac, port, pool) {
                 stats.neighbour_advertisements += u64::from(send(port, reply));
             }
         }
-        _ => stats.other += 1,
     }
 }
 
@@ -318,28 +325,17 @@ fn discovery_frame(
     Some(mbuf)
 }
 
-/// The source address and message of a neighbour solicitation or advertisement (hop limit 255,
-/// as RFC 4861 requires of both), or `None` for any other IPv6 packet.
-fn discovery(payload: &[u8]) -> Option<(Ipv6Addr, NdpRepr)> {
-    let ip = Ipv6Packet::new_checked(payload).ok()?;
-    let upper = ip.upper_layer().ok()?;
-    if upper.protocol != NEXT_ICMPV6 || ip.hop_limit() != 255 {
-        return None;
-    }
-    let message = payload.get(upper.offset..40 + usize::from(ip.payload_len()))?;
-    Some((ip.src_addr(), NdpRepr::parse(message).ok()?))
-}
-
 /// The (address, MAC) a solicitation (its sender) or advertisement (its target) reveals, and
 /// whether it is a solicitation for one of `ours`.
 fn learned_from_discovery(
-    (source, message): &(Ipv6Addr, NdpRepr),
+    source: Ipv6Addr,
+    message: &NdpRepr,
     ours: &[IpAddr],
 ) -> Option<((IpAddr, [u8; 6]), bool)> {
     let mac = message.link_layer?;
     match message.message {
         NdpMessage::Solicitation if !source.is_unspecified() => Some((
-            (IpAddr::V6(*source), mac),
+            (IpAddr::V6(source), mac),
             ours.contains(&IpAddr::V6(message.target)),
         )),
         NdpMessage::Solicitation => None,
@@ -358,7 +354,8 @@ pub fn send(port: &mut ControlPort, frame: Mbuf) -> bool {
 /// A neighbour advertisement frame when `solicitation` asks for one of our IPv6 addresses
 /// (RFC 4861 7.2.4).
 fn answer_solicitation(
-    (source, solicitation): &(Ipv6Addr, NdpRepr),
+    source: Ipv6Addr,
+    solicitation: &NdpRepr,
     requester_mac: [u8; 6],
     port: &ControlPort,
     pool: &Mempool,
@@ -371,7 +368,7 @@ fn answer_solicitation(
     let destination = if source.is_unspecified() {
         Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)
     } else {
-        *source
+        source
     };
     let advertisement = NdpRepr {
         message: NdpMessage::Advertisement {
@@ -389,9 +386,13 @@ fn answer_solicitation(
     )
 }
 
-/// An ARP reply frame when `payload` asks for one of our addresses.
-fn answer_arp(payload: &[u8], port: &ControlPort, pool: &Mempool) -> Option<Mbuf> {
-    let request = ArpPacket::new_checked(payload).ok()?;
+/// An ARP reply frame when `request` asks for one of our addresses.
+fn answer_arp(
+    request: &ArpPacket<&[u8]>,
+    requester_mac: [u8; 6],
+    port: &ControlPort,
+    pool: &Mempool,
+) -> Option<Mbuf> {
     let target = request.target_ip();
     if request.operation() != OP_REQUEST || !port.addresses.contains(&IpAddr::V4(target)) {
         return None;
@@ -399,7 +400,7 @@ fn answer_arp(payload: &[u8], port: &ControlPort, pool: &Mempool) -> Option<Mbuf
     let mut reply = pool.alloc()?;
     let bytes = reply.append(HEADER_LEN + arp::LEN)?;
     EthernetRepr {
-        destination: request.sender_mac(),
+        destination: requester_mac,
         source: port.mac,
         ethertype: ETHERTYPE_ARP,
     }

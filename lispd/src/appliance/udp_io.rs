@@ -2,15 +2,17 @@
 //! toward a resolved next hop, and the sorting of punted frames (control datagrams, fragments of
 //! them, misses).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use dataplane::wire::arp::ArpPacket;
 use dataplane::wire::datagram;
 use dataplane::wire::ethernet::{
-    EthernetFrame, EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN,
+    EthernetFrame, EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN,
 };
 use dataplane::wire::ipv4::{Ipv4Packet, PROTOCOL_UDP};
-use dataplane::wire::ipv6::Ipv6Packet;
+use dataplane::wire::ipv6::{Ipv6Packet, NEXT_ICMPV6};
 use dataplane::wire::lisp::CONTROL_PORT;
+use dataplane::wire::ndp::NdpRepr;
 use dataplane::wire::udp::UdpPacket;
 use dpdk_bindings::{Mbuf, Mempool};
 
@@ -48,8 +50,8 @@ pub fn frame(
     Some(mbuf)
 }
 
-/// What a frame punted by a data core is for the control plane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a frame punted by a data core is for the control plane, parsed once.
+#[derive(Debug, Clone)]
 pub enum Punted<'a> {
     /// A LISP control datagram (UDP 4342) to one of our addresses.
     Control { from: SocketAddr, message: &'a [u8] },
@@ -57,39 +59,161 @@ pub enum Punted<'a> {
     Fragment(Fragment<'a>),
     /// An IP packet toward a destination outside our addresses: a map-cache miss.
     Miss { source: IpAddr, destination: IpAddr },
-    /// ARP, neighbour discovery, or anything else for the neighbour code.
+    /// An ARP packet, and the MAC it came from.
+    Arp {
+        packet: ArpPacket<&'a [u8]>,
+        sender_mac: [u8; 6],
+    },
+    /// A neighbour solicitation or advertisement (hop limit 255), its IPv6 source and the MAC
+    /// it came from.
+    Discovery {
+        source: Ipv6Addr,
+        message: NdpRepr,
+        sender_mac: [u8; 6],
+    },
+    /// Anything else.
     Other,
 }
 
 /// Sorts a punted frame; `ours` are the addresses of our ports.
 pub fn punted<'a>(frame: &'a [u8], ours: &[IpAddr]) -> Punted<'a> {
-    if let Some(fragment) = fragment(frame).filter(|f| ours.contains(&f.key.destination)) {
-        return Punted::Fragment(fragment);
-    }
-    let Some((source, destination, protocol, transport)) = ip_parts(frame) else {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
         return Punted::Other;
     };
-    if !ours.contains(&destination) {
-        let unicast = match destination {
-            IpAddr::V4(d) => !d.is_multicast() && !d.is_broadcast(),
-            IpAddr::V6(d) => !d.is_multicast(),
-        };
-        return if unicast {
-            Punted::Miss {
+    let l3 = &frame[eth.header_len()..];
+    let sender_mac = eth.source();
+    let parsed = match eth.ethertype() {
+        ETHERTYPE_ARP => {
+            return ArpPacket::new_checked(l3)
+                .map_or(Punted::Other, |packet| Punted::Arp { packet, sender_mac })
+        }
+        ETHERTYPE_IPV4 => ipv4(l3),
+        ETHERTYPE_IPV6 => ipv6(l3, sender_mac),
+        _ => None,
+    };
+    let Some(ip) = parsed else {
+        return Punted::Other;
+    };
+    match ip {
+        Ip::Sorted(punted) => punted,
+        Ip::Fragment(fragment) if ours.contains(&fragment.key.destination) => {
+            Punted::Fragment(fragment)
+        }
+        Ip::Fragment(fragment) => miss(fragment.key.source, fragment.key.destination),
+        Ip::Packet {
+            source,
+            destination,
+            protocol,
+            transport,
+        } if ours.contains(&destination) => {
+            match (protocol == PROTOCOL_UDP)
+                .then(|| control_message(source, transport))
+                .flatten()
+            {
+                Some((from, message)) => Punted::Control { from, message },
+                None => Punted::Other,
+            }
+        }
+        Ip::Packet {
+            source,
+            destination,
+            ..
+        } => miss(source, destination),
+    }
+}
+
+/// A packet toward someone else: a map-cache miss when unicast.
+fn miss<'a>(source: IpAddr, destination: IpAddr) -> Punted<'a> {
+    let unicast = match destination {
+        IpAddr::V4(d) => !d.is_multicast() && !d.is_broadcast(),
+        IpAddr::V6(d) => !d.is_multicast(),
+    };
+    if unicast {
+        Punted::Miss {
+            source,
+            destination,
+        }
+    } else {
+        Punted::Other
+    }
+}
+
+/// What the IP layer of a punted frame is.
+enum Ip<'a> {
+    Fragment(Fragment<'a>),
+    Packet {
+        source: IpAddr,
+        destination: IpAddr,
+        protocol: u8,
+        transport: &'a [u8],
+    },
+    /// Already sorted (neighbour discovery).
+    Sorted(Punted<'a>),
+}
+
+fn ipv4(l3: &[u8]) -> Option<Ip<'_>> {
+    let ip = Ipv4Packet::new_checked(l3).ok()?;
+    let (source, destination) = (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()));
+    let payload = l3.get(ip.header_len()..usize::from(ip.total_len()))?;
+    if ip.more_fragments() || ip.fragment_offset() != 0 {
+        return Some(Ip::Fragment(Fragment {
+            key: DatagramKey {
                 source,
                 destination,
+                ident: u32::from(ip.ident()),
+                protocol: ip.protocol(),
+            },
+            offset: usize::from(ip.fragment_offset()) * 8,
+            more: ip.more_fragments(),
+            data: payload,
+        }));
+    }
+    Some(Ip::Packet {
+        source,
+        destination,
+        protocol: ip.protocol(),
+        transport: payload,
+    })
+}
+
+fn ipv6(l3: &[u8], sender_mac: [u8; 6]) -> Option<Ip<'_>> {
+    let ip = Ipv6Packet::new_checked(l3).ok()?;
+    let upper = ip.upper_layer().ok()?;
+    let end = 40 + usize::from(ip.payload_len());
+    let (source, destination) = (ip.src_addr(), ip.dst_addr());
+    if let Some(header) = upper.fragment.filter(|f| f.more || f.offset != 0) {
+        return Some(Ip::Fragment(Fragment {
+            key: DatagramKey {
+                source: IpAddr::V6(source),
+                destination: IpAddr::V6(destination),
+                ident: header.ident,
+                protocol: header.next_header,
+            },
+            offset: header.offset,
+            more: header.more,
+            data: l3.get(header.data_offset..end)?,
+        }));
+    }
+    let transport = l3.get(upper.offset..end)?;
+    if upper.protocol == NEXT_ICMPV6 && matches!(transport.first(), Some(135 | 136)) {
+        // RFC 4861: neighbour discovery is only taken with a hop limit of 255.
+        let message = (ip.hop_limit() == 255)
+            .then(|| NdpRepr::parse(transport).ok())
+            .flatten();
+        return Some(Ip::Sorted(message.map_or(Punted::Other, |message| {
+            Punted::Discovery {
+                source,
+                message,
+                sender_mac,
             }
-        } else {
-            Punted::Other
-        };
+        })));
     }
-    let control = (protocol == PROTOCOL_UDP)
-        .then(|| control_message(source, transport))
-        .flatten();
-    match control {
-        Some((from, message)) => Punted::Control { from, message },
-        None => Punted::Other,
-    }
+    Some(Ip::Packet {
+        source: IpAddr::V6(source),
+        destination: IpAddr::V6(destination),
+        protocol: upper.protocol,
+        transport,
+    })
 }
 
 /// The sender and message of a UDP datagram (header included) to the LISP control port.
@@ -100,76 +224,4 @@ pub fn control_message(source: IpAddr, datagram: &[u8]) -> Option<(SocketAddr, &
     }
     let message = datagram.get(8..usize::from(udp.len()))?;
     Some((SocketAddr::new(source, udp.src_port()), message))
-}
-
-/// The fragment an IPv4 or IPv6 frame carries, if it is one.
-fn fragment(frame: &[u8]) -> Option<Fragment<'_>> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    let l3 = &frame[eth.header_len()..];
-    match eth.ethertype() {
-        ETHERTYPE_IPV4 => {
-            let ip = Ipv4Packet::new_checked(l3).ok()?;
-            if !ip.more_fragments() && ip.fragment_offset() == 0 {
-                return None;
-            }
-            Some(Fragment {
-                key: DatagramKey {
-                    source: IpAddr::V4(ip.src_addr()),
-                    destination: IpAddr::V4(ip.dst_addr()),
-                    ident: u32::from(ip.ident()),
-                    protocol: ip.protocol(),
-                },
-                offset: usize::from(ip.fragment_offset()) * 8,
-                more: ip.more_fragments(),
-                data: l3.get(ip.header_len()..usize::from(ip.total_len()))?,
-            })
-        }
-        ETHERTYPE_IPV6 => {
-            let ip = Ipv6Packet::new_checked(l3).ok()?;
-            let header = ip.upper_layer().ok()?.fragment?;
-            if !header.more && header.offset == 0 {
-                return None;
-            }
-            Some(Fragment {
-                key: DatagramKey {
-                    source: IpAddr::V6(ip.src_addr()),
-                    destination: IpAddr::V6(ip.dst_addr()),
-                    ident: header.ident,
-                    protocol: header.next_header,
-                },
-                offset: header.offset,
-                more: header.more,
-                data: l3.get(header.data_offset..40 + usize::from(ip.payload_len()))?,
-            })
-        }
-        _ => None,
-    }
-}
-
-/// Source, destination, upper-layer protocol and transport bytes of an IP frame.
-fn ip_parts(frame: &[u8]) -> Option<(IpAddr, IpAddr, u8, &[u8])> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    let l3 = &frame[eth.header_len()..];
-    match eth.ethertype() {
-        ETHERTYPE_IPV4 => {
-            let ip = Ipv4Packet::new_checked(l3).ok()?;
-            Some((
-                IpAddr::V4(ip.src_addr()),
-                IpAddr::V4(ip.dst_addr()),
-                ip.protocol(),
-                l3.get(ip.header_len()..usize::from(ip.total_len()))?,
-            ))
-        }
-        ETHERTYPE_IPV6 => {
-            let ip = Ipv6Packet::new_checked(l3).ok()?;
-            let upper = ip.upper_layer().ok()?;
-            Some((
-                IpAddr::V6(ip.src_addr()),
-                IpAddr::V6(ip.dst_addr()),
-                upper.protocol,
-                l3.get(upper.offset..40 + usize::from(ip.payload_len()))?,
-            ))
-        }
-        _ => None,
-    }
 }
