@@ -37,13 +37,19 @@ pub struct CpmPeer {
 }
 
 /// Why a CPM was refused (counted; nothing changes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CpmRefused {
+    #[error("CPMs are not enabled")]
     Disabled,
+    #[error("not from a configured CPM sender")]
     UnknownSender,
+    #[error("malformed")]
     Malformed,
+    #[error("HMAC does not verify with the sender's key")]
     BadAuthentication,
+    #[error("replay: nonce already accepted")]
     Replay,
+    #[error("no record of ours holds its EID")]
     NotOurEid,
 }
 

@@ -73,12 +73,16 @@ pub enum Notified {
     Unsolicited,
 }
 
-/// Why a received message was refused (each is counted; state is unchanged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
+/// Why a Map-Notify was refused (counted; nothing changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyRefused {
+    #[error("not from a map-server we register with")]
     UnknownServer,
+    #[error("malformed")]
     Malformed,
+    #[error("not a Map-Notify")]
     NotAMapNotify,
+    #[error("HMAC does not verify with the server's key")]
     BadAuthentication,
 }
 
@@ -227,20 +231,21 @@ impl Registration {
         from: SocketAddr,
         bytes: &[u8],
         now: Instant,
-    ) -> Result<Notified, Refused> {
+    ) -> Result<Notified, NotifyRefused> {
         let i = self
             .servers
             .iter()
             .position(|s| s.config.address.ip() == from.ip())
-            .ok_or(Refused::UnknownServer)?;
-        let notify = MapNotifyRepr::parse(bytes).map_err(|_| Refused::Malformed)?;
+            .ok_or(NotifyRefused::UnknownServer)?;
+        let notify = MapNotifyRepr::parse(bytes).map_err(|_| NotifyRefused::Malformed)?;
         if notify.ack {
-            return Err(Refused::NotAMapNotify);
+            return Err(NotifyRefused::NotAMapNotify);
         }
-        let packet = RegistrationPacket::new_checked(bytes).map_err(|_| Refused::Malformed)?;
+        let packet =
+            RegistrationPacket::new_checked(bytes).map_err(|_| NotifyRefused::Malformed)?;
         let server = &self.servers[i];
         if !packet.verify(&server.config.key) {
-            return Err(Refused::BadAuthentication);
+            return Err(NotifyRefused::BadAuthentication);
         }
         if server.outstanding.map(|(nonce, _)| nonce) != Some(notify.body.nonce) {
             let ack = MapNotifyRepr {

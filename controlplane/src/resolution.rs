@@ -65,11 +65,14 @@ pub struct Install {
 }
 
 /// Why a Map-Reply was refused (counted; nothing changes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ReplyRefused {
+    #[error("malformed")]
     Malformed,
+    #[error("no outstanding request has its nonce")]
     UnknownNonce,
-    /// No record covers the EID that was asked for (the request stays outstanding).
+    /// The request stays outstanding.
+    #[error("no record covers the EID that was asked for")]
     Uncovered,
 }
 

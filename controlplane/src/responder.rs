@@ -27,17 +27,17 @@ use crate::wire::MessageType;
 use crate::Transmit;
 
 /// Why a Map-Request got no answer (counted; nothing changes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RequestRefused {
-    /// Not a well-formed Map-Request or ECM carrying one.
+    #[error("not a well-formed Map-Request or ECM carrying one")]
     Malformed,
-    /// None of the EIDs asked for is in our database.
+    #[error("none of the EIDs asked for is in our database")]
     NotOurs,
-    /// The requester offered no ITR-RLOC of a family we have an RLOC in.
+    #[error("no ITR-RLOC of a family we have an RLOC in")]
     NoUsableItrRloc,
-    /// The requester asked for no reply (D bit).
+    #[error("no reply wanted (D bit)")]
     NoReplyWanted,
-    /// The ITR-RLOC's or the overall answer budget is spent.
+    #[error("the ITR-RLOC's or the overall answer budget is spent")]
     RateLimited,
 }
 

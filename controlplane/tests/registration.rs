@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use controlplane::clock::WallClock;
 use controlplane::nonce::NonceSource;
-use controlplane::registration::{MapServerPeer, Notified, Refused, Registration, State, Timers};
+use controlplane::registration::{
+    MapServerPeer, Notified, NotifyRefused, Registration, State, Timers,
+};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
@@ -169,12 +171,12 @@ fn hostile_notifies_are_refused_without_changing_state() {
     let stranger = SocketAddr::new(Ipv4Addr::new(203, 0, 113, 9).into(), 4342);
     assert_eq!(
         machine.handle_notify(stranger, &good, t0),
-        Err(Refused::UnknownServer)
+        Err(NotifyRefused::UnknownServer)
     );
     let forged = notify_for(&register.payload, "wrong-key", AuthAlgorithm::HmacSha256);
     assert_eq!(
         machine.handle_notify(a.address, &forged, t0),
-        Err(Refused::BadAuthentication)
+        Err(NotifyRefused::BadAuthentication)
     );
     let mut stale = MapNotifyRepr::parse(&good).unwrap();
     stale.body.nonce ^= 1;
@@ -184,7 +186,7 @@ fn hostile_notifies_are_refused_without_changing_state() {
     registration::sign(&mut stale_bytes, b"key-a").unwrap();
     assert_eq!(
         machine.handle_notify(a.address, &good[..10], t0),
-        Err(Refused::Malformed)
+        Err(NotifyRefused::Malformed)
     );
     assert_eq!(
         machine.status()[0].state,

@@ -87,7 +87,7 @@ pub enum Event {
     Refused {
         from: SocketAddr,
         site: Option<String>,
-        reason: Refusal,
+        reason: MapServerRefused,
     },
 }
 
@@ -154,47 +154,37 @@ pub struct MapServer {
     events: VecDeque<Event>,
 }
 
-/// Why a message was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+/// Why lisp-ms refused a message (counted, logged; nothing changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MapServerRefused {
+    #[error("malformed")]
     Malformed,
+    #[error("no site holds its first EID")]
     UnknownSite,
+    #[error("HMAC does not verify with the site's key and algorithm")]
     BadAuthentication,
+    #[error("a prefix outside the site's space")]
     OutsideSite,
+    #[error("{0}")]
     Replay(Stale),
+    #[error("no ITR-RLOC of the source's family")]
     NoUsableItrRloc,
+    #[error("would send to one of our own addresses")]
     ToSelf,
+    #[error("already forwarded by a map-server, or inner TTL expired")]
     ForwardingLoop,
+    #[error("the site's max_prefixes reached")]
     PrefixLimit,
+    #[error("the site's max_more_specifics reached")]
     MoreSpecificLimit,
+    #[error("more locators than the site's max_locators")]
     LocatorLimit,
+    #[error("the site's max_registrants reached")]
     RegistrantLimit,
+    #[error("the same locator twice in a record")]
     DuplicateLocator,
+    #[error("not a message a map-server takes")]
     Other,
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Malformed => "malformed",
-            Self::UnknownSite => "no site holds its first EID",
-            Self::BadAuthentication => "HMAC does not verify with the site's key and algorithm",
-            Self::OutsideSite => "a prefix outside the site's space",
-            Self::Replay(Stale::Seen) => "replay: nonce already accepted",
-            Self::Replay(Stale::ZeroNonce) => "replay protection: nonce 0",
-            Self::Replay(Stale::OutsideSkew) => "replay protection: timestamp outside the skew",
-            Self::Replay(Stale::Older) => "replay: older than the xTR's last Map-Register",
-            Self::NoUsableItrRloc => "no ITR-RLOC of the source's family",
-            Self::ToSelf => "would send to one of our own addresses",
-            Self::ForwardingLoop => "already forwarded by a map-server, or inner TTL expired",
-            Self::PrefixLimit => "the site's max_prefixes reached",
-            Self::MoreSpecificLimit => "the site's max_more_specifics reached",
-            Self::LocatorLimit => "more locators than the site's max_locators",
-            Self::RegistrantLimit => "the site's max_registrants reached",
-            Self::DuplicateLocator => "the same locator twice in a record",
-            Self::Other => "not a message a map-server takes",
-        })
-    }
 }
 
 impl MapServer {
@@ -252,8 +242,8 @@ impl MapServer {
             Ok(MessageType::MapRegister) => self.handle_register(from, bytes, now),
             Ok(MessageType::MapNotifyAck) => self.handle_notify_ack(bytes),
             Ok(MessageType::Ecm) => self.request(from, bytes, now).map_err(|r| (r, None)),
-            Ok(_) => Err((Refusal::Other, None)),
-            Err(_) => Err((Refusal::Malformed, None)),
+            Ok(_) => Err((MapServerRefused::Other, None)),
+            Err(_) => Err((MapServerRefused::Malformed, None)),
         };
         if let Err((reason, site)) = outcome {
             self.count(reason);
@@ -265,23 +255,23 @@ impl MapServer {
         }
     }
 
-    fn count(&mut self, refusal: Refusal) {
+    fn count(&mut self, refusal: MapServerRefused) {
         let s = &mut self.stats;
         let counter = match refusal {
-            Refusal::Malformed => &mut s.refused_malformed,
-            Refusal::UnknownSite => &mut s.refused_unknown_site,
-            Refusal::BadAuthentication => &mut s.refused_bad_authentication,
-            Refusal::OutsideSite => &mut s.refused_outside_site,
-            Refusal::Replay(_) => &mut s.refused_replay,
-            Refusal::NoUsableItrRloc => &mut s.refused_no_usable_itr_rloc,
-            Refusal::ToSelf => &mut s.refused_to_self,
-            Refusal::ForwardingLoop => &mut s.refused_forwarding_loop,
-            Refusal::PrefixLimit => &mut s.refused_prefix_limit,
-            Refusal::MoreSpecificLimit => &mut s.refused_more_specific_limit,
-            Refusal::LocatorLimit => &mut s.refused_locator_limit,
-            Refusal::RegistrantLimit => &mut s.refused_registrant_limit,
-            Refusal::DuplicateLocator => &mut s.refused_duplicate_locator,
-            Refusal::Other => &mut s.refused_other,
+            MapServerRefused::Malformed => &mut s.refused_malformed,
+            MapServerRefused::UnknownSite => &mut s.refused_unknown_site,
+            MapServerRefused::BadAuthentication => &mut s.refused_bad_authentication,
+            MapServerRefused::OutsideSite => &mut s.refused_outside_site,
+            MapServerRefused::Replay(_) => &mut s.refused_replay,
+            MapServerRefused::NoUsableItrRloc => &mut s.refused_no_usable_itr_rloc,
+            MapServerRefused::ToSelf => &mut s.refused_to_self,
+            MapServerRefused::ForwardingLoop => &mut s.refused_forwarding_loop,
+            MapServerRefused::PrefixLimit => &mut s.refused_prefix_limit,
+            MapServerRefused::MoreSpecificLimit => &mut s.refused_more_specific_limit,
+            MapServerRefused::LocatorLimit => &mut s.refused_locator_limit,
+            MapServerRefused::RegistrantLimit => &mut s.refused_registrant_limit,
+            MapServerRefused::DuplicateLocator => &mut s.refused_duplicate_locator,
+            MapServerRefused::Other => &mut s.refused_other,
         };
         *counter += 1;
     }
@@ -315,15 +305,15 @@ impl MapServer {
         &self,
         packet: &RegistrationPacket<&[u8]>,
         records: &[EidRecord],
-    ) -> Result<usize, Refusal> {
-        let first = records.first().ok_or(Refusal::Malformed)?;
+    ) -> Result<usize, MapServerRefused> {
+        let first = records.first().ok_or(MapServerRefused::Malformed)?;
         let address = Self::record_prefix(first)
-            .ok_or(Refusal::Malformed)?
+            .ok_or(MapServerRefused::Malformed)?
             .network();
         let (_, candidates) = self
             .site_space
             .longest(None, address)
-            .ok_or(Refusal::UnknownSite)?;
+            .ok_or(MapServerRefused::UnknownSite)?;
         candidates
             .iter()
             .map(|&(site, _)| site)
@@ -332,7 +322,7 @@ impl MapServer {
                 packet.algorithm_id() == AuthAlgorithm::from(config.algorithm).id()
                     && packet.verify(config.key.as_bytes())
             })
-            .ok_or(Refusal::BadAuthentication)
+            .ok_or(MapServerRefused::BadAuthentication)
     }
 
     /// The site's limits on what one message would add (nothing is changed).
@@ -342,12 +332,12 @@ impl MapServer {
         registrant: Registrant,
         register: &MapRegisterRepr,
         keys: &[Key],
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), MapServerRefused> {
         let limits = self.config.site[site].limits;
         let state = &self.sites[site];
         for record in &register.body.records {
             if record.locators.len() > limits.max_locators as usize {
-                return Err(Refusal::LocatorLimit);
+                return Err(MapServerRefused::LocatorLimit);
             }
             // At most `max_locators` each: a pairwise look costs less than a set.
             let locators = &record.locators;
@@ -356,13 +346,13 @@ impl MapServer {
                     .iter()
                     .any(|l| l.address == locators[i].address)
             }) {
-                return Err(Refusal::DuplicateLocator);
+                return Err(MapServerRefused::DuplicateLocator);
             }
         }
         if !state.registrants.contains_key(&registrant)
             && state.registrants.len() >= limits.max_registrants as usize
         {
-            return Err(Refusal::RegistrantLimit);
+            return Err(MapServerRefused::RegistrantLimit);
         }
         // Prefixes new to the site, each once (a refresh has none).
         let fresh: Vec<&Key> = keys
@@ -372,14 +362,14 @@ impl MapServer {
             .map(|(_, k)| k)
             .collect();
         if state.prefixes.len() + fresh.len() > limits.max_prefixes as usize {
-            return Err(Refusal::PrefixLimit);
+            return Err(MapServerRefused::PrefixLimit);
         }
         let more_specifics = fresh
             .iter()
             .filter(|(_, p)| !self.is_configured(site, p))
             .count();
         if state.more_specifics as usize + more_specifics > limits.max_more_specifics as usize {
-            return Err(Refusal::MoreSpecificLimit);
+            return Err(MapServerRefused::MoreSpecificLimit);
         }
         Ok(())
     }
@@ -393,7 +383,7 @@ impl MapServer {
         xtr_id: Option<[u8; 16]>,
         nonce: u64,
         now: Instant,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), MapServerRefused> {
         let config = &self.config.site[site];
         let check = Check {
             protection: config.replay_protection,
@@ -416,14 +406,16 @@ impl MapServer {
                 Some(id) => {
                     state.replay.remove(&id);
                 }
-                None => return Err(Refusal::RegistrantLimit),
+                None => return Err(MapServerRefused::RegistrantLimit),
             }
         }
         let (memory, used) = state
             .replay
             .entry(xtr_id)
             .or_insert_with(|| (ReplayMemory::default(), now));
-        memory.admit(nonce, check).map_err(Refusal::Replay)?;
+        memory
+            .admit(nonce, check)
+            .map_err(MapServerRefused::Replay)?;
         *used = now;
         Ok(())
     }
@@ -433,10 +425,11 @@ impl MapServer {
         from: SocketAddr,
         bytes: &[u8],
         now: Instant,
-    ) -> Result<(), (Refusal, Option<usize>)> {
-        let packet =
-            RegistrationPacket::new_checked(bytes).map_err(|_| (Refusal::Malformed, None))?;
-        let register = MapRegisterRepr::parse(bytes).map_err(|_| (Refusal::Malformed, None))?;
+    ) -> Result<(), (MapServerRefused, Option<usize>)> {
+        let packet = RegistrationPacket::new_checked(bytes)
+            .map_err(|_| (MapServerRefused::Malformed, None))?;
+        let register =
+            MapRegisterRepr::parse(bytes).map_err(|_| (MapServerRefused::Malformed, None))?;
         let site = self
             .site_of(&packet, &register.body.records)
             .map_err(|r| (r, None))?;
@@ -451,7 +444,7 @@ impl MapServer {
         register: MapRegisterRepr,
         site: usize,
         now: Instant,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), MapServerRefused> {
         let keys: Vec<Key> = register
             .body
             .records
@@ -459,17 +452,17 @@ impl MapServer {
             .map(|r| {
                 Self::record_prefix(r)
                     .map(|p| (r.eid.instance_id(), p))
-                    .ok_or(Refusal::Malformed)
+                    .ok_or(MapServerRefused::Malformed)
             })
             .collect::<Result<_, _>>()?;
         if keys.iter().any(|(_, p)| !self.may_register(site, p)) {
-            return Err(Refusal::OutsideSite);
+            return Err(MapServerRefused::OutsideSite);
         }
         if self.is_own(SocketAddr::new(
             from.ip(),
             dataplane::wire::lisp::CONTROL_PORT,
         )) {
-            return Err(Refusal::ToSelf);
+            return Err(MapServerRefused::ToSelf);
         }
         let registrant = match register.body.xtr {
             Some(xtr) => Registrant::XtrId(xtr.xtr_id),
@@ -551,10 +544,10 @@ impl MapServer {
         }
     }
 
-    fn handle_notify_ack(&mut self, bytes: &[u8]) -> Result<(), (Refusal, Option<usize>)> {
-        let packet =
-            RegistrationPacket::new_checked(bytes).map_err(|_| (Refusal::Malformed, None))?;
-        let ack = MapNotifyRepr::parse(bytes).map_err(|_| (Refusal::Malformed, None))?;
+    fn handle_notify_ack(&mut self, bytes: &[u8]) -> Result<(), (MapServerRefused, Option<usize>)> {
+        let packet = RegistrationPacket::new_checked(bytes)
+            .map_err(|_| (MapServerRefused::Malformed, None))?;
+        let ack = MapNotifyRepr::parse(bytes).map_err(|_| (MapServerRefused::Malformed, None))?;
         self.site_of(&packet, &ack.body.records)
             .map_err(|r| (r, None))?;
         self.stats.map_notify_acks += 1;
@@ -563,24 +556,30 @@ impl MapServer {
 
     /// An ECM Map-Request: forwarded once (RFC 9301: a map-server sets E when it forwards, and
     /// the inner TTL counts hops), proxied, or answered negatively; never sent to ourselves.
-    fn request(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) -> Result<(), Refusal> {
-        let ecm = EcmRepr::parse(bytes).map_err(|_| Refusal::Malformed)?;
+    fn request(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<(), MapServerRefused> {
+        let ecm = EcmRepr::parse(bytes).map_err(|_| MapServerRefused::Malformed)?;
         if ecm.to_etr || ecm.inner_ttl <= 1 {
-            return Err(Refusal::ForwardingLoop);
+            return Err(MapServerRefused::ForwardingLoop);
         }
-        let request = MapRequestRepr::parse(&ecm.message).map_err(|_| Refusal::Malformed)?;
-        let asked = request.records.first().ok_or(Refusal::Malformed)?;
-        let eid = asked.eid.ip().ok_or(Refusal::Malformed)?;
+        let request =
+            MapRequestRepr::parse(&ecm.message).map_err(|_| MapServerRefused::Malformed)?;
+        let asked = request.records.first().ok_or(MapServerRefused::Malformed)?;
+        let eid = asked.eid.ip().ok_or(MapServerRefused::Malformed)?;
         let instance_id = asked.eid.instance_id();
         let itr_rloc = request
             .itr_rlocs
             .iter()
             .filter_map(Address::ip)
             .find(|a| a.is_ipv4() == from.is_ipv4() && !a.is_multicast())
-            .ok_or(Refusal::NoUsableItrRloc)?;
+            .ok_or(MapServerRefused::NoUsableItrRloc)?;
         let reply_to = SocketAddr::new(itr_rloc, ecm.source_port);
         if self.is_own(reply_to) {
-            return Err(Refusal::ToSelf);
+            return Err(MapServerRefused::ToSelf);
         }
         let found = self
             .entries
@@ -598,7 +597,7 @@ impl MapServer {
             Some((false, etr, _)) => {
                 let destination = SocketAddr::new(etr, dataplane::wire::lisp::CONTROL_PORT);
                 if self.is_own(destination) {
-                    return Err(Refusal::ToSelf);
+                    return Err(MapServerRefused::ToSelf);
                 }
                 let forward = EcmRepr {
                     to_etr: true,
@@ -606,7 +605,9 @@ impl MapServer {
                     ..ecm
                 };
                 let mut payload = Vec::with_capacity(forward.buffer_len());
-                forward.emit(&mut payload).map_err(|_| Refusal::Malformed)?;
+                forward
+                    .emit(&mut payload)
+                    .map_err(|_| MapServerRefused::Malformed)?;
                 self.stats.requests_forwarded += 1;
                 self.outbox.push_back(Transmit {
                     destination,

@@ -24,15 +24,18 @@ use crate::nonce::timestamp_of;
 pub const REMEMBERED_NONCES: usize = 1024;
 
 /// Why a Map-Register was taken for a replay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Stale {
-    /// The nonce was accepted before.
+    #[error("replay: nonce already accepted")]
     Seen,
-    /// Nonce 0 (`nonce-memory`): indistinguishable from a replay.
+    /// Indistinguishable from a replay (`nonce-memory`).
+    #[error("replay protection: nonce 0")]
     ZeroNonce,
     /// The carried time is outside the allowed skew (`timestamp`).
+    #[error("replay protection: timestamp outside the skew")]
     OutsideSkew,
     /// Older than the xTR's last accepted Map-Register (`timestamp`, with xTR-ID).
+    #[error("replay: older than the xTR's last Map-Register")]
     Older,
 }
 
