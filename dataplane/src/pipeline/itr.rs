@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use crate::mapcache::{Action, DatabaseView, MapCacheView};
-use crate::wire::checksum::{checksum, finish, pseudo_header_v6, sum};
+use crate::wire::checksum::{finish, pseudo_header_v6, sum};
+use crate::wire::icmp;
 use crate::wire::ipv4::{Ipv4Repr, PROTOCOL_ICMP, PROTOCOL_UDP};
 use crate::wire::ipv6::{Ipv6Repr, NEXT_ICMPV6};
 use crate::wire::lisp::{LispRepr, DATA_PORT};
@@ -349,11 +350,7 @@ fn too_big<P: PacketBuffer>(
                 tos: 0,
             }
             .emit(data);
-            let icmp = &mut data[20..];
-            icmp[..8].copy_from_slice(&[3, 4, 0, 0, 0, 0, 0, 0]);
-            icmp[6..8].copy_from_slice(&(mtu as u16).to_be_bytes());
-            let value = checksum(icmp);
-            icmp[2..4].copy_from_slice(&value.to_be_bytes());
+            icmp::fill_frag_needed_v4(&mut data[20..], mtu as u16);
         }
         (IpAddr::V6(src), IpAddr::V6(dst)) => {
             let len = (8 + quote) as u16;
@@ -367,11 +364,7 @@ fn too_big<P: PacketBuffer>(
                 flow_label: 0,
             }
             .emit(data);
-            let icmp = &mut data[40..];
-            icmp[..8].copy_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]);
-            icmp[4..8].copy_from_slice(&(mtu as u32).to_be_bytes());
-            let value = finish(pseudo_header_v6(src, dst, NEXT_ICMPV6, u32::from(len)) + sum(icmp));
-            icmp[2..4].copy_from_slice(&value.to_be_bytes());
+            icmp::fill_packet_too_big_v6(&mut data[40..], src, dst, mtu as u32);
         }
         _ => return drop(ctx, Counter::DropMalformed),
     }

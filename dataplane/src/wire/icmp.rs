@@ -63,39 +63,28 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     }
 }
 
-/// Writes an ICMPv4 "fragmentation needed" (MTU `mtu`) quoting `invoking` into `buffer`, which must
-/// hold `HEADER_LEN + invoking.len()` bytes. Returns the message length.
-pub fn write_frag_needed_v4(buffer: &mut [u8], mtu: u16, invoking: &[u8]) -> usize {
-    let len = HEADER_LEN + invoking.len();
-    let msg = &mut buffer[..len];
+/// Fills in the ICMPv4 "fragmentation needed" header (MTU `mtu`) and checksum of `msg`, whose
+/// bytes after the 8-byte header already hold the quoted packet (the pipeline rewrites a packet
+/// in place into the error that quotes it).
+pub fn fill_frag_needed_v4(msg: &mut [u8], mtu: u16) {
     msg[0] = V4_DEST_UNREACHABLE;
     msg[1] = V4_FRAG_NEEDED;
     msg[2..6].fill(0);
     put16(msg, 6, mtu);
-    msg[HEADER_LEN..].copy_from_slice(invoking);
     let value = checksum(msg);
     put16(msg, 2, value);
-    len
 }
 
-/// Writes an ICMPv6 "packet too big" (MTU `mtu`) from `src` to `dst` quoting `invoking`.
-pub fn write_packet_too_big_v6(
-    buffer: &mut [u8],
-    src: Ipv6Addr,
-    dst: Ipv6Addr,
-    mtu: u32,
-    invoking: &[u8],
-) -> usize {
-    let len = HEADER_LEN + invoking.len();
-    let msg = &mut buffer[..len];
+/// Fills in the ICMPv6 "packet too big" header (MTU `mtu`) and checksum of `msg`, from `src` to
+/// `dst`, whose bytes after the 8-byte header already hold the quoted packet.
+pub fn fill_packet_too_big_v6(msg: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, mtu: u32) {
     msg[0] = V6_PACKET_TOO_BIG;
     msg[1] = 0;
     msg[2..4].fill(0);
     msg[4..8].copy_from_slice(&mtu.to_be_bytes());
-    msg[HEADER_LEN..].copy_from_slice(invoking);
-    let value = finish(pseudo_header_v6(src, dst, NEXT_ICMPV6, len as u32) + sum(msg));
+    let len = u32::try_from(msg.len()).unwrap_or(u32::MAX);
+    let value = finish(pseudo_header_v6(src, dst, NEXT_ICMPV6, len) + sum(msg));
     put16(msg, 2, value);
-    len
 }
 
 #[cfg(test)]
@@ -105,9 +94,10 @@ mod tests {
     #[test]
     fn frag_needed_and_too_big_verify() {
         let invoking = [0x45u8; 28];
-        let mut buf = [0u8; 64];
-        let n = write_frag_needed_v4(&mut buf, 1400, &invoking);
-        let msg = IcmpPacket::new_checked(&buf[..n]).expect("fits");
+        let mut buf = [0u8; HEADER_LEN + 28];
+        buf[HEADER_LEN..].copy_from_slice(&invoking);
+        fill_frag_needed_v4(&mut buf, 1400);
+        let msg = IcmpPacket::new_checked(&buf[..]).expect("fits");
         assert_eq!((msg.msg_type(), msg.code(), msg.mtu_v4()), (3, 4, 1400));
         assert!(msg.verify_checksum_v4());
         assert_eq!(msg.invoking_packet(), &invoking);
@@ -116,8 +106,8 @@ mod tests {
             "2001:db8::1".parse().unwrap(),
             "2001:db8::2".parse().unwrap(),
         );
-        let n = write_packet_too_big_v6(&mut buf, src, dst, 1280, &invoking);
-        let msg = IcmpPacket::new_checked(&buf[..n]).expect("fits");
+        fill_packet_too_big_v6(&mut buf, src, dst, 1280);
+        let msg = IcmpPacket::new_checked(&buf[..]).expect("fits");
         assert_eq!((msg.msg_type(), msg.mtu_v6()), (2, 1280));
         assert!(msg.verify_checksum_v6(src, dst));
         assert!(!msg.verify_checksum_v6(dst, dst));
