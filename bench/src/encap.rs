@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
     decapsulate, encapsulate, encapsulate_burst, CoreCounters, Counter, EchoNonces, EtrContext,
-    ItrContext, LocalRlocs, Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
+    EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, Nonces, PacketBuffer, PathConfig, VecBuffer,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
@@ -200,12 +200,12 @@ pub fn run() -> Result<(), String> {
         echo: &no_echo,
     };
     let mut encapsulated = 0u64;
-    let mut verdicts = [Verdict::Drop(Counter::DropMalformed); BURST];
+    let mut verdicts = [ItrVerdict::Drop(Counter::DropMalformed); BURST];
     let itr = cycles(&mut buffers, &templates, |burst| {
         encapsulate_burst(&mut ctx, burst, &mut verdicts);
         encapsulated += verdicts
             .iter()
-            .filter(|v| matches!(v, Verdict::Encapsulated { .. }))
+            .filter(|v| matches!(v, ItrVerdict::Encapsulated { .. }))
             .count() as u64;
     });
     if encapsulated != (RUNS * rounds() * BUFFERS) as u64 {
@@ -258,7 +258,7 @@ pub fn run() -> Result<(), String> {
         for b in burst {
             decapsulated += u64::from(matches!(
                 decapsulate(&mut etr, b),
-                Verdict::Decapsulated { .. }
+                EtrVerdict::Decapsulated { .. }
             ));
         }
     });

@@ -6,8 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
-    decapsulate, encapsulate, overhead, CoreCounters, Counter, EchoNonces, EtrContext, ItrContext,
-    LocalRlocs, LocatorFeedback, Nonces, PacketBuffer, PathConfig, VecBuffer, Verdict,
+    decapsulate, encapsulate, overhead, CoreCounters, Counter, EchoNonces, EtrContext, EtrVerdict,
+    ItrContext, ItrVerdict, LocalRlocs, LocatorFeedback, Nonces, PacketBuffer, PathConfig,
+    VecBuffer,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
@@ -125,7 +126,7 @@ fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
     }
 }
 
-fn run_itr(site: &Site, config: &PathConfig, packet: &mut VecBuffer) -> (Verdict, CoreCounters) {
+fn run_itr(site: &Site, config: &PathConfig, packet: &mut VecBuffer) -> (ItrVerdict, CoreCounters) {
     let reader = site.qsbr.register().unwrap();
     let (cache, database) = (site.cache.shared(), site.database.shared());
     let counters = CoreCounters::default();
@@ -147,7 +148,7 @@ fn run_itr(site: &Site, config: &PathConfig, packet: &mut VecBuffer) -> (Verdict
 fn run_etr(
     site: &Site,
     packet: &mut VecBuffer,
-) -> (Verdict, CoreCounters, Option<LocatorFeedback>) {
+) -> (EtrVerdict, CoreCounters, Option<LocatorFeedback>) {
     let reader = site.qsbr.register().unwrap();
     let database = site.database.shared();
     let counters = CoreCounters::default();
@@ -186,7 +187,7 @@ fn all_four_family_combinations_round_trip() {
         let (verdict, counters) = run_itr(&a, &config, &mut buffer);
         assert_eq!(
             verdict,
-            Verdict::Encapsulated { rloc: remote },
+            ItrVerdict::Encapsulated { rloc: remote },
             "inner v6 {inner_v6} outer v6 {outer_v6}"
         );
         assert_eq!(counters.get(Counter::Encapsulated), 1);
@@ -195,7 +196,7 @@ fn all_four_family_combinations_round_trip() {
         check_outer(&outer, &original, outer_v6, remote);
 
         let (verdict, counters, _) = run_etr(&b, &mut buffer);
-        assert_eq!(verdict, Verdict::Decapsulated { destination: dst });
+        assert_eq!(verdict, EtrVerdict::Decapsulated { destination: dst });
         assert_eq!(counters.get(Counter::Decapsulated), 1);
         assert_eq!(buffer.data(), original.as_slice(), "bit-exact inner packet");
     }
@@ -315,7 +316,7 @@ fn instances_keep_overlapping_eid_spaces_apart() {
         let original = inner_packet(src.parse().unwrap(), dst, 64, 0);
         let mut buffer = VecBuffer::new(128, &original, 2048);
         let (verdict, _) = run_itr(&a, &config, &mut buffer);
-        assert_eq!(verdict, Verdict::Encapsulated { rloc }, "source {src}");
+        assert_eq!(verdict, ItrVerdict::Encapsulated { rloc }, "source {src}");
         let lisp_at = if rloc.is_ipv6() { 48 } else { 28 };
         let lisp = LispHeader::new_checked(&buffer.data()[lisp_at..]).unwrap();
         assert_eq!(lisp.instance_id(), Some(iid), "source {src}");
@@ -324,9 +325,9 @@ fn instances_keep_overlapping_eid_spaces_apart() {
     let mut wrong_instance = sent.pop().unwrap();
     let mut right_instance = sent.pop().unwrap();
     let (verdict, _, _) = run_etr(&b, &mut right_instance);
-    assert_eq!(verdict, Verdict::Decapsulated { destination: dst });
+    assert_eq!(verdict, EtrVerdict::Decapsulated { destination: dst });
     let (verdict, counters, _) = run_etr(&b, &mut wrong_instance);
-    assert_eq!(verdict, Verdict::Drop(Counter::DropInstanceMismatch));
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropInstanceMismatch));
     assert_eq!(counters.get(Counter::DropInstanceMismatch), 1);
 
     let stranger = inner_packet("10.1.8.10".parse().unwrap(), dst, 64, 0);
@@ -334,7 +335,7 @@ fn instances_keep_overlapping_eid_spaces_apart() {
     let (verdict, _) = run_itr(&a, &config, &mut buffer);
     assert_eq!(
         verdict,
-        Verdict::Drop(Counter::DropNotLocalSource),
+        ItrVerdict::Drop(Counter::DropNotLocalSource),
         "a source in no instance"
     );
 }
@@ -378,7 +379,7 @@ fn too_big_packets_get_icmp_toward_their_source() {
         2048,
     );
     let (verdict, counters) = run_itr(&a, &config, &mut b);
-    assert_eq!(verdict, Verdict::TooBig { destination: src });
+    assert_eq!(verdict, ItrVerdict::TooBig { destination: src });
     assert_eq!(counters.get(Counter::TooBigSent), 1);
     let ip = Ipv4Packet::new_checked(b.data()).unwrap();
     assert!(ip.verify_checksum());
@@ -401,7 +402,7 @@ fn too_big_packets_get_icmp_toward_their_source() {
         2048,
     );
     let (verdict, _) = run_itr(&a, &config, &mut b);
-    assert_eq!(verdict, Verdict::TooBig { destination: src6 });
+    assert_eq!(verdict, ItrVerdict::TooBig { destination: src6 });
     let ip = Ipv6Packet::new_checked(b.data()).unwrap();
     let icmp = dataplane::wire::icmp::IcmpPacket::new_checked(ip.payload()).unwrap();
     assert_eq!((icmp.msg_type(), icmp.mtu_v6()), (2, 1000 - 36));
@@ -447,42 +448,42 @@ fn every_other_outcome_has_a_verdict_and_a_counter() {
     a.cache.publish();
     let config = PathConfig::default();
     let from = "10.1.0.10".parse().unwrap();
-    let cases: [(IpAddr, IpAddr, Verdict); 6] = [
+    let cases: [(IpAddr, IpAddr, ItrVerdict); 6] = [
         (
             from,
             "10.3.0.1".parse().unwrap(),
-            Verdict::Drop(Counter::DropNegativeEntry),
+            ItrVerdict::Drop(Counter::DropNegativeEntry),
         ),
         (
             from,
             "10.4.0.1".parse().unwrap(),
-            Verdict::NativeForward {
+            ItrVerdict::NativeForward {
                 destination: "10.4.0.1".parse().unwrap(),
             },
         ),
         (
             from,
             "10.5.0.1".parse().unwrap(),
-            Verdict::Punt {
+            ItrVerdict::Punt {
                 destination: "10.5.0.1".parse().unwrap(),
             },
         ),
         (
             from,
             "10.6.0.1".parse().unwrap(),
-            Verdict::Drop(Counter::DropNoReachableLocator),
+            ItrVerdict::Drop(Counter::DropNoReachableLocator),
         ),
         (
             from,
             "10.99.0.1".parse().unwrap(),
-            Verdict::Punt {
+            ItrVerdict::Punt {
                 destination: "10.99.0.1".parse().unwrap(),
             },
         ),
         (
             "10.77.0.1".parse().unwrap(),
             "10.2.0.20".parse().unwrap(),
-            Verdict::Drop(Counter::DropNotLocalSource),
+            ItrVerdict::Drop(Counter::DropNotLocalSource),
         ),
     ];
     for (src, dst, expected) in cases {
@@ -492,7 +493,7 @@ fn every_other_outcome_has_a_verdict_and_a_counter() {
     let mut garbage = VecBuffer::new(128, &[0x45, 0, 0], 256);
     assert_eq!(
         run_itr(&a, &config, &mut garbage).0,
-        Verdict::Drop(Counter::DropMalformed)
+        ItrVerdict::Drop(Counter::DropMalformed)
     );
     let mut no_headroom = VecBuffer::new(
         10,
@@ -501,7 +502,7 @@ fn every_other_outcome_has_a_verdict_and_a_counter() {
     );
     assert_eq!(
         run_itr(&a, &config, &mut no_headroom).0,
-        Verdict::Drop(Counter::DropNoHeadroom)
+        ItrVerdict::Drop(Counter::DropNoHeadroom)
     );
 
     // ETR side.
@@ -537,7 +538,7 @@ fn every_other_outcome_has_a_verdict_and_a_counter() {
     ] {
         let mut buffer = VecBuffer::new(0, &bytes, 256);
         let (verdict, counters, _) = run_etr(&b, &mut buffer);
-        assert_eq!(verdict, Verdict::Drop(expected));
+        assert_eq!(verdict, EtrVerdict::Drop(expected));
         assert_eq!(counters.get(expected), 1);
     }
 }
@@ -627,7 +628,7 @@ fn burst_encapsulation_matches_one_by_one() {
             .iter()
             .map(|p| VecBuffer::new(128, p, 512))
             .collect();
-        let mut verdicts = vec![Verdict::Drop(Counter::DropMalformed); buffers.len()];
+        let mut verdicts = vec![ItrVerdict::Drop(Counter::DropMalformed); buffers.len()];
         if burst {
             dataplane::pipeline::encapsulate_burst(&mut ctx, &mut buffers, &mut verdicts);
         } else {
@@ -652,11 +653,11 @@ fn burst_encapsulation_matches_one_by_one() {
     );
     assert!(single
         .iter()
-        .any(|v| matches!(v, Verdict::Encapsulated { .. })));
-    assert!(single.iter().any(|v| matches!(v, Verdict::Punt { .. })));
+        .any(|v| matches!(v, ItrVerdict::Encapsulated { .. })));
+    assert!(single.iter().any(|v| matches!(v, ItrVerdict::Punt { .. })));
     assert!(single
         .iter()
-        .any(|v| matches!(v, Verdict::Drop(Counter::DropNotLocalSource))));
+        .any(|v| matches!(v, ItrVerdict::Drop(Counter::DropNotLocalSource))));
 }
 
 #[test]
@@ -675,7 +676,7 @@ fn etr_reports_locator_status_bits_to_the_control_core() {
     );
     run_itr(&a, &PathConfig::default(), &mut buffer);
     let (verdict, _, report) = run_etr(&b, &mut buffer);
-    assert!(matches!(verdict, Verdict::Decapsulated { .. }));
+    assert!(matches!(verdict, EtrVerdict::Decapsulated { .. }));
     let report = report.expect("status bits reported");
     assert_eq!(
         (report.rloc, report.status_bits),
@@ -854,7 +855,7 @@ fn a_locator_of_ours_is_delivered_locally_with_the_ttl_decremented() {
         let original = inner_packet(src, dst, 20, 0);
         let mut b = VecBuffer::new(128, &original, 256);
         let (verdict, counters) = run_itr(&a, &config, &mut b);
-        assert_eq!(verdict, Verdict::Local { destination: dst });
+        assert_eq!(verdict, ItrVerdict::Local { destination: dst });
         assert_eq!(counters.get(Counter::DeliveredLocally), 1);
         let out = b.data();
         assert_eq!(out.len(), original.len(), "not encapsulated");
@@ -873,7 +874,7 @@ fn a_locator_of_ours_is_delivered_locally_with_the_ttl_decremented() {
         let mut b = VecBuffer::new(128, &expiring, 256);
         assert_eq!(
             run_itr(&a, &config, &mut b).0,
-            Verdict::Drop(Counter::DropTtlExpired)
+            ItrVerdict::Drop(Counter::DropTtlExpired)
         );
     }
 }
@@ -899,7 +900,7 @@ fn natively_forwarded_traffic_goes_to_the_petr_when_one_is_configured() {
 
     let mut b = VecBuffer::new(128, &original, 256);
     let (verdict, _) = run_itr(&a, &PathConfig::default(), &mut b);
-    assert_eq!(verdict, Verdict::NativeForward { destination: dst });
+    assert_eq!(verdict, ItrVerdict::NativeForward { destination: dst });
 
     let config = PathConfig {
         petr: Some(petr),
@@ -907,7 +908,7 @@ fn natively_forwarded_traffic_goes_to_the_petr_when_one_is_configured() {
     };
     let mut b = VecBuffer::new(128, &original, 256);
     let (verdict, counters) = run_itr(&a, &config, &mut b);
-    assert_eq!(verdict, Verdict::Encapsulated { rloc: petr });
+    assert_eq!(verdict, ItrVerdict::Encapsulated { rloc: petr });
     assert_eq!(counters.get(Counter::NativeForward), 1);
     assert_eq!(counters.get(Counter::Encapsulated), 1);
     let outer = Ipv4Packet::new_checked(b.data()).unwrap();

@@ -15,8 +15,8 @@ use crate::mapcache::{Database, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, encapsulate_miss, Class, CoreCounters, Counter,
-    EchoNonces, EtrContext, FeedbackSender, ItrContext, LocalRlocs, Neighbours, NoMac, Nonces,
-    PacketBuffer, PathConfig, Verdict, WantedNeighbours,
+    EchoNonces, EtrContext, EtrVerdict, FeedbackSender, ItrContext, ItrVerdict, LocalRlocs,
+    Neighbours, NoMac, Nonces, PacketBuffer, PathConfig, WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{
@@ -202,7 +202,7 @@ impl DataCore {
                 Class::Other => self.counters.bump(Counter::DropUnknownFrame),
             }
         }
-        let mut verdicts = [Verdict::Drop(Counter::DropMalformed); MAX_BURST];
+        let mut verdicts = [ItrVerdict::Drop(Counter::DropMalformed); MAX_BURST];
         let n = itr.len();
         let now = dpdk_bindings::time::tsc();
         {
@@ -222,7 +222,7 @@ impl DataCore {
         for (i, mut mbuf) in itr.drain().enumerate() {
             // Verdicts are matched where they lie: a copy of one written moments ago (an
             // `IpAddr` inside, stored byte-wise) stalls on store forwarding.
-            if let Verdict::Punt { destination } = verdicts[i] {
+            if let ItrVerdict::Punt { destination } = verdicts[i] {
                 match self.miss(mbuf, destination, offsets[i], now, &mut punt) {
                     Some((onward, verdict)) => {
                         mbuf = onward;
@@ -232,21 +232,21 @@ impl DataCore {
                 }
             }
             match verdicts[i] {
-                Verdict::Encapsulated { rloc } => {
+                ItrVerdict::Encapsulated { rloc } => {
                     self.forward(mbuf, rloc, Side::Rloc, &mut to_rloc)
                 }
-                Verdict::TooBig { .. } => {
+                ItrVerdict::TooBig { .. } => {
                     if push_ethernet(&mut mbuf, sources[i], self.eid.mac) {
                         let _ = to_eid.burst.push(mbuf);
                     }
                 }
-                Verdict::Local { destination } => {
+                ItrVerdict::Local { destination } => {
                     self.forward(mbuf, destination, Side::Eid, &mut to_eid)
                 }
-                Verdict::NativeForward { destination } => {
+                ItrVerdict::NativeForward { destination } => {
                     self.forward(mbuf, destination, Side::Rloc, &mut to_rloc)
                 }
-                Verdict::Punt { .. } | Verdict::Decapsulated { .. } | Verdict::Drop(_) => {}
+                ItrVerdict::Punt { .. } | ItrVerdict::Drop(_) => {}
             }
         }
         to_rloc.transmit(&mut self.rloc.tx, &self.counters);
@@ -265,7 +265,7 @@ impl DataCore {
         l2_len: usize,
         now: u64,
         punt: &mut MbufBurst,
-    ) -> Option<(Mbuf, Verdict)> {
+    ) -> Option<(Mbuf, ItrVerdict)> {
         let report = self.punt_limiter.allow(destination, now);
         if !report {
             self.counters.bump(Counter::DropPuntRateLimited);
@@ -317,7 +317,7 @@ impl DataCore {
                         };
                         decapsulate(&mut ctx, &mut mbuf)
                     };
-                    if let Verdict::Decapsulated { destination } = verdict {
+                    if let EtrVerdict::Decapsulated { destination } = verdict {
                         self.forward(mbuf, destination, Side::Eid, &mut to_eid);
                     }
                 }

@@ -10,8 +10,8 @@ use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
 use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
 
 use super::{
-    inspect_unhashed, CoreCounters, Counter, EchoNonces, FeedbackSender, LocalRlocs, PacketBuffer,
-    Verdict,
+    inspect_unhashed, CoreCounters, Counter, EchoNonces, EtrVerdict, FeedbackSender, LocalRlocs,
+    PacketBuffer,
 };
 
 /// What the ETR reads during one burst.
@@ -26,9 +26,9 @@ pub struct EtrContext<'a> {
     pub echo: &'a EchoNonces,
 }
 
-fn drop(ctx: &EtrContext<'_>, counter: Counter) -> Verdict {
+fn drop(ctx: &EtrContext<'_>, counter: Counter) -> EtrVerdict {
     ctx.counters.bump(counter);
-    Verdict::Drop(counter)
+    EtrVerdict::Drop(counter)
 }
 
 /// The outer source and where the UDP datagram starts and ends, after checking the outer header.
@@ -76,7 +76,7 @@ fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(IpAddr, usize, usize)
 /// Decapsulates `packet` (starting at its outer IP header) in place. Inlined into the data core's
 /// loop, which reads the verdict at once (through memory, a store-forwarding stall).
 #[inline(always)]
-pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) -> Verdict {
+pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) -> EtrVerdict {
     let data = packet.data();
     let (source, udp_start, end) = match outer_udp(ctx, data) {
         Ok(range) => range,
@@ -122,7 +122,7 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     packet.trim_back(total - (inner_start + inner.len));
     packet.trim_front(inner_start);
     ctx.counters.bump(Counter::Decapsulated);
-    Verdict::Decapsulated {
+    EtrVerdict::Decapsulated {
         destination: inner.destination(),
     }
 }

@@ -12,8 +12,8 @@ use crate::wire::lisp::{LispRepr, DATA_PORT};
 use crate::wire::udp;
 
 use super::{
-    inspect, overhead, CoreCounters, Counter, EchoNonces, InnerPacket, LocalRlocs, Nonces,
-    PacketBuffer, PathConfig, Verdict,
+    inspect, overhead, CoreCounters, Counter, EchoNonces, InnerPacket, ItrVerdict, LocalRlocs,
+    Nonces, PacketBuffer, PathConfig,
 };
 
 /// What the ITR reads during one burst.
@@ -35,13 +35,13 @@ fn source_port(hash: u32) -> u16 {
     0xc000 | (hash as u16 & 0x3fff)
 }
 
-fn drop(ctx: &ItrContext<'_>, counter: Counter) -> Verdict {
+fn drop(ctx: &ItrContext<'_>, counter: Counter) -> ItrVerdict {
     ctx.counters.bump(counter);
-    Verdict::Drop(counter)
+    ItrVerdict::Drop(counter)
 }
 
 /// Encapsulates `packet` (starting at its inner IP header) or decides what else to do with it.
-pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) -> Verdict {
+pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) -> ItrVerdict {
     let Ok(inner) = inspect(packet.data()) else {
         return drop(ctx, Counter::DropMalformed);
     };
@@ -54,7 +54,7 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
     } else {
         ctx.map_cache.v4.lookup(table, inner.destination_key())
     };
-    let mut verdict = Verdict::Drop(Counter::DropMalformed);
+    let mut verdict = ItrVerdict::Drop(Counter::DropMalformed);
     complete(ctx, packet, &inner, entry, &mut verdict);
     verdict
 }
@@ -65,7 +65,7 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
 pub fn encapsulate_burst<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packets: &mut [P],
-    verdicts: &mut [Verdict],
+    verdicts: &mut [ItrVerdict],
 ) {
     /// A data core's burst: the per-chunk scratch arrays live on the stack and are initialised
     /// per chunk, so they are no larger than needed.
@@ -131,7 +131,7 @@ fn admit<P: PacketBuffer>(
     ctx: &ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-) -> Result<usize, Verdict> {
+) -> Result<usize, ItrVerdict> {
     if packet.data().len() > inner.len {
         packet.trim_back(packet.data().len() - inner.len);
     }
@@ -154,11 +154,11 @@ fn complete<P: PacketBuffer>(
     packet: &mut P,
     inner: &InnerPacket,
     entry: Option<u32>,
-    verdict: &mut Verdict,
+    verdict: &mut ItrVerdict,
 ) {
     let Some(entry) = entry.map(|index| ctx.map_cache.entries.get(index)) else {
         ctx.counters.bump(Counter::PuntMapCacheMiss);
-        *verdict = Verdict::Punt {
+        *verdict = ItrVerdict::Punt {
             destination: inner.destination(),
         };
         return;
@@ -184,7 +184,7 @@ fn complete<P: PacketBuffer>(
             match ctx.config.petr {
                 Some(petr) => petr,
                 None => {
-                    *verdict = Verdict::NativeForward {
+                    *verdict = ItrVerdict::NativeForward {
                         destination: inner.destination(),
                     };
                     return;
@@ -193,14 +193,14 @@ fn complete<P: PacketBuffer>(
         }
         Action::SendMapRequest => {
             ctx.counters.bump(Counter::PuntSendMapRequest);
-            *verdict = Verdict::Punt {
+            *verdict = ItrVerdict::Punt {
                 destination: inner.destination(),
             };
             return;
         }
     };
     *verdict = match encapsulate_toward(ctx, packet, inner, rloc, entry.instance_id()) {
-        Ok(()) => Verdict::Encapsulated { rloc },
+        Ok(()) => ItrVerdict::Encapsulated { rloc },
         Err(other) => other,
     };
 }
@@ -212,7 +212,7 @@ pub fn encapsulate_miss<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
     petr: IpAddr,
-) -> Verdict {
+) -> ItrVerdict {
     let Ok(inner) = inspect(packet.data()) else {
         return drop(ctx, Counter::DropMalformed);
     };
@@ -222,7 +222,7 @@ pub fn encapsulate_miss<P: PacketBuffer>(
         .lookup(inner.source())
         .and_then(|local| local.instance_id);
     match encapsulate_toward(ctx, packet, &inner, petr, instance_id) {
-        Ok(()) => Verdict::Encapsulated { rloc: petr },
+        Ok(()) => ItrVerdict::Encapsulated { rloc: petr },
         Err(verdict) => verdict,
     }
 }
@@ -236,7 +236,7 @@ fn encapsulate_toward<P: PacketBuffer>(
     inner: &InnerPacket,
     rloc: IpAddr,
     instance_id: Option<u32>,
-) -> Result<(), Verdict> {
+) -> Result<(), ItrVerdict> {
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     if inner.len + added > usize::from(ctx.config.rloc_mtu) {
@@ -325,7 +325,7 @@ fn too_big<P: PacketBuffer>(
     packet: &mut P,
     inner: &InnerPacket,
     mtu: usize,
-) -> Verdict {
+) -> ItrVerdict {
     let (header, quote_max, source) = match inner.source() {
         IpAddr::V4(_) if !inner.dont_fragment => return drop(ctx, Counter::DropTooBigNoDf),
         IpAddr::V4(_) => (28, 576 - 28, ctx.local.icmp_v4.map(IpAddr::V4)),
@@ -369,7 +369,7 @@ fn too_big<P: PacketBuffer>(
         _ => return drop(ctx, Counter::DropMalformed),
     }
     ctx.counters.bump(Counter::TooBigSent);
-    Verdict::TooBig {
+    ItrVerdict::TooBig {
         destination: inner.source(),
     }
 }
@@ -380,7 +380,7 @@ fn deliver_locally<P: PacketBuffer>(
     ctx: &ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-) -> Verdict {
+) -> ItrVerdict {
     let data = packet.data_mut();
     let alive = match data.first().map(|b| b >> 4) {
         Some(4) if data.len() >= 20 && data[8] > 1 => {
@@ -402,7 +402,7 @@ fn deliver_locally<P: PacketBuffer>(
         return drop(ctx, Counter::DropTtlExpired);
     }
     ctx.counters.bump(Counter::DeliveredLocally);
-    Verdict::Local {
+    ItrVerdict::Local {
         destination: inner.destination(),
     }
 }

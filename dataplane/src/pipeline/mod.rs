@@ -1,6 +1,6 @@
 //! The per-packet work of a data core, over any [`PacketBuffer`]: ITR encapsulation and ETR
 //! decapsulation at layer 3 (the DPDK loop strips and adds Ethernet around it). No allocation,
-//! lock or panic: every packet gets a [`Verdict`] and a counter.
+//! lock or panic: every packet gets a verdict ([`ItrVerdict`], [`EtrVerdict`]) and a counter.
 
 mod buffer;
 mod classify;
@@ -35,13 +35,11 @@ pub const fn overhead(outer_v6: bool) -> usize {
     }
 }
 
-/// What to do with a packet after the data path saw it.
+/// What the ITR decided for one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum ItrVerdict {
     /// Encapsulated toward `rloc`: send on the RLOC side.
     Encapsulated { rloc: IpAddr },
-    /// Decapsulated for a local EID: send on the EID side.
-    Decapsulated { destination: IpAddr },
     /// Rewritten in place into an ICMP/ICMPv6 "too big" for its source: send on the EID side.
     TooBig { destination: IpAddr },
     /// Forward without encapsulation (or to the PETR).
@@ -52,6 +50,15 @@ pub enum Verdict {
     /// The control core must act (map-cache miss, send-map-request entry); the packet itself
     /// follows the negative action (dropped, or sent to the PETR).
     Punt { destination: IpAddr },
+    /// Dropped; the counter says why.
+    Drop(Counter),
+}
+
+/// What the ETR decided for one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtrVerdict {
+    /// Decapsulated for a local EID: send on the EID side.
+    Decapsulated { destination: IpAddr },
     /// Dropped; the counter says why.
     Drop(Counter),
 }
