@@ -1,8 +1,13 @@
 //! Our LPM against DPDK's `rte_fib` (DIR-24-8) and `rte_fib6` (trie) on the same prefixes and the
-//! same random keys, in bursts of 32: cycles per lookup, update rates and memory.
+//! same random keys, in bursts of 32: cycles per lookup, update rates and memory. Run on synthetic
+//! BGP-like tables and on a real full routing table (`bench/data/full-table.txt.gz`, or any other
+//! with `--rib FILE`), the real one with one value per prefix and with 4,096 shared values (as the
+//! map-cache shares identical mappings).
 
 use std::collections::HashSet;
 use std::hint::black_box;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use dataplane::lpm::{mask, LpmWriter};
 use dataplane::rcu::Qsbr;
@@ -14,6 +19,8 @@ const BURST: usize = 32;
 const RUNS: usize = 5;
 const V4_PREFIXES: usize = 1_000_000;
 const V6_PREFIXES: usize = 100_000;
+/// Distinct values when values are shared between prefixes.
+const SHARED_VALUES: u32 = 4096;
 const KEYS: usize = 1 << 20;
 
 /// Prefix lengths weighted like the IPv4 BGP table (mostly /24, then /22–/20, few short or long).
@@ -107,33 +114,127 @@ fn cycles_per_lookup(keys: usize, mut lookup_all: impl FnMut() -> u64) -> f64 {
     )
 }
 
+/// What each prefix maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Values {
+    /// Prefix `i` maps to `i + 1`.
+    PerPrefix,
+    /// Prefix `i` maps to one of [`SHARED_VALUES`].
+    Shared,
+}
+
+impl Values {
+    fn of(self, i: usize) -> u32 {
+        match self {
+            Self::PerPrefix => i as u32 + 1,
+            Self::Shared => (i as u32 % SHARED_VALUES) + 1,
+        }
+    }
+}
+
+/// The default real table, or the one after `--rib` on the command line.
+fn rib_path() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--rib")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("data/full-table.txt.gz"),
+            PathBuf::from,
+        )
+}
+
+/// The IPv4 and IPv6 prefixes of a table file: one per line, plain or gzip (by magic number),
+/// host bits cleared, duplicates dropped.
+fn load_rib(path: &Path) -> Result<(Vec<(u32, u8)>, Vec<(u128, u8)>), String> {
+    let context = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(|e| context(&e))?;
+    let mut magic = [0u8; 2];
+    let gzip = file.read(&mut magic).map_err(|e| context(&e))? == 2 && magic == [0x1f, 0x8b];
+    let file = std::fs::File::open(path).map_err(|e| context(&e))?;
+    let reader: Box<dyn BufRead> = if gzip {
+        Box::new(BufReader::new(flate2::read::GzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
+    let (mut v4, mut v6) = (HashSet::new(), HashSet::new());
+    for (number, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| context(&e))?;
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let net: ipnet::IpNet = text
+            .parse()
+            .map_err(|e| context(&format!("line {}: {text:?}: {e}", number + 1)))?;
+        match net.trunc() {
+            ipnet::IpNet::V4(n) => v4.insert((u32::from(n.network()), n.prefix_len())),
+            ipnet::IpNet::V6(n) => v6.insert((u128::from(n.network()), n.prefix_len())),
+        };
+    }
+    let mut v4: Vec<_> = v4.into_iter().collect();
+    let mut v6: Vec<_> = v6.into_iter().collect();
+    v4.sort_unstable();
+    v6.sort_unstable();
+    Ok((v4, v6))
+}
+
 pub fn run() -> Result<(), String> {
     let eal = crate::eal::init("bench-lpm", 1800, false).map_err(|e| e.to_string())?;
     let mut rng = SmallRng::seed_from_u64(0x1157_2026);
-    ipv4(&eal, &mut rng)?;
-    ipv6(&eal, &mut rng)
+    let synthetic4 = v4_prefixes(&mut rng);
+    ipv4(&eal, "lpm4", &synthetic4, Values::PerPrefix, &mut rng)?;
+    drop(synthetic4);
+    let synthetic6 = v6_prefixes(&mut rng);
+    ipv6(&eal, "lpm6", &synthetic6, Values::PerPrefix, &mut rng)?;
+    drop(synthetic6);
+    let path = rib_path();
+    let (rib4, rib6) = load_rib(&path)?;
+    println!(
+        "lpm_rib {} ({} IPv4, {} IPv6 prefixes)",
+        path.display(),
+        rib4.len(),
+        rib6.len()
+    );
+    for (name, values) in [("rib", Values::PerPrefix), ("rib_shared", Values::Shared)] {
+        if !rib4.is_empty() {
+            ipv4(&eal, &format!("lpm4_{name}"), &rib4, values, &mut rng)?;
+        }
+        if !rib6.is_empty() {
+            ipv6(&eal, &format!("lpm6_{name}"), &rib6, values, &mut rng)?;
+        }
+    }
+    Ok(())
 }
 
-fn ipv4(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
-    let prefixes = v4_prefixes(rng);
+/// Both LPMs on `prefixes` with random keys; figures named after `name` (e.g. `lpm4_rib`).
+fn ipv4(
+    eal: &Eal,
+    name: &str,
+    prefixes: &[(u32, u8)],
+    values: Values,
+    rng: &mut SmallRng,
+) -> Result<(), String> {
     let keys: Vec<u32> = (0..KEYS).map(|_| rng.random()).collect();
     let wide: Vec<(usize, u128)> = keys.iter().map(|&k| (0, u128::from(k) << 96)).collect();
 
     let mut ours = LpmWriter::new(32, 1, 40 << 20, Qsbr::new(1));
     let start = time::tsc();
     for (i, &(net, len)) in prefixes.iter().enumerate() {
-        ours.insert(0, u128::from(net) << 96, len, i as u32 + 1)
+        ours.insert(0, u128::from(net) << 96, len, values.of(i))
             .map_err(|e| e.to_string())?;
     }
     ours.publish();
     let ours_insert = (time::tsc() - start) as f64 / prefixes.len() as f64;
     let ours_bytes = ours.used_words() * 4 + (2 << 18);
 
-    let mut fib = Fib4::new(eal, "bench_fib4", (V4_PREFIXES * 2) as i32, 1 << 16)
-        .map_err(|e| e.to_string())?;
+    let capacity = i32::try_from(prefixes.len() * 2).map_err(|e| e.to_string())?;
+    let mut fib =
+        Fib4::new(eal, &format!("b_{name}"), capacity, 1 << 16).map_err(|e| e.to_string())?;
     let start = time::tsc();
     for (i, &(net, len)) in prefixes.iter().enumerate() {
-        fib.add(net, len, i as u64 + 1).map_err(|e| e.to_string())?;
+        fib.add(net, len, u64::from(values.of(i)))
+            .map_err(|e| e.to_string())?;
     }
     let fib_insert = (time::tsc() - start) as f64 / prefixes.len() as f64;
 
@@ -147,7 +248,7 @@ fn ipv4(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         for (o, f) in ours_out.iter().zip(&fib_out) {
             if o.map_or(0, u64::from) != *f {
-                return Err("IPv4: our LPM and rte_fib disagree".into());
+                return Err(format!("{name}: our LPM and rte_fib disagree"));
             }
         }
     }
@@ -172,13 +273,13 @@ fn ipv4(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
         sum
     });
 
-    let victims: Vec<(u32, u8)> = (0..100_000)
+    let victims: Vec<(u32, u8)> = (0..100_000.min(prefixes.len()))
         .map(|_| prefixes[rng.random_range(0..prefixes.len())])
         .collect();
     let start = time::tsc();
     for &(net, len) in &victims {
-        ours.remove(0, u128::from(net) << 96, len)
-            .map_err(|e| e.to_string())?;
+        // A victim drawn twice is already gone: not an error.
+        let _ = ours.remove(0, u128::from(net) << 96, len);
     }
     ours.publish();
     let ours_delete = (time::tsc() - start) as f64 / victims.len() as f64;
@@ -188,30 +289,36 @@ fn ipv4(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
     }
     let fib_delete = (time::tsc() - start) as f64 / victims.len() as f64;
 
-    println!("lpm4_prefixes {}", prefixes.len());
-    println!("lpm4_cycles_ours {ours_cycles:.1}");
-    println!("lpm4_cycles_rte_fib {fib_cycles:.1}");
-    println!("lpm4_insert_cycles_ours {ours_insert:.0} rte_fib {fib_insert:.0}");
-    println!("lpm4_delete_cycles_ours {ours_delete:.0} rte_fib {fib_delete:.0}");
-    println!("lpm4_memory_bytes_ours {ours_bytes}");
+    println!("{name}_prefixes {}", prefixes.len());
+    println!("{name}_cycles_ours {ours_cycles:.1}");
+    println!("{name}_cycles_rte_fib {fib_cycles:.1}");
+    println!("{name}_insert_cycles_ours {ours_insert:.0} rte_fib {fib_insert:.0}");
+    println!("{name}_delete_cycles_ours {ours_delete:.0} rte_fib {fib_delete:.0}");
+    println!("{name}_memory_bytes_ours {ours_bytes}");
     println!(
-        "lpm4_memory_bytes_rte_fib_tables {}",
+        "{name}_memory_bytes_rte_fib_tables {}",
         (1usize << 24) * 4 + (1usize << 16) * 256 * 4
     );
     println!(
-        "RATIO lpm4_cycles_vs_rte_fib {:.3}",
+        "RATIO {name}_cycles_vs_rte_fib {:.3}",
         ours_cycles / fib_cycles
     );
     println!(
-        "RATIO lpm4_insert_cycles_vs_rte_fib {:.3}",
+        "RATIO {name}_insert_cycles_vs_rte_fib {:.3}",
         ours_insert / fib_insert
     );
     Ok(())
 }
 
-fn ipv6(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
-    let prefixes = v6_prefixes(rng);
-    // Keys inside random prefixes (deep lookups), host bits random.
+/// Both LPMs on `prefixes` with random keys inside random prefixes (deep lookups); figures named
+/// after `name`.
+fn ipv6(
+    eal: &Eal,
+    name: &str,
+    prefixes: &[(u128, u8)],
+    values: Values,
+    rng: &mut SmallRng,
+) -> Result<(), String> {
     let wide: Vec<(usize, u128)> = (0..KEYS)
         .map(|_| {
             let (net, len) = prefixes[rng.random_range(0..prefixes.len())];
@@ -223,7 +330,7 @@ fn ipv6(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
     let mut ours = LpmWriter::new(128, 1, 40 << 20, Qsbr::new(1));
     let start = time::tsc();
     for (i, &(net, len)) in prefixes.iter().enumerate() {
-        ours.insert(0, net, len, i as u32 + 1)
+        ours.insert(0, net, len, values.of(i))
             .map_err(|e| e.to_string())?;
     }
     ours.publish();
@@ -231,11 +338,12 @@ fn ipv6(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
     let ours_bytes = ours.used_words() * 4 + (2 << 18);
     let table = ours.published();
 
-    let mut fib = Fib6::new(eal, "bench_fib6", (V6_PREFIXES * 2) as i32, 1 << 19)
-        .map_err(|e| e.to_string())?;
+    let capacity = i32::try_from(prefixes.len() * 2).map_err(|e| e.to_string())?;
+    let mut fib =
+        Fib6::new(eal, &format!("b_{name}"), capacity, 1 << 19).map_err(|e| e.to_string())?;
     let start = time::tsc();
     for (i, &(net, len)) in prefixes.iter().enumerate() {
-        fib.add(&net.to_be_bytes(), len, i as u64 + 1)
+        fib.add(&net.to_be_bytes(), len, u64::from(values.of(i)))
             .map_err(|e| e.to_string())?;
     }
     let fib_insert = (time::tsc() - start) as f64 / prefixes.len() as f64;
@@ -248,7 +356,7 @@ fn ipv6(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         for (o, f) in ours_out.iter().zip(&fib_out) {
             if o.map_or(0, u64::from) != *f {
-                return Err("IPv6: our LPM and rte_fib6 disagree".into());
+                return Err(format!("{name}: our LPM and rte_fib6 disagree"));
             }
         }
     }
@@ -271,17 +379,17 @@ fn ipv6(eal: &Eal, rng: &mut SmallRng) -> Result<(), String> {
         }
         sum
     });
-    println!("lpm6_prefixes {}", prefixes.len());
-    println!("lpm6_cycles_ours {ours_cycles:.1}");
-    println!("lpm6_cycles_rte_fib6 {fib_cycles:.1}");
-    println!("lpm6_insert_cycles_ours {ours_insert:.0} rte_fib6 {fib_insert:.0}");
-    println!("lpm6_memory_bytes_ours {ours_bytes}");
+    println!("{name}_prefixes {}", prefixes.len());
+    println!("{name}_cycles_ours {ours_cycles:.1}");
+    println!("{name}_cycles_rte_fib6 {fib_cycles:.1}");
+    println!("{name}_insert_cycles_ours {ours_insert:.0} rte_fib6 {fib_insert:.0}");
+    println!("{name}_memory_bytes_ours {ours_bytes}");
     println!(
-        "RATIO lpm6_cycles_vs_rte_fib6 {:.3}",
+        "RATIO {name}_cycles_vs_rte_fib6 {:.3}",
         ours_cycles / fib_cycles
     );
     println!(
-        "RATIO lpm6_insert_cycles_vs_rte_fib6 {:.3}",
+        "RATIO {name}_insert_cycles_vs_rte_fib6 {:.3}",
         ours_insert / fib_insert
     );
     Ok(())
