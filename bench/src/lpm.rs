@@ -144,9 +144,15 @@ fn rib_path() -> PathBuf {
         )
 }
 
+/// A routing table's prefixes: (network, length), IPv4 and IPv6.
+struct Rib {
+    v4: Vec<(u32, u8)>,
+    v6: Vec<(u128, u8)>,
+}
+
 /// The IPv4 and IPv6 prefixes of a table file: one per line, plain or gzip (by magic number),
 /// host bits cleared, duplicates dropped.
-fn load_rib(path: &Path) -> Result<(Vec<(u32, u8)>, Vec<(u128, u8)>), String> {
+fn load_rib(path: &Path) -> Result<Rib, String> {
     let context = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let mut file = std::fs::File::open(path).map_err(|e| context(&e))?;
     let mut magic = [0u8; 2];
@@ -176,7 +182,7 @@ fn load_rib(path: &Path) -> Result<(Vec<(u32, u8)>, Vec<(u128, u8)>), String> {
     let mut v6: Vec<_> = v6.into_iter().collect();
     v4.sort_unstable();
     v6.sort_unstable();
-    Ok((v4, v6))
+    Ok(Rib { v4, v6 })
 }
 
 pub fn run() -> Result<(), String> {
@@ -189,7 +195,7 @@ pub fn run() -> Result<(), String> {
     ipv6(&eal, "lpm6", &synthetic6, Values::PerPrefix, &mut rng)?;
     drop(synthetic6);
     let path = rib_path();
-    let (rib4, rib6) = load_rib(&path)?;
+    let Rib { v4: rib4, v6: rib6 } = load_rib(&path)?;
     println!(
         "lpm_rib {} ({} IPv4, {} IPv6 prefixes)",
         path.display(),
