@@ -7,6 +7,7 @@ use dataplane::wire::ethernet::EthernetFrame;
 use dataplane::wire::ipv4::Ipv4Packet;
 use dataplane::wire::ipv6::Ipv6Packet;
 use dataplane::wire::lisp::{LispHeader, LispRepr};
+use dataplane::wire::ndp::{NdpPacket, NdpRepr};
 use dataplane::wire::udp::UdpPacket;
 use libfuzzer_sys::fuzz_target;
 
@@ -25,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(lisp) = LispHeader::new_checked(data) {
         let _ = LispRepr::parse(&lisp);
+    }
+    if let Ok(ndp) = NdpPacket::new_checked(data) {
+        let _ = (ndp.flags(), ndp.target(), ndp.link_layer_address());
+        let _ = NdpRepr::parse(data);
     }
     let _ = decode(data, Input::Ethernet);
     let _ = decode(data, Input::Ip);

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use dataplane::mapcache::{DatabaseWriter, Instances};
-use dataplane::pipeline::{classify, decapsulate, feedback_channel, inspect, CoreCounters, EchoNonces, EtrContext, LocalRlocs, Verdict, VecBuffer};
+use dataplane::pipeline::{classify, decapsulate, feedback_channel, inspect, CoreCounters, EchoNonces, EtrContext, LocalRlocs, EtrVerdict, VecBuffer};
 use dataplane::rcu::Qsbr;
 use libfuzzer_sys::fuzz_target;
 
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     let echo = EchoNonces::default();
     let mut ctx = EtrContext { database: database.view(&reader), local: &fixture.local, counters: &counters, feedback: &mut feedback, echo: &echo };
     let mut buffer = VecBuffer::new(64, data, 4096);
-    if let Verdict::Decapsulated { destination } = decapsulate(&mut ctx, &mut buffer) {
+    if let EtrVerdict::Decapsulated { destination } = decapsulate(&mut ctx, &mut buffer) {
         let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer)).expect("decapsulated packets are valid IP");
         assert_eq!(inner.destination(), destination);
     }
