@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
     decapsulate, encapsulate, encapsulate_burst, CoreCounters, Counter, EchoNonces, EtrContext,
-    EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, Nonces, PacketBuffer, PathConfig, VecBuffer,
+    EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, MissLog, Nonces, PacketBuffer, PathConfig,
+    VecBuffer,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
@@ -198,6 +199,7 @@ pub fn run() -> Result<(), String> {
         counters: &counters,
         nonces: &mut nonces,
         echo: &no_echo,
+        misses: &mut MissLog::default(),
     };
     let mut encapsulated = 0u64;
     let mut verdicts = [ItrVerdict::Drop(Counter::DropMalformed); BURST];

@@ -11,8 +11,8 @@ use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWr
 use dataplane::pipeline::PacketBuffer as _;
 use dataplane::pipeline::PuntLimiter;
 use dataplane::pipeline::{
-    encapsulate, feedback_channel, CoreCounters, Counter, ItrContext, LocalRlocs, Neighbours,
-    Nonces, PathConfig, VecBuffer,
+    encapsulate, feedback_channel, CoreCounters, Counter, ItrContext, LocalRlocs, MissLog,
+    Neighbours, Nonces, PathConfig, VecBuffer,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::datagram;
@@ -190,6 +190,7 @@ fn data_core_forwards_between_real_ports() {
         echo: Arc::new(dataplane::pipeline::EchoNonces::default()),
         echo_updates: None,
         punt_limiter: PuntLimiter::new(256, u64::MAX / 2),
+        misses: MissLog::default(),
         idle_sleep: std::time::Duration::ZERO,
     };
 
@@ -290,6 +291,7 @@ fn data_core_forwards_between_real_ports() {
             counters: &scratch,
             nonces: &mut nonces,
             echo: &dataplane::pipeline::EchoNonces::default(),
+            misses: &mut MissLog::default(),
         };
         let mut buffer = VecBuffer::new(128, &reply, 512);
         encapsulate(&mut ctx, &mut buffer);
@@ -306,8 +308,8 @@ fn data_core_forwards_between_real_ports() {
     assert_eq!(delivered[0], frame(HOST_MAC, eid_mac, 0x0800, &reply));
     assert_eq!(counters.get(Counter::Decapsulated), 1);
 
-    // With a PETR for misses, unknown destinations leave encapsulated to it while a copy of the
-    // first packet per prefix still reaches the control core.
+    // With a PETR for misses, unknown destinations leave encapsulated to it while a report of
+    // the first miss per prefix (its addresses, not a copy of the packet) reaches the control core.
     core.config = PathConfig {
         petr: Some(IpAddr::V4(PETR)),
         petr_for_misses: true,
@@ -338,11 +340,26 @@ fn data_core_forwards_between_real_ports() {
     }
     let mut punted = MbufBurst::new();
     punt_rx.dequeue_burst(&mut punted);
-    let punted: Vec<Vec<u8>> = punted.drain().map(|m| m.data().to_vec()).collect();
+    let reports: Vec<(u16, Vec<u8>)> = punted
+        .drain()
+        .map(|m| (m.input_port(), m.data().to_vec()))
+        .collect();
+    assert_eq!(reports.len(), 1, "one report for the first miss per prefix");
+    let (port, report) = &reports[0];
     assert_eq!(
-        punted,
-        vec![frame(eid_mac, HOST_MAC, 0x0800, &to_petr[0])],
-        "an untouched copy of the first miss per prefix"
+        *port,
+        core_eid.id().raw(),
+        "reported as a miss from the EID side"
+    );
+    let ip = Ipv4Packet::new_checked(&report[14..]).unwrap();
+    assert_eq!(
+        (ip.src_addr(), ip.dst_addr(), ip.payload().len()),
+        (
+            "10.1.0.10".parse::<std::net::Ipv4Addr>().unwrap(),
+            "10.8.0.1".parse().unwrap(),
+            0
+        ),
+        "source and destination, no copy of the packet"
     );
     assert_eq!(counters.get(Counter::MissToPetr), 2);
     assert_eq!(counters.get(Counter::DropPuntRateLimited), 2);

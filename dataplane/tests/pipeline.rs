@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
     decapsulate, encapsulate, overhead, CoreCounters, Counter, EchoNonces, EtrContext, EtrVerdict,
-    ItrContext, ItrVerdict, LocalRlocs, LocatorFeedback, Nonces, PacketBuffer, PathConfig,
+    ItrContext, ItrVerdict, LocalRlocs, LocatorFeedback, MissLog, Nonces, PacketBuffer, PathConfig,
     VecBuffer,
 };
 use dataplane::rcu::Qsbr;
@@ -139,6 +139,7 @@ fn run_itr(site: &Site, config: &PathConfig, packet: &mut VecBuffer) -> (ItrVerd
         counters: &counters,
         nonces: &mut nonces,
         echo: &site.echo,
+        misses: &mut MissLog::default(),
     };
     let verdict = encapsulate(&mut ctx, packet);
     (verdict, counters)
@@ -623,6 +624,7 @@ fn burst_encapsulation_matches_one_by_one() {
             counters: &counters,
             nonces: &mut nonces,
             echo: &a.echo,
+            misses: &mut MissLog::default(),
         };
         let mut buffers: Vec<VecBuffer> = packets
             .iter()

@@ -95,6 +95,11 @@ impl Mbuf {
         self.header().port
     }
 
+    /// Marks the packet as received on `port` (for a packet built to stand for one that was).
+    pub fn set_input_port(&mut self, port: u16) {
+        self.header_mut().port = port;
+    }
+
     /// The packet data.
     pub fn data(&self) -> &[u8] {
         let h = self.header();

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
-    feedback_channel, CoreCounters, EchoNonces, LocalRlocs, Neighbours, Nonces, PathConfig,
-    PuntLimiter, WantedNeighbours,
+    feedback_channel, CoreCounters, EchoNonces, LocalRlocs, MissLog, Neighbours, Nonces,
+    PathConfig, PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::{
@@ -142,6 +142,7 @@ fn data_core(
         echo: Arc::new(EchoNonces::default()),
         echo_updates: None,
         punt_limiter: PuntLimiter::new(1024, u64::MAX / 2),
+        misses: MissLog::default(),
         idle_sleep: std::time::Duration::ZERO,
     };
     Ok((core, punted))

@@ -14,14 +14,16 @@ use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
-    classify, decapsulate, encapsulate_burst, encapsulate_miss, Class, CoreCounters, Counter,
-    EchoNonces, EtrContext, EtrVerdict, FeedbackSender, ItrContext, ItrVerdict, LocalRlocs,
-    Neighbours, NoMac, Nonces, PacketBuffer, PathConfig, WantedNeighbours,
+    classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EchoNonces, EtrContext,
+    EtrVerdict, FeedbackSender, ItrContext, ItrVerdict, LocalRlocs, MissLog, Neighbours, NoMac,
+    Nonces, PacketBuffer, PathConfig, WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{
     EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN,
 };
+use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::ipv6::Ipv6Repr;
 
 /// One port as a data core uses it: its RX queues (usually one; some devices, like af_packet with
 /// `qpairs`, spread receive over as many queues as they transmit on), its TX queue, its MAC and
@@ -52,7 +54,7 @@ pub struct DataCore {
     pub eid: PortIo,
     pub rloc: PortIo,
     pub punt: RingProducer,
-    /// Where copies of punted misses come from (the packet itself goes on to the PETR).
+    /// Where reports of misses sent to the PETR come from.
     pub pool: Mempool,
     pub reader: QsbrReader,
     pub map_cache: MapCache,
@@ -68,6 +70,8 @@ pub struct DataCore {
     pub echo_updates: Option<Subscriber<EchoNonces>>,
     /// Map-cache misses punted per destination prefix, in TSC ticks.
     pub punt_limiter: PuntLimiter,
+    /// Misses the last burst sent to the PETR, to report.
+    pub misses: MissLog,
     /// Sleep this long after a run of empty polls (zero: pure polling, the appliance default),
     /// for machines where data cores share CPUs with other work.
     pub idle_sleep: Duration,
@@ -93,6 +97,49 @@ fn push_ethernet<P: PacketBuffer>(packet: &mut P, destination: [u8; 6], source: 
     .emit(frame);
     true
 }
+
+/// A frame standing for a miss: Ethernet and an IP header from `source` to `destination` with
+/// no payload.
+fn miss_report(pool: &Mempool, source: IpAddr, destination: IpAddr) -> Option<Mbuf> {
+    let mut mbuf = pool.alloc()?;
+    let (ethertype, ip_len) = match source {
+        IpAddr::V4(_) => (ETHERTYPE_IPV4, 20),
+        IpAddr::V6(_) => (ETHERTYPE_IPV6, 40),
+    };
+    let frame = mbuf.append(ETHERNET_LEN + ip_len)?;
+    EthernetRepr {
+        destination: [0; 6],
+        source: [0; 6],
+        ethertype,
+    }
+    .emit(frame);
+    match (source, destination) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => Ipv4Repr {
+            src,
+            dst,
+            protocol: 0,
+            payload_len: 0,
+            ttl: 1,
+            tos: 0,
+        }
+        .emit(&mut frame[ETHERNET_LEN..]),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Ipv6Repr {
+            src,
+            dst,
+            next_header: NO_NEXT_HEADER,
+            payload_len: 0,
+            hop_limit: 1,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut frame[ETHERNET_LEN..]),
+        _ => return None,
+    }
+    Some(mbuf)
+}
+
+/// IPv6 "no next header" (RFC 8200).
+const NO_NEXT_HEADER: u8 = 59;
 
 /// What leaves on one side during a burst, and the MAC of the last destination resolved for
 /// that side: consecutive packets mostly go to the same RLOC or host, so one neighbour lookup
@@ -214,22 +261,19 @@ impl DataCore {
                 counters: &self.counters,
                 nonces: &mut self.nonces,
                 echo: &self.echo,
+                misses: &mut self.misses,
             };
             encapsulate_burst(&mut ctx, itr.as_mut_slice(), &mut verdicts[..n]);
         }
+        self.report_misses(now, &mut punt);
         let mut to_rloc = Outgoing::new();
         let mut to_eid = Outgoing::new();
         for (i, mut mbuf) in itr.drain().enumerate() {
             // Verdicts are matched where they lie: a copy of one written moments ago (an
             // `IpAddr` inside, stored byte-wise) stalls on store forwarding.
             if let ItrVerdict::Punt { destination } = verdicts[i] {
-                match self.miss(mbuf, destination, offsets[i], now, &mut punt) {
-                    Some((onward, verdict)) => {
-                        mbuf = onward;
-                        verdicts[i] = verdict;
-                    }
-                    None => continue,
-                }
+                self.punt_miss(mbuf, destination, offsets[i], now, &mut punt);
+                continue;
             }
             match verdicts[i] {
                 ItrVerdict::Encapsulated { rloc } => {
@@ -254,48 +298,44 @@ impl DataCore {
         self.punt(&mut punt);
     }
 
-    /// A map-cache miss: the whole frame (its Ethernet header is `l2_len` bytes before the data,
-    /// still in the headroom) is reported to the control core, at most once per destination
-    /// prefix per interval. With a PETR for misses, a copy is reported instead and the packet is
-    /// encapsulated toward the PETR: returned with that verdict for sending.
-    fn miss(
+    /// A map-cache miss without a PETR: the whole frame (its Ethernet header is `l2_len` bytes
+    /// before the data, still in the headroom) goes to the control core, at most once per
+    /// destination prefix per interval.
+    fn punt_miss(
         &mut self,
         mut mbuf: Mbuf,
         destination: IpAddr,
         l2_len: usize,
         now: u64,
         punt: &mut MbufBurst,
-    ) -> Option<(Mbuf, ItrVerdict)> {
-        let report = self.punt_limiter.allow(destination, now);
-        if !report {
+    ) {
+        if !self.punt_limiter.allow(destination, now) {
             self.counters.bump(Counter::DropPuntRateLimited);
+            return;
         }
-        let Some(petr) = self.config.miss_petr() else {
-            if report && PacketBuffer::prepend(&mut mbuf, l2_len).is_some() {
-                let _ = punt.push(mbuf);
+        if PacketBuffer::prepend(&mut mbuf, l2_len).is_some() {
+            let _ = punt.push(mbuf);
+        }
+    }
+
+    /// Reports the misses the burst sent to the PETR, at most once per destination prefix per
+    /// interval: a frame with just the IP header (source and destination are all the control
+    /// core reads), marked as received on the EID port.
+    fn report_misses(&mut self, now: u64, punt: &mut MbufBurst) {
+        let eid_port = self.eid.rx.first().map(|q| q.port().raw());
+        for (source, destination) in self.misses.drain() {
+            if !self.punt_limiter.allow(destination, now) {
+                self.counters.bump(Counter::DropPuntRateLimited);
+                continue;
             }
-            return None;
-        };
-        if report && PacketBuffer::prepend(&mut mbuf, l2_len).is_some() {
-            match self.pool.copy_of(&mbuf) {
-                Some(copy) => {
-                    let _ = punt.push(copy);
+            match (miss_report(&self.pool, source, destination), eid_port) {
+                (Some(mut report), Some(port)) => {
+                    report.set_input_port(port);
+                    let _ = punt.push(report);
                 }
-                None => self.counters.bump(Counter::DropPoolEmpty),
+                _ => self.counters.bump(Counter::DropPoolEmpty),
             }
-            PacketBuffer::trim_front(&mut mbuf, l2_len);
         }
-        let mut ctx = ItrContext {
-            map_cache: self.map_cache.view(&self.reader),
-            database: self.database.view(&self.reader),
-            local: &self.local,
-            config: &self.config,
-            counters: &self.counters,
-            nonces: &mut self.nonces,
-            echo: &self.echo,
-        };
-        let verdict = encapsulate_miss(&mut ctx, &mut mbuf, petr);
-        Some((mbuf, verdict))
     }
 
     /// ETR direction: LISP data is decapsulated; control traffic is punted; anything else dropped.

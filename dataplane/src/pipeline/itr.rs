@@ -27,6 +27,39 @@ pub struct ItrContext<'a> {
     pub nonces: &'a mut Nonces,
     /// Nonces to echo to, or ask to be echoed by, particular RLOCs.
     pub echo: &'a EchoNonces,
+    /// Misses sent on to the PETR, for the caller to report to the control core.
+    pub misses: &'a mut MissLog,
+}
+
+/// Misses one burst can record (a data core's burst).
+const MISS_LOG_CAPACITY: usize = 32;
+
+/// The (source, destination) of each map-cache miss a burst sent to the PETR: the control core
+/// needs only these to resolve it, so the packet itself goes on unchanged and uncopied.
+#[derive(Debug)]
+pub struct MissLog(Vec<(IpAddr, IpAddr)>);
+
+impl Default for MissLog {
+    /// Room for one burst, allocated once.
+    fn default() -> Self {
+        Self(Vec::with_capacity(MISS_LOG_CAPACITY))
+    }
+}
+
+impl MissLog {
+    /// Records a miss; beyond one burst's worth it is not recorded (never a reallocation on the
+    /// data path).
+    #[inline]
+    fn record(&mut self, source: IpAddr, destination: IpAddr) {
+        if self.0.len() < self.0.capacity() {
+            self.0.push((source, destination));
+        }
+    }
+
+    /// The misses recorded since the last call.
+    pub fn drain(&mut self) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
+        self.0.drain(..)
+    }
 }
 
 /// Outer UDP source ports are spread over 0xC000–0xFFFF by the flow hash.
@@ -45,17 +78,21 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
     let Ok(inner) = inspect(packet.data()) else {
         return drop(ctx, Counter::DropMalformed);
     };
-    let table = match admit(ctx, packet, &inner) {
-        Ok(table) => table,
+    let source = match admit(ctx, packet, &inner) {
+        Ok(source) => source,
         Err(verdict) => return verdict,
     };
     let entry = if inner.v6 {
-        ctx.map_cache.v6.lookup(table, inner.destination_key())
+        ctx.map_cache
+            .v6
+            .lookup(source.table, inner.destination_key())
     } else {
-        ctx.map_cache.v4.lookup(table, inner.destination_key())
+        ctx.map_cache
+            .v4
+            .lookup(source.table, inner.destination_key())
     };
     let mut verdict = ItrVerdict::Drop(Counter::DropMalformed);
-    complete(ctx, packet, &inner, entry, &mut verdict);
+    complete(ctx, packet, &inner, source.instance_id, entry, &mut verdict);
     verdict
 }
 
@@ -72,6 +109,7 @@ pub fn encapsulate_burst<P: PacketBuffer>(
     const MAX: usize = 32;
     for (packets, verdicts) in packets.chunks_mut(MAX).zip(verdicts.chunks_mut(MAX)) {
         let mut inners: [Option<InnerPacket>; MAX] = [None; MAX];
+        let mut instances: [Option<u32>; MAX] = [None; MAX];
         let (mut keys4, mut keys6) = ([(0, 0u128); MAX], [(0, 0u128); MAX]);
         let (mut at4, mut at6) = ([0usize; MAX], [0usize; MAX]);
         let (mut n4, mut n6) = (0, 0);
@@ -79,20 +117,21 @@ pub fn encapsulate_burst<P: PacketBuffer>(
             let parsed = inspect(packet.data()).ok();
             let admitted = match &parsed {
                 None => Err(drop(ctx, Counter::DropMalformed)),
-                Some(inner) => admit(ctx, packet, inner).map(|table| (table, inner)),
+                Some(inner) => admit(ctx, packet, inner).map(|source| (source, inner)),
             };
             match admitted {
-                Ok((table, inner)) => {
+                Ok((source, inner)) => {
                     if inner.v6 {
-                        keys6[n6] = (table, inner.destination_key());
+                        keys6[n6] = (source.table, inner.destination_key());
                         at6[n6] = i;
                         n6 += 1;
                     } else {
-                        keys4[n4] = (table, inner.destination_key());
+                        keys4[n4] = (source.table, inner.destination_key());
                         at4[n4] = i;
                         n4 += 1;
                     }
                     inners[i] = Some(*inner);
+                    instances[i] = source.instance_id;
                 }
                 Err(v) => *verdict = v,
             }
@@ -110,14 +149,15 @@ pub fn encapsulate_burst<P: PacketBuffer>(
         for &index in entries.iter().flatten() {
             ctx.map_cache.entries.prefetch(index);
         }
-        for (((packet, verdict), inner), entry) in packets
+        for ((((packet, verdict), inner), instance), entry) in packets
             .iter_mut()
             .zip(verdicts.iter_mut())
             .zip(&inners)
+            .zip(instances)
             .zip(entries)
         {
             if let Some(inner) = inner {
-                complete(ctx, packet, inner, entry, verdict);
+                complete(ctx, packet, inner, instance, entry, verdict);
             }
         }
     }
@@ -131,18 +171,33 @@ fn admit<P: PacketBuffer>(
     ctx: &ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-) -> Result<usize, ItrVerdict> {
+) -> Result<Source, ItrVerdict> {
     if packet.data().len() > inner.len {
         packet.trim_back(packet.data().len() - inner.len);
     }
+    let default = Source {
+        table: 0,
+        instance_id: None,
+    };
     if !ctx.config.require_local_source && !ctx.map_cache.has_instances() {
-        return Ok(0);
+        return Ok(default);
     }
     match ctx.database.lookup(inner.source()) {
-        Some(local) => Ok(local.table),
+        Some(local) => Ok(Source {
+            table: local.table,
+            instance_id: local.instance_id,
+        }),
         None if ctx.config.require_local_source => Err(drop(ctx, Counter::DropNotLocalSource)),
-        None => Ok(0),
+        None => Ok(default),
     }
+}
+
+/// Where a packet's source EID is: its instance's map-cache table and instance-id (the default
+/// instance, without a database lookup, when there is only that one).
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    table: usize,
+    instance_id: Option<u32>,
 }
 
 /// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers. Writes
@@ -153,13 +208,17 @@ fn complete<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
+    instance_id: Option<u32>,
     entry: Option<u32>,
     verdict: &mut ItrVerdict,
 ) {
     let Some(entry) = entry.map(|index| ctx.map_cache.entries.get(index)) else {
         ctx.counters.bump(Counter::PuntMapCacheMiss);
-        *verdict = ItrVerdict::Punt {
-            destination: inner.destination(),
+        *verdict = match ctx.config.miss_petr() {
+            Some(petr) => miss_to_petr(ctx, packet, inner, instance_id, petr),
+            None => ItrVerdict::Punt {
+                destination: inner.destination(),
+            },
         };
         return;
     };
@@ -205,23 +264,21 @@ fn complete<P: PacketBuffer>(
     };
 }
 
-/// Encapsulates a packet whose destination has no mapping yet toward the PETR (RFC 6832), so the
-/// first packets of a flow are not lost while the control core resolves it. The instance-id is
-/// the source EID's. A packet that cannot be sent that way is dropped and counted.
-pub fn encapsulate_miss<P: PacketBuffer>(
+/// A packet whose destination has no mapping yet goes on to the PETR (RFC 6832), so the first
+/// packets of a flow are not lost while the control core resolves it: encapsulated with the
+/// source's instance-id, and the miss recorded for the caller to report. A packet that cannot be
+/// sent that way is dropped and counted.
+#[cold]
+fn miss_to_petr<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
+    inner: &InnerPacket,
+    instance_id: Option<u32>,
     petr: IpAddr,
 ) -> ItrVerdict {
-    let Ok(inner) = inspect(packet.data()) else {
-        return drop(ctx, Counter::DropMalformed);
-    };
     ctx.counters.bump(Counter::MissToPetr);
-    let instance_id = ctx
-        .database
-        .lookup(inner.source())
-        .and_then(|local| local.instance_id);
-    match encapsulate_toward(ctx, packet, &inner, petr, instance_id) {
+    ctx.misses.record(inner.source(), inner.destination());
+    match encapsulate_toward(ctx, packet, inner, petr, instance_id) {
         Ok(()) => ItrVerdict::Encapsulated { rloc: petr },
         Err(verdict) => verdict,
     }

@@ -20,7 +20,7 @@ pub use echo::EchoNonces;
 pub use etr::{decapsulate, EtrContext};
 pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFeedback};
 pub use flow::{inspect, inspect_unhashed, InnerPacket};
-pub use itr::{encapsulate, encapsulate_burst, encapsulate_miss, ItrContext};
+pub use itr::{encapsulate, encapsulate_burst, ItrContext, MissLog};
 pub use neighbours::{Neighbours, NoMac, WantedNeighbours};
 pub use ratelimit::PuntLimiter;
 

@@ -12,8 +12,8 @@ use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mailbox::{mailbox, Publisher};
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
 use dataplane::pipeline::{
-    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, Neighbours, Nonces, PathConfig,
-    PuntLimiter, WantedNeighbours,
+    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, MissLog, Neighbours, Nonces,
+    PathConfig, PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::lcore::LcoreJoin;
@@ -116,6 +116,7 @@ pub fn launch(
                 dpdk_bindings::time::tsc_hz(eal) / 1000
                     * u64::from(config.timers.map_request_min_interval_ms),
             ),
+            misses: MissLog::default(),
             idle_sleep: Duration::from_micros(u64::from(config.cores.idle_sleep_us)),
         };
         let data_stop = stop.clone();
