@@ -78,21 +78,17 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
     let Ok(inner) = inspect(packet.data()) else {
         return drop(ctx, Counter::DropMalformed);
     };
-    let source = match admit(ctx, packet, &inner) {
-        Ok(source) => source,
+    let table = match admit(ctx, packet, &inner) {
+        Ok(table) => table,
         Err(verdict) => return verdict,
     };
     let entry = if inner.v6 {
-        ctx.map_cache
-            .v6
-            .lookup(source.table, inner.destination_key())
+        ctx.map_cache.v6.lookup(table, inner.destination_key())
     } else {
-        ctx.map_cache
-            .v4
-            .lookup(source.table, inner.destination_key())
+        ctx.map_cache.v4.lookup(table, inner.destination_key())
     };
     let mut verdict = ItrVerdict::Drop(Counter::DropMalformed);
-    complete(ctx, packet, &inner, source.instance_id, entry, &mut verdict);
+    complete(ctx, packet, &inner, entry, &mut verdict);
     verdict
 }
 
@@ -109,7 +105,6 @@ pub fn encapsulate_burst<P: PacketBuffer>(
     const MAX: usize = 32;
     for (packets, verdicts) in packets.chunks_mut(MAX).zip(verdicts.chunks_mut(MAX)) {
         let mut inners: [Option<InnerPacket>; MAX] = [None; MAX];
-        let mut instances: [Option<u32>; MAX] = [None; MAX];
         let (mut keys4, mut keys6) = ([(0, 0u128); MAX], [(0, 0u128); MAX]);
         let (mut at4, mut at6) = ([0usize; MAX], [0usize; MAX]);
         let (mut n4, mut n6) = (0, 0);
@@ -117,21 +112,20 @@ pub fn encapsulate_burst<P: PacketBuffer>(
             let parsed = inspect(packet.data()).ok();
             let admitted = match &parsed {
                 None => Err(drop(ctx, Counter::DropMalformed)),
-                Some(inner) => admit(ctx, packet, inner).map(|source| (source, inner)),
+                Some(inner) => admit(ctx, packet, inner).map(|table| (table, inner)),
             };
             match admitted {
-                Ok((source, inner)) => {
+                Ok((table, inner)) => {
                     if inner.v6 {
-                        keys6[n6] = (source.table, inner.destination_key());
+                        keys6[n6] = (table, inner.destination_key());
                         at6[n6] = i;
                         n6 += 1;
                     } else {
-                        keys4[n4] = (source.table, inner.destination_key());
+                        keys4[n4] = (table, inner.destination_key());
                         at4[n4] = i;
                         n4 += 1;
                     }
                     inners[i] = Some(*inner);
-                    instances[i] = source.instance_id;
                 }
                 Err(v) => *verdict = v,
             }
@@ -149,15 +143,14 @@ pub fn encapsulate_burst<P: PacketBuffer>(
         for &index in entries.iter().flatten() {
             ctx.map_cache.entries.prefetch(index);
         }
-        for ((((packet, verdict), inner), instance), entry) in packets
+        for (((packet, verdict), inner), entry) in packets
             .iter_mut()
             .zip(verdicts.iter_mut())
             .zip(&inners)
-            .zip(instances)
             .zip(entries)
         {
             if let Some(inner) = inner {
-                complete(ctx, packet, inner, instance, entry, verdict);
+                complete(ctx, packet, inner, entry, verdict);
             }
         }
     }
@@ -171,33 +164,18 @@ fn admit<P: PacketBuffer>(
     ctx: &ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-) -> Result<Source, ItrVerdict> {
+) -> Result<usize, ItrVerdict> {
     if packet.data().len() > inner.len {
         packet.trim_back(packet.data().len() - inner.len);
     }
-    let default = Source {
-        table: 0,
-        instance_id: None,
-    };
     if !ctx.config.require_local_source && !ctx.map_cache.has_instances() {
-        return Ok(default);
+        return Ok(0);
     }
     match ctx.database.lookup(inner.source()) {
-        Some(local) => Ok(Source {
-            table: local.table,
-            instance_id: local.instance_id,
-        }),
+        Some(local) => Ok(local.table),
         None if ctx.config.require_local_source => Err(drop(ctx, Counter::DropNotLocalSource)),
-        None => Ok(default),
+        None => Ok(0),
     }
-}
-
-/// Where a packet's source EID is: its instance's map-cache table and instance-id (the default
-/// instance, without a database lookup, when there is only that one).
-#[derive(Debug, Clone, Copy)]
-struct Source {
-    table: usize,
-    instance_id: Option<u32>,
 }
 
 /// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers. Writes
@@ -208,18 +186,11 @@ fn complete<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-    instance_id: Option<u32>,
     entry: Option<u32>,
     verdict: &mut ItrVerdict,
 ) {
     let Some(entry) = entry.map(|index| ctx.map_cache.entries.get(index)) else {
-        ctx.counters.bump(Counter::PuntMapCacheMiss);
-        *verdict = match ctx.config.miss_petr() {
-            Some(petr) => miss_to_petr(ctx, packet, inner, instance_id, petr),
-            None => ItrVerdict::Punt {
-                destination: inner.destination(),
-            },
-        };
+        *verdict = miss(ctx, packet, inner);
         return;
     };
     let rloc = match entry.action() {
@@ -264,19 +235,43 @@ fn complete<P: PacketBuffer>(
     };
 }
 
+/// A packet whose destination has no mapping yet: punted for resolution, or, with a PETR for
+/// misses, sent there meanwhile.
+#[cold]
+fn miss<P: PacketBuffer>(
+    ctx: &mut ItrContext<'_>,
+    packet: &mut P,
+    inner: &InnerPacket,
+) -> ItrVerdict {
+    ctx.counters.bump(Counter::PuntMapCacheMiss);
+    match ctx.config.miss_petr() {
+        Some(petr) => miss_to_petr(ctx, packet, inner, petr),
+        None => ItrVerdict::Punt {
+            destination: inner.destination(),
+        },
+    }
+}
+
 /// A packet whose destination has no mapping yet goes on to the PETR (RFC 6832), so the first
 /// packets of a flow are not lost while the control core resolves it: encapsulated with the
 /// source's instance-id, and the miss recorded for the caller to report. A packet that cannot be
-/// sent that way is dropped and counted.
-#[cold]
+/// sent that way is dropped and counted. With a single instance the instance-id is the default
+/// one; only with several is the source's looked up here, on this cold path, rather than carried
+/// for every packet of every burst.
 fn miss_to_petr<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-    instance_id: Option<u32>,
     petr: IpAddr,
 ) -> ItrVerdict {
     ctx.counters.bump(Counter::MissToPetr);
+    let instance_id = if ctx.map_cache.has_instances() {
+        ctx.database
+            .lookup(inner.source())
+            .and_then(|local| local.instance_id)
+    } else {
+        None
+    };
     ctx.misses.record(inner.source(), inner.destination());
     match encapsulate_toward(ctx, packet, inner, petr, instance_id) {
         Ok(()) => ItrVerdict::Encapsulated { rloc: petr },
