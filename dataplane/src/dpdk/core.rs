@@ -265,7 +265,9 @@ impl DataCore {
             };
             encapsulate_burst(&mut ctx, itr.as_mut_slice(), &mut verdicts[..n]);
         }
-        self.report_misses(now, &mut punt);
+        if self.misses.has_any() {
+            self.report_misses(now, &mut punt);
+        }
         let mut to_rloc = Outgoing::new();
         let mut to_eid = Outgoing::new();
         for (i, mut mbuf) in itr.drain().enumerate() {
@@ -321,6 +323,7 @@ impl DataCore {
     /// Reports the misses the burst sent to the PETR, at most once per destination prefix per
     /// interval: a frame with just the IP header (source and destination are all the control
     /// core reads), marked as received on the EID port.
+    #[cold]
     fn report_misses(&mut self, now: u64, punt: &mut MbufBurst) {
         let eid_port = self.eid.rx.first().map(|q| q.port().raw());
         for (source, destination) in self.misses.drain() {

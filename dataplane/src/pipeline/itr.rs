@@ -56,6 +56,12 @@ impl MissLog {
         }
     }
 
+    /// Whether a miss was recorded since the last drain.
+    #[inline]
+    pub fn has_any(&self) -> bool {
+        !self.0.is_empty()
+    }
+
     /// The misses recorded since the last call.
     pub fn drain(&mut self) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
         self.0.drain(..)
