@@ -302,7 +302,7 @@ impl<L> Drop for ManagementSocket<L> {
     }
 }
 
-/// The Prometheus endpoint: any HTTP GET gets the metrics text.
+/// The Prometheus endpoint: `GET /metrics` gets the metrics text, other paths 404.
 pub struct MetricsListener {
     listener: TcpListener,
     clients: Clients<TcpStream, Infallible>,
@@ -321,10 +321,14 @@ impl<F: FnMut() -> String> Service for MetricsService<F> {
     type Stream = Infallible;
 
     fn answer(&mut self, request: &[u8]) -> Response<Infallible> {
-        let (status, text) = if request.starts_with(b"GET ") {
-            ("200 OK", (self.0)())
-        } else {
-            ("405 Method Not Allowed", String::from("GET only\n"))
+        let path = request.split(|&b| b == b' ').nth(1).unwrap_or_default();
+        let (status, text) = match (request.starts_with(b"GET "), path) {
+            (true, b"/metrics") => ("200 OK", (self.0)()),
+            (true, _) => (
+                "404 Not Found",
+                String::from("the metrics are at /metrics\n"),
+            ),
+            (false, _) => ("405 Method Not Allowed", String::from("GET only\n")),
         };
         Response::Bytes(
             format!(
@@ -451,6 +455,32 @@ mod tests {
         assert_eq!(
             line, "again\n",
             "served again once the stalled ones are gone"
+        );
+    }
+
+    #[test]
+    fn metrics_are_served_at_their_path_only() {
+        let mut service = MetricsService(|| String::from("lispd_up 1\n"));
+        let status = |service: &mut MetricsService<_>, request: &[u8]| match service.answer(request)
+        {
+            Response::Bytes(bytes) => String::from_utf8_lossy(&bytes)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            Response::Stream(never) => match never {},
+        };
+        assert_eq!(
+            status(&mut service, b"GET /metrics HTTP/1.1\r\nHost: x"),
+            "HTTP/1.1 200 OK"
+        );
+        assert_eq!(
+            status(&mut service, b"GET / HTTP/1.1"),
+            "HTTP/1.1 404 Not Found"
+        );
+        assert_eq!(
+            status(&mut service, b"POST /metrics HTTP/1.1"),
+            "HTTP/1.1 405 Method Not Allowed"
         );
     }
 

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use tests::topology::{Topology, HYPERVISOR, MAP_SERVER, SECOND_MAP_SERVER, SITE_A, SITE_B, VM};
 
 /// A step that did not work, with what was seen.
@@ -246,8 +247,18 @@ impl Demo {
     }
 }
 
+/// Runs the two-site LISP demo in network namespaces on this machine (needs root), tells the
+/// story with its evidence, and removes everything it created.
+#[derive(Debug, Parser)]
+#[command(name = "lisp-demo", version)]
+struct Args {
+    /// Keep the topology running after the story, until Ctrl-C.
+    #[arg(long)]
+    keep: bool,
+}
+
 fn main() -> ExitCode {
-    let keep = std::env::args().any(|a| a == "--keep");
+    let keep = Args::parse().keep;
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(signal, interrupted.clone()) {
