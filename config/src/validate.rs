@@ -305,7 +305,6 @@ impl Validator {
         rloc_addresses: Option<&HashSet<IpAddr>>,
     ) {
         let mut seen = HashSet::new();
-        let mut weight_by_priority: HashMap<u8, (u32, usize, usize)> = HashMap::new();
         for (j, locator) in locators.iter().enumerate() {
             let at = path.index(j);
             if !seen.insert(locator.address) {
@@ -320,17 +319,6 @@ impl Validator {
                     format!("{} cannot be a locator", locator.address),
                 );
             }
-            for (key, weight) in [
-                ("weight", locator.weight),
-                ("multicast_weight", locator.multicast_weight),
-            ] {
-                if weight > 100 {
-                    self.report(
-                        at.key(key),
-                        format!("weight {weight} out of range; expected 0..=100 (percent)"),
-                    );
-                }
-            }
             match (locator.local, rloc_addresses) {
                 (true, None) => self.report(at.key("local"), "map-cache locators cannot be local"),
                 (true, Some(ours)) if !ours.contains(&locator.address) => self.report(
@@ -341,26 +329,6 @@ impl Validator {
                     ),
                 ),
                 _ => {}
-            }
-            if locator.priority != 255 {
-                let group = weight_by_priority.entry(locator.priority).or_default();
-                group.0 += u32::from(locator.weight);
-                group.1 += 1;
-                group.2 += usize::from(locator.weight == 0);
-            }
-        }
-        let mut groups: Vec<_> = weight_by_priority.into_iter().collect();
-        groups.sort_unstable();
-        for (priority, (sum, count, zeros)) in groups {
-            let all_zero = zeros == count;
-            if !all_zero && (zeros > 0 || sum != 100) {
-                self.report(
-                    path.clone(),
-                    format!(
-                        "weights of the locators with priority {priority} sum to {sum}; expected 100 \
-                         (or all 0 for an even split)"
-                    ),
-                );
             }
         }
     }

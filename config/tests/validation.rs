@@ -116,27 +116,25 @@ fn priority_beyond_eight_bits_is_a_type_error_at_its_line() {
 }
 
 #[test]
-fn weight_out_of_range() {
-    let text = VALID.replace("local = true", "local = true\nweight = 150");
-    let all = errors(&text);
-    assert!(
-        all.iter().any(|d| d.path == "database[0].locator[0].weight"
-            && d.message
-                .contains("weight 150 out of range; expected 0..=100")),
-        "{all:#?}"
-    );
-}
-
-#[test]
-fn weights_of_a_priority_must_sum_to_100() {
+fn weights_are_relative_as_in_rfc_9301() {
+    // RFC 9301's example: 30, 20, 20 and 10 give the first locator 37.5% of the traffic.
     let text = VALID.replace(
         "local = true",
-        "local = true\nweight = 60\n[[database.locator]]\naddress = \"198.51.100.1\"\nweight = 60",
+        "local = true\nweight = 30\n[[database.locator]]\naddress = \"198.51.100.1\"\nweight = 20\n\
+         [[database.locator]]\naddress = \"198.51.100.2\"\nweight = 20\n\
+         [[database.locator]]\naddress = \"198.51.100.3\"\nweight = 10",
     );
-    one_error(
-        &text,
-        "database[0].locator",
-        "weights of the locators with priority 1 sum to 120; expected 100",
+    let config = parse(&text, "test.toml", &host()).expect("relative weights are valid");
+    let weights: Vec<u8> = config.database[0]
+        .locator
+        .iter()
+        .map(|l| l.weight)
+        .collect();
+    assert_eq!(weights, [30, 20, 20, 10]);
+    let heavy = VALID.replace("local = true", "local = true\nweight = 250");
+    assert!(
+        parse(&heavy, "test.toml", &host()).is_ok(),
+        "any 8-bit weight"
     );
 }
 

@@ -347,6 +347,23 @@ mod tests {
     }
 
     #[test]
+    fn weights_are_relative() {
+        // RFC 9301's example: 30, 20, 20, 10 → 37.5%, 25%, 25%, 12.5%.
+        let locators = [
+            locator(1, 1, 30, true),
+            locator(2, 1, 20, true),
+            locator(3, 1, 20, true),
+            locator(4, 1, 10, true),
+        ];
+        let table = selection(&locators);
+        let share = |i: u32| table.iter().filter(|&&b| b == i).count();
+        assert_eq!(
+            (share(0), share(1), share(2), share(3)),
+            (BUCKETS * 3 / 8, BUCKETS / 4, BUCKETS / 4, BUCKETS / 8)
+        );
+    }
+
+    #[test]
     fn selection_follows_priority_weight_and_state() {
         let table = selection(&[
             locator(1, 1, 75, true),
