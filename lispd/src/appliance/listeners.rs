@@ -135,6 +135,22 @@ impl<S: Stream, L> Clients<S, L> {
         }
     }
 
+    /// Takes up to [`ACCEPTS_PER_POLL`] new connections from `accept`, then serves.
+    fn poll(
+        &mut self,
+        mut accept: impl FnMut() -> Option<S>,
+        service: &mut dyn Service<Stream = L>,
+        now: Instant,
+    ) {
+        for _ in 0..ACCEPTS_PER_POLL {
+            let Some(stream) = accept() else {
+                break;
+            };
+            self.add(stream, now);
+        }
+        self.serve(service, now);
+    }
+
     /// Moves every client on as far as it goes without waiting.
     fn serve(&mut self, service: &mut dyn Service<Stream = L>, now: Instant) {
         let (terminator, max_request) = (self.terminator, self.max_request);
@@ -282,13 +298,9 @@ impl<L> ManagementSocket<L> {
 
     /// Accepts, reads and answers what is ready.
     pub fn poll(&mut self, service: &mut dyn Service<Stream = L>, now: Instant) {
-        for _ in 0..ACCEPTS_PER_POLL {
-            let Ok((stream, _)) = self.listener.accept() else {
-                break;
-            };
-            self.clients.add(stream, now);
-        }
-        self.clients.serve(service, now);
+        let listener = &self.listener;
+        self.clients
+            .poll(|| listener.accept().ok().map(|(s, _)| s), service, now);
     }
 
     pub fn stats(&self) -> ListenerStats {
@@ -360,13 +372,9 @@ impl MetricsListener {
 
     /// Accepts, reads and answers what is ready.
     pub fn poll(&mut self, service: &mut dyn Service<Stream = Infallible>, now: Instant) {
-        for _ in 0..ACCEPTS_PER_POLL {
-            let Ok((stream, _)) = self.listener.accept() else {
-                break;
-            };
-            self.clients.add(stream, now);
-        }
-        self.clients.serve(service, now);
+        let listener = &self.listener;
+        self.clients
+            .poll(|| listener.accept().ok().map(|(s, _)| s), service, now);
     }
 
     pub fn stats(&self) -> ListenerStats {
