@@ -32,8 +32,8 @@ use dataplane::wire::ipv4::PROTOCOL_UDP;
 use dpdk_bindings::lcore::LcoreJoin;
 use dpdk_bindings::{lcore, Eal, EalBuilder, MbufBurst, Mempool, MempoolConfig};
 
+use control::ControlPort;
 pub use control::ControlStats;
-use control::{ControlPort, NeighbourFrame};
 use data_cores::{DataCoreLink, NeighbourChannels, Tables};
 use listeners::{ManagementSocket, MetricsListener, MetricsService, Response, Service};
 use outbox::Outbox;
@@ -410,25 +410,8 @@ impl Appliance {
                             _ => self.stats.reassembled_not_control += 1,
                         }
                     }
-                    Punted::Arp { packet, sender_mac } => control::handle(
-                        NeighbourFrame::Arp { packet, sender_mac },
-                        mbuf.input_port(),
-                        &mut self.control_ports,
-                        &self.pool,
-                        &mut self.resolution,
-                        now,
-                        &mut self.stats,
-                    ),
-                    Punted::Discovery {
-                        source,
-                        message,
-                        sender_mac,
-                    } => control::handle(
-                        NeighbourFrame::Discovery {
-                            source,
-                            message,
-                            sender_mac,
-                        },
+                    Punted::Neighbour(frame) => control::handle(
+                        frame,
                         mbuf.input_port(),
                         &mut self.control_ports,
                         &self.pool,

@@ -2,7 +2,7 @@
 //! toward a resolved next hop, and the sorting of punted frames (control datagrams, fragments of
 //! them, misses).
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use dataplane::wire::arp::ArpPacket;
 use dataplane::wire::datagram;
@@ -17,6 +17,8 @@ use dataplane::wire::udp::UdpPacket;
 use dpdk_bindings::{Mbuf, Mempool};
 
 use controlplane::reassembly::{DatagramKey, Fragment};
+
+use super::control::NeighbourFrame;
 
 /// A frame carrying `payload` from `source`:4342 to `destination`, or `None` when the families
 /// differ or the pool or mbuf has no room.
@@ -59,18 +61,8 @@ pub enum Punted<'a> {
     Fragment(Fragment<'a>),
     /// An IP packet toward a destination outside our addresses: a map-cache miss.
     Miss { source: IpAddr, destination: IpAddr },
-    /// An ARP packet, and the MAC it came from.
-    Arp {
-        packet: ArpPacket<&'a [u8]>,
-        sender_mac: [u8; 6],
-    },
-    /// A neighbour solicitation or advertisement (hop limit 255), its IPv6 source and the MAC
-    /// it came from.
-    Discovery {
-        source: Ipv6Addr,
-        message: NdpRepr,
-        sender_mac: [u8; 6],
-    },
+    /// ARP or neighbour discovery, for the neighbour code.
+    Neighbour(NeighbourFrame<'a>),
     /// Anything else.
     Other,
 }
@@ -84,8 +76,9 @@ pub fn punted<'a>(frame: &'a [u8], ours: &[IpAddr]) -> Punted<'a> {
     let sender_mac = eth.source();
     let parsed = match eth.ethertype() {
         ETHERTYPE_ARP => {
-            return ArpPacket::new_checked(l3)
-                .map_or(Punted::Other, |packet| Punted::Arp { packet, sender_mac })
+            return ArpPacket::new_checked(l3).map_or(Punted::Other, |packet| {
+                Punted::Neighbour(NeighbourFrame::Arp { packet, sender_mac })
+            })
         }
         ETHERTYPE_IPV4 => ipv4(l3),
         ETHERTYPE_IPV6 => ipv6(l3, sender_mac),
@@ -201,11 +194,11 @@ fn ipv6(l3: &[u8], sender_mac: [u8; 6]) -> Option<Ip<'_>> {
             .then(|| NdpRepr::parse(transport).ok())
             .flatten();
         return Some(Ip::Sorted(message.map_or(Punted::Other, |message| {
-            Punted::Discovery {
+            Punted::Neighbour(NeighbourFrame::Discovery {
                 source,
                 message,
                 sender_mac,
-            }
+            })
         })));
     }
     Some(Ip::Packet {
