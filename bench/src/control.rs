@@ -12,7 +12,7 @@ use controlplane::wire::address::Address;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::xtr::{Xtr, XtrSetup};
+use controlplane::xtr::{Xtr, XtrSetup, XtrTimers};
 use dataplane::mapcache::{self, Mapping};
 
 const PREFIXES: u32 = 10_000;
@@ -48,22 +48,24 @@ fn database() -> Vec<EidRecord> {
 fn xtr(database: Vec<EidRecord>) -> Xtr {
     let now = Instant::now();
     let rlocs = vec![v4(0xc000_0201)];
-    let mut xtr = XtrSetup {
+    XtrSetup {
         database,
         rlocs,
         map_servers: vec![],
         map_resolvers: vec![],
         mobility: Mobility::new(false, false, vec![]),
         map_cache_limit: 2 * PREFIXES,
+        timers: XtrTimers {
+            responder: ResponderLimits {
+                per_itr_rloc_per_sec: u32::MAX,
+                overall_per_sec: u32::MAX,
+                ..ResponderLimits::default()
+            },
+            ..XtrTimers::default()
+        },
         ..XtrSetup::default()
     }
-    .build(now);
-    xtr.responder.set_limits(ResponderLimits {
-        per_itr_rloc_per_sec: u32::MAX,
-        overall_per_sec: u32::MAX,
-        ..ResponderLimits::default()
-    });
-    xtr
+    .build(now)
 }
 
 /// Requests for random hosts of the database, direct or inside an ECM.

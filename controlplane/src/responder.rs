@@ -138,13 +138,6 @@ impl Responder {
         responder
     }
 
-    /// Applies new limits (budgets start afresh).
-    pub fn set_limits(&mut self, limits: ResponderLimits) {
-        self.limits = limits;
-        self.per_itr_rloc = SenderLimit::new(limits.per_itr_rloc_per_sec, limits.max_requesters);
-        self.overall = Budget::new(limits.overall_per_sec);
-    }
-
     /// Replaces our records (after a priority change, for instance).
     pub fn set_database(&mut self, database: Vec<EidRecord>) {
         self.database = PrefixMap::new();
@@ -157,13 +150,6 @@ impl Responder {
                     .insert(record.eid.instance_id(), prefix, record);
             }
         }
-    }
-
-    /// Our most specific record covering `eid` in `instance_id`.
-    pub fn record_for(&self, eid: IpAddr, instance_id: Option<u32>) -> Option<&EidRecord> {
-        self.database
-            .longest(instance_id, eid)
-            .map(|(_, record)| record)
     }
 
     /// Answers `received` (already known not to be an SMR).

@@ -12,7 +12,7 @@ use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
 use controlplane::wire::map_request::MapRequestRepr;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord, RequestRecord};
-use controlplane::xtr::{Xtr, XtrSetup};
+use controlplane::xtr::{Xtr, XtrSetup, XtrTimers};
 
 const RESOLVER: &str = "192.0.2.100:4342";
 
@@ -38,18 +38,17 @@ fn record(eid: &str, mask_len: u8, ttl: u32, locators: Vec<LocatorRecord>) -> Ei
 
 /// Site A: EIDs 10.1.0.0/24 and 2001:db8:a::/64 behind RLOCs 192.0.2.1 and 2001:db8:ff::1.
 fn site_a(limit: u32, now: Instant) -> Xtr {
+    site_a_setup(limit).build(now)
+}
+
+/// Site A's setup, for tests that change a setting before building.
+fn site_a_setup(limit: u32) -> XtrSetup {
     let rlocs = vec![ip("192.0.2.1"), ip("2001:db8:ff::1")];
     let database = vec![
         record("10.1.0.0", 24, 1440, vec![locator("192.0.2.1", 1)]),
         record("2001:db8:a::", 64, 1440, vec![locator("2001:db8:ff::1", 1)]),
     ];
-    xtr_with(
-        database,
-        rlocs,
-        limit,
-        Mobility::new(false, false, vec![]),
-        now,
-    )
+    setup(database, rlocs, limit, Mobility::new(false, false, vec![]))
 }
 
 fn xtr_with(
@@ -59,6 +58,10 @@ fn xtr_with(
     mobility: Mobility,
     now: Instant,
 ) -> Xtr {
+    setup(database, rlocs, limit, mobility).build(now)
+}
+
+fn setup(database: Vec<EidRecord>, rlocs: Vec<IpAddr>, limit: u32, mobility: Mobility) -> XtrSetup {
     XtrSetup {
         database,
         rlocs,
@@ -68,7 +71,6 @@ fn xtr_with(
         map_cache_limit: limit,
         ..XtrSetup::default()
     }
-    .build(now)
 }
 
 fn sent(xtr: &mut Xtr) -> Vec<controlplane::Transmit> {
@@ -781,13 +783,19 @@ fn a_mapping_with_twelve_locators_is_installed_and_counted_as_truncated() {
 #[test]
 fn the_responder_is_no_reflector() {
     let t0 = Instant::now();
-    let mut xtr = site_a(100, t0);
     let limits = controlplane::responder::ResponderLimits {
         per_itr_rloc_per_sec: 20,
         overall_per_sec: 500,
         max_requesters: 4096,
     };
-    xtr.responder.set_limits(limits);
+    let mut xtr = XtrSetup {
+        timers: XtrTimers {
+            responder: limits,
+            ..XtrTimers::default()
+        },
+        ..site_a_setup(100)
+    }
+    .build(t0);
     // A flood of requests naming one victim as ITR-RLOC: a second's worth of answers, no more.
     let victim = "192.0.2.66";
     for nonce in 0..1000 {
