@@ -136,6 +136,19 @@ fn priorities(xtr: &Xtr) -> Vec<(IpAddr, u8)> {
         .collect()
 }
 
+/// The priorities of the VM record's locators in the Map-Register among `out`, if one was sent.
+fn registered_vm_priorities(out: &[Transmit]) -> Option<Vec<u8>> {
+    let register = out.iter().find(|t| t.destination == MS.parse().unwrap())?;
+    let register = MapRegisterRepr::parse(&register.payload).unwrap();
+    let vm = register
+        .body
+        .records
+        .iter()
+        .find(|r| r.mask_len == 32)
+        .unwrap();
+    Some(vm.locators.iter().map(|l| l.priority).collect())
+}
+
 /// The locator the data cores would pick for the VM (lowest priority among those up).
 fn selected(xtr: &Xtr) -> IpAddr {
     let (_, mapping) = xtr.map_cache.lookup(None, ip(VM)).unwrap();
@@ -210,19 +223,9 @@ fn a_vm_moves_from_site_a_to_site_b() {
         .unwrap();
     assert!(smr.smr);
     assert_eq!(smr.records[0].eid, Address::from(ip(VM)));
-    let register = out
-        .iter()
-        .find(|t| t.destination == MS.parse().unwrap())
-        .expect("re-registered at once");
-    let register = MapRegisterRepr::parse(&register.payload).unwrap();
-    let vm = register
-        .body
-        .records
-        .iter()
-        .find(|r| r.mask_len == 32)
-        .unwrap();
     assert_eq!(
-        vm.locators[1].priority, 1,
+        registered_vm_priorities(&out).expect("re-registered at once")[1],
+        1,
         "the new priorities are registered"
     );
     assert_eq!(b.stats().cpms_relayed, 1);
@@ -363,19 +366,8 @@ fn a_restart_after_a_cpm_keeps_the_vms_new_location_and_refuses_the_old_cpm() {
     assert_eq!(selected(&b), ip(RLOC_B));
     assert!(std::iter::from_fn(|| b.poll_event()).any(|e| e.to_string().contains("restored")));
     b.handle_timeout(t1);
-    let register = sent(&mut b)
-        .into_iter()
-        .find(|t| t.destination == MS.parse().unwrap())
-        .expect("registers at start");
-    let register = MapRegisterRepr::parse(&register.payload).unwrap();
-    let vm = register
-        .body
-        .records
-        .iter()
-        .find(|r| r.mask_len == 32)
-        .unwrap();
     assert_eq!(
-        vm.locators.iter().map(|l| l.priority).collect::<Vec<_>>(),
+        registered_vm_priorities(&sent(&mut b)).expect("registers at start"),
         vec![255, 1],
         "the moved location is what gets registered"
     );
