@@ -23,21 +23,39 @@ pub use model::*;
 pub use summary::summary;
 pub use validate::{Host, MAX_INSTANCES, MAX_INSTANCE_ID, MAX_MAP_CACHE};
 
-/// Parses and validates `text`; `file` names it in errors. A `map_cache_file` is read relative to
-/// the current directory.
-pub fn parse(text: &str, file: &str, host: &Host) -> Result<Config, ConfigErrors> {
-    parse_in(text, file, host, Path::new(""))
+/// Parses and validates `text` by the rules that hold on any machine; `file` names it in errors.
+/// A `map_cache_file` is read relative to the current directory.
+pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
+    parse_in(text, file, None, Path::new(""))
 }
 
-/// Reads, parses and validates a configuration file (and its `map_cache_file`).
-pub fn load(path: &Path, host: &Host) -> Result<Config, ConfigErrors> {
+/// [`parse`], then checks that this machine (`host`) has what the configuration names.
+pub fn parse_here(text: &str, file: &str, host: &Host) -> Result<Config, ConfigErrors> {
+    parse_in(text, file, Some(host), Path::new(""))
+}
+
+/// Reads, parses and validates a configuration file (and its `map_cache_file`) by the rules
+/// that hold on any machine: what `lispd check-config` checks.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let (text, file) = read(path)?;
-    parse_in(&text, &file, host, path.parent().unwrap_or(Path::new("")))
+    parse_in(&text, &file, None, path.parent().unwrap_or(Path::new("")))
+}
+
+/// [`load`], then checks that this machine (`host`) has what the configuration names: what
+/// `lispd run` and `lispd check-config --here` check.
+pub fn load_here(path: &Path, host: &Host) -> Result<Config, ConfigErrors> {
+    let (text, file) = read(path)?;
+    parse_in(&text, &file, Some(host), path.parent().unwrap_or(Path::new("")))
 }
 
 /// Parses `text`, appends the mappings of its `map_cache_file` (relative to `dir`) and validates
-/// the whole.
-fn parse_in(text: &str, file: &str, host: &Host, dir: &Path) -> Result<Config, ConfigErrors> {
+/// the whole, on `host` when given.
+fn parse_in(
+    text: &str,
+    file: &str,
+    host: Option<&Host>,
+    dir: &Path,
+) -> Result<Config, ConfigErrors> {
     let mut config: Config =
         toml::from_str(text).map_err(|e| diagnostics::from_toml_error(file, text, &e))?;
     let bulk = match &config.map_cache_file {
@@ -50,7 +68,10 @@ fn parse_in(text: &str, file: &str, host: &Host, dir: &Path) -> Result<Config, C
         }
         None => None,
     };
-    let issues = validate::validate(&config, host);
+    let mut issues = validate::validate(&config);
+    if let Some(host) = host {
+        issues.extend(validate::check_host(&config, host));
+    }
     if issues.is_empty() {
         return Ok(config);
     }

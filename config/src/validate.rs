@@ -34,13 +34,27 @@ impl Host {
     }
 }
 
-/// Checks `config` against every rule; empty when it is valid.
-pub fn validate(config: &Config, host: &Host) -> Vec<Issue> {
+/// Checks that the CPUs `config` places its lcores on exist on `host` (the machine-specific step
+/// `lispd run` performs and `lispd check-config --here` adds).
+pub fn check_host(config: &Config, host: &Host) -> Vec<Issue> {
     let mut v = Validator {
         issues: Vec::new(),
         root: FieldPath::root(),
     };
-    v.cores(config, host);
+    if !host.cores.is_empty() {
+        v.cpus_exist(config, host);
+    }
+    v.issues
+}
+
+/// Checks `config` against every rule that holds on any machine; empty when it is valid. A
+/// configuration that passes starts unless the machine lacks what it names ([`check_host`]).
+pub fn validate(config: &Config) -> Vec<Issue> {
+    let mut v = Validator {
+        issues: Vec::new(),
+        root: FieldPath::root(),
+    };
+    v.cores(config);
     v.dpdk(config);
     v.ports(&config.port);
     let rloc_addresses: HashSet<IpAddr> = config
@@ -79,7 +93,7 @@ impl Validator {
         });
     }
 
-    fn cores(&mut self, config: &Config, host: &Host) {
+    fn cores(&mut self, config: &Config) {
         let cores = &config.cores;
         let path = self.root.key("cores");
         if cores.data.is_empty() {
@@ -112,45 +126,48 @@ impl Validator {
                 );
             }
         }
+        if !cores.cpus.is_empty() && cores.cpus.len() != cores.data.len() + 1 {
+            self.report(
+                path.key("cpus"),
+                format!(
+                    "{} CPUs for {} lcores; list one per lcore, the control core's first",
+                    cores.cpus.len(),
+                    cores.data.len() + 1
+                ),
+            );
+        }
+    }
+
+    fn cpus_exist(&mut self, config: &Config, host: &Host) {
+        let cores = &config.cores;
+        let path = self.root.key("cores");
+        let missing = |cpu: &usize| !host.cores.contains(cpu);
         if !cores.cpus.is_empty() {
-            if cores.cpus.len() != cores.data.len() + 1 {
+            for (i, cpu) in cores.cpus.iter().enumerate().filter(|(_, c)| missing(c)) {
                 self.report(
-                    path.key("cpus"),
-                    format!(
-                        "{} CPUs for {} lcores; list one per lcore, the control core's first",
-                        cores.cpus.len(),
-                        cores.data.len() + 1
-                    ),
+                    path.key("cpus").index(i),
+                    format!("CPU {cpu} does not exist here; available: {:?}", host.cores),
                 );
             }
-            for (i, cpu) in cores.cpus.iter().enumerate() {
-                if !host.cores.is_empty() && !host.cores.contains(cpu) {
-                    self.report(
-                        path.key("cpus").index(i),
-                        format!("CPU {cpu} does not exist here; available: {:?}", host.cores),
-                    );
-                }
-            }
-        } else if !host.cores.is_empty() {
-            let missing = |core: &usize| !host.cores.contains(core);
-            if missing(&cores.control) {
-                self.report(
-                    path.key("control"),
-                    format!(
-                        "core {} does not exist here; available: {:?}",
-                        cores.control, host.cores
-                    ),
-                );
-            }
-            for (i, core) in cores.data.iter().enumerate().filter(|(_, c)| missing(c)) {
-                self.report(
-                    path.key("data").index(i),
-                    format!(
-                        "core {core} does not exist here; available: {:?}",
-                        host.cores
-                    ),
-                );
-            }
+            return;
+        }
+        if missing(&cores.control) {
+            self.report(
+                path.key("control"),
+                format!(
+                    "core {} does not exist here; available: {:?}",
+                    cores.control, host.cores
+                ),
+            );
+        }
+        for (i, core) in cores.data.iter().enumerate().filter(|(_, c)| missing(c)) {
+            self.report(
+                path.key("data").index(i),
+                format!(
+                    "core {core} does not exist here; available: {:?}",
+                    host.cores
+                ),
+            );
         }
     }
 
@@ -195,8 +212,17 @@ impl Validator {
         }
         let mut names = HashMap::new();
         let mut devices = HashMap::new();
+        let mut addresses = HashMap::new();
         for (i, port) in ports.iter().enumerate() {
             let here = path.index(i);
+            for (a, address) in port.addresses.iter().enumerate() {
+                if let Some(first) = addresses.insert(address.addr(), i) {
+                    self.report(
+                        here.key("addresses").index(a),
+                        format!("{} is already an address of port[{first}]", address.addr()),
+                    );
+                }
+            }
             if port.name.is_empty() {
                 self.report(here.key("name"), "must not be empty");
             } else if let Some(first) = names.insert(port.name.as_str(), i) {

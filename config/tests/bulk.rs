@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use config::bulk::{parse_line, parse_locator};
-use config::{load, Host, MapAction};
+use config::{load, MapAction};
 
 const BASE: &str = r#"
 [cores]
@@ -39,12 +39,6 @@ key = "secret"
 prefix = "10.5.0.0/16"
 locator = [{ address = "192.0.2.5" }]
 "#;
-
-fn host() -> Host {
-    Host {
-        cores: vec![0, 1, 2, 3],
-    }
-}
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -131,7 +125,7 @@ fn mappings_are_appended_relative_to_the_configuration() {
         "map_cache_file = \"maps/bulk.txt\"\n",
         "# remote sites\n10.2.0.0/16 192.0.2.2\n\n10.3.0.0/16 192.0.2.3:1:50 192.0.2.4:1:50\n",
     );
-    let config = load(&dir.join("site.toml"), &host()).unwrap();
+    let config = load(&dir.join("site.toml")).unwrap();
     let prefixes: Vec<String> = config
         .map_cache
         .iter()
@@ -149,7 +143,7 @@ fn syntax_errors_name_the_bulk_file_and_line() {
         "map_cache_file = \"maps/bulk.txt\"\n",
         "10.2.0.0/16 192.0.2.2\n10.3.0.0/16 192.0.2.300\n",
     );
-    let errors = load(&dir.join("site.toml"), &host()).unwrap_err().0;
+    let errors = load(&dir.join("site.toml")).unwrap_err().0;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0]
         .file
@@ -166,7 +160,7 @@ fn rule_violations_name_the_bulk_line() {
         "map_cache_file = \"maps/bulk.txt\"\n",
         "10.2.0.0/16 192.0.2.2\n# an encapsulating entry needs a locator:\n10.3.0.0/16\n10.5.0.0/16 192.0.2.9\n",
     );
-    let errors = load(&dir.join("site.toml"), &host()).unwrap_err().0;
+    let errors = load(&dir.join("site.toml")).unwrap_err().0;
     let lines: Vec<(bool, usize)> = errors
         .iter()
         .map(|d| (d.file.ends_with("bulk.txt"), d.line))
@@ -188,7 +182,7 @@ fn rule_violations_name_the_bulk_line() {
 #[test]
 fn a_missing_file_is_a_clear_error() {
     let dir = site("missing", "map_cache_file = \"maps/absent.txt\"\n", "");
-    let errors = load(&dir.join("site.toml"), &host()).unwrap_err().0;
+    let errors = load(&dir.join("site.toml")).unwrap_err().0;
     assert!(errors[0].file.ends_with("absent.txt"), "{errors:?}");
     assert!(errors[0].message.contains("cannot read"), "{}", errors[0]);
     std::fs::remove_dir_all(dir).unwrap();

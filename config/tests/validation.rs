@@ -1,6 +1,6 @@
 //! Every validation rule with a failing example, the error text and where it points.
 
-use config::{parse, Diagnostic, Host};
+use config::{parse, parse_here, Diagnostic, Host};
 
 const VALID: &str = r#"
 [cores]
@@ -38,7 +38,7 @@ fn host() -> Host {
 }
 
 fn errors(text: &str) -> Vec<Diagnostic> {
-    match parse(text, "test.toml", &host()) {
+    match parse_here(text, "test.toml", &host()) {
         Ok(_) => panic!("expected errors for:\n{text}"),
         Err(e) => e.0,
     }
@@ -69,7 +69,7 @@ fn position_of(text: &str, needle: &str) -> (usize, usize) {
 
 #[test]
 fn the_base_configuration_is_valid() {
-    parse(VALID, "test.toml", &host()).expect("valid");
+    parse_here(VALID, "test.toml", &host()).expect("valid");
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn every_example_passes() {
     let mut count = 0;
     for entry in std::fs::read_dir(dir).expect("examples dir") {
         let path = entry.expect("entry").path();
-        config::load(&path, &host()).unwrap_or_else(|e| panic!("{}:\n{e}", path.display()));
+        config::load(&path).unwrap_or_else(|e| panic!("{}:\n{e}", path.display()));
         count += 1;
     }
     assert!(count >= 5, "one example per role");
@@ -124,7 +124,7 @@ fn weights_are_relative_as_in_rfc_9301() {
          [[database.locator]]\naddress = \"198.51.100.2\"\nweight = 20\n\
          [[database.locator]]\naddress = \"198.51.100.3\"\nweight = 10",
     );
-    let config = parse(&text, "test.toml", &host()).expect("relative weights are valid");
+    let config = parse_here(&text, "test.toml", &host()).expect("relative weights are valid");
     let weights: Vec<u8> = config.database[0]
         .locator
         .iter()
@@ -133,7 +133,7 @@ fn weights_are_relative_as_in_rfc_9301() {
     assert_eq!(weights, [30, 20, 20, 10]);
     let heavy = VALID.replace("local = true", "local = true\nweight = 250");
     assert!(
-        parse(&heavy, "test.toml", &host()).is_ok(),
+        parse_here(&heavy, "test.toml", &host()).is_ok(),
         "any 8-bit weight"
     );
 }
@@ -187,7 +187,7 @@ fn local_prefixes_of_different_instances_must_not_overlap() {
         "overlaps 10.1.0.0/24 (instance-id 0) in database[0]",
     );
     let apart = format!("{VALID}{INSTANCE_7}{}{}", mapping_in(0), mapping_in(7));
-    parse(&apart, "t", &host())
+    parse_here(&apart, "t", &host())
         .expect("disjoint local prefixes; the same remote prefix in two instances");
 }
 
@@ -253,10 +253,33 @@ fn cores_overlap_repeat_or_do_not_exist() {
     one_error(&none, "cores.data", "no data core");
 }
 
+/// Plain validation is for a file meant for another machine: CPUs this one lacks are checked
+/// only `--here`.
+#[test]
+fn machine_checks_are_a_separate_step() {
+    let elsewhere = VALID.replace("data = [1]", "data = [9]");
+    parse(&elsewhere, "test.toml").expect("valid for a machine with CPU 9");
+    let errors = parse_here(&elsewhere, "test.toml", &host()).unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("core 9 does not exist here"));
+}
+
+#[test]
+fn two_ports_with_one_address_are_refused() {
+    let second = format!(
+        "{VALID}\n[[port]]\nname = \"uplink2\"\ndevice = \"net_null9\"\nrole = \"rloc\"\naddresses = [\"192.0.2.1/24\"]\n"
+    );
+    let errors = parse(&second, "test.toml").unwrap_err().0;
+    assert!(
+        errors.iter().any(|e| e.message.contains("is already an address of port[")),
+        "{errors:?}"
+    );
+}
+
 #[test]
 fn lcores_beyond_the_cpus_need_a_cpu_each() {
     let placed = VALID.replace("data = [1]", "data = [1, 9]\ncpus = [0, 1, 1]");
-    let config = parse(&placed, "test.toml", &host()).expect("lcore 9 runs on CPU 1");
+    let config = parse_here(&placed, "test.toml", &host()).expect("lcore 9 runs on CPU 1");
     assert_eq!(config.cores.placement(), [(0, 0), (1, 1), (9, 1)]);
     let short = VALID.replace("data = [1]", "data = [1, 9]\ncpus = [0, 1]");
     one_error(&short, "cores.cpus", "2 CPUs for 3 lcores");
@@ -372,7 +395,7 @@ fn host_names_are_checked() {
         "address = \"192.0.2.100\"",
         "address = \"l3-london-mr-ms.rloc.lisp4.net\"",
     );
-    parse(&good, "t", &host()).expect("host name accepted");
+    parse_here(&good, "t", &host()).expect("host name accepted");
     let bad = VALID.replace("address = \"192.0.2.100\"", "address = \"bad host!\"");
     one_error(
         &bad,
@@ -413,7 +436,7 @@ fn several_errors_are_reported_at_once() {
 
 #[test]
 fn unreadable_file_is_an_error_not_a_panic() {
-    let error = config::load(std::path::Path::new("/nonexistent/lispd.toml"), &host())
+    let error = config::load(std::path::Path::new("/nonexistent/lispd.toml"))
         .expect_err("missing");
     assert!(error.to_string().contains("cannot read"));
 }
@@ -425,7 +448,7 @@ fn xtr_id_must_be_128_bits_of_hex() {
     let good = format!(
         "{VALID}\n[identity]\nxtr_id = \"000102030405060708090a0b0c0d0e0f\"\nsite_id = 7\n"
     );
-    let config = parse(&good, "test.toml", &host()).expect("valid");
+    let config = parse_here(&good, "test.toml", &host()).expect("valid");
     assert_eq!(
         config.identity.xtr_id_bytes(),
         Some([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])

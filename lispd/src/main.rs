@@ -26,10 +26,14 @@ enum Command {
         /// The TOML configuration file.
         file: Option<PathBuf>,
     },
-    /// Validate a configuration: print every error (exit 1) or what would run (exit 0).
+    /// Validate a configuration: print every error (exit 1) or what would run (exit 0). A file
+    /// that passes runs on any machine that has its CPUs and devices.
     CheckConfig {
         /// The TOML configuration file.
         file: PathBuf,
+        /// Also check that this machine has the CPUs the file names (as `run` does).
+        #[arg(long)]
+        here: bool,
     },
     /// Convert the legacy @MAPSERVER/@EID format to TOML.
     ImportLegacy {
@@ -50,13 +54,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig { file, here } => check_config(&file, here),
         Command::ImportLegacy { file, output } => import_legacy(&file, output.as_deref()),
     }
 }
 
 fn run(file: &std::path::Path) -> ExitCode {
-    let config = match config::load(file, &config::Host::current()) {
+    let config = match config::load_here(file, &config::Host::current()) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{errors}");
@@ -107,8 +111,13 @@ fn run(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn check_config(file: &std::path::Path) -> ExitCode {
-    match config::load(file, &config::Host::current()) {
+fn check_config(file: &std::path::Path, here: bool) -> ExitCode {
+    let checked = if here {
+        config::load_here(file, &config::Host::current())
+    } else {
+        config::load(file)
+    };
+    match checked {
         Ok(config) => {
             println!("{}: OK", file.display());
             print!("{}", config::summary(&config));

@@ -57,7 +57,7 @@ address = "192.0.2.2"
         socket = dir.join("lispd.sock").display(),
         dir = dir.display(),
     );
-    config::parse(&text, "turns.toml", &config::Host::current()).expect("valid configuration")
+    config::parse_here(&text, "turns.toml", &config::Host::current()).expect("valid configuration")
 }
 
 /// Sends `request` and turns the appliance until the response line is complete.
