@@ -45,7 +45,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// `lispd run` and `lispd check-config --here` check.
 pub fn load_here(path: &Path, host: &Host) -> Result<Config, ConfigErrors> {
     let (text, file) = read(path)?;
-    parse_in(&text, &file, Some(host), path.parent().unwrap_or(Path::new("")))
+    parse_in(
+        &text,
+        &file,
+        Some(host),
+        path.parent().unwrap_or(Path::new("")),
+    )
 }
 
 /// Parses `text`, appends the mappings of its `map_cache_file` (relative to `dir`) and validates

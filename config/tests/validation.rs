@@ -271,7 +271,9 @@ fn two_ports_with_one_address_are_refused() {
     );
     let errors = parse(&second, "test.toml").unwrap_err().0;
     assert!(
-        errors.iter().any(|e| e.message.contains("is already an address of port[")),
+        errors
+            .iter()
+            .any(|e| e.message.contains("is already an address of port[")),
         "{errors:?}"
     );
 }
@@ -436,8 +438,7 @@ fn several_errors_are_reported_at_once() {
 
 #[test]
 fn unreadable_file_is_an_error_not_a_panic() {
-    let error = config::load(std::path::Path::new("/nonexistent/lispd.toml"))
-        .expect_err("missing");
+    let error = config::load(std::path::Path::new("/nonexistent/lispd.toml")).expect_err("missing");
     assert!(error.to_string().contains("cannot read"));
 }
 

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod decode;
 pub mod echo_nonce;
+pub mod gateway_watch;
 pub mod learned;
 pub mod logging;
 pub mod loop_timer;

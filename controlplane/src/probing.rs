@@ -58,6 +58,8 @@ pub struct Prober {
     changes: Vec<(IpAddr, bool)>,
     budget: Budget,
     deferred: u64,
+    /// Our usable RLOCs, which probes leave from (all of `config.rlocs` until told otherwise).
+    sources: Vec<IpAddr>,
 }
 
 impl Prober {
@@ -65,6 +67,7 @@ impl Prober {
         Self {
             budget: Budget::new(config.rate_per_sec.max(1)),
             deferred: 0,
+            sources: config.rlocs.clone(),
             config,
             locators: HashMap::new(),
             outstanding: HashMap::new(),
@@ -190,10 +193,14 @@ impl Prober {
         self.locators.is_empty()
     }
 
+    /// Probes leave from these of our RLOCs (those whose port and gateway are up).
+    pub fn set_sources(&mut self, sources: Vec<IpAddr>) {
+        self.sources = sources;
+    }
+
     fn probe(&mut self, locator: IpAddr, now: Instant) {
         let Some(source) = self
-            .config
-            .rlocs
+            .sources
             .iter()
             .copied()
             .find(|r| r.is_ipv4() == locator.is_ipv4())

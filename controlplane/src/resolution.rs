@@ -182,6 +182,11 @@ impl Resolver {
         self.pending.insert(nonce, pending);
     }
 
+    /// Our locators requests leave from and ask replies to (the usable ones).
+    pub fn set_itr_rlocs(&mut self, itr_rlocs: Vec<IpAddr>) {
+        self.config.itr_rlocs = itr_rlocs;
+    }
+
     fn budget(&mut self, kind: RequestKind) -> &mut Budget {
         match kind {
             RequestKind::Miss => &mut self.misses,

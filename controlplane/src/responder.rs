@@ -139,6 +139,11 @@ impl Responder {
     }
 
     /// Replaces our records (after a priority change, for instance).
+    /// The addresses replies leave from (our usable locators).
+    pub fn set_local_rlocs(&mut self, local_rlocs: Vec<IpAddr>) {
+        self.local_rlocs = local_rlocs;
+    }
+
     pub fn set_database(&mut self, database: Vec<EidRecord>) {
         self.database = PrefixMap::new();
         for record in database {

@@ -77,6 +77,8 @@ pub struct XtrStats {
     pub locators_up: u64,
     /// Mappings whose locator states changed with the locator-status bits of received traffic.
     pub locator_status_changes: u64,
+    /// Times our own usable locators changed (an uplink or its gateway went down or came back).
+    pub locator_set_changes: u64,
     pub smrs_sent: u64,
     pub smrs_rate_limited: u64,
     /// Echo-nonce: peers' requests to echo, and our requests answered or not in time.
@@ -207,6 +209,9 @@ pub struct Xtr {
     echo: EchoNonce,
     database: Vec<LocalMapping>,
     rlocs: Vec<IpAddr>,
+    /// Our locators whose port or gateway is down: registered and answered with priority 255,
+    /// never a source.
+    unusable: Vec<IpAddr>,
     pitrs: Vec<IpAddr>,
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
@@ -258,6 +263,7 @@ impl Xtr {
             echo: parts.echo,
             database: parts.database,
             rlocs: parts.rlocs,
+            unusable: Vec::new(),
             pitrs: parts.pitrs,
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
@@ -291,8 +297,77 @@ impl Xtr {
         &self.database
     }
 
+    /// A record as we announce it: our unusable locators at priority 255 (RFC 9301: not used for
+    /// unicast forwarding). They stay in the locator set, so the positions the locator-status
+    /// bits refer to do not shift, and they come back by priority alone.
+    fn announced(&self, record: &EidRecord) -> EidRecord {
+        let mut record = record.clone();
+        for locator in &mut record.locators {
+            if locator
+                .address
+                .ip()
+                .is_some_and(|ip| self.unusable.contains(&ip))
+            {
+                locator.priority = 255;
+                locator.reachable = false;
+            }
+        }
+        record
+    }
+
+    /// Our records as announced, all or only the registered ones.
+    fn announced_records(&self, registered_only: bool) -> Vec<EidRecord> {
+        self.database
+            .iter()
+            .filter(|m| m.register || !registered_only)
+            .map(|m| self.announced(&m.record))
+            .collect()
+    }
+
+    /// Our locators a message may leave from: the usable ones.
+    fn usable_rlocs(&self) -> Vec<IpAddr> {
+        self.rlocs
+            .iter()
+            .copied()
+            .filter(|r| !self.unusable.contains(r))
+            .collect()
+    }
+
+    /// Our locators in `unusable` lost their port or gateway (the others work): the records
+    /// that changed are installed, answered and registered at once with those locators at
+    /// priority 255, and the ITRs that asked us lately, the PITRs and correspondents get SMRs,
+    /// so remote ITRs move to our other locators. Only usable locators are sources from then on.
+    pub fn set_unusable_locators(&mut self, mut unusable: Vec<IpAddr>, now: Instant) {
+        unusable.sort_unstable();
+        unusable.dedup();
+        if unusable == self.unusable {
+            return;
+        }
+        let before: Vec<EidRecord> = self.announced_records(false);
+        self.unusable = unusable;
+        self.stats.locator_set_changes += 1;
+        let usable = self.usable_rlocs();
+        self.resolver.set_itr_rlocs(usable.clone());
+        self.prober.set_sources(usable.clone());
+        self.responder.set_local_rlocs(usable);
+        let after = self.announced_records(false);
+        for i in 0..self.database.len() {
+            self.install_own(i);
+        }
+        self.map_cache.publish();
+        self.responder.set_database(after.clone());
+        self.register_now(now);
+        for (old, new) in before.iter().zip(&after) {
+            if old != new {
+                self.solicit(new, &[], now);
+            }
+        }
+        self.collect();
+    }
+
     fn install_own(&mut self, index: usize) {
-        if let Some((prefix, mapping)) = mapping_of(&self.database[index].record) {
+        let record = self.announced(&self.database[index].record);
+        if let Some((prefix, mapping)) = mapping_of(&record) {
             // A full map-cache keeps serving; the record is still answered and registered.
             let _ = self.map_cache.insert(prefix, mapping);
         }
@@ -406,8 +481,7 @@ impl Xtr {
         self.mobility.record_moved(&after);
         self.install_own(index);
         self.map_cache.publish();
-        self.responder
-            .set_database(self.database.iter().map(|m| m.record.clone()).collect());
+        self.responder.set_database(self.announced_records(false));
         self.register_now(now);
         self.stats.cpms_applied += 1;
         if let Some((prefix, _)) = mapping_of(&after) {
@@ -509,9 +583,8 @@ impl Xtr {
                 continue;
             }
             let Some(source) = self
-                .rlocs
-                .iter()
-                .copied()
+                .usable_rlocs()
+                .into_iter()
                 .find(|r| r.is_ipv4() == target.is_ipv4())
             else {
                 continue;
@@ -908,14 +981,8 @@ impl Xtr {
 
     /// Sends Map-Registers to every map-server now.
     pub fn register_now(&mut self, now: Instant) {
-        self.registration.set_records(
-            self.database
-                .iter()
-                .filter(|m| m.register)
-                .map(|m| m.record.clone())
-                .collect(),
-            now,
-        );
+        self.registration
+            .set_records(self.announced_records(true), now);
         self.registration.handle_timeout(now);
         self.collect();
     }

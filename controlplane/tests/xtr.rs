@@ -996,3 +996,107 @@ fn rloc_probes_keep_to_their_budget() {
         "every locator probed in time"
     );
 }
+
+/// A multihomed site loses the uplink of its preferred locator: the map-server hears at once
+/// that the locator is at priority 255, the ITR that asked us lately gets an SMR from the
+/// locator still up, our answers say the same, and requests leave from the live locator; when
+/// the uplink comes back, everything returns.
+#[test]
+fn a_dead_uplink_is_registered_at_priority_255_and_signalled() {
+    use controlplane::registration::MapServerPeer;
+    use controlplane::wire::auth::AuthAlgorithm;
+    use controlplane::wire::registration::MapRegisterRepr;
+    let t0 = Instant::now();
+    let server: SocketAddr = "192.0.2.200:4342".parse().unwrap();
+    let (first, second) = (ip("192.0.2.1"), ip("198.51.100.1"));
+    let mut xtr = XtrSetup {
+        map_servers: vec![MapServerPeer {
+            address: server,
+            key: b"k".to_vec(),
+            key_id: 0,
+            algorithm: AuthAlgorithm::HmacSha256,
+            want_map_notify: false,
+            proxy_reply: false,
+        }],
+        ..setup(
+            vec![record(
+                "10.1.0.0",
+                24,
+                1440,
+                vec![locator("192.0.2.1", 1), locator("198.51.100.1", 2)],
+            )],
+            vec![first, second],
+            100,
+            Mobility::new(false, false, vec![]),
+        )
+    }
+    .build(t0);
+    let registered = |out: &[controlplane::Transmit]| -> Vec<Vec<(Address, u8)>> {
+        out.iter()
+            .filter(|t| t.destination == server)
+            .map(|t| {
+                MapRegisterRepr::parse(&t.payload).unwrap().body.records[0]
+                    .locators
+                    .iter()
+                    .map(|l| (l.address.clone(), l.priority))
+                    .collect()
+            })
+            .collect()
+    };
+    xtr.handle_timeout(t0);
+    let _ = sent(&mut xtr);
+    // An ITR asks for our EID: it becomes a correspondent.
+    let correspondent = "203.0.113.9:4342".parse().unwrap();
+    xtr.handle_datagram(
+        correspondent,
+        &request_bytes(&query(5, "10.1.0.10", "203.0.113.9")),
+        t0,
+    );
+    let _ = sent(&mut xtr);
+
+    let t1 = t0 + Duration::from_secs(1);
+    xtr.set_unusable_locators(vec![first], t1);
+    let out = sent(&mut xtr);
+    assert_eq!(
+        registered(&out),
+        [vec![
+            (Address::from(first), 255),
+            (Address::from(second), 2)
+        ]],
+        "{out:?}"
+    );
+    let smrs: Vec<MapRequestRepr> = out
+        .iter()
+        .filter(|t| t.destination == correspondent)
+        .map(|t| MapRequestRepr::parse(&t.payload).unwrap())
+        .collect();
+    assert_eq!(smrs.len(), 1, "{out:?}");
+    assert!(smrs[0].smr);
+    assert_eq!(
+        smrs[0].itr_rlocs,
+        [Address::from(second)],
+        "from the live locator"
+    );
+    assert_eq!(xtr.stats().locator_set_changes, 1);
+    // Our answers carry the new priorities; repeating the same state changes nothing.
+    xtr.handle_datagram(
+        "203.0.113.7:4342".parse().unwrap(),
+        &request_bytes(&query(6, "10.1.0.10", "203.0.113.7")),
+        t1,
+    );
+    let reply = MapReplyRepr::parse(&sent(&mut xtr)[0].payload).unwrap();
+    assert_eq!(reply.records[0].locators[0].priority, 255);
+    xtr.set_unusable_locators(vec![first], t1);
+    assert!(sent(&mut xtr).is_empty());
+    // A miss asks from the live locator only.
+    xtr.handle_miss(ip("10.1.0.10"), ip("10.9.0.1"), t1);
+    assert_eq!(ecm_request(&mut xtr).itr_rlocs, [Address::from(second)]);
+
+    let t2 = t1 + Duration::from_secs(5);
+    xtr.set_unusable_locators(vec![], t2);
+    assert_eq!(
+        registered(&sent(&mut xtr)),
+        [vec![(Address::from(first), 1), (Address::from(second), 2)]]
+    );
+    assert_eq!(xtr.stats().locator_set_changes, 2);
+}

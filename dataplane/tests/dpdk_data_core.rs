@@ -143,7 +143,7 @@ fn data_core_forwards_between_real_ports() {
     let host_v4: IpAddr = "10.1.0.10".parse().unwrap();
     let host_v6: IpAddr = "2001:db8:a::10".parse().unwrap();
     let mut core = DataCore {
-        eid: PortIo {
+        eid: vec![PortIo {
             rx: vec![core_eid.rx_queue(0).unwrap()],
             tx: core_eid.tx_queue(0).unwrap(),
             mac: eid_mac,
@@ -159,8 +159,8 @@ fn data_core_forwards_between_real_ports() {
             }),
             neighbour_updates: None,
             wanted: dataplane::pipeline::WantedNeighbours::new(8),
-        },
-        rloc: PortIo {
+        }],
+        rloc: vec![PortIo {
             rx: vec![core_rloc.rx_queue(0).unwrap()],
             tx: core_rloc.tx_queue(0).unwrap(),
             mac: rloc_mac,
@@ -176,13 +176,14 @@ fn data_core_forwards_between_real_ports() {
             }),
             neighbour_updates: None,
             wanted: dataplane::pipeline::WantedNeighbours::new(8),
-        },
+        }],
         punt: punt_tx,
         pool: pool.clone(),
         reader: qsbr.register().unwrap(),
         map_cache: cache.shared(),
         database: database.shared(),
-        local: local.clone(),
+        local: Arc::new(local.clone()),
+        local_updates: None,
         config: PathConfig::default(),
         counters: counters.clone(),
         feedback: feedback_channel(64).0,

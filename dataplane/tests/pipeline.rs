@@ -116,6 +116,7 @@ fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
         status_bits: 1,
         icmp_v4: Some(Ipv4Addr::new(10, 1, 0, 1)),
         icmp_v6: Some("2001:db8:a::1".parse().unwrap()),
+        ..LocalRlocs::default()
     };
     Site {
         qsbr,
@@ -368,11 +369,9 @@ fn flows_keep_their_port_and_rloc() {
 
 #[test]
 fn too_big_packets_get_icmp_toward_their_source() {
-    let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
-    let config = PathConfig {
-        rloc_mtu: 1000,
-        ..PathConfig::default()
-    };
+    let mut a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    a.local.uplink_v4.mtu = 1000;
+    let config = PathConfig::default();
     let src: IpAddr = "10.1.0.10".parse().unwrap();
     let mut b = VecBuffer::new(
         128,

@@ -201,7 +201,15 @@ impl Port {
         if let Some(mtu) = config.mtu {
             // SAFETY: the port exists and is configured.
             let ret = unsafe { sys::rte_eth_dev_set_mtu(port, mtu) };
-            check(&format!("rte_eth_dev_set_mtu(port {port}, {mtu})"), ret)?;
+            // A device without an MTU operation (net_null, net_ring) is fine at the MTU it has.
+            let mut current = 0u16;
+            // SAFETY: current is a valid out-pointer; the port exists.
+            let unchangeable_but_right = ret == -ENOTSUP
+                && unsafe { sys::rte_eth_dev_get_mtu(port, &mut current) } == 0
+                && current == mtu;
+            if !unchangeable_but_right {
+                check(&format!("rte_eth_dev_set_mtu(port {port}, {mtu})"), ret)?;
+            }
         }
         let mut rx_descriptors = config.rx_descriptors;
         let mut tx_descriptors = config.tx_descriptors;
@@ -494,3 +502,6 @@ impl TxQueue {
         self.port.id
     }
 }
+
+/// Linux's `ENOTSUP`, which DPDK returns negated for an operation a driver lacks.
+const ENOTSUP: i32 = 95;

@@ -117,24 +117,30 @@ fn data_core(
         .trunc();
     let (punt, punted) = spsc_ring(eal, "ring_core_punt", 1024).map_err(|e| e.to_string())?;
     let core = DataCore {
-        eid: side(&rings.eid, EID_LINK, IpNet::V4(world.eid_prefix), &hosts)?,
-        rloc: side(
+        eid: vec![side(
+            &rings.eid,
+            EID_LINK,
+            IpNet::V4(world.eid_prefix),
+            &hosts,
+        )?],
+        rloc: vec![side(
             &rings.rloc,
             RLOC_LINK,
             IpNet::V4(rloc_net),
             &[IpAddr::V4(world.remote_rloc)],
-        )?,
+        )?],
         punt,
         pool: pool.clone(),
         reader: qsbr.register().map_err(|e| e.to_string())?,
         map_cache: cache.shared(),
         database: database.shared(),
-        local: LocalRlocs {
+        local: Arc::new(LocalRlocs {
             v4: Some(world.rloc),
             all: vec![IpAddr::V4(world.rloc)],
             status_bits: 1,
             ..LocalRlocs::default()
-        },
+        }),
+        local_updates: None,
         config: PathConfig::default(),
         counters: Arc::new(CoreCounters::default()),
         feedback: feedback_channel(1024).0,

@@ -1,7 +1,9 @@
-//! One data core: polls the EID-side and RLOC-side RX queues, classifies, encapsulates or
-//! decapsulates a whole burst, rewrites Ethernet, transmits on its own TX queues, and hands
-//! control traffic and map-cache misses to the control core over a single-producer ring.
-//! No allocation, lock or syscall in the loop; one quiescent-state report per iteration.
+//! One data core: polls its RX queues of every EID-side and RLOC-side port, classifies,
+//! encapsulates or decapsulates a whole burst, rewrites Ethernet, transmits on its own TX queue
+//! of the port each packet leaves by (the uplink that owns the source RLOC; the EID port whose
+//! prefix holds the destination), and hands control traffic and map-cache misses to the control
+//! core over a single-producer ring. No allocation, lock or syscall in the loop; one
+//! quiescent-state report per iteration.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,15 +53,20 @@ impl PortIo {
 /// Everything a data core owns.
 #[derive(Debug)]
 pub struct DataCore {
-    pub eid: PortIo,
-    pub rloc: PortIo,
+    /// Ports toward the EIDs (at least one).
+    pub eid: Vec<PortIo>,
+    /// Ports toward the underlay (at least one), indexed by [`crate::pipeline::Uplink::port`].
+    pub rloc: Vec<PortIo>,
     pub punt: RingProducer,
     /// Where reports of misses sent to the PETR come from.
     pub pool: Mempool,
     pub reader: QsbrReader,
     pub map_cache: MapCache,
     pub database: Database,
-    pub local: LocalRlocs,
+    pub local: Arc<LocalRlocs>,
+    /// New locator choices from the control core (an uplink went down or came back), picked up
+    /// at the quiescent point.
+    pub local_updates: Option<Subscriber<LocalRlocs>>,
     pub config: PathConfig,
     pub counters: Arc<CoreCounters>,
     pub feedback: FeedbackSender,
@@ -141,25 +148,35 @@ fn miss_report(pool: &Mempool, source: IpAddr, destination: IpAddr) -> Option<Mb
 /// IPv6 "no next header" (RFC 8200).
 const NO_NEXT_HEADER: u8 = 59;
 
-/// What leaves on one side during a burst, and the MAC of the last destination resolved for
-/// that side: consecutive packets mostly go to the same RLOC or host, so one neighbour lookup
-/// serves the run (the neighbour table only changes between bursts).
+/// What leaves on one side during a burst, the port it is queued for, and the MAC of the last
+/// destination resolved: consecutive packets mostly go to the same RLOC or host by the same
+/// port, so one neighbour lookup serves the run (the neighbour table only changes between
+/// bursts). A packet for another port first sends what is queued, so order is kept.
 struct Outgoing {
+    side: Side,
+    port: usize,
     burst: MbufBurst,
     last_hop: Option<(IpAddr, [u8; 6])>,
 }
 
 impl Outgoing {
-    fn new() -> Self {
+    fn new(side: Side) -> Self {
         Self {
+            side,
+            port: 0,
             burst: MbufBurst::new(),
             last_hop: None,
         }
     }
 
     /// Transmits what the queue takes; counts and frees the rest.
-    fn transmit(&mut self, tx: &mut TxQueue, counters: &CoreCounters) {
-        tx.tx_burst(&mut self.burst);
+    fn transmit(&mut self, ports: &mut [PortIo], counters: &CoreCounters) {
+        if self.burst.is_empty() {
+            return;
+        }
+        if let Some(port) = ports.get_mut(self.port) {
+            port.tx.tx_burst(&mut self.burst);
+        }
         for _ in 0..self.burst.len() {
             counters.bump(Counter::DropTxFull);
         }
@@ -189,29 +206,57 @@ impl DataCore {
         self
     }
 
-    /// One iteration: both RX queues once. Returns how many packets arrived.
+    /// One iteration: every RX queue once. Returns how many packets arrived.
     pub fn poll(&mut self) -> usize {
         self.reader.quiescent();
-        self.eid.refresh();
-        self.rloc.refresh();
+        for port in self.eid.iter_mut().chain(self.rloc.iter_mut()) {
+            port.refresh();
+        }
         if let Some(updates) = &self.echo_updates {
             updates.refresh(&mut self.echo);
         }
+        if let Some(updates) = &self.local_updates {
+            updates.refresh(&mut self.local);
+        }
         let mut rx = MbufBurst::new();
         let mut received = 0;
-        for queue in 0..self.eid.rx.len() {
-            if self.eid.rx[queue].rx_burst(&mut rx) > 0 {
-                received += rx.len();
-                self.handle_eid_burst(&mut rx);
+        for port in 0..self.eid.len() {
+            for queue in 0..self.eid[port].rx.len() {
+                if self.eid[port].rx[queue].rx_burst(&mut rx) > 0 {
+                    received += rx.len();
+                    self.handle_eid_burst(port, &mut rx);
+                }
             }
         }
-        for queue in 0..self.rloc.rx.len() {
-            if self.rloc.rx[queue].rx_burst(&mut rx) > 0 {
-                received += rx.len();
-                self.handle_rloc_burst(&mut rx);
+        for port in 0..self.rloc.len() {
+            for queue in 0..self.rloc[port].rx.len() {
+                if self.rloc[port].rx[queue].rx_burst(&mut rx) > 0 {
+                    received += rx.len();
+                    self.handle_rloc_burst(&mut rx);
+                }
             }
         }
         received
+    }
+
+    /// The EID port toward `destination`: the one whose prefix holds it, else the first with a
+    /// gateway of its family.
+    #[inline]
+    fn eid_port_for(&self, destination: IpAddr) -> usize {
+        if self.eid.len() == 1 {
+            return 0;
+        }
+        let neighbours = || self.eid.iter().map(|p| &p.neighbours);
+        neighbours()
+            .position(|n| n.on_link.iter().any(|net| net.contains(&destination)))
+            .or_else(|| {
+                neighbours().position(|n| {
+                    n.gateways
+                        .iter()
+                        .any(|g| g.is_ipv6() == destination.is_ipv6())
+                })
+            })
+            .unwrap_or(0)
     }
 
     fn punt(&mut self, punt: &mut MbufBurst) {
@@ -222,8 +267,9 @@ impl DataCore {
         punt.free_all();
     }
 
-    /// ITR direction: IP packets are encapsulated as one burst; control traffic is punted.
-    fn handle_eid_burst(&mut self, rx: &mut MbufBurst) {
+    /// ITR direction: IP packets from EID port `ingress` are encapsulated as one burst; control
+    /// traffic is punted.
+    fn handle_eid_burst(&mut self, ingress: usize, rx: &mut MbufBurst) {
         let mut itr = MbufBurst::new();
         let mut punt = MbufBurst::new();
         let mut sources = [[0u8; 6]; MAX_BURST];
@@ -266,10 +312,11 @@ impl DataCore {
             encapsulate_burst(&mut ctx, itr.as_mut_slice(), &mut verdicts[..n]);
         }
         if self.misses.has_any() {
-            self.report_misses(now, &mut punt);
+            self.report_misses(ingress, now, &mut punt);
         }
-        let mut to_rloc = Outgoing::new();
-        let mut to_eid = Outgoing::new();
+        let mut to_rloc = Outgoing::new(Side::Rloc);
+        let mut to_eid = Outgoing::new(Side::Eid);
+        let eid_mac = self.eid[ingress].mac;
         for (i, mut mbuf) in itr.drain().enumerate() {
             // Verdicts are matched where they lie: a copy of one written moments ago (an
             // `IpAddr` inside, stored byte-wise) stalls on store forwarding.
@@ -279,25 +326,44 @@ impl DataCore {
             }
             match verdicts[i] {
                 ItrVerdict::Encapsulated { rloc } => {
-                    self.forward(mbuf, rloc, Side::Rloc, &mut to_rloc)
+                    let uplink = self.local.uplink(rloc.is_ipv6()).port;
+                    self.forward(mbuf, rloc, uplink, &mut to_rloc)
                 }
                 ItrVerdict::TooBig { .. } => {
-                    if push_ethernet(&mut mbuf, sources[i], self.eid.mac) {
+                    if push_ethernet(&mut mbuf, sources[i], eid_mac) {
+                        self.switch_port(&mut to_eid, ingress);
                         let _ = to_eid.burst.push(mbuf);
                     }
                 }
                 ItrVerdict::Local { destination } => {
-                    self.forward(mbuf, destination, Side::Eid, &mut to_eid)
+                    let port = self.eid_port_for(destination);
+                    self.forward(mbuf, destination, port, &mut to_eid)
                 }
                 ItrVerdict::NativeForward { destination } => {
-                    self.forward(mbuf, destination, Side::Rloc, &mut to_rloc)
+                    let uplink = self.local.uplink(destination.is_ipv6()).port;
+                    self.forward(mbuf, destination, uplink, &mut to_rloc)
                 }
                 ItrVerdict::Punt { .. } | ItrVerdict::Drop(_) => {}
             }
         }
-        to_rloc.transmit(&mut self.rloc.tx, &self.counters);
-        to_eid.transmit(&mut self.eid.tx, &self.counters);
+        to_rloc.transmit(&mut self.rloc, &self.counters);
+        to_eid.transmit(&mut self.eid, &self.counters);
         self.punt(&mut punt);
+    }
+
+    /// Makes `out` queue for `port`, first sending what it holds for another one.
+    #[inline(always)]
+    fn switch_port(&mut self, out: &mut Outgoing, port: usize) {
+        if out.port == port {
+            return;
+        }
+        let ports = match out.side {
+            Side::Eid => &mut self.eid,
+            Side::Rloc => &mut self.rloc,
+        };
+        out.transmit(ports, &self.counters);
+        out.port = port;
+        out.last_hop = None;
     }
 
     /// A map-cache miss without a PETR: the whole frame (its Ethernet header is `l2_len` bytes
@@ -324,8 +390,8 @@ impl DataCore {
     /// interval: a frame with just the IP header (source and destination are all the control
     /// core reads), marked as received on the EID port.
     #[cold]
-    fn report_misses(&mut self, now: u64, punt: &mut MbufBurst) {
-        let eid_port = self.eid.rx.first().map(|q| q.port().raw());
+    fn report_misses(&mut self, ingress: usize, now: u64, punt: &mut MbufBurst) {
+        let eid_port = self.eid[ingress].rx.first().map(|q| q.port().raw());
         for (source, destination) in self.misses.drain() {
             if !self.punt_limiter.allow(destination, now) {
                 self.counters.bump(Counter::DropPuntRateLimited);
@@ -344,7 +410,7 @@ impl DataCore {
     /// ETR direction: LISP data is decapsulated; control traffic is punted; anything else dropped.
     fn handle_rloc_burst(&mut self, rx: &mut MbufBurst) {
         let mut punt = MbufBurst::new();
-        let mut to_eid = Outgoing::new();
+        let mut to_eid = Outgoing::new(Side::Eid);
         for mut mbuf in rx.drain() {
             let (class, l3) = classify(mbuf.data(), &self.local);
             match class {
@@ -361,7 +427,8 @@ impl DataCore {
                         decapsulate(&mut ctx, &mut mbuf)
                     };
                     if let EtrVerdict::Decapsulated { destination } = verdict {
-                        self.forward(mbuf, destination, Side::Eid, &mut to_eid);
+                        let port = self.eid_port_for(destination);
+                        self.forward(mbuf, destination, port, &mut to_eid);
                     }
                 }
                 Class::Arp
@@ -374,11 +441,12 @@ impl DataCore {
                 Class::Ip | Class::Other => self.counters.bump(Counter::DropUnknownFrame),
             }
         }
-        to_eid.transmit(&mut self.eid.tx, &self.counters);
+        to_eid.transmit(&mut self.eid, &self.counters);
         self.punt(&mut punt);
     }
 
-    /// Adds the Ethernet header toward `destination`'s next hop on `side` and queues the packet.
+    /// Adds the Ethernet header toward `destination`'s next hop on `port` of `out`'s side and
+    /// queues the packet.
     /// Inlined: `destination` would otherwise be passed through a fresh stack copy and read back
     /// word-wise (a store-forwarding stall per packet).
     #[inline(always)]
@@ -386,12 +454,17 @@ impl DataCore {
         &mut self,
         mut mbuf: dpdk_bindings::Mbuf,
         destination: IpAddr,
-        side: Side,
+        port: usize,
         out: &mut Outgoing,
     ) {
-        let port = match side {
+        self.switch_port(out, port);
+        let ports = match out.side {
             Side::Eid => &self.eid,
             Side::Rloc => &self.rloc,
+        };
+        let Some(port) = ports.get(port) else {
+            self.counters.bump(Counter::DropNoNeighbour);
+            return;
         };
         let mac = match out.last_hop {
             Some((last, mac)) if last == destination => mac,

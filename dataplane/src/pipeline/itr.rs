@@ -286,7 +286,8 @@ fn miss_to_petr<P: PacketBuffer>(
 }
 
 /// Prepends outer IP, UDP and LISP headers toward `rloc` (`Ok`: the packet is encapsulated
-/// toward it), or answers "too big" when the result would exceed the RLOC-side MTU.
+/// toward it), or answers "too big" when the result would exceed the MTU of the uplink it
+/// leaves by.
 #[inline(always)]
 fn encapsulate_toward<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
@@ -297,13 +298,9 @@ fn encapsulate_toward<P: PacketBuffer>(
 ) -> Result<(), ItrVerdict> {
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
-    if inner.len + added > usize::from(ctx.config.rloc_mtu) {
-        return Err(too_big(
-            ctx,
-            packet,
-            inner,
-            ctx.config.rloc_mtu as usize - added,
-        ));
+    let mtu = usize::from(ctx.local.uplink(outer_v6).mtu);
+    if inner.len + added > mtu {
+        return Err(too_big(ctx, packet, inner, mtu.saturating_sub(added)));
     }
     let (nonce, echo_nonce_request) = ctx
         .echo

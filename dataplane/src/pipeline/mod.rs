@@ -63,13 +63,32 @@ pub enum EtrVerdict {
     Drop(Counter),
 }
 
-/// Our RLOCs and the addresses we send ICMP errors from.
+/// The RLOC-side port an outer family leaves by: the one that owns its source RLOC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uplink {
+    /// Index among the data core's RLOC-side ports.
+    pub port: usize,
+    /// The port's MTU: outer packets larger than this are not sent.
+    pub mtu: u16,
+}
+
+impl Default for Uplink {
+    fn default() -> Self {
+        Self { port: 0, mtu: 1500 }
+    }
+}
+
+/// Our RLOCs, the ports they live on, and the addresses we send ICMP errors from. The control
+/// core republishes it when an uplink goes down or comes back.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LocalRlocs {
-    /// Source of IPv4 outer headers.
+    /// Source of IPv4 outer headers: our best usable IPv4 locator.
     pub v4: Option<Ipv4Addr>,
     /// Source of IPv6 outer headers.
     pub v6: Option<Ipv6Addr>,
+    /// Where IPv4 and IPv6 outer packets leave.
+    pub uplink_v4: Uplink,
+    pub uplink_v6: Uplink,
     /// Every address the ETR accepts LISP data for.
     pub all: Vec<IpAddr>,
     /// Locator-status bits we send (bit i = our locator i is up).
@@ -86,13 +105,21 @@ impl LocalRlocs {
     pub fn is_ours(&self, address: IpAddr) -> bool {
         self.all.contains(&address)
     }
+
+    /// The uplink outer packets of a family leave by.
+    #[inline]
+    pub fn uplink(&self, outer_v6: bool) -> Uplink {
+        if outer_v6 {
+            self.uplink_v6
+        } else {
+            self.uplink_v4
+        }
+    }
 }
 
 /// Data-path settings from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathConfig {
-    /// MTU of the RLOC-side port (outer packets larger than this are not sent).
-    pub rloc_mtu: u16,
     /// Send IPv6 outer UDP with checksum 0 (RFC 6935/6936) instead of computing it.
     pub ipv6_zero_checksum: bool,
     /// Encapsulate only packets whose source is one of our EIDs.
@@ -115,7 +142,6 @@ impl PathConfig {
 impl Default for PathConfig {
     fn default() -> Self {
         Self {
-            rloc_mtu: 1500,
             ipv6_zero_checksum: false,
             require_local_source: true,
             petr: None,

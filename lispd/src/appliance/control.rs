@@ -21,7 +21,7 @@ use dataplane::pipeline::{Neighbours, WantedNeighbours};
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
 
 use super::data_cores::NeighbourChannels;
-use super::ports::{ByRole, OpenPort};
+use super::ports::OpenPort;
 use super::{dpdk, RunError};
 
 /// One port as the control core sees it.
@@ -29,7 +29,10 @@ use super::{dpdk, RunError};
 pub struct ControlPort {
     /// The configured name, for management.
     pub name: String,
+    pub role: config::PortRole,
     pub port_id: u16,
+    /// The link as last polled.
+    pub link_up: bool,
     pub mac: [u8; 6],
     pub addresses: Vec<IpAddr>,
     pub tx: TxQueue,
@@ -54,7 +57,9 @@ impl ControlPort {
     ) -> Result<Self, RunError> {
         Ok(Self {
             name: open.config.name.clone(),
+            role: open.config.role,
             port_id: open.port.id().raw(),
+            link_up: true,
             mac: open.mac,
             addresses: open.config.addresses.iter().map(|a| a.addr()).collect(),
             tx: open
@@ -134,6 +139,26 @@ impl ControlPort {
     }
 }
 
+/// Asks `resolution` for the next hop toward underlay `destination` on every RLOC-side port of
+/// its family, so traffic can move to another uplink without waiting for a resolution.
+pub fn want_uplinks(
+    ports: &[ControlPort],
+    destination: IpAddr,
+    persistent: bool,
+    resolution: &mut NeighbourResolution,
+    now: Instant,
+) {
+    let uplinks = ports.iter().filter(|p| {
+        p.role == config::PortRole::Rloc
+            && p.addresses
+                .iter()
+                .any(|a| a.is_ipv6() == destination.is_ipv6())
+    });
+    for port in uplinks {
+        port.want(destination, persistent, resolution, now);
+    }
+}
+
 /// What the control core did with punted packets.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ControlStats {
@@ -141,6 +166,11 @@ pub struct ControlStats {
     pub arp_ignored: u64,
     pub neighbour_advertisements: u64,
     pub resolutions_sent: u64,
+    /// Port links that went down or came back.
+    pub link_transitions: u64,
+    /// Questions to uplink gateways, and gateways that stopped or resumed answering.
+    pub gateway_probes_sent: u64,
+    pub gateway_transitions: u64,
     pub control_messages_sent: u64,
     pub control_messages_unsent: u64,
     pub other: u64,
@@ -169,19 +199,20 @@ pub enum NeighbourFrame<'a> {
 }
 
 /// Handles one punted neighbour frame that arrived on `input_port`: learns what it reveals and
-/// answers for our addresses on the control core's TX queue of the port.
+/// answers for our addresses on the control core's TX queue of the port. Returns the address
+/// the frame came from (a gateway that speaks is alive).
 pub fn handle(
     frame: NeighbourFrame<'_>,
     input_port: u16,
-    ports: &mut ByRole<ControlPort>,
+    ports: &mut [ControlPort],
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,
     stats: &mut ControlStats,
-) {
+) -> Option<IpAddr> {
     let Some(port) = ports.iter_mut().find(|p| p.port_id == input_port) else {
         stats.other += 1;
-        return;
+        return None;
     };
     match frame {
         NeighbourFrame::Arp { packet, sender_mac } => {
@@ -202,6 +233,7 @@ pub fn handle(
                 Some(reply) => stats.arp_replies += u64::from(send(port, reply)),
                 None => stats.arp_ignored += 1,
             }
+            Some(IpAddr::V4(packet.sender_ip()))
         }
         NeighbourFrame::Discovery {
             source,
@@ -219,6 +251,10 @@ pub fn handle(
             if let Some(reply) = answer_solicitation(source, &message, sender_mac, port, pool) {
                 stats.neighbour_advertisements += u64::from(send(port, reply));
             }
+            match message.message {
+                NdpMessage::Advertisement { .. } => Some(IpAddr::V6(message.target)),
+                NdpMessage::Solicitation => Some(IpAddr::V6(source)),
+            }
         }
     }
 }
@@ -226,7 +262,7 @@ pub fn handle(
 /// Runs `resolution`'s timers, sends the ARP requests and neighbour solicitations it asks for,
 /// and publishes the tables of ports whose learned MACs changed.
 pub fn resolve(
-    ports: &mut ByRole<ControlPort>,
+    ports: &mut [ControlPort],
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,
@@ -236,20 +272,8 @@ pub fn resolve(
         resolution.handle_timeout(now);
     }
     while let Some((port_id, next_hop)) = resolution.poll_solicitation() {
-        let Some(port) = ports.iter_mut().find(|p| p.port_id == port_id) else {
-            continue;
-        };
-        let request = match (next_hop, port.address_for(next_hop)) {
-            (IpAddr::V4(target), Some(IpAddr::V4(source))) => {
-                arp_request(port.mac, source, target, pool)
-            }
-            (IpAddr::V6(target), Some(IpAddr::V6(source))) => {
-                solicitation(port.mac, source, target, pool)
-            }
-            _ => None,
-        };
-        if let Some(request) = request {
-            stats.resolutions_sent += u64::from(send(port, request));
+        if let Some(port) = ports.iter_mut().find(|p| p.port_id == port_id) {
+            stats.resolutions_sent += u64::from(ask(port, next_hop, pool));
         }
     }
     for port_id in resolution.take_changed() {
@@ -258,6 +282,21 @@ pub fn resolve(
         }
     }
     stats.neighbours = resolution.stats();
+}
+
+/// Sends an ARP request or neighbour solicitation for `next_hop` out of `port`; false when it
+/// could not be built or sent.
+pub fn ask(port: &mut ControlPort, next_hop: IpAddr, pool: &Mempool) -> bool {
+    let request = match (next_hop, port.address_for(next_hop)) {
+        (IpAddr::V4(target), Some(IpAddr::V4(source))) => {
+            arp_request(port.mac, source, target, pool)
+        }
+        (IpAddr::V6(target), Some(IpAddr::V6(source))) => {
+            solicitation(port.mac, source, target, pool)
+        }
+        _ => None,
+    };
+    request.is_some_and(|request| send(port, request))
 }
 
 fn arp_request(

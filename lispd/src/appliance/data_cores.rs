@@ -7,20 +7,20 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use config::Config;
+use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mailbox::{mailbox, Publisher};
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
 use dataplane::pipeline::{
-    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, MissLog, Neighbours, Nonces,
-    PathConfig, PuntLimiter, WantedNeighbours,
+    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, LocalRlocs, MissLog, Neighbours,
+    Nonces, PathConfig, PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::lcore::LcoreJoin;
 use dpdk_bindings::{lcore, spsc_ring, Eal, Mempool, RingConsumer};
 
-use super::ports::{rx_queues, ByRole, OpenPort};
-use super::{dpdk, tables, RunError};
+use super::ports::{rx_queues, OpenPort};
+use super::{dpdk, RunError};
 
 /// What the control core keeps of one data core.
 #[derive(Debug)]
@@ -30,6 +30,8 @@ pub struct DataCoreLink {
     pub feedback: FeedbackReceiver,
     /// Where the echo-nonce table goes.
     pub echo: Publisher<EchoNonces>,
+    /// Where our locator choice goes when an uplink changes.
+    pub local: Publisher<LocalRlocs>,
     pub counters: Arc<CoreCounters>,
 }
 
@@ -42,23 +44,24 @@ pub struct NeighbourChannels {
     pub publishers: Vec<Publisher<Neighbours>>,
 }
 
-/// The shared tables the data cores read.
+/// The shared tables the data cores read, and our locators as they start.
 #[derive(Debug)]
 pub struct Tables<'a> {
     pub qsbr: &'a Arc<Qsbr>,
     pub map_cache: &'a MapCacheWriter,
     pub database: &'a DatabaseWriter,
+    pub local: &'a LocalRlocs,
 }
 
 /// Launches one data core on each of `workers` (EAL's worker lcores); they run until `stop` is
-/// set.
+/// set. `neighbours` holds one entry per port of `ports`.
 pub fn launch(
     eal: &Eal,
     workers: &[u32],
     config: &Config,
-    (pool, ports): (&Mempool, &ByRole<OpenPort>),
-    tables_: Tables<'_>,
-    neighbours: &mut ByRole<NeighbourChannels>,
+    (pool, ports): (&Mempool, &[OpenPort]),
+    tables: Tables<'_>,
+    neighbours: &mut [NeighbourChannels],
     stop: &Arc<AtomicBool>,
 ) -> Result<(Vec<DataCoreLink>, Vec<LcoreJoin<DataCore>>), RunError> {
     let cores = u16::try_from(workers.len())
@@ -70,6 +73,7 @@ pub fn launch(
             spsc_ring(eal, &format!("lispd_punt{core}"), 1024).map_err(dpdk("punt ring"))?;
         let (feedback, feedback_rx) = feedback_channel(1024);
         let (echo_publisher, echo_updates) = mailbox();
+        let (local_publisher, local_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
         let io = |open: &OpenPort, channels: &mut NeighbourChannels| {
             let (publisher, updates) = mailbox();
@@ -86,22 +90,28 @@ pub fn launch(
                 wanted: channels.wanted.clone(),
             })
         };
-        let eid = io(&ports.eid, &mut neighbours.eid)?;
-        let rloc = io(&ports.rloc, &mut neighbours.rloc)?;
+        let (mut eid, mut rloc) = (Vec::new(), Vec::new());
+        for (open, channels) in ports.iter().zip(neighbours.iter_mut()) {
+            let side = match open.config.role {
+                PortRole::Eid => &mut eid,
+                PortRole::Rloc => &mut rloc,
+            };
+            side.push(io(open, channels)?);
+        }
         let data_core = DataCore {
             eid,
             rloc,
             punt: punt_tx,
             pool: pool.clone(),
-            reader: tables_
+            reader: tables
                 .qsbr
                 .register()
                 .map_err(|e| RunError::Unsupported(format!("data core {core}: {e}")))?,
-            map_cache: tables_.map_cache.shared(),
-            database: tables_.database.shared(),
-            local: tables::local_rlocs(config),
+            map_cache: tables.map_cache.shared(),
+            database: tables.database.shared(),
+            local: Arc::new(tables.local.clone()),
+            local_updates: Some(local_updates),
             config: PathConfig {
-                rloc_mtu: ports.rloc.config.mtu,
                 petr: config.petr.first().map(|p| p.address),
                 petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
                 ..PathConfig::default()
@@ -129,6 +139,7 @@ pub fn launch(
             punt: punt_rx,
             feedback: feedback_rx,
             echo: echo_publisher,
+            local: local_publisher,
             counters,
         });
     }

@@ -47,7 +47,20 @@ pub fn control_plane(
     start: Instant,
 ) -> Xtr {
     let timers = &config.timers;
-    let local = tables::local_rlocs(config);
+    let local = tables::local_rlocs(config, &[]);
+    // Every address of every uplink, the preferred of each family first: messages leave from
+    // the first usable one of their family.
+    let mut rlocs: Vec<IpAddr> = local
+        .v4
+        .map(IpAddr::V4)
+        .into_iter()
+        .chain(local.v6.map(IpAddr::V6))
+        .collect();
+    for address in local.all.iter().copied() {
+        if !rlocs.contains(&address) {
+            rlocs.push(address);
+        }
+    }
     let mut mobility = Mobility::new(
         config.cpm.enabled,
         config.cpm.legacy_lip6_type5,
@@ -69,12 +82,7 @@ pub fn control_plane(
     XtrSetup {
         database: registered.into_iter().map(|m| m.record).collect(),
         unregistered: unregistered.into_iter().map(|m| m.record).collect(),
-        rlocs: local
-            .v4
-            .map(IpAddr::V4)
-            .into_iter()
-            .chain(local.v6.map(IpAddr::V6))
-            .collect(),
+        rlocs,
         map_servers: servers,
         map_resolvers: resolvers,
         mobility,

@@ -3,9 +3,10 @@
 //! from the configuration; [`Appliance::turn`] is one pass of the control loop on the main lcore;
 //! [`Appliance::stop`] stops the data cores and reports.
 //!
-//! One EID-side and one RLOC-side port. Each data core owns its RX queues (every N-th queue of a
-//! port; RSS or the device's fanout spreads flows), one TX queue per port, a punt ring, a
-//! feedback queue and its counters; the control core transmits on the last TX queue of each port.
+//! Any number of EID-side and RLOC-side ports. Each data core owns its RX queues (every N-th
+//! queue of a port; RSS or the device's fanout spreads flows), one TX queue per port, a punt
+//! ring, a feedback queue and its counters; the control core transmits on the last TX queue of
+//! each port, and watches links and gateways to decide which of our locators are usable.
 
 mod control;
 mod counters;
@@ -16,6 +17,7 @@ mod outbox;
 mod ports;
 mod tables;
 mod udp_io;
+mod uplinks;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -37,8 +39,9 @@ pub use control::ControlStats;
 use data_cores::{DataCoreLink, NeighbourChannels, Tables};
 use listeners::{ManagementSocket, MetricsListener, MetricsService, Response, Service};
 use outbox::Outbox;
-use ports::{ByRole, OpenPort};
+use ports::OpenPort;
 use udp_io::Punted;
+use uplinks::Uplinks;
 
 use controlplane::decode::{decode, Input};
 use controlplane::loop_timer::LoopTimer;
@@ -146,7 +149,11 @@ const TELEMETRY_SNAPSHOT: Duration = Duration::from_millis(100);
 /// The running appliance. Dropping it stops the data cores.
 pub struct Appliance {
     xtr: Xtr,
-    control_ports: ByRole<ControlPort>,
+    /// One per port, in the order of `ports`.
+    control_ports: Vec<ControlPort>,
+    uplinks: Uplinks,
+    /// The ports and database our locator choice is derived from.
+    site: Config,
     links: Vec<DataCoreLink>,
     running: Vec<LcoreJoin<DataCore>>,
     data_stop: Arc<AtomicBool>,
@@ -165,7 +172,7 @@ pub struct Appliance {
     next_snapshot: Instant,
     set_log_level: fn(&str) -> Result<(), String>,
     burst: MbufBurst,
-    ports: ByRole<OpenPort>,
+    ports: Vec<OpenPort>,
     pool: Mempool,
 }
 
@@ -209,7 +216,7 @@ impl Appliance {
             MempoolConfig {
                 size: config.dpdk.mbuf_pool_size,
                 cache_size: config.dpdk.mbuf_cache_size,
-                ..MempoolConfig::default()
+                data_room: ports::mbuf_data_room(config),
             },
         )
         .map_err(dpdk("mbuf pool"))?;
@@ -226,13 +233,15 @@ impl Appliance {
         tables::static_map_cache(config, &mut map_cache).map_err(|e| table("map-cache")(&e))?;
         let mut database = DatabaseWriter::new(instances, qsbr.clone());
         tables::database(config, &mut database).map_err(|e| table("database")(&e))?;
-        let mut neighbours = ports.as_ref().try_map(|open| {
-            Ok::<_, RunError>(NeighbourChannels {
+        let mut neighbours: Vec<NeighbourChannels> = ports
+            .iter()
+            .map(|open| NeighbourChannels {
                 initial: tables::neighbours(&open.config),
                 wanted: WantedNeighbours::new(64),
                 publishers: Vec::new(),
             })
-        })?;
+            .collect();
+        let local = tables::local_rlocs(config, &[]);
         let data_stop = Arc::new(AtomicBool::new(false));
         let (links, running) = data_cores::launch(
             &eal,
@@ -243,35 +252,31 @@ impl Appliance {
                 qsbr: &qsbr,
                 map_cache: &map_cache,
                 database: &database,
+                local: &local,
             },
             &mut neighbours,
             &data_stop,
         )?;
-        let control_ports = ByRole {
-            eid: ControlPort::new(&ports.eid, cores, neighbours.eid)?,
-            rloc: ControlPort::new(&ports.rloc, cores, neighbours.rloc)?,
-        };
+        let control_ports = ports
+            .iter()
+            .zip(neighbours)
+            .map(|(open, channels)| ControlPort::new(open, cores, channels))
+            .collect::<Result<Vec<_>, _>>()?;
 
         let servers = tables::map_servers(config).map_err(RunError::Unsupported)?;
         let resolvers = tables::map_resolvers(config).map_err(RunError::Unsupported)?;
         let mut resolution = NeighbourResolution::new(NeighbourLimits::default());
-        for &gateway in &ports.eid.config.gateways {
-            control_ports.eid.want(gateway, true, &mut resolution, now);
+        for port in &control_ports {
+            for &gateway in &port.neighbours.gateways {
+                port.want(gateway, true, &mut resolution, now);
+            }
         }
-        let rloc_side = ports
-            .rloc
-            .config
-            .gateways
-            .iter()
-            .copied()
-            .chain(tables::map_cache_locators(config))
+        let rloc_side = tables::map_cache_locators(config)
             .chain(config.petr.iter().map(|p| p.address))
             .chain(servers.iter().map(|s| s.address.ip()))
             .chain(resolvers.iter().map(|r| r.ip()));
         for destination in rloc_side {
-            control_ports
-                .rloc
-                .want(destination, true, &mut resolution, now);
+            control::want_uplinks(&control_ports, destination, true, &mut resolution, now);
         }
         let xtr = machines::control_plane(config, servers, resolvers, map_cache, now);
         let ours = control_ports
@@ -280,15 +285,22 @@ impl Appliance {
             .collect();
         let telemetry = Arc::default();
         register_telemetry(&eal, &links, &telemetry);
+        let site = Config {
+            port: config.port.clone(),
+            database: config.database.clone(),
+            ..Config::default()
+        };
         Ok(Self {
             xtr,
+            uplinks: Uplinks::new(&control_ports, now),
+            site,
             control_ports,
             links,
             running,
             data_stop,
             resolution,
             reassembly: Reassembly::default(),
-            outbox: Outbox::new(tables::local_rlocs(config)),
+            outbox: Outbox::new(local),
             stats: ControlStats::default(),
             ours,
             state_path: config.state_file(),
@@ -318,6 +330,7 @@ impl Appliance {
         let received = self.take_punted(now);
         self.stats.reassembly = self.reassembly.stats();
         self.resolve_neighbours(now);
+        self.watch_uplinks(now);
         while let Some(event) = self.xtr.poll_event() {
             tracing::info!("{event}");
         }
@@ -377,10 +390,36 @@ impl Appliance {
         self.next_snapshot = now + TELEMETRY_SNAPSHOT;
     }
 
+    /// Links and gateways: when the set of usable locators changes, the data cores get the new
+    /// locator choice and the control plane re-registers and signals.
+    fn watch_uplinks(&mut self, now: Instant) {
+        let Some(unusable) = self.uplinks.poll(
+            &mut self.control_ports,
+            &self.ports,
+            &self.pool,
+            now,
+            &mut self.stats,
+        ) else {
+            return;
+        };
+        let local = tables::local_rlocs(&self.site, &unusable);
+        let shared = Arc::new(local.clone());
+        for link in &self.links {
+            link.local.publish(shared.clone());
+        }
+        self.outbox.set_local(local);
+        self.xtr.set_unusable_locators(unusable, now);
+    }
+
     /// Handles every frame the data cores punted.
     fn take_punted(&mut self, now: Instant) -> usize {
         let mut received = 0;
-        let eid_port = self.control_ports.eid.port_id;
+        let eid_ports: Vec<u16> = self
+            .control_ports
+            .iter()
+            .filter(|p| p.role == config::PortRole::Eid)
+            .map(|p| p.port_id)
+            .collect();
         for link in &mut self.links {
             received += link.punt.dequeue_burst(&mut self.burst);
             for mbuf in self.burst.drain() {
@@ -395,7 +434,7 @@ impl Appliance {
                     Punted::Miss {
                         source,
                         destination,
-                    } if mbuf.input_port() == eid_port => {
+                    } if eid_ports.contains(&mbuf.input_port()) => {
                         self.xtr.handle_miss(source, destination, now)
                     }
                     Punted::Miss { .. } => self.stats.other += 1,
@@ -410,15 +449,20 @@ impl Appliance {
                             _ => self.stats.reassembled_not_control += 1,
                         }
                     }
-                    Punted::Neighbour(frame) => control::handle(
-                        frame,
-                        mbuf.input_port(),
-                        &mut self.control_ports,
-                        &self.pool,
-                        &mut self.resolution,
-                        now,
-                        &mut self.stats,
-                    ),
+                    Punted::Neighbour(frame) => {
+                        let heard = control::handle(
+                            frame,
+                            mbuf.input_port(),
+                            &mut self.control_ports,
+                            &self.pool,
+                            &mut self.resolution,
+                            now,
+                            &mut self.stats,
+                        );
+                        if let Some(from) = heard {
+                            self.uplinks.heard(mbuf.input_port(), from);
+                        }
+                    }
                     Punted::Other => self.stats.other += 1,
                 }
             }
@@ -429,9 +473,13 @@ impl Appliance {
     /// Next hops the control plane and the data cores need, then solicitations and tables.
     fn resolve_neighbours(&mut self, now: Instant) {
         for locator in self.xtr.take_new_locators() {
-            self.control_ports
-                .rloc
-                .want(locator, false, &mut self.resolution, now);
+            control::want_uplinks(
+                &self.control_ports,
+                locator,
+                false,
+                &mut self.resolution,
+                now,
+            );
         }
         for port in self.control_ports.iter() {
             while let Some(next_hop) = port.wanted.take() {
@@ -492,12 +540,17 @@ impl Appliance {
 
     /// Sends what the control plane queued, and retries what waits for a neighbour.
     fn send_control_messages(&mut self, now: Instant) {
-        let rloc = &mut self.control_ports.rloc;
-        self.outbox
-            .retry(rloc, &self.pool, &mut self.resolution, now, &mut self.stats);
+        let ports = &mut self.control_ports;
+        self.outbox.retry(
+            ports,
+            &self.pool,
+            &mut self.resolution,
+            now,
+            &mut self.stats,
+        );
         while let Some(transmit) = self.xtr.poll_transmit() {
             self.outbox.send(
-                rloc,
+                ports,
                 &self.pool,
                 &mut self.resolution,
                 transmit,

@@ -1,4 +1,5 @@
-//! Control datagrams on their way out of the RLOC port. A datagram whose next hop has no MAC yet
+//! Control datagrams on their way out, from our usable locator of their family and by the
+//! uplink that owns it. A datagram whose next hop has no MAC yet
 //! (a Map-Reply to an ITR we never talked to) waits, bounded in number and time, while the
 //! neighbour code resolves it, instead of being lost to the first exchange.
 
@@ -21,7 +22,7 @@ const MAX_WAITING: usize = 256;
 /// Datagrams waiting for a next hop.
 #[derive(Debug)]
 pub struct Outbox {
-    /// Our addresses to send from.
+    /// Our addresses to send from (the usable ones).
     local: LocalRlocs,
     waiting: VecDeque<(Transmit, Instant)>,
 }
@@ -34,10 +35,30 @@ impl Outbox {
         }
     }
 
-    /// Sends `transmit` from our RLOC of its family, or parks it until its next hop resolves.
+    /// From now on, send from these locators.
+    pub fn set_local(&mut self, local: LocalRlocs) {
+        self.local = local;
+    }
+
+    /// The uplink a datagram to `destination` leaves by, and our address on it.
+    fn uplink<'p>(
+        &self,
+        ports: &'p mut [ControlPort],
+        destination: IpAddr,
+    ) -> Option<(&'p mut ControlPort, IpAddr)> {
+        let source = match destination {
+            IpAddr::V4(_) => self.local.v4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.local.v6.map(IpAddr::V6),
+        }?;
+        let port = ports.iter_mut().find(|p| p.addresses.contains(&source))?;
+        Some((port, source))
+    }
+
+    /// Sends `transmit` from our usable RLOC of its family, or parks it until its next hop
+    /// resolves.
     pub fn send(
         &mut self,
-        port: &mut ControlPort,
+        ports: &mut [ControlPort],
         pool: &Mempool,
         resolution: &mut NeighbourResolution,
         transmit: Transmit,
@@ -45,11 +66,7 @@ impl Outbox {
         stats: &mut ControlStats,
     ) {
         let destination = transmit.destination.ip();
-        let source = match destination {
-            IpAddr::V4(_) => self.local.v4.map(IpAddr::V4),
-            IpAddr::V6(_) => self.local.v6.map(IpAddr::V6),
-        };
-        let Some(source) = source else {
+        let Some((port, source)) = self.uplink(ports, destination) else {
             stats.control_messages_unsent += 1;
             return;
         };
@@ -82,7 +99,7 @@ impl Outbox {
     /// Retries what waits; what waited too long is counted as unsent.
     pub fn retry(
         &mut self,
-        port: &mut ControlPort,
+        ports: &mut [ControlPort],
         pool: &Mempool,
         resolution: &mut NeighbourResolution,
         now: Instant,
@@ -91,8 +108,11 @@ impl Outbox {
         for (transmit, since) in std::mem::take(&mut self.waiting) {
             if now.saturating_duration_since(since) > WAIT {
                 stats.control_messages_unsent += 1;
-            } else if port.neighbours.mac_for(transmit.destination.ip()).is_ok() {
-                self.send(port, pool, resolution, transmit, now, stats);
+            } else if self
+                .uplink(ports, transmit.destination.ip())
+                .is_some_and(|(port, _)| port.neighbours.mac_for(transmit.destination.ip()).is_ok())
+            {
+                self.send(ports, pool, resolution, transmit, now, stats);
             } else {
                 self.waiting.push_back((transmit, since));
             }

@@ -1,8 +1,9 @@
-//! The appliance's DPDK ports, opened from the configuration and addressed by role: queue
-//! layout (one RX and one TX queue per data core, one more TX queue for the control core), the
-//! af_packet fallback, and each port's device counters for management.
+//! The appliance's DPDK ports, any number per role, opened from the configuration with their
+//! MTU: queue layout (one RX and one TX queue per data core, one more TX queue for the control
+//! core), the af_packet fallback, the mbuf size the MTUs need, and each port's device counters
+//! for management.
 
-use config::{Config, PortRole};
+use config::Config;
 use dpdk_bindings::{attach_vdev, Eal, Mempool, Port, PortConfig, PortId, RxQueue};
 
 use super::{dpdk, RunError};
@@ -15,62 +16,33 @@ pub struct OpenPort {
     pub mac: [u8; 6],
 }
 
-/// A value per port role.
-#[derive(Debug)]
-pub struct ByRole<T> {
-    pub eid: T,
-    pub rloc: T,
-}
-
-impl<T> ByRole<T> {
-    /// Builds the RLOC side from the EID side's result and vice versa, in that order.
-    pub fn try_map<U, E>(self, mut f: impl FnMut(T) -> Result<U, E>) -> Result<ByRole<U>, E> {
-        Ok(ByRole {
-            eid: f(self.eid)?,
-            rloc: f(self.rloc)?,
-        })
-    }
-
-    pub fn as_ref(&self) -> ByRole<&T> {
-        ByRole {
-            eid: &self.eid,
-            rloc: &self.rloc,
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        [&self.eid, &self.rloc].into_iter()
-    }
-
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        [&mut self.eid, &mut self.rloc].into_iter()
-    }
-}
-
-/// The configured port of `role` (this version drives exactly one of each).
-fn configured(config: &Config, role: PortRole) -> Result<config::Port, RunError> {
-    let mut ports = config.port.iter().filter(|p| p.role == role);
-    match (ports.next(), ports.next()) {
-        (Some(port), None) => Ok(port.clone()),
-        _ => Err(RunError::Unsupported(format!(
-            "this version drives exactly one {role:?} port"
-        ))),
-    }
-}
-
-/// Opens and starts both ports for `cores` data cores.
+/// Opens and starts every configured port, in configuration order, for `cores` data cores.
 pub fn open(
     eal: &Eal,
     pool: &Mempool,
     config: &Config,
     cores: u16,
-) -> Result<ByRole<OpenPort>, RunError> {
-    ByRole {
-        eid: configured(config, PortRole::Eid)?,
-        rloc: configured(config, PortRole::Rloc)?,
-    }
-    .try_map(|cfg| open_one(eal, pool, cfg, cores))
+) -> Result<Vec<OpenPort>, RunError> {
+    config
+        .port
+        .iter()
+        .map(|cfg| open_one(eal, pool, cfg.clone(), cores))
+        .collect()
 }
+
+/// Bytes of packet data an mbuf holds: the largest configured MTU's frame (with a VLAN tag)
+/// after DPDK's headroom, and never less than DPDK's default. Frames are single-segment, so a
+/// port's MTU must fit one mbuf.
+pub fn mbuf_data_room(config: &Config) -> u16 {
+    const ETHERNET_AND_VLAN: u16 = 18;
+    let largest = config.port.iter().map(|p| p.mtu).max().unwrap_or(1500);
+    DEFAULT_DATA_ROOM.max(HEADROOM + largest + ETHERNET_AND_VLAN)
+}
+
+/// DPDK's default mbuf data room and headroom (`RTE_MBUF_DEFAULT_BUF_SIZE`,
+/// `RTE_PKTMBUF_HEADROOM`).
+const DEFAULT_DATA_ROOM: u16 = 2048 + 128;
+const HEADROOM: u16 = 128;
 
 fn open_one(
     eal: &Eal,
@@ -88,6 +60,7 @@ fn open_one(
         rx_queues: cores + 1,
         tx_queues: cores + 1,
         promiscuous: true,
+        mtu: Some(cfg.mtu),
         ..PortConfig::default()
     };
     let unpaired = PortConfig {
@@ -97,7 +70,9 @@ fn open_one(
     let mut port = Port::configure(eal, id, pool, paired)
         .or_else(|_| Port::configure(eal, id, pool, unpaired))
         .map_err(dpdk(what(&format!(
-            ", af_packet needs qpairs = data cores + 1 = {}",
+            " with MTU {} (af_packet also needs qpairs = data cores + 1 = {} and a framesz \
+             that holds the MTU)",
+            cfg.mtu,
             cores + 1
         ))))?;
     port.start().map_err(dpdk(what("")))?;
@@ -117,11 +92,14 @@ pub fn rx_queues(port: &Port, core: u16, cores: u16) -> Result<Vec<RxQueue>, Run
         .collect()
 }
 
-/// Each port's device counters by name, for management.
-pub fn device_stats(ports: &ByRole<OpenPort>) -> serde_json::Value {
+/// Each port's link and device counters by name, for management.
+pub fn device_stats(ports: &[OpenPort]) -> serde_json::Value {
     let stats = ports.iter().map(|open| {
         let value = match open.port.stats() {
             Ok(s) => serde_json::json!({
+                "role": open.config.role,
+                "mtu": open.config.mtu,
+                "link_up": open.port.link_status().is_ok_and(|l| l.up),
                 "rx_packets": s.rx_packets,
                 "tx_packets": s.tx_packets,
                 "rx_bytes": s.rx_bytes,

@@ -1,9 +1,7 @@
 //! What the data path needs, derived from the configuration: static map-cache entries, the local
 //! database, our RLOCs, and each port's neighbours.
 
-use std::net::IpAddr;
-
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use config::{Config, MapAction, Port, PortRole};
 
@@ -14,7 +12,7 @@ use controlplane::xtr::LocalMapping;
 use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
-use dataplane::pipeline::{LocalRlocs, Neighbours};
+use dataplane::pipeline::{LocalRlocs, Neighbours, Uplink};
 
 /// Installs every `[[map_cache]]` entry.
 pub fn static_map_cache(config: &Config, cache: &mut MapCacheWriter) -> Result<(), MapCacheError> {
@@ -54,61 +52,91 @@ pub fn database(config: &Config, database: &mut DatabaseWriter) -> Result<(), Ma
     Ok(())
 }
 
-fn first_address(ports: &[&Port], v6: bool) -> Option<IpAddr> {
-    ports
-        .iter()
-        .flat_map(|p| &p.addresses)
-        .map(|a| a.addr())
-        .find(|a| a.is_ipv6() == v6)
+/// Our locators and where they leave, with `unusable` ones (their port or gateway is down) left
+/// out: per family, the source is our usable local locator the database prefers (lowest
+/// priority below 255, first on a tie), else the first usable address of an RLOC-side port; it
+/// leaves by the port that owns it, at that port's MTU. The locator-status bits set bit i when
+/// the i-th locator of some database record is usable (records may list our locators in
+/// different orders; one word per packet cannot tell them apart, so a bit is cleared only when
+/// no record has a usable locator there, and SMRs and the 255 priorities carry the rest).
+pub fn local_rlocs(config: &Config, unusable: &[IpAddr]) -> LocalRlocs {
+    let uplinks: Vec<&Port> = ports_of(config, PortRole::Rloc).collect();
+    let usable = |a: &IpAddr| !unusable.contains(a);
+    let preferred = |v6: bool| -> Option<IpAddr> {
+        let by_priority = config
+            .database
+            .iter()
+            .flat_map(|d| &d.locator)
+            .filter(|l| l.local && l.priority < 255 && l.address.is_ipv6() == v6)
+            .filter(|l| usable(&l.address))
+            .min_by_key(|l| l.priority)
+            .map(|l| l.address);
+        by_priority.or_else(|| {
+            uplinks
+                .iter()
+                .flat_map(|p| &p.addresses)
+                .map(|a| a.addr())
+                .find(|a| a.is_ipv6() == v6 && usable(a))
+        })
+    };
+    let uplink = |source: Option<IpAddr>| -> Uplink {
+        source
+            .and_then(|s| {
+                uplinks
+                    .iter()
+                    .position(|p| p.addresses.iter().any(|a| a.addr() == s))
+            })
+            .map_or_else(Uplink::default, |port| Uplink {
+                port,
+                mtu: uplinks[port].mtu,
+            })
+    };
+    let (v4, v6) = (preferred(false), preferred(true));
+    let mut status_bits = 0u32;
+    for entry in &config.database {
+        for (i, locator) in entry.locator.iter().enumerate().take(32) {
+            if !locator.local || usable(&locator.address) {
+                status_bits |= 1 << i;
+            }
+        }
+    }
+    let eid_address = |v6: bool| {
+        ports_of(config, PortRole::Eid)
+            .flat_map(|p| &p.addresses)
+            .map(|a| a.addr())
+            .find(|a| a.is_ipv6() == v6)
+    };
+    LocalRlocs {
+        v4: v4.and_then(ipv4),
+        v6: v6.and_then(ipv6),
+        uplink_v4: uplink(v4),
+        uplink_v6: uplink(v6),
+        all: uplinks
+            .iter()
+            .flat_map(|p| &p.addresses)
+            .map(|a| a.addr())
+            .collect(),
+        status_bits,
+        icmp_v4: eid_address(false).and_then(ipv4),
+        icmp_v6: eid_address(true).and_then(ipv6),
+    }
 }
 
-/// Our RLOCs (the RLOC-side port addresses) and where ICMP errors come from (EID-side addresses).
-pub fn local_rlocs(config: &Config) -> LocalRlocs {
-    let rloc: Vec<&Port> = config
-        .port
-        .iter()
-        .filter(|p| p.role == PortRole::Rloc)
-        .collect();
-    let eid: Vec<&Port> = config
-        .port
-        .iter()
-        .filter(|p| p.role == PortRole::Eid)
-        .collect();
-    let all: Vec<IpAddr> = rloc
-        .iter()
-        .flat_map(|p| &p.addresses)
-        .map(|a| a.addr())
-        .collect();
-    let local_locators = config
-        .database
-        .iter()
-        .flat_map(|d| &d.locator)
-        .filter(|l| l.local)
-        .count()
-        .max(1);
-    LocalRlocs {
-        v4: first_address(&rloc, false).and_then(|a| match a {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        }),
-        v6: first_address(&rloc, true).and_then(|a| match a {
-            IpAddr::V6(a) => Some(a),
-            IpAddr::V4(_) => None,
-        }),
-        all,
-        status_bits: if local_locators >= 32 {
-            u32::MAX
-        } else {
-            (1u32 << local_locators) - 1
-        },
-        icmp_v4: first_address(&eid, false).and_then(|a| match a {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        }),
-        icmp_v6: first_address(&eid, true).and_then(|a| match a {
-            IpAddr::V6(a) => Some(a),
-            IpAddr::V4(_) => None,
-        }),
+fn ports_of(config: &Config, role: PortRole) -> impl Iterator<Item = &Port> {
+    config.port.iter().filter(move |p| p.role == role)
+}
+
+fn ipv4(address: IpAddr) -> Option<Ipv4Addr> {
+    match address {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn ipv6(address: IpAddr) -> Option<Ipv6Addr> {
+    match address {
+        IpAddr::V6(a) => Some(a),
+        IpAddr::V4(_) => None,
     }
 }
 
