@@ -392,6 +392,8 @@ pub struct Timers {
     pub map_cache_limit: u32,
     /// TTL given to negative entries created locally.
     pub negative_ttl_minutes: u32,
+    /// Map-servers and map-resolvers given by host name are resolved again this often.
+    pub dns_refresh_secs: u32,
 }
 
 impl Default for Timers {
@@ -411,6 +413,7 @@ impl Default for Timers {
             map_reply_rate_per_sec: 10_000,
             map_cache_limit: 100_000,
             negative_ttl_minutes: 15,
+            dns_refresh_secs: 60,
         }
     }
 }

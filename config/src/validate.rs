@@ -642,6 +642,7 @@ impl Validator {
             ("map_reply_rate_per_sec", t.map_reply_rate_per_sec),
             ("map_cache_limit", t.map_cache_limit),
             ("negative_ttl_minutes", t.negative_ttl_minutes),
+            ("dns_refresh_secs", t.dns_refresh_secs),
         ];
         for (key, value) in nonzero {
             if value == 0 {

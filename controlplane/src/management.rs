@@ -288,6 +288,7 @@ fn act(
                 .map(|s| {
                     json!({
                         "address": s.address.to_string(),
+                        "name": s.name,
                         "state": format!("{:?}", s.state),
                         "registered_secs_ago": s.registered_at.map(|at| now.saturating_duration_since(at).as_secs()),
                         "next_register_in_secs": s.next_register.saturating_duration_since(now).as_secs(),

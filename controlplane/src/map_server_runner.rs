@@ -118,6 +118,21 @@ fn log(event: Event, now: Instant, budget: &mut Budget, stats: &RunnerStats) {
         Event::Registered { site, prefix, by } => {
             tracing::info!("registered {site} {prefix} by {by}")
         }
+        Event::LocatorsChanged {
+            site,
+            prefix,
+            by,
+            locators,
+        } => {
+            let locators: Vec<String> = locators
+                .iter()
+                .map(|(address, priority)| format!("{address} priority {priority}"))
+                .collect();
+            tracing::info!(
+                "registration of {site} {prefix} by {by} changed: {}",
+                locators.join(", ")
+            )
+        }
         Event::Expired { site, prefix, by } => {
             tracing::info!("registration expired {site} {prefix} by {by}")
         }

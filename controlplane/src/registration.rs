@@ -23,6 +23,8 @@ use crate::Transmit;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapServerPeer {
     pub address: SocketAddr,
+    /// The host name `address` was resolved from, if it was given as one.
+    pub name: Option<String>,
     pub key: Vec<u8>,
     pub key_id: u8,
     pub algorithm: AuthAlgorithm,
@@ -112,6 +114,7 @@ pub struct Registration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerStatus {
     pub address: SocketAddr,
+    pub name: Option<String>,
     pub state: State,
     pub registered_at: Option<Instant>,
     pub next_register: Instant,
@@ -285,12 +288,30 @@ impl Registration {
             .min()
     }
 
+    /// Server `index`'s name now resolves to `address`: registration with it starts over there
+    /// at `now` (a Map-Notify from the old address is no longer taken).
+    pub fn set_address(&mut self, index: usize, address: SocketAddr, now: Instant) {
+        let Some(server) = self.servers.get_mut(index) else {
+            return;
+        };
+        if server.config.address == address {
+            return;
+        }
+        server.config.address = address;
+        server.state = State::Idle;
+        server.outstanding = None;
+        server.failures = 0;
+        server.registered_at = None;
+        server.next_register = now;
+    }
+
     /// Every server's state.
     pub fn status(&self) -> Vec<ServerStatus> {
         self.servers
             .iter()
             .map(|s| ServerStatus {
                 address: s.config.address,
+                name: s.config.name.clone(),
                 state: s.state,
                 registered_at: s.registered_at,
                 next_register: s.next_register,

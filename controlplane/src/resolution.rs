@@ -182,6 +182,13 @@ impl Resolver {
         self.pending.insert(nonce, pending);
     }
 
+    /// Map-resolver `index`'s name now resolves to `address`.
+    pub fn set_resolver_address(&mut self, index: usize, address: SocketAddr) {
+        if let Some(resolver) = self.config.resolvers.get_mut(index) {
+            *resolver = address;
+        }
+    }
+
     /// Our locators requests leave from and ask replies to (the usable ones).
     pub fn set_itr_rlocs(&mut self, itr_rlocs: Vec<IpAddr>) {
         self.config.itr_rlocs = itr_rlocs;

@@ -55,6 +55,7 @@ fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
         rlocs: vec![ip(rloc)],
         map_servers: vec![MapServerPeer {
             address: sa(MS),
+            name: None,
             key: key.as_bytes().to_vec(),
             key_id: 0,
             algorithm: AuthAlgorithm::HmacSha256,

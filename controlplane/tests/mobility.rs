@@ -80,6 +80,7 @@ fn restarted(
         rlocs: vec![ip(rloc)],
         map_servers: vec![MapServerPeer {
             address: MS.parse().unwrap(),
+            name: None,
             key: b"k".to_vec(),
             key_id: 0,
             algorithm: AuthAlgorithm::HmacSha256,

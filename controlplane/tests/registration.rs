@@ -23,6 +23,7 @@ fn clock(t0: Instant) -> WallClock {
 fn server(last: u8, key: &str, algorithm: AuthAlgorithm) -> MapServerPeer {
     MapServerPeer {
         address: SocketAddr::new(Ipv4Addr::new(192, 0, 2, last).into(), 4342),
+        name: None,
         key: key.as_bytes().to_vec(),
         key_id: 0,
         algorithm,

@@ -1012,6 +1012,7 @@ fn a_dead_uplink_is_registered_at_priority_255_and_signalled() {
     let mut xtr = XtrSetup {
         map_servers: vec![MapServerPeer {
             address: server,
+            name: None,
             key: b"k".to_vec(),
             key_id: 0,
             algorithm: AuthAlgorithm::HmacSha256,

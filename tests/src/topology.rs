@@ -128,6 +128,34 @@ pub struct Process {
 }
 
 impl Process {
+    /// Starts `program args` inside `namespace`, output to `{dir}/{name}.log`.
+    pub fn spawn(
+        dir: &Path,
+        name: &str,
+        namespace: &str,
+        program: &Path,
+        args: &[&str],
+    ) -> Result<Self, TopologyError> {
+        let log = dir.join(format!("{name}.log"));
+        let file = File::create(&log).map_err(|e| TopologyError::Io(e.to_string()))?;
+        let err = file
+            .try_clone()
+            .map_err(|e| TopologyError::Io(e.to_string()))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", namespace])
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .map_err(|e| TopologyError::Io(format!("starting {name}: {e}")))?;
+        Ok(Self {
+            name: name.to_owned(),
+            log,
+            child: Some(child),
+        })
+    }
+
     /// Stops it with SIGTERM (SIGKILL after 10 s) and returns how it exited.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
@@ -217,7 +245,7 @@ pub struct Topology {
 }
 
 /// A veth with one end in each namespace, named there `a_name` and `b_name`.
-fn link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str) -> Result<(), NetnsError> {
+pub fn link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str) -> Result<(), NetnsError> {
     let (tmp_a, tmp_b) = (unique_name("t"), unique_name("t"));
     run(
         "ip",
@@ -234,7 +262,7 @@ fn link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str) -> Result<(), 
 
 /// A kernel interface that talks to a DPDK port: up, addresses kept when the link flaps, no DAD,
 /// no TX checksum offload (frames reach DPDK with complete checksums).
-fn kernel_side(ns: &Namespace, ifname: &str) -> Result<(), NetnsError> {
+pub fn kernel_side(ns: &Namespace, ifname: &str) -> Result<(), NetnsError> {
     ns.exec(
         "sysctl",
         &[
@@ -418,24 +446,8 @@ impl Topology {
         program: &Path,
         args: &[&str],
     ) -> Result<&mut Process, TopologyError> {
-        let log = self.dir.join(format!("{name}.log"));
-        let file = File::create(&log).map_err(|e| TopologyError::Io(e.to_string()))?;
-        let err = file
-            .try_clone()
-            .map_err(|e| TopologyError::Io(e.to_string()))?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", namespace])
-            .arg(program)
-            .args(args)
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .map_err(|e| TopologyError::Io(format!("starting {name}: {e}")))?;
-        self.processes.push(Process {
-            name: name.to_owned(),
-            log,
-            child: Some(child),
-        });
+        let process = Process::spawn(&self.dir, name, namespace, program, args)?;
+        self.processes.push(process);
         Ok(self.processes.last_mut().expect("just pushed"))
     }
 

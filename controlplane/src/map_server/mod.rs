@@ -78,6 +78,15 @@ pub enum Event {
         prefix: IpNet,
         by: IpAddr,
     },
+    /// A registration renewed with other locators or priorities (an uplink of the site went down
+    /// or came back, a CPM moved a VM).
+    LocatorsChanged {
+        site: String,
+        prefix: IpNet,
+        by: IpAddr,
+        /// Each locator's address and priority.
+        locators: Vec<(IpAddr, u8)>,
+    },
     Expired {
         site: String,
         prefix: IpNet,
@@ -477,19 +486,31 @@ impl MapServer {
                 site,
                 by: HashMap::new(),
             });
-            let fresh = entry
-                .by
-                .insert(
-                    registrant,
-                    Registered {
-                        record: record.clone(),
-                        proxy_reply: register.proxy_reply,
-                        etr: from.ip(),
-                        expires,
-                    },
-                )
-                .is_none();
-            if fresh {
+            let previous = entry.by.insert(
+                registrant,
+                Registered {
+                    record: record.clone(),
+                    proxy_reply: register.proxy_reply,
+                    etr: from.ip(),
+                    expires,
+                },
+            );
+            let changed = previous
+                .as_ref()
+                .is_some_and(|p| p.record.locators != record.locators);
+            if changed {
+                self.events.push_back(Event::LocatorsChanged {
+                    site: self.config.site[site].name.clone(),
+                    prefix: key.1,
+                    by: from.ip(),
+                    locators: record
+                        .locators
+                        .iter()
+                        .filter_map(|l| Some((l.address.ip()?, l.priority)))
+                        .collect(),
+                });
+            }
+            if previous.is_none() {
                 self.expiry.schedule((key, registrant), expires);
                 self.hold(site, key, registrant, 1);
                 self.events.push_back(Event::Registered {

@@ -13,6 +13,7 @@ mod counters;
 mod data_cores;
 mod listeners;
 mod machines;
+mod names;
 mod outbox;
 mod ports;
 mod tables;
@@ -71,6 +72,9 @@ pub enum RunError {
     /// The management socket or the metrics endpoint could not be opened.
     #[error("{0}")]
     Listener(String),
+    /// A map-server or map-resolver name does not resolve, or its refresh thread did not start.
+    #[error("{0}")]
+    Names(String),
     #[error("the data core on lcore {0} panicked")]
     DataCorePanicked(u32),
 }
@@ -152,6 +156,7 @@ pub struct Appliance {
     /// One per port, in the order of `ports`.
     control_ports: Vec<ControlPort>,
     uplinks: Uplinks,
+    names: names::NameRefresh,
     /// The ports and database our locator choice is derived from.
     site: Config,
     links: Vec<DataCoreLink>,
@@ -263,8 +268,15 @@ impl Appliance {
             .map(|(open, channels)| ControlPort::new(open, cores, channels))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let servers = tables::map_servers(config).map_err(RunError::Unsupported)?;
-        let resolvers = tables::map_resolvers(config).map_err(RunError::Unsupported)?;
+        let resolved = names::resolve_all(config).map_err(RunError::Names)?;
+        let names = names::NameRefresh::start(config, &resolved)
+            .map_err(|e| RunError::Names(format!("name refresh thread: {e}")))?;
+        let servers = tables::map_servers(config, &resolved.map_servers);
+        let resolvers: Vec<SocketAddr> = resolved
+            .map_resolvers
+            .iter()
+            .map(|&a| names::control_address(a))
+            .collect();
         let mut resolution = NeighbourResolution::new(NeighbourLimits::default());
         for port in &control_ports {
             for &gateway in &port.neighbours.gateways {
@@ -293,6 +305,7 @@ impl Appliance {
         Ok(Self {
             xtr,
             uplinks: Uplinks::new(&control_ports, now),
+            names,
             site,
             control_ports,
             links,
@@ -329,6 +342,7 @@ impl Appliance {
         }
         let received = self.take_punted(now);
         self.stats.reassembly = self.reassembly.stats();
+        self.follow_names(now);
         self.resolve_neighbours(now);
         self.watch_uplinks(now);
         while let Some(event) = self.xtr.poll_event() {
@@ -388,6 +402,26 @@ impl Appliance {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = snapshot;
         self.next_snapshot = now + TELEMETRY_SNAPSHOT;
+    }
+
+    /// A named map-server or map-resolver moved: the control plane uses its new address and its
+    /// next hop is resolved.
+    fn follow_names(&mut self, now: Instant) {
+        while let Some(renamed) = self.names.poll() {
+            tracing::info!("{} now resolves to {}", renamed.name, renamed.address);
+            let address = names::control_address(renamed.address);
+            match renamed.peer {
+                names::Peer::MapServer(i) => self.xtr.registration.set_address(i, address, now),
+                names::Peer::MapResolver(i) => self.xtr.resolver.set_resolver_address(i, address),
+            }
+            control::want_uplinks(
+                &self.control_ports,
+                renamed.address,
+                true,
+                &mut self.resolution,
+                now,
+            );
+        }
     }
 
     /// Links and gateways: when the set of usable locators changes, the data cores get the new

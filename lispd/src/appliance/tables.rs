@@ -1,7 +1,7 @@
 //! What the data path needs, derived from the configuration: static map-cache entries, the local
 //! database, our RLOCs, and each port's neighbours.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use config::{Config, MapAction, Port, PortRole};
 
@@ -13,6 +13,8 @@ use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
 use dataplane::pipeline::{LocalRlocs, Neighbours, Uplink};
+
+use super::names::control_address;
 
 /// Installs every `[[map_cache]]` entry.
 pub fn static_map_cache(config: &Config, cache: &mut MapCacheWriter) -> Result<(), MapCacheError> {
@@ -162,26 +164,24 @@ pub fn map_cache_locators(config: &Config) -> impl Iterator<Item = IpAddr> + '_ 
         .map(|l| l.address)
 }
 
-/// The map-servers to register with. Host names are not resolved by this version.
-pub fn map_servers(config: &Config) -> Result<Vec<MapServerPeer>, String> {
+/// The map-servers to register with, at their resolved `addresses` (configuration order).
+pub fn map_servers(config: &Config, addresses: &[IpAddr]) -> Vec<MapServerPeer> {
     config
         .map_server
         .iter()
-        .map(|m| {
-            let ip: IpAddr = m.address.parse().map_err(|_| {
-                format!(
-                    "map-server {:?}: host names are not resolved yet; give an IP address",
-                    m.address
-                )
-            })?;
-            Ok(MapServerPeer {
-                address: SocketAddr::new(ip, dataplane::wire::lisp::CONTROL_PORT),
-                key: m.key.as_bytes().to_vec(),
-                key_id: 0,
-                algorithm: m.algorithm.into(),
-                want_map_notify: m.want_map_notify,
-                proxy_reply: m.proxy_reply,
-            })
+        .zip(addresses)
+        .map(|(m, &address)| MapServerPeer {
+            address: control_address(address),
+            name: m
+                .address
+                .parse::<IpAddr>()
+                .is_err()
+                .then(|| m.address.clone()),
+            key: m.key.as_bytes().to_vec(),
+            key_id: 0,
+            algorithm: m.algorithm.into(),
+            want_map_notify: m.want_map_notify,
+            proxy_reply: m.proxy_reply,
         })
         .collect()
 }
@@ -222,23 +222,6 @@ fn eid_record(d: &config::DatabaseEntry) -> EidRecord {
             })
             .collect(),
     }
-}
-
-/// The map-resolvers, tried in order. Host names are not resolved by this version.
-pub fn map_resolvers(config: &Config) -> Result<Vec<SocketAddr>, String> {
-    config
-        .map_resolver
-        .iter()
-        .map(|m| {
-            let ip: IpAddr = m.address.parse().map_err(|_| {
-                format!(
-                    "map-resolver {:?}: host names are not resolved yet; give an IP address",
-                    m.address
-                )
-            })?;
-            Ok(SocketAddr::new(ip, dataplane::wire::lisp::CONTROL_PORT))
-        })
-        .collect()
 }
 
 #[cfg(test)]

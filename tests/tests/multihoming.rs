@@ -1,0 +1,413 @@
+//! A multihomed xTR (site M) with two uplinks into two underlay namespaces, a remote site R and
+//! lisp-ms, as real processes on af_packet ports. M names its map-server by host name (the
+//! namespace's hosts file). Traffic from R's host reaches M over the preferred uplink; when that
+//! uplink's far end goes down, M re-registers it at priority 255 (seen in lisp-ms's log), R is
+//! told by SMR and its traffic arrives over the other uplink; when it comes back, so does the
+//! traffic.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tests::netns::{require_root, unique_name, Namespace};
+use tests::topology::{binary, kernel_side, link, Process};
+
+const MS: &str = "192.0.2.100";
+const MS_NAME: &str = "ms.multihoming.test";
+const M_UPLINK1: &str = "198.51.100.10";
+const M_UPLINK2: &str = "203.0.113.10";
+const R_RLOC: &str = "192.0.2.2";
+const M_HOST: &str = "10.10.0.10";
+
+struct Net {
+    m: Namespace,
+    m_host: Namespace,
+    uplinks: [Namespace; 2],
+    core: Namespace,
+    r: Namespace,
+    r_host: Namespace,
+}
+
+/// The DPDK side of a veth: up, no kernel addresses, IPv6 off.
+fn dpdk_side(ns: &Namespace, ifname: &str) {
+    ns.exec(
+        "sysctl",
+        &["-qw", &format!("net.ipv6.conf.{ifname}.disable_ipv6=1")],
+    )
+    .unwrap();
+    ns.ip(&["link", "set", ifname, "up"]).unwrap();
+}
+
+fn forwarding(ns: &Namespace) {
+    ns.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+        .unwrap();
+}
+
+fn build() -> Net {
+    let net = Net {
+        m: Namespace::create("mhm").unwrap(),
+        m_host: Namespace::create("mhh").unwrap(),
+        uplinks: [
+            Namespace::create("mu1").unwrap(),
+            Namespace::create("mu2").unwrap(),
+        ],
+        core: Namespace::create("mhc").unwrap(),
+        r: Namespace::create("mhr").unwrap(),
+        r_host: Namespace::create("mhrh").unwrap(),
+    };
+    // Site M: host, xTR with an EID port and two uplinks.
+    link(&net.m_host, "eth0", &net.m, "eid0").unwrap();
+    kernel_side(&net.m_host, "eth0").unwrap();
+    net.m_host
+        .ip(&["addr", "add", "10.10.0.10/24", "dev", "eth0"])
+        .unwrap();
+    net.m_host
+        .ip(&["route", "add", "default", "via", "10.10.0.1"])
+        .unwrap();
+    // The core: lisp-ms and site R's RLOC on a bridge, routes to each uplink's network.
+    let core = &net.core;
+    core.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+    core.ip(&["link", "set", "br0", "up"]).unwrap();
+    for address in ["192.0.2.254/24", &format!("{MS}/24")] {
+        core.ip(&["addr", "add", address, "dev", "br0"]).unwrap();
+    }
+    forwarding(core);
+    for (i, (uplink, network, gateway)) in [
+        ("up1", "198.51.100.0/24", "198.51.100.1/24"),
+        ("up2", "203.0.113.0/24", "203.0.113.1/24"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ul = &net.uplinks[i];
+        link(ul, "tom", &net.m, uplink).unwrap();
+        kernel_side(ul, "tom").unwrap();
+        ul.ip(&["addr", "add", gateway, "dev", "tom"]).unwrap();
+        link(ul, "core", core, &format!("ul{i}")).unwrap();
+        let (ul_side, core_side) = (format!("10.255.{i}.1/30"), format!("10.255.{i}.2/30"));
+        kernel_side(ul, "core").unwrap();
+        ul.ip(&["addr", "add", &ul_side, "dev", "core"]).unwrap();
+        ul.ip(&["route", "add", "default", "via", &format!("10.255.{i}.2")])
+            .unwrap();
+        forwarding(ul);
+        kernel_side(core, &format!("ul{i}")).unwrap();
+        core.ip(&["addr", "add", &core_side, "dev", &format!("ul{i}")])
+            .unwrap();
+        core.ip(&["route", "add", network, "via", &format!("10.255.{i}.1")])
+            .unwrap();
+    }
+    for ifname in ["eid0", "up1", "up2"] {
+        dpdk_side(&net.m, ifname);
+    }
+    // Site R: one xTR on the core's bridge.
+    link(&net.r_host, "eth0", &net.r, "eid0").unwrap();
+    kernel_side(&net.r_host, "eth0").unwrap();
+    net.r_host
+        .ip(&["addr", "add", "10.20.0.20/24", "dev", "eth0"])
+        .unwrap();
+    net.r_host
+        .ip(&["route", "add", "default", "via", "10.20.0.1"])
+        .unwrap();
+    link(core, "r", &net.r, "rloc0").unwrap();
+    kernel_side(core, "r").unwrap();
+    core.ip(&["link", "set", "r", "master", "br0"]).unwrap();
+    for ifname in ["eid0", "rloc0"] {
+        dpdk_side(&net.r, ifname);
+    }
+    net
+}
+
+fn header(ports: &[&str], dir: &Path, name: &str) -> String {
+    let vdevs: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, iface)| format!("\"--vdev=net_af_packet{i},iface={iface},qpairs=2\""))
+        .collect();
+    format!(
+        r#"[dpdk]
+eal_args = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--no-telemetry", {vdevs}]
+file_prefix = "{prefix}"
+mbuf_pool_size = 8191
+
+[cores]
+control = 0
+data = [1]
+idle_sleep_us = 100
+
+[timers]
+rloc_probe_interval_secs = 5
+dns_refresh_secs = 1
+
+[management]
+socket = "{socket}"
+state_directory = "{dir}"
+"#,
+        vdevs = vdevs.join(", "),
+        prefix = unique_name("lispd"),
+        socket = dir.join(format!("{name}.sock")).display(),
+        dir = dir.display(),
+    )
+}
+
+fn m_config(dir: &Path) -> String {
+    format!(
+        r#"{header}
+[identity]
+xtr_id = "0000000000000000000000000000000d"
+
+[[port]]
+name = "inside"
+device = "net_af_packet0"
+role = "eid"
+addresses = ["10.10.0.1/24"]
+
+[[port]]
+name = "provider1"
+device = "net_af_packet1"
+role = "rloc"
+addresses = ["{M_UPLINK1}/24"]
+gateways = ["198.51.100.1"]
+
+[[port]]
+name = "provider2"
+device = "net_af_packet2"
+role = "rloc"
+addresses = ["{M_UPLINK2}/24"]
+gateways = ["203.0.113.1"]
+
+[[map_server]]
+address = "{MS_NAME}"
+key = "key-m"
+
+[[map_resolver]]
+address = "{MS_NAME}"
+
+[[database]]
+prefix = "10.10.0.0/24"
+ttl_minutes = 1
+[[database.locator]]
+address = "{M_UPLINK1}"
+priority = 1
+local = true
+[[database.locator]]
+address = "{M_UPLINK2}"
+priority = 2
+local = true
+"#,
+        header = header(&["eid0", "up1", "up2"], dir, "m"),
+    )
+}
+
+fn r_config(dir: &Path) -> String {
+    format!(
+        r#"{header}
+[[port]]
+name = "inside"
+device = "net_af_packet0"
+role = "eid"
+addresses = ["10.20.0.1/24"]
+
+[[port]]
+name = "uplink"
+device = "net_af_packet1"
+role = "rloc"
+addresses = ["{R_RLOC}/24"]
+gateways = ["192.0.2.254"]
+
+[[map_server]]
+address = "{MS}"
+key = "key-r"
+
+[[map_resolver]]
+address = "{MS}"
+
+[[database]]
+prefix = "10.20.0.0/24"
+ttl_minutes = 1
+[[database.locator]]
+address = "{R_RLOC}"
+local = true
+"#,
+        header = header(&["eid0", "rloc0"], dir, "r"),
+    )
+}
+
+/// Packets the uplink namespace `ul` sent toward M.
+fn sent_to_m(ul: &Namespace) -> u64 {
+    ul.exec("cat", &["/sys/class/net/tom/statistics/tx_packets"])
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Pings M's host from R's host until one answers; how long it took.
+fn ping_until_reply(net: &Net, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if net
+            .r_host
+            .exec("ping", &["-c", "1", "-W", "1", M_HOST])
+            .is_ok()
+        {
+            return Some(start.elapsed());
+        }
+    }
+    None
+}
+
+/// `count` pings from R's host, each answered.
+fn pings(net: &Net, count: u32) {
+    let count = count.to_string();
+    net.r_host
+        .exec("ping", &["-c", &count, "-i", "0.2", "-W", "1", M_HOST])
+        .expect("every ping answered");
+}
+
+fn wait_for(process: &mut Process, text: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    assert!(
+        process.wait_for(text, limit),
+        "{} never logged {text:?}:\n{}",
+        process.name,
+        process.output()
+    );
+    start.elapsed()
+}
+
+#[test]
+fn traffic_follows_the_live_uplink() {
+    if let Err(e) = require_root() {
+        panic!("this test needs root and iproute2: {e}");
+    }
+    let dir = std::env::temp_dir().join(format!("lisp-multihoming-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let net = build();
+    // M resolves its map-server's name through its namespace's hosts file.
+    let hosts_dir = Path::new("/etc/netns").join(net.m.name());
+    std::fs::create_dir_all(&hosts_dir).unwrap();
+    let hosts = hosts_dir.join("hosts");
+    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{MS} {MS_NAME}\n")).unwrap();
+    let ms_config = dir.join("lisp-ms.toml");
+    std::fs::write(
+        &ms_config,
+        format!(
+            "listen = [\"{MS}:4342\"]\n\n[[site]]\nname = \"m\"\nkey = \"key-m\"\nprefixes = [\"10.10.0.0/24\"]\n\n[[site]]\nname = \"r\"\nkey = \"key-r\"\nprefixes = [\"10.20.0.0/24\"]\n"
+        ),
+    )
+    .unwrap();
+    let (m_file, r_file) = (dir.join("m.toml"), dir.join("r.toml"));
+    std::fs::write(&m_file, m_config(&dir)).unwrap();
+    std::fs::write(&r_file, r_config(&dir)).unwrap();
+    let lispd = binary("lispd").unwrap();
+    let mut ms = Process::spawn(
+        &dir,
+        "lisp-ms",
+        net.core.name(),
+        &binary("lisp-ms").unwrap(),
+        &["--config", ms_config.to_str().unwrap()],
+    )
+    .unwrap();
+    let (m_path, r_path) = (m_file.to_str().unwrap(), r_file.to_str().unwrap());
+    let mut m = Process::spawn(
+        &dir,
+        "lispd-m",
+        net.m.name(),
+        &lispd,
+        &["run", "-c", m_path],
+    )
+    .unwrap();
+    let mut r = Process::spawn(
+        &dir,
+        "lispd-r",
+        net.r.name(),
+        &lispd,
+        &["run", "-c", r_path],
+    )
+    .unwrap();
+
+    wait_for(
+        &mut ms,
+        "registered m 10.10.0.0/24",
+        Duration::from_secs(20),
+    );
+    wait_for(
+        &mut ms,
+        "registered r 10.20.0.0/24",
+        Duration::from_secs(20),
+    );
+    assert!(
+        ping_until_reply(&net, Duration::from_secs(20)).is_some(),
+        "R's host never reached M's host:\n{}\n{}",
+        m.output(),
+        r.output()
+    );
+    let before = net.uplinks.each_ref().map(sent_to_m);
+    pings(&net, 5);
+    let after = net.uplinks.each_ref().map(sent_to_m);
+    assert!(after[0] - before[0] >= 5, "over the preferred uplink");
+    assert!(after[1] - before[1] < 5, "not over the backup");
+
+    // The preferred uplink's far end goes down.
+    let down = Instant::now();
+    net.uplinks[0].ip(&["link", "set", "tom", "down"]).unwrap();
+    let registered = wait_for(
+        &mut ms,
+        &format!("changed: {M_UPLINK1} priority 255, {M_UPLINK2} priority 2"),
+        Duration::from_secs(5),
+    );
+    let moved =
+        ping_until_reply(&net, Duration::from_secs(20)).expect("traffic moves to the other uplink");
+    let before = sent_to_m(&net.uplinks[1]);
+    pings(&net, 5);
+    assert!(sent_to_m(&net.uplinks[1]) - before >= 5, "over the backup");
+    eprintln!(
+        "uplink 1 down: map-server had priority 255 after {registered:?}; R's traffic arrived over \
+         uplink 2 {moved:?} after that ({:?} after the link went down)",
+        down.elapsed()
+    );
+    assert!(
+        registered <= Duration::from_secs(2),
+        "registered after {registered:?}"
+    );
+    assert!(m
+        .output()
+        .contains("gateway 198.51.100.1 stopped answering"));
+
+    // It comes back: so do the priorities and the traffic.
+    net.uplinks[0].ip(&["link", "set", "tom", "up"]).unwrap();
+    wait_for(
+        &mut ms,
+        &format!("changed: {M_UPLINK1} priority 1, {M_UPLINK2} priority 2"),
+        Duration::from_secs(5),
+    );
+    let back = Instant::now();
+    loop {
+        let before = sent_to_m(&net.uplinks[0]);
+        pings(&net, 3);
+        if sent_to_m(&net.uplinks[0]) - before >= 3 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(20),
+            "traffic never returned to uplink 1"
+        );
+    }
+
+    // The map-server's name moves to another address: M follows within the refresh.
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1 localhost\n192.0.2.77 {MS_NAME}\n"),
+    )
+    .unwrap();
+    wait_for(
+        &mut m,
+        &format!("{MS_NAME} now resolves to 192.0.2.77"),
+        Duration::from_secs(5),
+    );
+    for process in [&mut m, &mut r, &mut ms] {
+        let status = process.stop();
+        assert!(status.is_some_and(|s| s.success()), "{}", process.output());
+    }
+    let _ = std::fs::remove_dir_all(&hosts_dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
