@@ -1,9 +1,18 @@
-//! A multihomed xTR (site M) with two uplinks into two underlay namespaces, a remote site R and
-//! lisp-ms, as real processes on af_packet ports. M names its map-server by host name (the
+//! A multihomed xTR (site M, af_packet ports) with two uplinks into two underlay namespaces, a
+//! remote site R and lisp-ms, as real processes. M names its map-server by host name (the
 //! namespace's hosts file). Traffic from R's host reaches M over the preferred uplink; when that
 //! uplink's far end goes down, M re-registers it at priority 255 (seen in lisp-ms's log), R is
 //! told by SMR and its traffic arrives over the other uplink; when it comes back, so does the
-//! traffic.
+//! traffic. R's uplink has MTU 1400 (set on the tap by lispd), its EID port 1500: a 1500-byte
+//! ping from R's host gets ICMP "fragmentation needed" with the uplink's MTU less the
+//! encapsulation, 1300-byte pings pass. (The issue asks for 9000 on the EID port; DPDK 22.11's
+//! net_tap and net_af_packet refuse any frame above 1522 and 1518 bytes, so jumbo frames cannot
+//! be tested on virtual devices here.)
+//!
+//! R runs on `net_tap` ports. Its taps stay in R's namespace (moved elsewhere, a tap loses its
+//! control operations), and that namespace's kernel routes between them and the rest: R's host
+//! behind one tap, the underlay behind the other, each tap's kernel side being the gateway of
+//! lispd's port.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,7 +24,7 @@ const MS: &str = "192.0.2.100";
 const MS_NAME: &str = "ms.multihoming.test";
 const M_UPLINK1: &str = "198.51.100.10";
 const M_UPLINK2: &str = "203.0.113.10";
-const R_RLOC: &str = "192.0.2.2";
+const R_RLOC: &str = "10.22.0.1";
 const M_HOST: &str = "10.10.0.10";
 
 struct Net {
@@ -98,8 +107,10 @@ fn build() -> Net {
     for ifname in ["eid0", "up1", "up2"] {
         dpdk_side(&net.m, ifname);
     }
-    // Site R: one xTR on the core's bridge.
-    link(&net.r_host, "eth0", &net.r, "eid0").unwrap();
+    // Site R: its namespace's kernel routes between R's host, the core and lispd's taps (made
+    // when lispd starts; see `route_r_taps`).
+    let r = &net.r;
+    link(&net.r_host, "eth0", r, "host").unwrap();
     kernel_side(&net.r_host, "eth0").unwrap();
     net.r_host
         .ip(&["addr", "add", "10.20.0.20/24", "dev", "eth0"])
@@ -107,21 +118,46 @@ fn build() -> Net {
     net.r_host
         .ip(&["route", "add", "default", "via", "10.20.0.1"])
         .unwrap();
-    link(core, "r", &net.r, "rloc0").unwrap();
+    kernel_side(r, "host").unwrap();
+    r.ip(&["addr", "add", "10.20.0.1/24", "dev", "host"])
+        .unwrap();
+    link(core, "r", r, "core").unwrap();
     kernel_side(core, "r").unwrap();
-    core.ip(&["link", "set", "r", "master", "br0"]).unwrap();
-    for ifname in ["eid0", "rloc0"] {
-        dpdk_side(&net.r, ifname);
-    }
+    core.ip(&["addr", "add", "10.255.9.2/30", "dev", "r"])
+        .unwrap();
+    core.ip(&["route", "add", "10.22.0.0/24", "via", "10.255.9.1"])
+        .unwrap();
+    kernel_side(r, "core").unwrap();
+    r.ip(&["addr", "add", "10.255.9.1/30", "dev", "core"])
+        .unwrap();
+    r.ip(&["route", "add", "default", "via", "10.255.9.2"])
+        .unwrap();
+    forwarding(r);
+    // Taps come up with IPv6 off: no autoconfiguration chatter toward lispd.
+    r.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"])
+        .unwrap();
     net
 }
 
-fn header(ports: &[&str], dir: &Path, name: &str) -> String {
-    let vdevs: Vec<String> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, iface)| format!("\"--vdev=net_af_packet{i},iface={iface},qpairs=2\""))
-        .collect();
+/// R's taps exist once lispd runs: give their kernel sides the gateway addresses of lispd's
+/// ports, and send site M's EIDs through lispd.
+fn route_r_taps(r: &Namespace) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.ip(&["link", "show", "rtap1"]).is_err() {
+        assert!(Instant::now() < deadline, "lispd R never made its taps");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (tap, address) in [("rtap0", "10.21.0.2/24"), ("rtap1", "10.22.0.2/24")] {
+        r.ip(&["addr", "add", address, "dev", tap]).unwrap();
+        r.ip(&["link", "set", tap, "up"]).unwrap();
+    }
+    r.ip(&["route", "add", "10.10.0.0/24", "via", "10.21.0.1"])
+        .unwrap();
+}
+
+/// The configuration's head for vdevs `ports` (full devargs).
+fn header(ports: &[String], dir: &Path, name: &str) -> String {
+    let vdevs: Vec<String> = ports.iter().map(|p| format!("\"--vdev={p}\"")).collect();
     format!(
         r#"[dpdk]
 eal_args = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--no-telemetry", {vdevs}]
@@ -193,7 +229,15 @@ address = "{M_UPLINK2}"
 priority = 2
 local = true
 "#,
-        header = header(&["eid0", "up1", "up2"], dir, "m"),
+        header = header(
+            &[
+                "net_af_packet0,iface=eid0,qpairs=2".into(),
+                "net_af_packet1,iface=up1,qpairs=2".into(),
+                "net_af_packet2,iface=up2,qpairs=2".into(),
+            ],
+            dir,
+            "m"
+        ),
     )
 }
 
@@ -202,16 +246,18 @@ fn r_config(dir: &Path) -> String {
         r#"{header}
 [[port]]
 name = "inside"
-device = "net_af_packet0"
+device = "net_tap0"
 role = "eid"
-addresses = ["10.20.0.1/24"]
+addresses = ["10.21.0.1/24"]
+gateways = ["10.21.0.2"]
 
 [[port]]
 name = "uplink"
-device = "net_af_packet1"
+device = "net_tap1"
 role = "rloc"
 addresses = ["{R_RLOC}/24"]
-gateways = ["192.0.2.254"]
+gateways = ["10.22.0.2"]
+mtu = 1400
 
 [[map_server]]
 address = "{MS}"
@@ -227,7 +273,11 @@ ttl_minutes = 1
 address = "{R_RLOC}"
 local = true
 "#,
-        header = header(&["eid0", "rloc0"], dir, "r"),
+        header = header(
+            &["net_tap0,iface=rtap0".into(), "net_tap1,iface=rtap1".into()],
+            dir,
+            "r"
+        ),
     )
 }
 
@@ -324,6 +374,7 @@ fn traffic_follows_the_live_uplink() {
         &["run", "-c", r_path],
     )
     .unwrap();
+    route_r_taps(&net.r);
 
     wait_for(
         &mut ms,
@@ -346,6 +397,37 @@ fn traffic_follows_the_live_uplink() {
     let after = net.uplinks.each_ref().map(sent_to_m);
     assert!(after[0] - before[0] >= 5, "over the preferred uplink");
     assert!(after[1] - before[1] < 5, "not over the backup");
+
+    // From R's host: too big for R's 1400-byte uplink once encapsulated.
+    let big = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            net.r_host.name(),
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "-M",
+            "do",
+        ])
+        .args(["-s", "1472", M_HOST])
+        .output()
+        .unwrap();
+    let big = String::from_utf8_lossy(&big.stdout);
+    assert!(
+        big.contains("mtu = 1364"),
+        "ICMP fragmentation needed with MTU 1400 - 36: {big}"
+    );
+    net.r_host
+        .exec(
+            "ping",
+            &[
+                "-c", "3", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1272", M_HOST,
+            ],
+        )
+        .expect("1300-byte pings pass");
 
     // The preferred uplink's far end goes down.
     let down = Instant::now();

@@ -67,14 +67,22 @@ fn open_one(
         rx_queues: cores,
         ..paired.clone()
     };
-    let mut port = Port::configure(eal, id, pool, paired)
-        .or_else(|_| Port::configure(eal, id, pool, unpaired))
-        .map_err(dpdk(what(&format!(
-            " with MTU {} (af_packet also needs qpairs = data cores + 1 = {} and a framesz \
-             that holds the MTU)",
-            cfg.mtu,
-            cores + 1
-        ))))?;
+    // Both failures are reported: which one names the cause depends on the device.
+    let mut port = match Port::configure(eal, id, pool, paired) {
+        Ok(port) => port,
+        Err(with_pairs) => {
+            Port::configure(eal, id, pool, unpaired).map_err(|source| RunError::Dpdk {
+                what: what(&format!(
+                    " with MTU {} and {} queue pairs: {with_pairs}; with {cores} RX queues \
+                     (af_packet needs qpairs = data cores + 1 = {})",
+                    cfg.mtu,
+                    cores + 1,
+                    cores + 1
+                )),
+                source,
+            })?
+        }
+    };
     port.start().map_err(dpdk(what("")))?;
     let mac = port.mac_address().map_err(dpdk(what(" MAC address")))?;
     Ok(OpenPort {
