@@ -299,7 +299,8 @@ pub struct MapResolver {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Petr {
-    pub address: IpAddr,
+    /// IPv4/IPv6 address or host name.
+    pub address: String,
     /// Also send map-cache misses here while they resolve, so a flow's first packets are not lost.
     #[serde(default)]
     pub send_misses: bool,
@@ -309,7 +310,8 @@ pub struct Petr {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyRouter {
-    pub address: IpAddr,
+    /// IPv4/IPv6 address or host name.
+    pub address: String,
 }
 
 /// What to do with packets matching a map-cache entry.

@@ -518,10 +518,25 @@ impl Validator {
         }
     }
 
+    /// Map-resolvers, PETRs and PITRs: each an IP address or a host name.
     fn resolvers(&mut self, config: &Config) {
-        let path = self.root.key("map_resolver");
-        for (i, resolver) in config.map_resolver.iter().enumerate() {
-            self.host(path.index(i).key("address"), &resolver.address);
+        let sections = [
+            (
+                "map_resolver",
+                config
+                    .map_resolver
+                    .iter()
+                    .map(|r| &r.address)
+                    .collect::<Vec<_>>(),
+            ),
+            ("petr", config.petr.iter().map(|p| &p.address).collect()),
+            ("pitr", config.pitr.iter().map(|p| &p.address).collect()),
+        ];
+        for (section, addresses) in sections {
+            let path = self.root.key(section);
+            for (i, address) in addresses.into_iter().enumerate() {
+                self.host(path.index(i).key("address"), address);
+            }
         }
     }
 
@@ -552,14 +567,14 @@ impl Validator {
                     .petr
                     .iter()
                     .enumerate()
-                    .map(|(i, p)| ("petr", i, Some(p.address))),
+                    .map(|(i, p)| ("petr", i, p.address.parse().ok())),
             )
             .chain(
                 config
                     .pitr
                     .iter()
                     .enumerate()
-                    .map(|(i, p)| ("pitr", i, Some(p.address))),
+                    .map(|(i, p)| ("pitr", i, p.address.parse().ok())),
             );
         for (section, i, address) in peers {
             if let Some(address) = address {

@@ -987,6 +987,13 @@ impl Xtr {
         self.collect();
     }
 
+    /// PITR `index`'s name now resolves to `address`: later SMRs go there.
+    pub fn set_pitr_address(&mut self, index: usize, address: IpAddr) {
+        if let Some(pitr) = self.pitrs.get_mut(index) {
+            *pitr = address;
+        }
+    }
+
     /// The next event to log.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

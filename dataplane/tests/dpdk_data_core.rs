@@ -184,7 +184,8 @@ fn data_core_forwards_between_real_ports() {
         database: database.shared(),
         local: Arc::new(local.clone()),
         local_updates: None,
-        config: PathConfig::default(),
+        config: Arc::new(PathConfig::default()),
+        config_updates: None,
         counters: counters.clone(),
         feedback: feedback_channel(64).0,
         nonces: Nonces::new(9),
@@ -309,13 +310,16 @@ fn data_core_forwards_between_real_ports() {
     assert_eq!(delivered[0], frame(HOST_MAC, eid_mac, 0x0800, &reply));
     assert_eq!(counters.get(Counter::Decapsulated), 1);
 
-    // With a PETR for misses, unknown destinations leave encapsulated to it while a report of
-    // the first miss per prefix (its addresses, not a copy of the packet) reaches the control core.
-    core.config = PathConfig {
+    // With a PETR for misses, published as the control core does, unknown destinations leave
+    // encapsulated to it while a report of the first miss per prefix (its addresses, not a copy
+    // of the packet) reaches the control core.
+    let (settings, updates) = dataplane::mailbox::mailbox();
+    core.config_updates = Some(updates);
+    settings.publish(Arc::new(PathConfig {
         petr: Some(IpAddr::V4(PETR)),
         petr_for_misses: true,
         ..PathConfig::default()
-    };
+    }));
     let to_petr = [
         udp_packet(host_v4, "10.8.0.1".parse().unwrap(), b"first"),
         udp_packet(host_v4, "10.8.0.2".parse().unwrap(), b"second"),

@@ -67,6 +67,8 @@ fn starts(name: &str, config: config::Config) {
         .iter()
         .map(|m| &m.address)
         .chain(config.map_resolver.iter().map(|m| &m.address))
+        .chain(config.petr.iter().map(|p| &p.address))
+        .chain(config.pitr.iter().map(|p| &p.address))
         .filter(|a| a.parse::<IpAddr>().is_err());
     for (i, host) in names.enumerate() {
         let address = if v4 {

@@ -22,6 +22,9 @@ use tests::topology::{binary, kernel_side, link, Process};
 
 const MS: &str = "192.0.2.100";
 const MS_NAME: &str = "ms.multihoming.test";
+/// A proxy-ETR and a proxy-ITR M names (nothing answers there; only their addresses matter).
+const PETR_NAME: &str = "petr.multihoming.test";
+const PITR_NAME: &str = "pitr.multihoming.test";
 const M_UPLINK1: &str = "198.51.100.10";
 const M_UPLINK2: &str = "203.0.113.10";
 const R_RLOC: &str = "10.22.0.1";
@@ -217,6 +220,12 @@ key = "key-m"
 [[map_resolver]]
 address = "{MS_NAME}"
 
+[[petr]]
+address = "{PETR_NAME}"
+
+[[pitr]]
+address = "{PITR_NAME}"
+
 [[database]]
 prefix = "10.10.0.0/24"
 ttl_minutes = 1
@@ -336,7 +345,10 @@ fn traffic_follows_the_live_uplink() {
     let hosts_dir = Path::new("/etc/netns").join(net.m.name());
     std::fs::create_dir_all(&hosts_dir).unwrap();
     let hosts = hosts_dir.join("hosts");
-    std::fs::write(&hosts, format!("127.0.0.1 localhost\n{MS} {MS_NAME}\n")).unwrap();
+    let hosts_file = |ms: &str, proxies: &str| {
+        format!("127.0.0.1 localhost\n{ms} {MS_NAME}\n{proxies} {PETR_NAME} {PITR_NAME}\n")
+    };
+    std::fs::write(&hosts, hosts_file(MS, "192.0.2.50")).unwrap();
     let ms_config = dir.join("lisp-ms.toml");
     std::fs::write(
         &ms_config,
@@ -475,17 +487,19 @@ fn traffic_follows_the_live_uplink() {
         );
     }
 
-    // The map-server's name moves to another address: M follows within the refresh.
-    std::fs::write(
-        &hosts,
-        format!("127.0.0.1 localhost\n192.0.2.77 {MS_NAME}\n"),
-    )
-    .unwrap();
-    wait_for(
-        &mut m,
-        &format!("{MS_NAME} now resolves to 192.0.2.77"),
-        Duration::from_secs(5),
-    );
+    // The names move: M follows within the refresh.
+    std::fs::write(&hosts, hosts_file("192.0.2.77", "192.0.2.51")).unwrap();
+    for (name, address) in [
+        (MS_NAME, "192.0.2.77"),
+        (PETR_NAME, "192.0.2.51"),
+        (PITR_NAME, "192.0.2.51"),
+    ] {
+        wait_for(
+            &mut m,
+            &format!("{name} now resolves to {address}"),
+            Duration::from_secs(5),
+        );
+    }
     for process in [&mut m, &mut r, &mut ms] {
         let status = process.stop();
         assert!(status.is_some_and(|s| s.success()), "{}", process.output());

@@ -141,7 +141,8 @@ fn data_core(
             ..LocalRlocs::default()
         }),
         local_updates: None,
-        config: PathConfig::default(),
+        config: Arc::new(PathConfig::default()),
+        config_updates: None,
         counters: Arc::new(CoreCounters::default()),
         feedback: feedback_channel(1024).0,
         nonces: Nonces::new(1),

@@ -67,7 +67,10 @@ pub struct DataCore {
     /// New locator choices from the control core (an uplink went down or came back), picked up
     /// at the quiescent point.
     pub local_updates: Option<Subscriber<LocalRlocs>>,
-    pub config: PathConfig,
+    pub config: Arc<PathConfig>,
+    /// New settings from the control core (a PETR's name resolved to another address), picked
+    /// up at the quiescent point.
+    pub config_updates: Option<Subscriber<PathConfig>>,
     pub counters: Arc<CoreCounters>,
     pub feedback: FeedbackSender,
     pub nonces: Nonces,
@@ -217,6 +220,9 @@ impl DataCore {
         }
         if let Some(updates) = &self.local_updates {
             updates.refresh(&mut self.local);
+        }
+        if let Some(updates) = &self.config_updates {
+            updates.refresh(&mut self.config);
         }
         let mut rx = MbufBurst::new();
         let mut received = 0;

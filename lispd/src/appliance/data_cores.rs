@@ -32,6 +32,8 @@ pub struct DataCoreLink {
     pub echo: Publisher<EchoNonces>,
     /// Where our locator choice goes when an uplink changes.
     pub local: Publisher<LocalRlocs>,
+    /// Where new data-path settings go (a PETR's new address).
+    pub path: Publisher<PathConfig>,
     pub counters: Arc<CoreCounters>,
 }
 
@@ -51,6 +53,7 @@ pub struct Tables<'a> {
     pub map_cache: &'a MapCacheWriter,
     pub database: &'a DatabaseWriter,
     pub local: &'a LocalRlocs,
+    pub path: &'a PathConfig,
 }
 
 /// Launches one data core on each of `workers` (EAL's worker lcores); they run until `stop` is
@@ -74,6 +77,7 @@ pub fn launch(
         let (feedback, feedback_rx) = feedback_channel(1024);
         let (echo_publisher, echo_updates) = mailbox();
         let (local_publisher, local_updates) = mailbox();
+        let (path_publisher, path_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
         let io = |open: &OpenPort, channels: &mut NeighbourChannels| {
             let (publisher, updates) = mailbox();
@@ -111,11 +115,8 @@ pub fn launch(
             database: tables.database.shared(),
             local: Arc::new(tables.local.clone()),
             local_updates: Some(local_updates),
-            config: PathConfig {
-                petr: config.petr.first().map(|p| p.address),
-                petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
-                ..PathConfig::default()
-            },
+            config: Arc::new(*tables.path),
+            config_updates: Some(path_updates),
             counters: counters.clone(),
             feedback,
             nonces: Nonces::new(lcore_id.wrapping_mul(0x9e37_79b9) | 1),
@@ -140,6 +141,7 @@ pub fn launch(
             feedback: feedback_rx,
             echo: echo_publisher,
             local: local_publisher,
+            path: path_publisher,
             counters,
         });
     }

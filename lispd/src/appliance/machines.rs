@@ -41,8 +41,7 @@ fn saved_state(path: &std::path::Path) -> MobilityState {
 /// what a previous run saved.
 pub fn control_plane(
     config: &Config,
-    servers: Vec<MapServerPeer>,
-    resolvers: Vec<SocketAddr>,
+    (servers, resolvers, pitrs): (Vec<MapServerPeer>, Vec<SocketAddr>, Vec<IpAddr>),
     map_cache: MapCacheWriter,
     start: Instant,
 ) -> Xtr {
@@ -92,7 +91,7 @@ pub fn control_plane(
             xtr_id,
             site_id: config.identity.site_id,
         }),
-        pitrs: config.pitr.iter().map(|p| p.address).collect(),
+        pitrs,
         timers: XtrTimers {
             registration: Timers {
                 interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use config::Config;
 use dataplane::dpdk::DataCore;
 use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
-use dataplane::pipeline::{CoreCounters, Counter, WantedNeighbours};
+use dataplane::pipeline::{CoreCounters, Counter, PathConfig, WantedNeighbours};
 use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::PROTOCOL_UDP;
 use dpdk_bindings::lcore::LcoreJoin;
@@ -39,6 +39,7 @@ use control::ControlPort;
 pub use control::ControlStats;
 use data_cores::{DataCoreLink, NeighbourChannels, Tables};
 use listeners::{ManagementSocket, MetricsListener, MetricsService, Response, Service};
+use names::Peer;
 use outbox::Outbox;
 use ports::OpenPort;
 use udp_io::Punted;
@@ -157,6 +158,8 @@ pub struct Appliance {
     control_ports: Vec<ControlPort>,
     uplinks: Uplinks,
     names: names::NameRefresh,
+    /// The data-path settings the data cores run with, republished when a PETR moves.
+    path: PathConfig,
     /// The ports and database our locator choice is derived from.
     site: Config,
     links: Vec<DataCoreLink>,
@@ -202,6 +205,7 @@ impl Appliance {
             ManagementSocket::bind(&config.management.socket).map_err(RunError::Listener)?;
         let metrics =
             MetricsListener::bind(config.management.metrics_listen).map_err(RunError::Listener)?;
+        let resolved = names::resolve_all(config).map_err(RunError::Names)?;
         let eal = EalBuilder::new("lispd")
             .args(eal_arguments(config))
             .init()
@@ -247,6 +251,7 @@ impl Appliance {
             })
             .collect();
         let local = tables::local_rlocs(config, &[]);
+        let path = tables::path_config(config, &resolved.section(Peer::Petr));
         let data_stop = Arc::new(AtomicBool::new(false));
         let (links, running) = data_cores::launch(
             &eal,
@@ -258,6 +263,7 @@ impl Appliance {
                 map_cache: &map_cache,
                 database: &database,
                 local: &local,
+                path: &path,
             },
             &mut neighbours,
             &data_stop,
@@ -268,14 +274,13 @@ impl Appliance {
             .map(|(open, channels)| ControlPort::new(open, cores, channels))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let resolved = names::resolve_all(config).map_err(RunError::Names)?;
         let names = names::NameRefresh::start(config, &resolved)
             .map_err(|e| RunError::Names(format!("name refresh thread: {e}")))?;
-        let servers = tables::map_servers(config, &resolved.map_servers);
+        let servers = tables::map_servers(config, &resolved.section(Peer::MapServer));
         let resolvers: Vec<SocketAddr> = resolved
-            .map_resolvers
-            .iter()
-            .map(|&a| names::control_address(a))
+            .section(Peer::MapResolver)
+            .into_iter()
+            .map(names::control_address)
             .collect();
         let mut resolution = NeighbourResolution::new(NeighbourLimits::default());
         for port in &control_ports {
@@ -284,13 +289,18 @@ impl Appliance {
             }
         }
         let rloc_side = tables::map_cache_locators(config)
-            .chain(config.petr.iter().map(|p| p.address))
+            .chain(resolved.section(Peer::Petr))
             .chain(servers.iter().map(|s| s.address.ip()))
             .chain(resolvers.iter().map(|r| r.ip()));
         for destination in rloc_side {
             control::want_uplinks(&control_ports, destination, true, &mut resolution, now);
         }
-        let xtr = machines::control_plane(config, servers, resolvers, map_cache, now);
+        let xtr = machines::control_plane(
+            config,
+            (servers, resolvers, resolved.section(Peer::Pitr)),
+            map_cache,
+            now,
+        );
         let ours = control_ports
             .iter()
             .flat_map(|p| p.addresses.iter().copied())
@@ -306,6 +316,7 @@ impl Appliance {
             xtr,
             uplinks: Uplinks::new(&control_ports, now),
             names,
+            path,
             site,
             control_ports,
             links,
@@ -404,15 +415,24 @@ impl Appliance {
         self.next_snapshot = now + TELEMETRY_SNAPSHOT;
     }
 
-    /// A named map-server or map-resolver moved: the control plane uses its new address and its
-    /// next hop is resolved.
+    /// A named peer moved: the control plane (map-servers, map-resolvers, PITRs) or the data
+    /// cores (the PETR in use, the first) use its new address, and its next hop is resolved.
     fn follow_names(&mut self, now: Instant) {
         while let Some(renamed) = self.names.poll() {
             tracing::info!("{} now resolves to {}", renamed.name, renamed.address);
             let address = names::control_address(renamed.address);
             match renamed.peer {
-                names::Peer::MapServer(i) => self.xtr.registration.set_address(i, address, now),
-                names::Peer::MapResolver(i) => self.xtr.resolver.set_resolver_address(i, address),
+                Peer::MapServer(i) => self.xtr.registration.set_address(i, address, now),
+                Peer::MapResolver(i) => self.xtr.resolver.set_resolver_address(i, address),
+                Peer::Petr(0) => {
+                    self.path.petr = Some(renamed.address);
+                    let shared = Arc::new(self.path);
+                    for link in &self.links {
+                        link.path.publish(shared.clone());
+                    }
+                }
+                Peer::Petr(_) => {}
+                Peer::Pitr(i) => self.xtr.set_pitr_address(i, renamed.address),
             }
             control::want_uplinks(
                 &self.control_ports,

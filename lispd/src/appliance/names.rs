@@ -1,4 +1,4 @@
-//! Map-servers and map-resolvers given by host name. Each name is resolved through the host's
+//! Map-servers, map-resolvers, PETRs and PITRs given by host name. Each name is resolved through the host's
 //! resolver (`getaddrinfo`: `/etc/hosts`, DNS, whatever NSS is set to) once at start, where a
 //! name that does not resolve is an error, and then every `timers.dns_refresh_secs` on a thread of
 //! its own, so a slow resolver never stalls the control core. A new address is handed to the
@@ -14,11 +14,39 @@ use std::time::{Duration, Instant};
 
 use config::{Config, PortRole};
 
-/// A control-plane peer that may be named.
+/// A peer that may be named, by its index in its configuration section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peer {
     MapServer(usize),
     MapResolver(usize),
+    Petr(usize),
+    Pitr(usize),
+}
+
+/// A section's peer by index.
+type PeerOf = fn(usize) -> Peer;
+
+/// Every peer with its configured address or name, in configuration order per section.
+fn peers(config: &Config) -> Vec<(Peer, String)> {
+    let sections: [(Vec<&String>, PeerOf); 4] = [
+        (
+            config.map_server.iter().map(|m| &m.address).collect(),
+            Peer::MapServer,
+        ),
+        (
+            config.map_resolver.iter().map(|m| &m.address).collect(),
+            Peer::MapResolver,
+        ),
+        (config.petr.iter().map(|p| &p.address).collect(), Peer::Petr),
+        (config.pitr.iter().map(|p| &p.address).collect(), Peer::Pitr),
+    ];
+    let mut peers = Vec::new();
+    for (addresses, peer) in sections {
+        for (i, address) in addresses.into_iter().enumerate() {
+            peers.push((peer(i), address.clone()));
+        }
+    }
+    peers
 }
 
 /// A named peer's address changed.
@@ -29,12 +57,23 @@ pub struct Renamed {
     pub address: IpAddr,
 }
 
-/// The addresses of every configured map-server and map-resolver, names resolved, in
-/// configuration order.
+/// The address of every configured peer, names resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub map_servers: Vec<IpAddr>,
-    pub map_resolvers: Vec<IpAddr>,
+pub struct Resolved(Vec<(Peer, IpAddr)>);
+
+impl Resolved {
+    /// The addresses of one section, in configuration order (`section` maps an index to the
+    /// section's peer).
+    pub fn section(&self, section: PeerOf) -> Vec<IpAddr> {
+        (0..)
+            .map_while(|i| {
+                self.0
+                    .iter()
+                    .find(|(peer, _)| *peer == section(i))
+                    .map(|(_, a)| *a)
+            })
+            .collect()
+    }
 }
 
 /// The families our uplinks have addresses of, in the order a name's addresses are preferred.
@@ -75,19 +114,21 @@ pub fn resolve(name: &str, families: &[bool]) -> Result<IpAddr, String> {
 /// Every peer, names resolved now.
 pub fn resolve_all(config: &Config) -> Result<Resolved, String> {
     let families = families(config);
-    let one = |what: &str, name: &str| resolve(name, &families).map_err(|e| format!("{what} {e}"));
-    Ok(Resolved {
-        map_servers: config
-            .map_server
-            .iter()
-            .map(|m| one("map-server", &m.address))
-            .collect::<Result<_, _>>()?,
-        map_resolvers: config
-            .map_resolver
-            .iter()
-            .map(|m| one("map-resolver", &m.address))
-            .collect::<Result<_, _>>()?,
-    })
+    peers(config)
+        .into_iter()
+        .map(|(peer, name)| {
+            let what = match peer {
+                Peer::MapServer(_) => "map-server",
+                Peer::MapResolver(_) => "map-resolver",
+                Peer::Petr(_) => "PETR",
+                Peer::Pitr(_) => "PITR",
+            };
+            resolve(&name, &families)
+                .map(|address| (peer, address))
+                .map_err(|e| format!("{what} {e}"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Resolved)
 }
 
 /// The thread that resolves the named peers again, and where its news arrives.
@@ -99,24 +140,15 @@ pub struct NameRefresh {
 }
 
 impl NameRefresh {
-    /// Starts refreshing the peers of `config` given by name, from the addresses in `resolved`;
-    /// no thread when every peer is an address.
+    /// Starts refreshing the peers of `config` given by name, from the addresses in `resolved`
+    /// (which [`resolve_all`] made from the same `config`); no thread when every peer is an
+    /// address.
     pub fn start(config: &Config, resolved: &Resolved) -> std::io::Result<Self> {
-        let named: Vec<(Peer, String, IpAddr)> = config
-            .map_server
-            .iter()
-            .zip(&resolved.map_servers)
-            .enumerate()
-            .map(|(i, (m, a))| (Peer::MapServer(i), m.address.clone(), *a))
-            .chain(
-                config
-                    .map_resolver
-                    .iter()
-                    .zip(&resolved.map_resolvers)
-                    .enumerate()
-                    .map(|(i, (m, a))| (Peer::MapResolver(i), m.address.clone(), *a)),
-            )
-            .filter(|(_, name, _)| name.parse::<IpAddr>().is_err())
+        let named: Vec<(Peer, String, IpAddr)> = peers(config)
+            .into_iter()
+            .zip(&resolved.0)
+            .filter(|((_, name), _)| name.parse::<IpAddr>().is_err())
+            .map(|((peer, name), (_, address))| (peer, name, *address))
             .collect();
         let (sender, news) = channel();
         let stop = Arc::new(AtomicBool::new(false));

@@ -12,7 +12,7 @@ use controlplane::xtr::LocalMapping;
 use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
-use dataplane::pipeline::{LocalRlocs, Neighbours, Uplink};
+use dataplane::pipeline::{LocalRlocs, Neighbours, PathConfig, Uplink};
 
 use super::names::control_address;
 
@@ -162,6 +162,16 @@ pub fn map_cache_locators(config: &Config) -> impl Iterator<Item = IpAddr> + '_ 
         .iter()
         .flat_map(|m| &m.locator)
         .map(|l| l.address)
+}
+
+/// The data path's settings: the first PETR at its resolved address (`petrs`, configuration
+/// order).
+pub fn path_config(config: &Config, petrs: &[IpAddr]) -> PathConfig {
+    PathConfig {
+        petr: petrs.first().copied(),
+        petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
+        ..PathConfig::default()
+    }
 }
 
 /// The map-servers to register with, at their resolved `addresses` (configuration order).
