@@ -27,6 +27,8 @@ const PETR_NAME: &str = "petr.multihoming.test";
 const PITR_NAME: &str = "pitr.multihoming.test";
 const M_UPLINK1: &str = "198.51.100.10";
 const M_UPLINK2: &str = "203.0.113.10";
+const M_UPLINK2_V6: &str = "2001:db8:2::10";
+const M_HOST6: &str = "2001:db8:10::10";
 const R_RLOC: &str = "10.22.0.1";
 const M_HOST: &str = "10.10.0.10";
 
@@ -50,8 +52,43 @@ fn dpdk_side(ns: &Namespace, ifname: &str) {
 }
 
 fn forwarding(ns: &Namespace) {
-    ns.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
-        .unwrap();
+    for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
+        ns.exec("sysctl", &["-qw", key]).unwrap();
+    }
+}
+
+/// Adds `addresses` (CIDR, either family, IPv6 without DAD) to `dev`.
+fn address(ns: &Namespace, dev: &str, addresses: &[&str]) {
+    for address in addresses {
+        ns.ip(&["addr", "add", address, "dev", dev, "nodad"])
+            .or_else(|_| ns.ip(&["addr", "add", address, "dev", dev]))
+            .unwrap();
+    }
+}
+
+/// Adds routes (destination, next hop) of either family.
+fn route(ns: &Namespace, routes: &[(&str, &str)]) {
+    for (destination, via) in routes {
+        ns.ip(&["route", "add", destination, "via", via]).unwrap();
+    }
+}
+
+/// Two namespaces and, between them, IPv4 and IPv6 link networks `10.255.{n}.0/30` and
+/// `fd00:{n}::/64` (`.1`/`::1` on `a`'s side).
+fn routed_link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str, n: u8) {
+    link(a, a_name, b, b_name).unwrap();
+    kernel_side(a, a_name).unwrap();
+    kernel_side(b, b_name).unwrap();
+    address(
+        a,
+        a_name,
+        &[&format!("10.255.{n}.1/30"), &format!("fd00:{n}::1/64")],
+    );
+    address(
+        b,
+        b_name,
+        &[&format!("10.255.{n}.2/30"), &format!("fd00:{n}::2/64")],
+    );
 }
 
 fn build() -> Net {
@@ -66,46 +103,55 @@ fn build() -> Net {
         r: Namespace::create("mhr").unwrap(),
         r_host: Namespace::create("mhrh").unwrap(),
     };
-    // Site M: host, xTR with an EID port and two uplinks.
+    // Site M: host, xTR with an EID port and two uplinks (the second dual-stack).
     link(&net.m_host, "eth0", &net.m, "eid0").unwrap();
     kernel_side(&net.m_host, "eth0").unwrap();
-    net.m_host
-        .ip(&["addr", "add", "10.10.0.10/24", "dev", "eth0"])
-        .unwrap();
-    net.m_host
-        .ip(&["route", "add", "default", "via", "10.10.0.1"])
-        .unwrap();
-    // The core: lisp-ms and site R's RLOC on a bridge, routes to each uplink's network.
+    address(
+        &net.m_host,
+        "eth0",
+        &["10.10.0.10/24", "2001:db8:10::10/64"],
+    );
+    route(
+        &net.m_host,
+        &[("default", "10.10.0.1"), ("::/0", "2001:db8:10::1")],
+    );
+    // The core: lisp-ms on a bridge, routes to each uplink's networks and to site R's.
     let core = &net.core;
     core.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
     core.ip(&["link", "set", "br0", "up"]).unwrap();
-    for address in ["192.0.2.254/24", &format!("{MS}/24")] {
-        core.ip(&["addr", "add", address, "dev", "br0"]).unwrap();
-    }
+    address(core, "br0", &["192.0.2.254/24", &format!("{MS}/24")]);
     forwarding(core);
-    for (i, (uplink, network, gateway)) in [
-        ("up1", "198.51.100.0/24", "198.51.100.1/24"),
-        ("up2", "203.0.113.0/24", "203.0.113.1/24"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let uplinks: [(&str, &[&str], &[(&str, &str)]); 2] = [
+        (
+            "up1",
+            &["198.51.100.1/24"],
+            &[("198.51.100.0/24", "10.255.0.1")],
+        ),
+        (
+            "up2",
+            &["203.0.113.1/24", "2001:db8:2::1/64"],
+            &[
+                ("203.0.113.0/24", "10.255.1.1"),
+                ("2001:db8:2::/64", "fd00:1::1"),
+            ],
+        ),
+    ];
+    for (i, (uplink, gateways, core_routes)) in uplinks.into_iter().enumerate() {
         let ul = &net.uplinks[i];
         link(ul, "tom", &net.m, uplink).unwrap();
         kernel_side(ul, "tom").unwrap();
-        ul.ip(&["addr", "add", gateway, "dev", "tom"]).unwrap();
-        link(ul, "core", core, &format!("ul{i}")).unwrap();
-        let (ul_side, core_side) = (format!("10.255.{i}.1/30"), format!("10.255.{i}.2/30"));
-        kernel_side(ul, "core").unwrap();
-        ul.ip(&["addr", "add", &ul_side, "dev", "core"]).unwrap();
-        ul.ip(&["route", "add", "default", "via", &format!("10.255.{i}.2")])
-            .unwrap();
+        address(ul, "tom", gateways);
+        let n = i as u8;
+        routed_link(ul, "core", core, &format!("ul{i}"), n);
+        route(
+            ul,
+            &[
+                ("default", &format!("10.255.{n}.2")),
+                ("::/0", &format!("fd00:{n}::2")),
+            ],
+        );
         forwarding(ul);
-        kernel_side(core, &format!("ul{i}")).unwrap();
-        core.ip(&["addr", "add", &core_side, "dev", &format!("ul{i}")])
-            .unwrap();
-        core.ip(&["route", "add", network, "via", &format!("10.255.{i}.1")])
-            .unwrap();
+        route(core, core_routes);
     }
     for ifname in ["eid0", "up1", "up2"] {
         dpdk_side(&net.m, ifname);
@@ -115,28 +161,29 @@ fn build() -> Net {
     let r = &net.r;
     link(&net.r_host, "eth0", r, "host").unwrap();
     kernel_side(&net.r_host, "eth0").unwrap();
-    net.r_host
-        .ip(&["addr", "add", "10.20.0.20/24", "dev", "eth0"])
-        .unwrap();
-    net.r_host
-        .ip(&["route", "add", "default", "via", "10.20.0.1"])
-        .unwrap();
+    address(
+        &net.r_host,
+        "eth0",
+        &["10.20.0.20/24", "2001:db8:20::20/64"],
+    );
+    route(
+        &net.r_host,
+        &[("default", "10.20.0.1"), ("::/0", "2001:db8:20::1")],
+    );
     kernel_side(r, "host").unwrap();
-    r.ip(&["addr", "add", "10.20.0.1/24", "dev", "host"])
-        .unwrap();
-    link(core, "r", r, "core").unwrap();
-    kernel_side(core, "r").unwrap();
-    core.ip(&["addr", "add", "10.255.9.2/30", "dev", "r"])
-        .unwrap();
-    core.ip(&["route", "add", "10.22.0.0/24", "via", "10.255.9.1"])
-        .unwrap();
-    kernel_side(r, "core").unwrap();
-    r.ip(&["addr", "add", "10.255.9.1/30", "dev", "core"])
-        .unwrap();
-    r.ip(&["route", "add", "default", "via", "10.255.9.2"])
-        .unwrap();
+    address(r, "host", &["10.20.0.1/24", "2001:db8:20::1/64"]);
+    routed_link(r, "core", core, "r", 9);
+    route(
+        core,
+        &[
+            ("10.22.0.0/24", "10.255.9.1"),
+            ("2001:db8:22::/64", "fd00:9::1"),
+        ],
+    );
+    route(r, &[("default", "10.255.9.2"), ("::/0", "fd00:9::2")]);
     forwarding(r);
-    // Taps come up with IPv6 off: no autoconfiguration chatter toward lispd.
+    // Taps come up with IPv6 off (no autoconfiguration chatter toward lispd) until
+    // `route_r_taps` gives them their addresses.
     r.exec("sysctl", &["-qw", "net.ipv6.conf.default.disable_ipv6=1"])
         .unwrap();
     net
@@ -150,12 +197,24 @@ fn route_r_taps(r: &Namespace) {
         assert!(Instant::now() < deadline, "lispd R never made its taps");
         std::thread::sleep(Duration::from_millis(100));
     }
-    for (tap, address) in [("rtap0", "10.21.0.2/24"), ("rtap1", "10.22.0.2/24")] {
-        r.ip(&["addr", "add", address, "dev", tap]).unwrap();
+    for (tap, addresses) in [
+        ("rtap0", ["10.21.0.2/24", "2001:db8:21::2/64"]),
+        ("rtap1", ["10.22.0.2/24", "2001:db8:22::2/64"]),
+    ] {
+        for key in ["disable_ipv6=0", "accept_dad=0"] {
+            r.exec("sysctl", &["-qw", &format!("net.ipv6.conf.{tap}.{key}")])
+                .unwrap();
+        }
+        address(r, tap, &addresses);
         r.ip(&["link", "set", tap, "up"]).unwrap();
     }
-    r.ip(&["route", "add", "10.10.0.0/24", "via", "10.21.0.1"])
-        .unwrap();
+    route(
+        r,
+        &[
+            ("10.10.0.0/24", "10.21.0.1"),
+            ("2001:db8:10::/64", "2001:db8:21::1"),
+        ],
+    );
 }
 
 /// The configuration's head for vdevs `ports` (full devargs).
@@ -197,7 +256,7 @@ xtr_id = "0000000000000000000000000000000d"
 name = "inside"
 device = "net_af_packet0"
 role = "eid"
-addresses = ["10.10.0.1/24"]
+addresses = ["10.10.0.1/24", "2001:db8:10::1/64"]
 
 [[port]]
 name = "provider1"
@@ -210,8 +269,8 @@ gateways = ["198.51.100.1"]
 name = "provider2"
 device = "net_af_packet2"
 role = "rloc"
-addresses = ["{M_UPLINK2}/24"]
-gateways = ["203.0.113.1"]
+addresses = ["{M_UPLINK2}/24", "{M_UPLINK2_V6}/64"]
+gateways = ["203.0.113.1", "2001:db8:2::1"]
 
 [[map_server]]
 address = "{MS_NAME}"
@@ -237,6 +296,13 @@ local = true
 address = "{M_UPLINK2}"
 priority = 2
 local = true
+
+[[database]]
+prefix = "2001:db8:10::/64"
+ttl_minutes = 1
+[[database.locator]]
+address = "{M_UPLINK2_V6}"
+local = true
 "#,
         header = header(
             &[
@@ -257,15 +323,15 @@ fn r_config(dir: &Path) -> String {
 name = "inside"
 device = "net_tap0"
 role = "eid"
-addresses = ["10.21.0.1/24"]
-gateways = ["10.21.0.2"]
+addresses = ["10.21.0.1/24", "2001:db8:21::1/64"]
+gateways = ["10.21.0.2", "2001:db8:21::2"]
 
 [[port]]
 name = "uplink"
 device = "net_tap1"
 role = "rloc"
-addresses = ["{R_RLOC}/24"]
-gateways = ["10.22.0.2"]
+addresses = ["{R_RLOC}/24", "2001:db8:22::1/64"]
+gateways = ["10.22.0.2", "2001:db8:22::2"]
 mtu = 1400
 
 [[map_server]]
@@ -281,6 +347,13 @@ ttl_minutes = 1
 [[database.locator]]
 address = "{R_RLOC}"
 local = true
+
+[[database]]
+prefix = "2001:db8:20::/64"
+ttl_minutes = 1
+[[database.locator]]
+address = "2001:db8:22::1"
+local = true
 "#,
         header = header(
             &["net_tap0,iface=rtap0".into(), "net_tap1,iface=rtap1".into()],
@@ -290,35 +363,38 @@ local = true
     )
 }
 
-/// Packets the uplink namespace `ul` sent toward M.
+/// Pings sent at a time, and at least the bytes they make on an uplink.
+const PINGS: u32 = 20;
+const PING_BYTES: u64 = PINGS as u64 * 1000;
+
+/// Bytes the uplink namespace `ul` sent toward M.
 fn sent_to_m(ul: &Namespace) -> u64 {
-    ul.exec("cat", &["/sys/class/net/tom/statistics/tx_packets"])
+    ul.exec("cat", &["/sys/class/net/tom/statistics/tx_bytes"])
         .unwrap()
         .trim()
         .parse()
         .unwrap()
 }
 
-/// Pings M's host from R's host until one answers; how long it took.
-fn ping_until_reply(net: &Net, limit: Duration) -> Option<Duration> {
+/// Pings `to` (M's host) from R's host until one answers; how long it took.
+fn ping_until_reply(net: &Net, to: &str, limit: Duration) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < limit {
-        if net
-            .r_host
-            .exec("ping", &["-c", "1", "-W", "1", M_HOST])
-            .is_ok()
-        {
+        if net.r_host.exec("ping", &["-c", "1", "-W", "1", to]).is_ok() {
             return Some(start.elapsed());
         }
     }
     None
 }
 
-/// `count` pings from R's host, each answered.
-fn pings(net: &Net, count: u32) {
+/// `count` pings of 1000 bytes from R's host to `to`, answered.
+fn pings(net: &Net, to: &str, count: u32) {
     let count = count.to_string();
     net.r_host
-        .exec("ping", &["-c", &count, "-i", "0.2", "-W", "1", M_HOST])
+        .exec(
+            "ping",
+            &["-c", &count, "-i", "0.2", "-s", "1000", "-W", "1", to],
+        )
         .expect("every ping answered");
 }
 
@@ -353,7 +429,7 @@ fn traffic_follows_the_live_uplink() {
     std::fs::write(
         &ms_config,
         format!(
-            "listen = [\"{MS}:4342\"]\n\n[[site]]\nname = \"m\"\nkey = \"key-m\"\nprefixes = [\"10.10.0.0/24\"]\n\n[[site]]\nname = \"r\"\nkey = \"key-r\"\nprefixes = [\"10.20.0.0/24\"]\n"
+            "listen = [\"{MS}:4342\"]\n\n[[site]]\nname = \"m\"\nkey = \"key-m\"\nprefixes = [\"10.10.0.0/24\", \"2001:db8:10::/64\"]\n\n[[site]]\nname = \"r\"\nkey = \"key-r\"\nprefixes = [\"10.20.0.0/24\", \"2001:db8:20::/64\"]\n"
         ),
     )
     .unwrap();
@@ -399,16 +475,31 @@ fn traffic_follows_the_live_uplink() {
         Duration::from_secs(20),
     );
     assert!(
-        ping_until_reply(&net, Duration::from_secs(20)).is_some(),
+        ping_until_reply(&net, M_HOST, Duration::from_secs(20)).is_some(),
         "R's host never reached M's host:\n{}\n{}",
         m.output(),
         r.output()
     );
-    let before = net.uplinks.each_ref().map(sent_to_m);
-    pings(&net, 5);
-    let after = net.uplinks.each_ref().map(sent_to_m);
-    assert!(after[0] - before[0] >= 5, "over the preferred uplink");
-    assert!(after[1] - before[1] < 5, "not over the backup");
+
+    // IPv4 EIDs prefer the first uplink; IPv6 EIDs have an IPv6 locator on the second only.
+    assert!(
+        ping_until_reply(&net, M_HOST6, Duration::from_secs(20)).is_some(),
+        "R's host never reached M's IPv6 host:\n{}\n{}",
+        m.output(),
+        r.output()
+    );
+    // Each uplink also carries the gateway's answers to our liveness questions (three to seven
+    // small frames a second): bytes of large pings stand out.
+    for (to, uplink) in [(M_HOST6, 1), (M_HOST, 0)] {
+        let before = net.uplinks.each_ref().map(sent_to_m);
+        pings(&net, to, PINGS);
+        let after = net.uplinks.each_ref().map(sent_to_m);
+        let sent = [after[0] - before[0], after[1] - before[1]];
+        assert!(
+            sent[uplink] >= PING_BYTES && sent[1 - uplink] < PING_BYTES / 2,
+            "{to}: uplinks sent {sent:?}"
+        );
+    }
 
     // From R's host: too big for R's 1400-byte uplink once encapsulated.
     let big = std::process::Command::new("ip")
@@ -449,15 +540,18 @@ fn traffic_follows_the_live_uplink() {
         &format!("changed: {M_UPLINK1} priority 255, {M_UPLINK2} priority 2"),
         Duration::from_secs(5),
     );
-    let moved =
-        ping_until_reply(&net, Duration::from_secs(20)).expect("traffic moves to the other uplink");
+    let moved = ping_until_reply(&net, M_HOST, Duration::from_secs(20))
+        .expect("traffic moves to the other uplink");
+    let since_down = down.elapsed();
     let before = sent_to_m(&net.uplinks[1]);
-    pings(&net, 5);
-    assert!(sent_to_m(&net.uplinks[1]) - before >= 5, "over the backup");
+    pings(&net, M_HOST, PINGS);
+    assert!(
+        sent_to_m(&net.uplinks[1]) - before >= PING_BYTES,
+        "over the backup"
+    );
     eprintln!(
         "uplink 1 down: map-server had priority 255 after {registered:?}; R's traffic arrived over \
-         uplink 2 {moved:?} after that ({:?} after the link went down)",
-        down.elapsed()
+         uplink 2 {moved:?} after that ({since_down:?} after the link went down)"
     );
     assert!(
         registered <= Duration::from_secs(2),
@@ -477,8 +571,8 @@ fn traffic_follows_the_live_uplink() {
     let back = Instant::now();
     loop {
         let before = sent_to_m(&net.uplinks[0]);
-        pings(&net, 3);
-        if sent_to_m(&net.uplinks[0]) - before >= 3 {
+        pings(&net, M_HOST, PINGS);
+        if sent_to_m(&net.uplinks[0]) - before >= PING_BYTES {
             break;
         }
         assert!(
