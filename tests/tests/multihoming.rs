@@ -91,6 +91,13 @@ fn routed_link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str, n: u8) 
     );
 }
 
+/// An uplink of M: its DPDK-side interface, its gateway addresses, and the core's routes to it.
+type Uplink = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
 fn build() -> Net {
     let net = Net {
         m: Namespace::create("mhm").unwrap(),
@@ -121,7 +128,7 @@ fn build() -> Net {
     core.ip(&["link", "set", "br0", "up"]).unwrap();
     address(core, "br0", &["192.0.2.254/24", &format!("{MS}/24")]);
     forwarding(core);
-    let uplinks: [(&str, &[&str], &[(&str, &str)]); 2] = [
+    let uplinks: [Uplink; 2] = [
         (
             "up1",
             &["198.51.100.1/24"],
