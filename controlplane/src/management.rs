@@ -89,6 +89,8 @@ pub enum Request {
     SetLogLevel {
         level: String,
     },
+    /// Re-reads the configuration file and applies what can change without a restart.
+    Reload,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +142,9 @@ pub enum Reply {
     Line(String),
     /// The map-cache, to be written page by page.
     Listing(CacheListing),
+    /// A reload, which the runner does (it owns the file and the tables); its outcome is
+    /// answered with [`response_line`].
+    Reload,
 }
 
 /// A `show-cache` of the whole map-cache being written.
@@ -194,14 +199,20 @@ pub fn respond(line: &str, xtr: &mut Xtr, view: &ApplianceView, now: Instant) ->
         });
     let outcome = match request {
         Ok(Request::ShowCache { eid: None, .. }) => return Reply::Listing(CacheListing::default()),
+        Ok(Request::Reload) => return Reply::Reload,
         Ok(request) => act(request, xtr, view, now),
         Err(error) => Err(error),
     };
+    Reply::Line(response_line(outcome))
+}
+
+/// The response line (newline included) for a request's outcome.
+pub fn response_line(outcome: Result<Value, String>) -> String {
     let response = match outcome {
         Ok(result) => json!({"version": VERSION, "ok": true, "result": result}),
         Err(error) => json!({"version": VERSION, "ok": false, "error": error}),
     };
-    Reply::Line(format!("{response}\n"))
+    format!("{response}\n")
 }
 
 fn action_name(action: Action) -> &'static str {
@@ -253,6 +264,7 @@ fn act(
     now: Instant,
 ) -> Result<Value, String> {
     match request {
+        Request::Reload => Err("a reload is done by the runner, not the control plane".into()),
         Request::ShowCache { eid, instance_id } => {
             let eid = eid.ok_or("the whole map-cache is listed page by page")?;
             let (prefix, mapping) = xtr

@@ -199,6 +199,11 @@ impl Mobility {
     }
 
     /// The peer at `address`, for signing relayed CPMs.
+    /// New senders and keys (a reload); nonces already seen stay refused.
+    pub fn set_peers(&mut self, peers: Vec<CpmPeer>) {
+        self.peers = peers;
+    }
+
     pub fn peer(&self, address: IpAddr) -> Option<&CpmPeer> {
         self.peers.iter().find(|p| p.address == address)
     }

@@ -193,6 +193,15 @@ impl Prober {
         self.locators.is_empty()
     }
 
+    /// New period, count, retry and rate (a reload); our RLOCs and the probed locators stay.
+    pub fn set_timers(&mut self, config: ProbeConfig) {
+        self.budget = Budget::new(config.rate_per_sec.max(1));
+        self.config = ProbeConfig {
+            rlocs: std::mem::take(&mut self.config.rlocs),
+            ..config
+        };
+    }
+
     /// Probes leave from these of our RLOCs (those whose port and gateway are up).
     pub fn set_sources(&mut self, sources: Vec<IpAddr>) {
         self.sources = sources;

@@ -288,6 +288,33 @@ impl Registration {
             .min()
     }
 
+    /// New map-servers, keys or timers (a reload): every server is registered with at `now`,
+    /// and one whose address and key stay keeps its state.
+    pub fn reconfigure(&mut self, servers: Vec<MapServerPeer>, timers: Timers, now: Instant) {
+        self.timers = timers;
+        let mut old = std::mem::take(&mut self.servers);
+        self.servers = servers
+            .into_iter()
+            .map(|config| {
+                let kept = old
+                    .iter()
+                    .position(|s| s.config == config)
+                    .map(|i| old.swap_remove(i));
+                let mut server = kept.unwrap_or(Server {
+                    config,
+                    state: State::Idle,
+                    next_register: now,
+                    outstanding: None,
+                    failures: 0,
+                    registered_at: None,
+                });
+                server.outstanding = None;
+                server.next_register = now;
+                server
+            })
+            .collect();
+    }
+
     /// Server `index`'s name now resolves to `address`: registration with it starts over there
     /// at `now` (a Map-Notify from the old address is no longer taken).
     pub fn set_address(&mut self, index: usize, address: SocketAddr, now: Instant) {

@@ -115,6 +115,17 @@ pub struct Resolver {
     records_refused: u64,
 }
 
+/// The per-second budgets of new misses, refreshes and SMR-invoked requests out of `rate`: a
+/// quarter each for the last two, the rest for misses.
+fn budgets(rate: u32) -> [Budget; 3] {
+    let quarter = rate / 4;
+    [
+        Budget::new((rate - 2 * quarter).max(1)),
+        Budget::new(quarter.max(1)),
+        Budget::new(quarter.max(1)),
+    ]
+}
+
 /// Requests are deduplicated per instance and /24 (IPv4) or /64 (IPv6) of the destination.
 type RequestKey = (Option<u32>, IpAddr, u8);
 
@@ -129,11 +140,11 @@ fn aggregate(instance_id: Option<u32>, destination: IpAddr) -> RequestKey {
 
 impl Resolver {
     pub fn new(config: ResolverConfig, nonces: NonceSource) -> Self {
-        let quarter = config.rate_per_sec / 4;
+        let [misses, refreshes, solicited] = budgets(config.rate_per_sec);
         Self {
-            misses: Budget::new((config.rate_per_sec - 2 * quarter).max(1)),
-            refreshes: Budget::new(quarter.max(1)),
-            solicited: Budget::new(quarter.max(1)),
+            misses,
+            refreshes,
+            solicited,
             config,
             pending: HashMap::new(),
             outstanding: HashMap::new(),
@@ -180,6 +191,20 @@ impl Resolver {
         self.send(nonce, &pending);
         self.outstanding.insert(key, nonce);
         self.pending.insert(nonce, pending);
+    }
+
+    /// New resolvers, retries, timeout and rate (a reload; the ITR-RLOCs stay). With other
+    /// resolvers, outstanding requests are dropped: the next miss asks the new ones.
+    pub fn reconfigure(&mut self, config: ResolverConfig) {
+        if config.resolvers != self.config.resolvers {
+            self.pending.clear();
+            self.outstanding.clear();
+        }
+        [self.misses, self.refreshes, self.solicited] = budgets(config.rate_per_sec);
+        self.config = ResolverConfig {
+            itr_rlocs: std::mem::take(&mut self.config.itr_rlocs),
+            ..config
+        };
     }
 
     /// Map-resolver `index`'s name now resolves to `address`.

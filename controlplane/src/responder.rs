@@ -138,12 +138,20 @@ impl Responder {
         responder
     }
 
-    /// Replaces our records (after a priority change, for instance).
     /// The addresses replies leave from (our usable locators).
     pub fn set_local_rlocs(&mut self, local_rlocs: Vec<IpAddr>) {
         self.local_rlocs = local_rlocs;
     }
 
+    /// New limits and correspondent memory (a reload); the budgets start afresh.
+    pub fn set_limits(&mut self, limits: ResponderLimits, memory: Duration) {
+        self.limits = limits;
+        self.memory = memory;
+        self.per_itr_rloc = SenderLimit::new(limits.per_itr_rloc_per_sec, limits.max_requesters);
+        self.overall = Budget::new(limits.overall_per_sec);
+    }
+
+    /// Replaces our records (after a priority change, for instance).
     pub fn set_database(&mut self, database: Vec<EidRecord>) {
         self.database = PrefixMap::new();
         for record in database {

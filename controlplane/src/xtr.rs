@@ -987,6 +987,74 @@ impl Xtr {
         self.collect();
     }
 
+    /// Applies a reloaded configuration: timers, map-servers and keys, map-resolvers, PITRs, CPM
+    /// senders and our database. Learned mappings, outstanding state and what CPMs moved stay;
+    /// what changed is registered at once, and changed or new records are signalled with SMRs.
+    pub fn reconfigure(&mut self, new: Reconfiguration, now: Instant) {
+        let timers = new.timers;
+        self.registration
+            .reconfigure(new.map_servers, timers.registration, now);
+        self.resolver
+            .reconfigure(crate::resolution::ResolverConfig {
+                resolvers: new.map_resolvers,
+                itr_rlocs: Vec::new(),
+                retries: timers.request_retries,
+                timeout: timers.request_timeout,
+                rate_per_sec: timers.request_rate_per_sec.max(1),
+            });
+        self.responder
+            .set_limits(timers.responder, timers.correspondent_memory);
+        self.prober.set_timers(crate::probing::ProbeConfig {
+            interval: timers.probe_interval,
+            count: timers.probe_count,
+            retry: timers.probe_retry,
+            rlocs: Vec::new(),
+            rate_per_sec: timers.probe_rate_per_sec,
+        });
+        self.smr_interval = timers.smr_interval;
+        self.pitrs = new.pitrs;
+        self.mobility.set_peers(new.cpm_peers);
+        self.set_database(new.database, now);
+        self.collect();
+    }
+
+    /// Replaces our database: prefixes that left are removed from the map-cache, the rest
+    /// installed (as CPMs left them), answered and registered, and new or changed records
+    /// signalled.
+    fn set_database(&mut self, mut database: Vec<LocalMapping>, now: Instant) {
+        let before = self.announced_records(false);
+        for mapping in &mut database {
+            self.mobility.apply_saved(&mut mapping.record);
+        }
+        let kept = |record: &EidRecord| {
+            database
+                .iter()
+                .any(|m| m.record.eid == record.eid && m.record.mask_len == record.mask_len)
+        };
+        let gone: Vec<(IpNet, Option<u32>)> = self
+            .database
+            .iter()
+            .filter(|m| !kept(&m.record))
+            .filter_map(|m| mapping_of(&m.record).map(|(p, mapping)| (p, mapping.instance_id)))
+            .collect();
+        for (prefix, instance_id) in gone {
+            let _ = self.map_cache.remove(instance_id, &prefix);
+        }
+        self.database = database;
+        for i in 0..self.database.len() {
+            self.install_own(i);
+        }
+        self.map_cache.publish();
+        let after = self.announced_records(false);
+        self.responder.set_database(after.clone());
+        self.register_now(now);
+        for record in &after {
+            if !before.contains(record) {
+                self.solicit(record, &[], now);
+            }
+        }
+    }
+
     /// PITR `index`'s name now resolves to `address`: later SMRs go there.
     pub fn set_pitr_address(&mut self, index: usize, address: IpAddr) {
         if let Some(pitr) = self.pitrs.get_mut(index) {
@@ -1003,6 +1071,17 @@ impl Xtr {
     pub fn take_new_locators(&mut self) -> Vec<IpAddr> {
         std::mem::take(&mut self.new_locators)
     }
+}
+
+/// What a reload changes in a running [`Xtr`] (see [`Xtr::reconfigure`]).
+#[derive(Debug, Clone, Default)]
+pub struct Reconfiguration {
+    pub database: Vec<LocalMapping>,
+    pub map_servers: Vec<crate::registration::MapServerPeer>,
+    pub map_resolvers: Vec<SocketAddr>,
+    pub pitrs: Vec<IpAddr>,
+    pub cpm_peers: Vec<crate::mobility::CpmPeer>,
+    pub timers: XtrTimers,
 }
 
 /// The Unix time at which an [`XtrSetup`] machine without a clock of its own starts.

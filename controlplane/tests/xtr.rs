@@ -1101,3 +1101,77 @@ fn a_dead_uplink_is_registered_at_priority_255_and_signalled() {
     );
     assert_eq!(xtr.stats().locator_set_changes, 2);
 }
+
+/// A reload adds a database prefix and changes the map-server's key: the next Map-Register,
+/// sent at once, carries both prefixes and is signed with the new key; the new prefix is
+/// answered; a prefix the reload removes is no longer answered.
+#[test]
+fn a_reload_registers_the_new_database_with_the_new_key() {
+    use controlplane::registration::MapServerPeer;
+    use controlplane::wire::auth::AuthAlgorithm;
+    use controlplane::wire::registration::{MapRegisterRepr, RegistrationPacket};
+    use controlplane::xtr::{LocalMapping, Reconfiguration};
+    let t0 = Instant::now();
+    let server = |key: &[u8]| MapServerPeer {
+        address: "192.0.2.200:4342".parse().unwrap(),
+        name: None,
+        key: key.to_vec(),
+        key_id: 0,
+        algorithm: AuthAlgorithm::HmacSha256,
+        want_map_notify: false,
+        proxy_reply: false,
+    };
+    let first = record("10.1.0.0", 24, 1440, vec![locator("192.0.2.1", 1)]);
+    let added = record("10.1.5.0", 24, 1440, vec![locator("192.0.2.1", 1)]);
+    let mut xtr = XtrSetup {
+        map_servers: vec![server(b"old")],
+        ..site_a_setup(100)
+    }
+    .build(t0);
+    xtr.handle_timeout(t0);
+    let _ = sent(&mut xtr);
+    let t1 = t0 + Duration::from_secs(1);
+    xtr.reconfigure(
+        Reconfiguration {
+            database: [&first, &added]
+                .map(|r| LocalMapping {
+                    record: r.clone(),
+                    register: true,
+                })
+                .to_vec(),
+            map_servers: vec![server(b"new")],
+            map_resolvers: vec![RESOLVER.parse().unwrap()],
+            timers: XtrTimers::default(),
+            ..Reconfiguration::default()
+        },
+        t1,
+    );
+    let out = sent(&mut xtr);
+    let register = out
+        .iter()
+        .find(|t| t.destination == server(b"new").address)
+        .expect("registered at once");
+    let packet = RegistrationPacket::new_checked(&register.payload[..]).unwrap();
+    assert!(packet.verify(b"new") && !packet.verify(b"old"));
+    let prefixes: Vec<u8> = MapRegisterRepr::parse(&register.payload)
+        .unwrap()
+        .body
+        .records
+        .iter()
+        .map(|r| r.mask_len)
+        .collect();
+    assert_eq!(prefixes.len(), 2, "{prefixes:?}");
+    let answered = |xtr: &mut Xtr, nonce: u64, eid: &str| {
+        xtr.handle_datagram(
+            "203.0.113.7:4342".parse().unwrap(),
+            &request_bytes(&query(nonce, eid, "203.0.113.7")),
+            t1,
+        );
+        !sent(xtr).is_empty()
+    };
+    assert!(answered(&mut xtr, 1, "10.1.5.9"), "the new prefix is ours");
+    assert!(
+        !answered(&mut xtr, 2, "2001:db8:a::1"),
+        "the prefix the reload removed is not"
+    );
+}

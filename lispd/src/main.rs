@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the xTR with this configuration until SIGINT or SIGTERM.
+    /// Run the xTR with this configuration until SIGINT, SIGTERM or SIGQUIT; SIGHUP reloads it.
     Run {
         /// The TOML configuration file.
         #[arg(short = 'c', long = "config")]
@@ -67,19 +67,32 @@ fn run(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+    let reload = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handlers = [
+        (SIGINT, &stop),
+        (SIGTERM, &stop),
+        (SIGQUIT, &stop),
+        (SIGHUP, &reload),
+    ];
+    for (signal, flag) in handlers {
+        if let Err(e) = signal_hook::flag::register(signal, flag.clone()) {
             eprintln!("lispd: cannot handle signal {signal}: {e}");
             return ExitCode::FAILURE;
         }
     }
     println!(
-        "lispd: running {} (stop with SIGINT or SIGTERM)",
+        "lispd: running {} (reload with SIGHUP; stop with SIGINT, SIGTERM or SIGQUIT)",
         file.display()
     );
     controlplane::logging::init(config.management.log_level.as_str());
-    match lispd::appliance::run(&config, &stop, controlplane::logging::set_level) {
+    match lispd::appliance::run(
+        &config,
+        file,
+        (&stop, &reload),
+        controlplane::logging::set_level,
+    ) {
         Ok(report) => {
             println!("lispd: stopped");
             for (name, value) in report.counters.iter().filter(|(_, v)| *v > 0) {

@@ -172,6 +172,16 @@ impl Process {
         child.wait().ok()
     }
 
+    /// Sends `signal` to it (by PID), if it runs.
+    pub fn signal(&self, signal: Signal) -> Result<(), TopologyError> {
+        let child = self
+            .child
+            .as_ref()
+            .ok_or_else(|| TopologyError::Io(format!("{} is not running", self.name)))?;
+        let pid = i32::try_from(child.id()).map_err(|e| TopologyError::Io(e.to_string()))?;
+        kill(Pid::from_raw(pid), signal).map_err(|e| TopologyError::Io(e.to_string()))
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.child

@@ -174,6 +174,9 @@ pub struct ControlStats {
     pub control_messages_sent: u64,
     pub control_messages_unsent: u64,
     pub other: u64,
+    /// Configuration reloads applied, and refused (the file did not check out).
+    pub reloads: u64,
+    pub reloads_refused: u64,
     /// Reassembled datagrams that were not LISP control messages.
     pub reassembled_not_control: u64,
     /// The resolution machine's counters, copied in each turn.

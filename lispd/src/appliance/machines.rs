@@ -15,8 +15,9 @@ use controlplane::registration::{MapServerPeer, Timers};
 use controlplane::responder::ResponderLimits;
 use controlplane::state_file;
 use controlplane::wire::registration::XtrIdentity;
-use controlplane::xtr::{Xtr, XtrSetup, XtrTimers};
+use controlplane::xtr::{Reconfiguration, Xtr, XtrSetup, XtrTimers};
 
+use super::names::{control_address, Peer, Resolved};
 use super::tables;
 
 /// The state a previous run saved at `path`; an unreadable file is moved aside (and said so),
@@ -36,16 +37,31 @@ fn saved_state(path: &std::path::Path) -> MobilityState {
     }
 }
 
+/// The map-servers, map-resolvers and PITRs of a configuration at their resolved addresses.
+pub type Peers = (Vec<MapServerPeer>, Vec<SocketAddr>, Vec<IpAddr>);
+
+/// The peers of `config` at the addresses `resolved` gives their names.
+pub fn peers(config: &Config, resolved: &Resolved) -> Peers {
+    (
+        tables::map_servers(config, &resolved.section(Peer::MapServer)),
+        resolved
+            .section(Peer::MapResolver)
+            .into_iter()
+            .map(control_address)
+            .collect(),
+        resolved.section(Peer::Pitr),
+    )
+}
+
 /// The control plane for `config`, starting at `start`: an [`XtrSetup`] filled from the
 /// configuration, with the data cores' map-cache, nonces from OS entropy, the system clock and
 /// what a previous run saved.
 pub fn control_plane(
     config: &Config,
-    (servers, resolvers, pitrs): (Vec<MapServerPeer>, Vec<SocketAddr>, Vec<IpAddr>),
+    (servers, resolvers, pitrs): Peers,
     map_cache: MapCacheWriter,
     start: Instant,
 ) -> Xtr {
-    let timers = &config.timers;
     let local = tables::local_rlocs(config, &[]);
     // Every address of every uplink, the preferred of each family first: messages leave from
     // the first usable one of their family.
@@ -63,16 +79,7 @@ pub fn control_plane(
     let mut mobility = Mobility::new(
         config.cpm.enabled,
         config.cpm.legacy_lip6_type5,
-        config
-            .cpm
-            .sender
-            .iter()
-            .map(|s| CpmPeer {
-                address: s.address,
-                key: s.key.as_bytes().to_vec(),
-                algorithm: s.algorithm.into(),
-            })
-            .collect(),
+        cpm_peers(config),
     );
     mobility.restore(saved_state(&config.state_file()));
     let (registered, unregistered): (Vec<_>, Vec<_>) = tables::local_mappings(config)
@@ -85,35 +92,66 @@ pub fn control_plane(
         map_servers: servers,
         map_resolvers: resolvers,
         mobility,
-        map_cache_limit: timers.map_cache_limit,
+        map_cache_limit: config.timers.map_cache_limit,
         map_cache: Some(map_cache),
         identity: config.identity.xtr_id_bytes().map(|xtr_id| XtrIdentity {
             xtr_id,
             site_id: config.identity.site_id,
         }),
         pitrs,
-        timers: XtrTimers {
-            registration: Timers {
-                interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),
-                ..Timers::default()
-            },
-            request_retries: u32::from(timers.map_request_retries),
-            request_timeout: Duration::from_millis(u64::from(timers.map_request_timeout_ms)),
-            request_rate_per_sec: timers.map_request_rate_per_sec,
-            responder: ResponderLimits {
-                per_itr_rloc_per_sec: timers.map_reply_rate_per_itr_per_sec,
-                overall_per_sec: timers.map_reply_rate_per_sec,
-                ..ResponderLimits::default()
-            },
-            probe_interval: Duration::from_secs(u64::from(timers.rloc_probe_interval_secs)),
-            probe_count: u32::from(timers.rloc_probe_count),
-            probe_retry: Duration::from_millis(u64::from(timers.rloc_probe_retry_ms)),
-            probe_rate_per_sec: timers.rloc_probe_rate_per_sec,
-            smr_interval: Duration::from_millis(u64::from(timers.smr_min_interval_ms)),
-            ..XtrTimers::default()
-        },
+        timers: xtr_timers(config),
         nonces: Some(NonceSource::from_entropy()),
         clock: Some(WallClock::system()),
     }
     .build(start)
+}
+
+/// What a reload of `config` changes in the running control plane.
+pub fn reconfiguration(config: &Config, (servers, resolvers, pitrs): Peers) -> Reconfiguration {
+    Reconfiguration {
+        database: tables::local_mappings(config),
+        map_servers: servers,
+        map_resolvers: resolvers,
+        pitrs,
+        cpm_peers: cpm_peers(config),
+        timers: xtr_timers(config),
+    }
+}
+
+fn cpm_peers(config: &Config) -> Vec<CpmPeer> {
+    config
+        .cpm
+        .sender
+        .iter()
+        .map(|s| CpmPeer {
+            address: s.address,
+            key: s.key.as_bytes().to_vec(),
+            algorithm: s.algorithm.into(),
+        })
+        .collect()
+}
+
+/// The machines' timers and limits from `[timers]`.
+fn xtr_timers(config: &Config) -> XtrTimers {
+    let timers = &config.timers;
+    XtrTimers {
+        registration: Timers {
+            interval: Duration::from_secs(u64::from(timers.map_register_interval_secs)),
+            ..Timers::default()
+        },
+        request_retries: u32::from(timers.map_request_retries),
+        request_timeout: Duration::from_millis(u64::from(timers.map_request_timeout_ms)),
+        request_rate_per_sec: timers.map_request_rate_per_sec,
+        responder: ResponderLimits {
+            per_itr_rloc_per_sec: timers.map_reply_rate_per_itr_per_sec,
+            overall_per_sec: timers.map_reply_rate_per_sec,
+            ..ResponderLimits::default()
+        },
+        probe_interval: Duration::from_secs(u64::from(timers.rloc_probe_interval_secs)),
+        probe_count: u32::from(timers.rloc_probe_count),
+        probe_retry: Duration::from_millis(u64::from(timers.rloc_probe_retry_ms)),
+        probe_rate_per_sec: timers.rloc_probe_rate_per_sec,
+        smr_interval: Duration::from_millis(u64::from(timers.smr_min_interval_ms)),
+        ..XtrTimers::default()
+    }
 }

@@ -16,6 +16,7 @@ mod machines;
 mod names;
 mod outbox;
 mod ports;
+mod reload;
 mod tables;
 mod udp_io;
 mod uplinks;
@@ -42,6 +43,7 @@ use listeners::{ManagementSocket, MetricsListener, MetricsService, Response, Ser
 use names::Peer;
 use outbox::Outbox;
 use ports::OpenPort;
+use reload::Reloader;
 use udp_io::Punted;
 use uplinks::Uplinks;
 
@@ -160,8 +162,10 @@ pub struct Appliance {
     names: names::NameRefresh,
     /// The data-path settings the data cores run with, republished when a PETR moves.
     path: PathConfig,
-    /// The ports and database our locator choice is derived from.
-    site: Config,
+    /// The configuration running, and reloads of its file.
+    reloader: Reloader,
+    /// Our EID prefixes as the data cores read them (changed by reloads).
+    database: DatabaseWriter,
     links: Vec<DataCoreLink>,
     running: Vec<LcoreJoin<DataCore>>,
     data_stop: Arc<AtomicBool>,
@@ -276,12 +280,7 @@ impl Appliance {
 
         let names = names::NameRefresh::start(config, &resolved)
             .map_err(|e| RunError::Names(format!("name refresh thread: {e}")))?;
-        let servers = tables::map_servers(config, &resolved.section(Peer::MapServer));
-        let resolvers: Vec<SocketAddr> = resolved
-            .section(Peer::MapResolver)
-            .into_iter()
-            .map(names::control_address)
-            .collect();
+        let peers = machines::peers(config, &resolved);
         let mut resolution = NeighbourResolution::new(NeighbourLimits::default());
         for port in &control_ports {
             for &gateway in &port.neighbours.gateways {
@@ -290,34 +289,25 @@ impl Appliance {
         }
         let rloc_side = tables::map_cache_locators(config)
             .chain(resolved.section(Peer::Petr))
-            .chain(servers.iter().map(|s| s.address.ip()))
-            .chain(resolvers.iter().map(|r| r.ip()));
+            .chain(peers.0.iter().map(|s| s.address.ip()))
+            .chain(peers.1.iter().map(|r| r.ip()));
         for destination in rloc_side {
             control::want_uplinks(&control_ports, destination, true, &mut resolution, now);
         }
-        let xtr = machines::control_plane(
-            config,
-            (servers, resolvers, resolved.section(Peer::Pitr)),
-            map_cache,
-            now,
-        );
+        let xtr = machines::control_plane(config, peers, map_cache, now);
         let ours = control_ports
             .iter()
             .flat_map(|p| p.addresses.iter().copied())
             .collect();
         let telemetry = Arc::default();
         register_telemetry(&eal, &links, &telemetry);
-        let site = Config {
-            port: config.port.clone(),
-            database: config.database.clone(),
-            ..Config::default()
-        };
         Ok(Self {
             xtr,
             uplinks: Uplinks::new(&control_ports, now),
             names,
             path,
-            site,
+            reloader: Reloader::new(config.clone()),
+            database,
             control_ports,
             links,
             running,
@@ -365,10 +355,75 @@ impl Appliance {
             }
         }
         self.serve_clients(now);
+        self.apply_reload(now);
+        self.stats.reloads_refused = self.reloader.refused();
         self.send_control_messages(now);
         self.take_feedback(now);
         self.loop_timer.record(now, Instant::now());
         received
+    }
+
+    /// Reloads read `file` (the one the configuration came from).
+    pub fn set_config_file(&mut self, file: PathBuf) {
+        self.reloader.set_file(file);
+    }
+
+    /// Reloads the configuration file now (SIGHUP): checked in full, then applied, or refused
+    /// with the reason in the log.
+    pub fn reload(&mut self, now: Instant) {
+        if self.reloader.check().is_ok() {
+            self.apply_reload(now);
+        }
+    }
+
+    /// Applies a checked reload, if one waits: the data cores' database, static mappings and
+    /// settings, our locator choice, the control plane's peers, keys, timers and database, name
+    /// refresh and the log level. The data cores keep running throughout.
+    fn apply_reload(&mut self, now: Instant) {
+        let Some((new, resolved)) = self.reloader.take() else {
+            return;
+        };
+        let old = self.reloader.running();
+        let changed_tables = tables::reload_database(old, &new, &mut self.database)
+            .and_then(|()| tables::reload_static_map_cache(old, &new, &mut self.xtr, now));
+        if let Err(e) = changed_tables {
+            tracing::error!("reload: {e}; the rest is applied");
+        }
+        let peers = machines::peers(&new, &resolved);
+        for destination in tables::map_cache_locators(&new)
+            .chain(resolved.section(Peer::Petr))
+            .chain(peers.0.iter().map(|s| s.address.ip()))
+            .chain(peers.1.iter().map(|r| r.ip()))
+        {
+            control::want_uplinks(
+                &self.control_ports,
+                destination,
+                true,
+                &mut self.resolution,
+                now,
+            );
+        }
+        self.xtr
+            .reconfigure(machines::reconfiguration(&new, peers), now);
+        self.path = tables::path_config(&new, &resolved.section(Peer::Petr));
+        let path = Arc::new(self.path);
+        let local = tables::local_rlocs(&new, self.uplinks.unusable());
+        let shared = Arc::new(local.clone());
+        for link in &self.links {
+            link.path.publish(path.clone());
+            link.local.publish(shared.clone());
+        }
+        self.outbox.set_local(local);
+        match names::NameRefresh::start(&new, &resolved) {
+            Ok(names) => self.names = names,
+            Err(e) => tracing::error!("reload: name refresh thread: {e}; names are not refreshed"),
+        }
+        if let Err(e) = (self.set_log_level)(new.management.log_level.as_str()) {
+            tracing::error!("reload: log level: {e}");
+        }
+        self.stats.reloads += 1;
+        tracing::info!("configuration reloaded");
+        self.reloader.applied(new);
     }
 
     /// Stops the data cores and reports what the run did.
@@ -456,7 +511,7 @@ impl Appliance {
         ) else {
             return;
         };
-        let local = tables::local_rlocs(&self.site, &unusable);
+        let local = tables::local_rlocs(self.reloader.running(), &unusable);
         let shared = Arc::new(local.clone());
         for link in &self.links {
             link.local.publish(shared.clone());
@@ -586,6 +641,7 @@ impl Appliance {
             &mut ManagementService {
                 xtr: &mut self.xtr,
                 view: &view,
+                reloader: &self.reloader,
                 now,
             },
             now,
@@ -674,14 +730,20 @@ fn register_telemetry(eal: &Eal, links: &[DataCoreLink], control: &Arc<Mutex<Vec
     }
 }
 
-/// Runs until `stop` is set; `set_log_level` serves the management API's log-level command.
+/// Runs `config`, read from `file`, until `stop` is set, reloading the file whenever `reload` is
+/// set; `set_log_level` serves the management API's log-level command and reloads.
 pub fn run(
     config: &Config,
-    stop: &AtomicBool,
+    file: &std::path::Path,
+    (stop, reload): (&AtomicBool, &AtomicBool),
     set_log_level: fn(&str) -> Result<(), String>,
 ) -> Result<Report, RunError> {
     let mut appliance = Appliance::start(config, set_log_level, Instant::now())?;
+    appliance.set_config_file(file.to_owned());
     while !stop.load(Ordering::Relaxed) {
+        if reload.swap(false, Ordering::Relaxed) {
+            appliance.reload(Instant::now());
+        }
         if appliance.turn(Instant::now()) == 0 {
             std::thread::sleep(Duration::from_micros(200));
         }
@@ -695,6 +757,8 @@ pub fn run(
 struct ManagementService<'a, V: Fn() -> ApplianceView> {
     xtr: &'a mut Xtr,
     view: &'a V,
+    /// A reload is checked while answering and applied later in the same turn.
+    reloader: &'a Reloader,
     now: Instant,
 }
 
@@ -706,6 +770,13 @@ impl<V: Fn() -> ApplianceView> Service for ManagementService<'_, V> {
         match management::respond(&line, self.xtr, &(self.view)(), self.now) {
             Reply::Line(line) => Response::Bytes(line.into_bytes()),
             Reply::Listing(listing) => Response::Stream(listing),
+            Reply::Reload => {
+                let outcome = self
+                    .reloader
+                    .check()
+                    .map(|changed| serde_json::json!({"reloaded": true, "changed": changed}));
+                Response::Bytes(management::response_line(outcome).into_bytes())
+            }
         }
     }
 

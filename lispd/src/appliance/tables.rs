@@ -1,14 +1,18 @@
 //! What the data path needs, derived from the configuration: static map-cache entries, the local
 //! database, our RLOCs, and each port's neighbours.
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
+
+use ipnet::IpNet;
 
 use config::{Config, MapAction, Port, PortRole};
 
 use controlplane::registration::MapServerPeer;
 use controlplane::wire::address::Address;
 use controlplane::wire::record::{self, EidRecord, LocatorRecord};
-use controlplane::xtr::LocalMapping;
+use controlplane::xtr::{LocalMapping, Xtr};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
@@ -19,30 +23,88 @@ use super::names::control_address;
 /// Installs every `[[map_cache]]` entry.
 pub fn static_map_cache(config: &Config, cache: &mut MapCacheWriter) -> Result<(), MapCacheError> {
     for entry in &config.map_cache {
-        let mapping = Mapping {
-            action: match entry.action {
-                MapAction::Encapsulate => Action::Encapsulate,
-                MapAction::Drop => Action::Drop,
-                MapAction::NativeForward => Action::NativeForward,
-                MapAction::SendMapRequest => Action::SendMapRequest,
-            },
-            instance_id: (entry.instance_id != 0).then_some(entry.instance_id),
-            map_version: 0,
-            locators: entry
-                .locator
-                .iter()
-                .map(|l| Locator {
-                    address: l.address,
-                    priority: l.priority,
-                    weight: l.weight,
-                    up: true,
-                })
-                .collect(),
-        };
-        cache.insert(entry.prefix, mapping)?;
+        cache.insert(entry.prefix, static_mapping(entry))?;
     }
     cache.publish();
     Ok(())
+}
+
+/// A reload's static mappings: those `new` lost are removed, those it added or changed installed.
+pub fn reload_static_map_cache(
+    old: &Config,
+    new: &Config,
+    xtr: &mut Xtr,
+    now: Instant,
+) -> Result<(), String> {
+    let instance = |id: u32| (id != 0).then_some(id);
+    let (before, after) = (static_by_prefix(old), static_by_prefix(new));
+    for (instance_id, prefix) in before.keys().filter(|key| !after.contains_key(key)) {
+        xtr.remove_mapping(instance(*instance_id), prefix)?;
+    }
+    for (key, entry) in &after {
+        if before.get(key) != Some(entry) {
+            xtr.add_static(entry.prefix, static_mapping(entry), now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Static mappings by (instance-id, prefix).
+fn static_by_prefix(config: &Config) -> HashMap<(u32, IpNet), &config::StaticMapping> {
+    config
+        .map_cache
+        .iter()
+        .map(|m| ((m.instance_id, m.prefix), m))
+        .collect()
+}
+
+/// A reload's database: prefixes `new` lost are removed, those it added inserted, at once.
+pub fn reload_database(
+    old: &Config,
+    new: &Config,
+    database: &mut DatabaseWriter,
+) -> Result<(), String> {
+    let prefixes = |c: &Config| -> HashSet<_> {
+        c.database
+            .iter()
+            .map(|d| (d.instance_id, d.prefix))
+            .collect()
+    };
+    let (before, after) = (prefixes(old), prefixes(new));
+    for (_, prefix) in before.difference(&after) {
+        database.remove(*prefix).map_err(|e| e.to_string())?;
+    }
+    for (instance_id, prefix) in after.difference(&before) {
+        database
+            .insert(*prefix, *instance_id)
+            .map_err(|e| e.to_string())?;
+    }
+    database.publish();
+    Ok(())
+}
+
+/// A `[[map_cache]]` entry as the map-cache holds it.
+fn static_mapping(entry: &config::StaticMapping) -> Mapping {
+    Mapping {
+        action: match entry.action {
+            MapAction::Encapsulate => Action::Encapsulate,
+            MapAction::Drop => Action::Drop,
+            MapAction::NativeForward => Action::NativeForward,
+            MapAction::SendMapRequest => Action::SendMapRequest,
+        },
+        instance_id: (entry.instance_id != 0).then_some(entry.instance_id),
+        map_version: 0,
+        locators: entry
+            .locator
+            .iter()
+            .map(|l| Locator {
+                address: l.address,
+                priority: l.priority,
+                weight: l.weight,
+                up: true,
+            })
+            .collect(),
+    }
 }
 
 /// Installs every `[[database]]` prefix.

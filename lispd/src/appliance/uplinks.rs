@@ -41,6 +41,11 @@ impl Uplinks {
         }
     }
 
+    /// Our locators unusable now.
+    pub fn unusable(&self) -> &[IpAddr] {
+        &self.unusable
+    }
+
     /// A frame from `from` arrived on `port`.
     pub fn heard(&mut self, port: u16, from: IpAddr) {
         self.watch.heard((port, from));

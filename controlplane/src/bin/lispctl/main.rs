@@ -48,6 +48,9 @@ enum Command {
     Flush,
     /// Send Map-Registers to every map-server now.
     Register,
+    /// Re-read lispd's configuration file and apply it (as SIGHUP does); a file that does not
+    /// validate, or changes what needs a restart, changes nothing and the answer says why.
+    Reload,
     /// Set lispd's log level (error, warn, info, debug, trace).
     Log { level: String },
     /// Print every field of a LISP message or packet.
@@ -195,6 +198,7 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
         },
         Command::Flush => (json!({"command": "flush"}), done),
         Command::Register => (json!({"command": "register"}), done),
+        Command::Reload => (json!({"command": "reload"}), done),
         Command::Log { level } => (json!({"command": "set-log-level", "level": level}), done),
         Command::Decode { .. } | Command::Cpm { .. } => {
             return Err("not a management command".into())
