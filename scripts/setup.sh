@@ -2,7 +2,8 @@
 # Installs what building and running the project needs on Debian 12 (as root). Idempotent.
 set -euo pipefail
 
-packages=(dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev iproute2 ethtool procps iputils-ping)
+packages=(dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev iproute2 ethtool procps iputils-ping
+  dpkg-dev systemd man-db)
 
 missing=()
 for p in "${packages[@]}"; do

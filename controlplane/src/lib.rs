@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod decode;
+pub mod docs;
 pub mod echo_nonce;
 pub mod gateway_watch;
 pub mod learned;

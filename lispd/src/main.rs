@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use controlplane::report::nonzero_counters;
 use dataplane::pipeline::Counter;
 
@@ -35,6 +35,9 @@ enum Command {
         #[arg(long)]
         here: bool,
     },
+    /// Write the man page and bash/zsh completions under DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
     /// Convert the legacy @MAPSERVER/@EID format to TOML.
     ImportLegacy {
         /// The legacy configuration file.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         },
         Command::CheckConfig { file, here } => check_config(&file, here),
         Command::ImportLegacy { file, output } => import_legacy(&file, output.as_deref()),
+        Command::GenerateDocs { dir } => generate_docs(Cli::command(), &dir),
     }
 }
 
@@ -174,5 +178,15 @@ fn import_legacy(file: &std::path::Path, output: Option<&std::path::Path>) -> Ex
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+fn generate_docs(command: clap::Command, dir: &std::path::Path) -> ExitCode {
+    match controlplane::docs::write(command, dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use config::MapServerConfig;
 use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
@@ -29,10 +29,22 @@ struct Cli {
     /// Validate the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// Write the man page and bash/zsh completions under DIR and exit (for packaging).
+    #[arg(long, hide = true, value_name = "DIR")]
+    generate_docs: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(dir) = &cli.generate_docs {
+        return match controlplane::docs::write(Cli::command(), dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut config = match &cli.config {
         Some(path) => match config::load_map_server(path) {
             Ok(config) => config,
@@ -56,7 +68,11 @@ fn main() -> ExitCode {
     }
     controlplane::logging::init("info");
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGQUIT,
+    ] {
         if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
             eprintln!("lisp-ms: cannot handle signal {signal}: {e}");
             return ExitCode::FAILURE;
@@ -82,7 +98,11 @@ fn serve(config: MapServerConfig, stop: &AtomicBool) -> Result<(), String> {
     let mut server = MapServer::new(config, WallClock::system(), Instant::now());
     server.set_host_addresses(runner::host_addresses());
     let stats = RunnerStats::default();
-    runner::serve(&mut server, &sockets, stop, &stats)?;
+    // Under systemd (Type=notify): ready once the sockets are bound, and stopping.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let served = runner::serve(&mut server, &sockets, stop, &stats);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    served?;
     println!("lisp-ms: stopped");
     for r in server.registrations() {
         println!(

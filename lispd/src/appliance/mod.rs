@@ -738,16 +738,24 @@ pub fn run(
     (stop, reload): (&AtomicBool, &AtomicBool),
     set_log_level: fn(&str) -> Result<(), String>,
 ) -> Result<Report, RunError> {
+    use sd_notify::NotifyState;
     let mut appliance = Appliance::start(config, set_log_level, Instant::now())?;
     appliance.set_config_file(file.to_owned());
+    // Under systemd (Type=notify): ready once the data cores poll, reloading while a reload is
+    // checked and applied, stopping at the end. Outside systemd these do nothing.
+    let _ = sd_notify::notify(&[NotifyState::Ready]);
+    tracing::info!("ready: {} data core(s) forwarding", appliance.links.len());
     while !stop.load(Ordering::Relaxed) {
         if reload.swap(false, Ordering::Relaxed) {
+            let _ = sd_notify::notify(&[NotifyState::Reloading]);
             appliance.reload(Instant::now());
+            let _ = sd_notify::notify(&[NotifyState::Ready]);
         }
         if appliance.turn(Instant::now()) == 0 {
             std::thread::sleep(Duration::from_micros(200));
         }
     }
+    let _ = sd_notify::notify(&[NotifyState::Stopping]);
     appliance.stop()
 }
 

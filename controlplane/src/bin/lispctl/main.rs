@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use controlplane::decode::Input;
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
@@ -64,6 +64,9 @@ enum Command {
         #[arg(long = "as", value_enum)]
         kind: Option<Kind>,
     },
+    /// Write the man page and bash/zsh completions under DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
     /// Send a Change Priority Message to an xTR: a VM's EID arrived at (or left) its site.
     Cpm {
         /// The xTR (one of its RLOCs; port 4342 unless given).
@@ -200,7 +203,7 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
         Command::Register => (json!({"command": "register"}), done),
         Command::Reload => (json!({"command": "reload"}), done),
         Command::Log { level } => (json!({"command": "set-log-level", "level": level}), done),
-        Command::Decode { .. } | Command::Cpm { .. } => {
+        Command::Decode { .. } | Command::Cpm { .. } | Command::GenerateDocs { .. } => {
             return Err("not a management command".into())
         }
     })
@@ -268,6 +271,13 @@ impl From<Kind> for Input {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::GenerateDocs { dir } => match controlplane::docs::write(Cli::command(), &dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Command::Decode { hex, file, kind } => match decode_cmd::decode_command(&hex, file, kind) {
             Ok(text) => {
                 print!("{text}");
