@@ -12,6 +12,7 @@ pub mod loop_timer;
 pub mod management;
 pub mod map_server;
 pub mod map_server_runner;
+pub mod metrics;
 pub mod mobility;
 pub mod neighbour_resolution;
 pub mod nonce;

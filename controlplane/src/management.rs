@@ -20,7 +20,6 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::report::counters;
 use crate::xtr::Xtr;
 
 /// The protocol version this lispd speaks.
@@ -120,6 +119,8 @@ pub struct ApplianceView {
     pub servers: Value,
     /// Per port: name and neighbour (address, MAC) pairs.
     pub neighbours: Vec<PortNeighbours>,
+    /// Our locators and whether each is usable (its port's link and gateway are up).
+    pub locators: Vec<(IpAddr, bool)>,
     pub set_log_level: fn(&str) -> Result<(), String>,
 }
 
@@ -382,87 +383,4 @@ fn act(
             Ok(json!({"log_level": level}))
         }
     }
-}
-
-/// The Prometheus text exposition of every counter and gauge.
-pub fn prometheus_text(xtr: &Xtr, view: &ApplianceView) -> String {
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-        for (labels, value) in samples {
-            out.push_str(&format!("{name}{labels} {value}\n"));
-        }
-    };
-    let labelled = |pairs: Vec<(String, u64)>| {
-        pairs
-            .into_iter()
-            .map(|(k, v)| (format!("{{counter=\"{k}\"}}"), v))
-            .collect::<Vec<_>>()
-    };
-    family(
-        "lispd_data_packets_total",
-        "counter",
-        "Data-core verdicts and drop reasons, summed over data cores.",
-        labelled(
-            view.counters
-                .iter()
-                .map(|(n, v)| (n.to_string(), *v))
-                .collect(),
-        ),
-    );
-    family(
-        "lispd_control_packets_total",
-        "counter",
-        "Punted frames handled by the control core (ARP, ND, control datagrams sent).",
-        labelled(counters("", &view.control)),
-    );
-    family(
-        "lispd_control_plane_total",
-        "counter",
-        "Control-plane messages and decisions (Map-Request/Reply/Notify, SMR, CPM).",
-        labelled(counters("", &xtr.stats())),
-    );
-    family(
-        "lispd_control_loop_longest_turn_microseconds",
-        "gauge",
-        "The control loop's longest turn since start, and in the last 10-20 s.",
-        vec![
-            (
-                "{window=\"start\"}".into(),
-                view.control_loop.longest_turn_us,
-            ),
-            (
-                "{window=\"recent\"}".into(),
-                view.control_loop.longest_recent_turn_us,
-            ),
-        ],
-    );
-    family(
-        "lispd_map_cache_entries",
-        "gauge",
-        "Prefixes in the map-cache (static, database and learned).",
-        vec![(String::new(), xtr.map_cache.len() as u64)],
-    );
-    family(
-        "lispd_map_cache_learned_entries",
-        "gauge",
-        "Prefixes learned from Map-Replies.",
-        vec![(String::new(), xtr.learned.len() as u64)],
-    );
-    family(
-        "lispd_map_server_registered",
-        "gauge",
-        "1 when the last Map-Register to the server was acknowledged.",
-        xtr.registration
-            .status()
-            .iter()
-            .map(|s| {
-                (
-                    format!("{{server=\"{}\"}}", s.address),
-                    u64::from(s.state == crate::registration::State::Registered),
-                )
-            })
-            .collect(),
-    );
-    out
 }

@@ -291,19 +291,55 @@ fn management_and_metrics(topology: &Topology) {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     for line in body.lines().filter(|l| !l.starts_with('#')) {
         let (name, value) = line.rsplit_once(' ').expect("name value");
-        assert!(value.parse::<u64>().is_ok(), "{line}");
+        assert!(value.parse::<f64>().is_ok(), "{line}");
         assert!(name.starts_with("lispd_"), "{line}");
     }
-    let encapsulated = body
-        .lines()
-        .find(|l| l.starts_with("lispd_data_packets_total{counter=\"encapsulated\"}"))
-        .and_then(|l| l.rsplit_once(' '))
-        .and_then(|(_, v)| v.parse::<u64>().ok());
-    assert!(encapsulated > Some(0), "{body}");
+    let sample = |prefix: &str| {
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit_once(' '))
+            .and_then(|(_, v)| v.parse::<f64>().ok())
+    };
     assert!(
-        body.contains("lispd_map_server_registered{server=\"192.0.2.100:4342\"} 1"),
+        sample("lispd_data_packets_total{core=\"1\",outcome=\"encapsulated\"}") > Some(0.0),
         "{body}"
     );
+    assert!(sample("lispd_data_busy_cycles_total{core=\"1\"}") > Some(0.0));
+    for expected in [
+        "lispd_map_server_registered{server=\"192.0.2.100:4342\"} 1",
+        "lispd_port_link_up{port=\"rloc\",role=\"rloc\"} 1",
+        "lispd_locator_usable{locator=\"192.0.2.1\"} 1",
+        "lispd_build_info{version=",
+    ] {
+        assert!(body.contains(expected), "{expected}:\n{body}");
+    }
+    // Prometheus's own linter finds nothing to say.
+    let lint = promtool_check(body);
+    assert!(lint.is_empty(), "promtool check metrics:\n{lint}");
+}
+
+/// What `promtool check metrics` says about `exposition` (nothing when it is clean).
+fn promtool_check(exposition: &str) -> String {
+    use std::process::{Command, Stdio};
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; scripts/setup.sh installs it)");
+    promtool
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// xTR B2 has no IPv6 RLOC. Host B sends to site A's IPv6-over-IPv4 EID through it: B2 must

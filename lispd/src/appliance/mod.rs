@@ -613,6 +613,7 @@ impl Appliance {
         );
         let (links, ports, control_ports, stats) =
             (&self.links, &self.ports, &self.control_ports, &self.stats);
+        let (unusable, running) = (self.uplinks.unusable(), self.reloader.running());
         let set_log_level = self.set_log_level;
         let view = || ApplianceView {
             counters: counters::data_totals(links),
@@ -631,10 +632,15 @@ impl Appliance {
                 })
                 .collect(),
             set_log_level,
+            locators: tables::local_rlocs(running, &[])
+                .all
+                .into_iter()
+                .map(|locator| (locator, !unusable.contains(&locator)))
+                .collect(),
         };
         let xtr = &mut self.xtr;
         self.metrics.poll(
-            &mut MetricsService(|| management::prometheus_text(xtr, &view())),
+            &mut MetricsService(|| controlplane::metrics::exposition(xtr, &view())),
             now,
         );
         self.management.poll(
