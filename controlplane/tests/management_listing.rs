@@ -60,6 +60,7 @@ fn view() -> ApplianceView {
         servers: Value::Null,
         neighbours: vec![],
         set_log_level: |_| Ok(()),
+        locators: vec![],
     }
 }
 
