@@ -34,6 +34,30 @@ impl Host {
     }
 }
 
+/// Checks one static mapping added at run time (`lispctl map add`) by the rules a
+/// `[[map_cache]]` entry of the file follows; `instances` are the instance-ids of our database.
+/// Each problem as `field: message`.
+pub fn check_static_mapping(entry: &StaticMapping, instances: &HashSet<u32>) -> Vec<String> {
+    let mut v = Validator {
+        issues: Vec::new(),
+        root: FieldPath::root(),
+    };
+    v.map_cache(std::slice::from_ref(entry), instances);
+    v.issues
+        .into_iter()
+        .map(|issue| {
+            let path = issue.path.to_string();
+            let field = path.strip_prefix("map_cache[0]").unwrap_or(&path);
+            let field = field.trim_start_matches('.');
+            if field.is_empty() {
+                issue.message
+            } else {
+                format!("{field}: {}", issue.message)
+            }
+        })
+        .collect()
+}
+
 /// Checks that the CPUs `config` places its lcores on exist on `host` (the machine-specific step
 /// `lispd run` performs and `lispd check-config --here` adds).
 pub fn check_host(config: &Config, host: &Host) -> Vec<Issue> {

@@ -66,7 +66,8 @@ pub enum Request {
     ShowServers,
     ShowNeighbours,
     ShowStats,
-    /// Installs a static mapping (replacing what the prefix had).
+    /// Installs a static mapping (replacing what the prefix had), checked by the rules of the
+    /// configuration's `[[map_cache]]`; one inside our own EID space is refused unless forced.
     MapAdd {
         prefix: IpNet,
         #[serde(default)]
@@ -75,6 +76,8 @@ pub enum Request {
         action: Option<String>,
         #[serde(default)]
         locators: Vec<LocatorView>,
+        #[serde(default)]
+        force: bool,
     },
     MapDel {
         prefix: IpNet,
@@ -225,6 +228,57 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
+/// A mapping `map add` is asked for, checked as the configuration's `[[map_cache]]` entries are,
+/// and refused inside one of our own EID prefixes (it would take our traffic elsewhere) unless
+/// `force`d.
+fn check_static(
+    xtr: &Xtr,
+    prefix: IpNet,
+    instance_id: Option<u32>,
+    action: Action,
+    locators: &[LocatorView],
+    force: bool,
+) -> Result<(), String> {
+    let entry = config::StaticMapping {
+        prefix,
+        instance_id: instance_id.unwrap_or(0),
+        action: match action {
+            Action::Encapsulate => config::MapAction::Encapsulate,
+            Action::Drop => config::MapAction::Drop,
+            Action::NativeForward => config::MapAction::NativeForward,
+            Action::SendMapRequest => config::MapAction::SendMapRequest,
+        },
+        locator: locators
+            .iter()
+            .map(|l| config::Locator {
+                priority: l.priority,
+                weight: l.weight,
+                ..config::Locator::new(l.address)
+            })
+            .collect(),
+    };
+    let instances = xtr
+        .database()
+        .iter()
+        .map(|m| m.record.eid.instance_id().unwrap_or(0))
+        .collect();
+    let problems = config::check_static_mapping(&entry, &instances);
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
+    let shadowed = xtr.database().iter().find_map(|m| {
+        let (own, mapping) = crate::resolution::mapping_of(&m.record)?;
+        (mapping.instance_id == instance_id && own.contains(&prefix)).then_some(own)
+    });
+    match shadowed {
+        Some(own) if !force => Err(format!(
+            "{prefix} is inside our own EID prefix {own}: a static mapping would send its \
+             traffic elsewhere; add --force if that is meant"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn parse_action(name: &str) -> Result<Action, String> {
     match name {
         "encapsulate" => Ok(Action::Encapsulate),
@@ -302,7 +356,8 @@ fn act(
                     json!({
                         "address": s.address.to_string(),
                         "name": s.name,
-                        "state": format!("{:?}", s.state),
+                        "state": s.state.name(),
+                        "failures": s.state.failures(),
                         "registered_secs_ago": s.registered_at.map(|at| now.saturating_duration_since(at).as_secs()),
                         "next_register_in_secs": s.next_register.saturating_duration_since(now).as_secs(),
                     })
@@ -337,15 +392,14 @@ fn act(
             instance_id,
             action,
             locators,
+            force,
         } => {
             let action = match action {
                 Some(name) => parse_action(&name)?,
                 None if locators.is_empty() => Action::Drop,
                 None => Action::Encapsulate,
             };
-            if action == Action::Encapsulate && locators.is_empty() {
-                return Err("an encapsulate mapping needs at least one locator".into());
-            }
+            check_static(xtr, prefix, instance_id, action, &locators, force)?;
             let mapping = Mapping {
                 action,
                 instance_id,

@@ -66,6 +66,26 @@ pub enum State {
     Failing { failures: u32 },
 }
 
+impl State {
+    /// The state's name, as the management API and logs give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Waiting => "waiting",
+            Self::Registered => "registered",
+            Self::Failing { .. } => "failing",
+        }
+    }
+
+    /// Unanswered Map-Registers in a row.
+    pub fn failures(self) -> u32 {
+        match self {
+            Self::Failing { failures } => failures,
+            _ => 0,
+        }
+    }
+}
+
 /// What an accepted Map-Notify was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notified {

@@ -232,7 +232,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn management_and_metrics(topology: &Topology) {
     let ctl = |args: &[&str]| topology.lispctl(0, args);
     let servers = ctl(&["show", "servers"]).expect("show servers");
-    assert_eq!(servers.matches("Registered").count(), 2, "{servers}");
+    assert_eq!(servers.matches(" registered ").count(), 2, "{servers}");
     let database = ctl(&["show", "db"]).expect("show db");
     assert!(
         database.contains("10.1.0.0/24") && database.contains("10.9.0.50/32"),

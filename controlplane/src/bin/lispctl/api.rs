@@ -141,12 +141,21 @@ pub fn database_table(result: &Value) -> String {
 pub fn servers_table(result: &Value) -> String {
     let rows = result.as_array().cloned().unwrap_or_default();
     table(
-        &["MAP-SERVER", "STATE", "REGISTERED(s ago)", "NEXT(s)"],
+        &[
+            "MAP-SERVER",
+            "NAME",
+            "STATE",
+            "FAILURES",
+            "REGISTERED(s ago)",
+            "NEXT(s)",
+        ],
         rows.iter()
             .map(|s| {
                 vec![
                     text(&s["address"]),
+                    text(&s["name"]),
                     text(&s["state"]),
+                    text(&s["failures"]),
                     text(&s["registered_secs_ago"]),
                     text(&s["next_register_in_secs"]),
                 ]

@@ -136,6 +136,9 @@ enum Map {
         action: Option<String>,
         #[arg(long)]
         instance_id: Option<u32>,
+        /// Install it even inside one of lispd's own EID prefixes.
+        #[arg(long)]
+        force: bool,
     },
     /// Remove the mapping of exactly this prefix.
     Del {
@@ -180,6 +183,7 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
                 locators,
                 action,
                 instance_id,
+                force,
             } => {
                 let locators = locators
                     .iter()
@@ -187,7 +191,7 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
                     .collect::<Result<Vec<_>, _>>()?;
                 (
                     json!({"command": "map-add", "prefix": prefix, "locators": locators,
-                           "action": action, "instance_id": instance_id}),
+                           "action": action, "instance_id": instance_id, "force": force}),
                     done,
                 )
             }
