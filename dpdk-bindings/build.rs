@@ -23,6 +23,7 @@ fn main() {
     // PMD libraries are loaded by EAL at run time; link only those whose API we call directly.
     println!("cargo:rustc-link-lib=rte_net_ring");
     println!("cargo:rustc-link-lib=rte_bus_vdev");
+    println!("cargo:rustc-link-lib=rte_pdump");
     println!("cargo:rerun-if-changed=csrc");
     let bindings = bindgen::Builder::default()
         .header(csrc.join("wrapper.h").to_string_lossy())

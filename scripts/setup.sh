@@ -33,12 +33,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# Hugepages for real deployments and line-rate benchmarks; tests and the smoke run use --no-huge,
-# so a machine that refuses them (containers) still passes.
+# Hugepages for real deployments, line-rate benchmarks and the packet-capture test (dpdk-dumpcap
+# is a secondary process sharing lispd's hugepage memory); the other tests use --no-huge.
 if [ -w /proc/sys/vm/nr_hugepages ] && [ "$(cat /proc/sys/vm/nr_hugepages)" -lt 1024 ]; then
   echo 1024 > /proc/sys/vm/nr_hugepages 2>/dev/null || true
 fi
-if [ -d /dev/hugepages ] && ! mountpoint -q /dev/hugepages; then
+mkdir -p /dev/hugepages
+if ! mountpoint -q /dev/hugepages; then
   mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true
 fi
 echo "setup: DPDK $(pkg-config --modversion libdpdk), hugepages $(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo n/a), $(cargo --version)"

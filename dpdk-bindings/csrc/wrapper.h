@@ -19,5 +19,6 @@
 #include <rte_fib.h>
 #include <rte_fib6.h>
 #include <rte_telemetry.h>
+#include <rte_pdump.h>
 
 #include "helpers.h"

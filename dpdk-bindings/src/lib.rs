@@ -6,6 +6,7 @@
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod capture;
 mod eal;
 mod error;
 mod fib;
@@ -19,6 +20,7 @@ pub mod sys;
 mod telemetry;
 pub mod time;
 
+pub use capture::CaptureServer;
 pub use eal::{Eal, EalBuilder, VDEV_ONLY_ARGS};
 pub use error::{Error, Result};
 pub use fib::{Fib4, Fib6};

@@ -184,6 +184,8 @@ pub struct Appliance {
     next_snapshot: Instant,
     set_log_level: fn(&str) -> Result<(), String>,
     burst: MbufBurst,
+    /// Serves `dpdk-dumpcap`, when EAL allows it.
+    _capture: Option<dpdk_bindings::CaptureServer>,
     ports: Vec<OpenPort>,
     pool: Mempool,
 }
@@ -214,6 +216,11 @@ impl Appliance {
             .args(eal_arguments(config))
             .init()
             .map_err(dpdk("EAL"))?;
+        // `dpdk-dumpcap --file-prefix PREFIX -i PORT` captures our ports (not without EAL's
+        // multi-process channel: `--no-shconf`, `--in-memory`).
+        let capture = dpdk_bindings::CaptureServer::start(&eal)
+            .map_err(|e| tracing::warn!("packet capture (dpdk-dumpcap) unavailable: {e}"))
+            .ok();
         let workers = lcore::workers(&eal);
         if workers.is_empty() {
             return Err(RunError::Unsupported(
@@ -325,6 +332,7 @@ impl Appliance {
             next_snapshot: now,
             set_log_level,
             burst: MbufBurst::new(),
+            _capture: capture,
             ports,
             pool,
         })
