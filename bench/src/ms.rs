@@ -14,6 +14,7 @@ use nix::sys::resource::{getrusage, UsageWho};
 use config::{MapServerConfig, NegativeAction, ReplayProtection, Site, SiteLimits};
 use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
+use controlplane::map_server_endpoints::Endpoints;
 use controlplane::map_server_runner::{self as runner, RunnerStats};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
@@ -277,7 +278,13 @@ fn idle_with_registrations() -> Result<Idle, String> {
         let (stop, stats) = (stop.clone(), stats.clone());
         std::thread::spawn(move || -> Result<Duration, String> {
             let before = thread_cpu()?;
-            runner::serve(&mut server, &[socket], &stop, &stats)?;
+            runner::serve(
+                &mut server,
+                &[socket],
+                &mut Endpoints::default(),
+                &stop,
+                &stats,
+            )?;
             Ok(thread_cpu()? - before)
         })
     };

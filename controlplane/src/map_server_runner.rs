@@ -11,10 +11,13 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::decode::{decode, Input};
 use crate::map_server::{Event, MapServer};
+use crate::map_server_endpoints::Endpoints;
 use crate::rate_limit::Budget;
 
 /// The longest sleep, so that a stop request is seen without a signal.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
+/// The longest sleep while management or metrics clients may be waiting.
+const ENDPOINT_POLL: Duration = Duration::from_millis(20);
 
 /// Refusals logged per second at most; the rest are counted in the stop report only.
 const REFUSALS_LOGGED_PER_SEC: u32 = 20;
@@ -58,10 +61,11 @@ pub fn host_addresses() -> Vec<IpAddr> {
         .collect()
 }
 
-/// Serves `server` on `sockets` until `stop` is set.
+/// Serves `server` on `sockets`, and its management and metrics `endpoints`, until `stop` is set.
 pub fn serve(
     server: &mut MapServer,
     sockets: &[UdpSocket],
+    endpoints: &mut Endpoints,
     stop: &AtomicBool,
     stats: &RunnerStats,
 ) -> Result<(), String> {
@@ -72,7 +76,11 @@ pub fn serve(
         let sleep = server
             .poll_timeout()
             .map_or(MAX_SLEEP, |due| due.saturating_duration_since(now))
-            .min(MAX_SLEEP);
+            .min(if endpoints.any() {
+                ENDPOINT_POLL
+            } else {
+                MAX_SLEEP
+            });
         let mut fds: Vec<PollFd> = sockets
             .iter()
             .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
@@ -109,6 +117,7 @@ pub fn serve(
         while let Some(event) = server.poll_event() {
             log(event, now, &mut log_budget, stats);
         }
+        endpoints.poll(server, stats, now);
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! lispd's Prometheus exposition: one family per meaning, units in the names (packets, bytes,
+//! The Prometheus expositions of lispd and lisp-ms: one family per meaning, units in the names (packets, bytes,
 //! cycles, seconds), labels for core, port, reason, locator and server; counters end in
 //! `_total`, gauges do not (what `promtool check metrics` asks for).
 
@@ -7,6 +7,8 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::management::ApplianceView;
+use crate::map_server::MapServer;
+use crate::map_server_runner::RunnerStats;
 use crate::registration::State;
 use crate::report::counters;
 use crate::xtr::Xtr;
@@ -96,6 +98,76 @@ pub fn exposition(xtr: &Xtr, view: &ApplianceView) -> String {
                 )
             })
             .collect(),
+    );
+    out.text
+}
+
+/// lisp-ms's families: sites, registered prefixes per site, refusals by reason, everything else
+/// the map-server counts by event.
+pub fn map_server_exposition(server: &MapServer, runner: &RunnerStats) -> String {
+    use std::sync::atomic::Ordering;
+    let mut out = Exposition::default();
+    out.family(
+        "lisp_map_server_build_info",
+        "gauge",
+        "Always 1; the version is a label.",
+        vec![(
+            format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")),
+            1.0,
+        )],
+    );
+    let sites = server.sites();
+    out.family(
+        "lisp_map_server_sites",
+        "gauge",
+        "Sites configured.",
+        vec![(String::new(), sites.len() as f64)],
+    );
+    out.family(
+        "lisp_map_server_registered_prefixes",
+        "gauge",
+        "Prefixes registered now, per site.",
+        sites
+            .iter()
+            .map(|s| {
+                (
+                    format!("{{site=\"{}\"}}", s.name),
+                    s.registered_prefixes as f64,
+                )
+            })
+            .collect(),
+    );
+    let (refused, others): (Vec<_>, Vec<_>) = counters("", &server.stats())
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("refused_"));
+    out.family(
+        "lisp_map_server_refused_messages_total",
+        "counter",
+        "Messages refused, by reason (bad authentication, unknown site, prefix outside the site, \
+         replay, ...).",
+        refused
+            .into_iter()
+            .map(|(name, value)| {
+                let reason = name.trim_start_matches("refused_");
+                (format!("{{reason=\"{reason}\"}}"), value as f64)
+            })
+            .collect(),
+    );
+    out.family(
+        "lisp_map_server_events_total",
+        "counter",
+        "What the map-server did (registrations accepted, Map-Notifies, requests forwarded, \
+         negative replies, ...), by event.",
+        events(others),
+    );
+    out.family(
+        "lisp_map_server_received_datagrams_total",
+        "counter",
+        "Datagrams received on the listening sockets.",
+        vec![(
+            String::new(),
+            runner.datagrams.load(Ordering::Relaxed) as f64,
+        )],
     );
     out.text
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use config::MapServerConfig;
 use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
+use controlplane::map_server_endpoints::Endpoints;
 use controlplane::map_server_runner::{self as runner, RunnerStats};
 use controlplane::wire::auth::AuthAlgorithm;
 
@@ -51,7 +52,14 @@ fn idle_wakeups(messages: u32, idle: Duration) -> (u64, usize) {
         let (stop, stats) = (stop.clone(), stats.clone());
         std::thread::spawn(move || {
             let mut server = MapServer::new(config, WallClock::system(), Instant::now());
-            runner::serve(&mut server, &[socket], &stop, &stats).unwrap();
+            runner::serve(
+                &mut server,
+                &[socket],
+                &mut Endpoints::default(),
+                &stop,
+                &stats,
+            )
+            .unwrap();
             server.registrations().len()
         })
     };

@@ -481,11 +481,21 @@ impl Topology {
         let ul = self.underlay.name().to_owned();
         let listen4 = format!("{MAP_SERVER}:4342");
         let listen6 = format!("[{MAP_SERVER6}]:4342");
+        let management = self.map_server_socket();
         self.spawn(
             "lisp-ms",
             &ul,
             &lisp_ms,
-            &["--listen", &listen4, "--listen", &listen6],
+            &[
+                "--listen",
+                &listen4,
+                "--listen",
+                &listen6,
+                "--management",
+                management.to_str().unwrap_or_default(),
+                "--metrics",
+                &format!("{MAP_SERVER}:9142"),
+            ],
         )?;
         self.spawn(
             "lisp-ms-2",
@@ -516,6 +526,11 @@ impl Topology {
             &["run", "-c", file.to_str().unwrap_or_default()],
         )?;
         Ok(())
+    }
+
+    /// Where the first lisp-ms serves its management API.
+    pub fn map_server_socket(&self) -> PathBuf {
+        self.dir.join("lisp-ms.sock")
     }
 
     /// Where lispd of site `i` serves its management API.

@@ -18,7 +18,8 @@ use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::cpm::{CpmRepr, CpmRoles};
 use tests::netns::enter_namespace;
 use tests::topology::{
-    Topology, HYPERVISOR, HYPERVISOR_KEY, SECOND_XTR_B_EID_ADDRESS6, SITE_A, SITE_B, VM,
+    binary, Topology, HYPERVISOR, HYPERVISOR_KEY, MAP_SERVER, SECOND_XTR_B_EID_ADDRESS6, SITE_A,
+    SITE_B, VM,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -318,6 +319,61 @@ fn management_and_metrics(topology: &Topology) {
     assert!(lint.is_empty(), "promtool check metrics:\n{lint}");
 }
 
+/// lisp-ms through `lispctl --ms` and its metrics endpoint: both sites registered, refusals
+/// counted by reason, and `promtool` has nothing to say.
+fn map_server_visibility(topology: &Topology) {
+    let ctl = |args: &[&str]| {
+        let out = std::process::Command::new(binary("lispctl").unwrap())
+            .arg("--ms")
+            .arg("--socket")
+            .arg(topology.map_server_socket())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let registrations = ctl(&["show", "registrations"]);
+    for expected in ["site-a  10.1.0.0/24", "site-b  10.2.0.0/24"] {
+        assert!(
+            registrations.contains(expected),
+            "{expected}:\n{registrations}"
+        );
+    }
+    let sites = ctl(&["show", "sites"]);
+    assert!(
+        sites.contains("site-a") && sites.contains("site-b"),
+        "{sites}"
+    );
+    assert!(ctl(&["show", "stats"]).contains("registers_accepted"));
+    let scrape = inside(topology.underlay.name(), || {
+        let mut stream = TcpStream::connect((MAP_SERVER, 9142)).expect("lisp-ms metrics");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .join()
+    .unwrap();
+    let (head, body) = scrape.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    for expected in [
+        "lisp_map_server_registered_prefixes{site=\"site-a\"}",
+        "lisp_map_server_refused_messages_total{reason=\"bad_authentication\"}",
+        "lisp_map_server_events_total{event=\"registers_accepted\"}",
+    ] {
+        assert!(body.contains(expected), "{expected}:\n{body}");
+    }
+    let lint = promtool_check(body);
+    assert!(lint.is_empty(), "promtool check metrics (lisp-ms):\n{lint}");
+}
+
 /// What `promtool check metrics` says about `exposition` (nothing when it is clean).
 fn promtool_check(exposition: &str) -> String {
     use std::process::{Command, Stdio};
@@ -444,6 +500,7 @@ fn two_lisp_sites_end_to_end() {
     }
 
     management_and_metrics(&topology);
+    map_server_visibility(&topology);
     rloc_failover(&topology);
     ipv6_eid_over_an_ipv4_only_xtr(&topology);
     // Three xTRs share two CPUs: B2 has shown what it had to; the rest runs with two, once

@@ -14,6 +14,7 @@ use clap::{CommandFactory, Parser};
 use config::MapServerConfig;
 use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
+use controlplane::map_server_endpoints::Endpoints;
 use controlplane::map_server_runner::{self as runner, RunnerStats};
 use controlplane::report::nonzero_counters;
 
@@ -26,6 +27,12 @@ struct Cli {
     /// Listen here instead of the configured addresses (repeatable).
     #[arg(short, long)]
     listen: Vec<SocketAddr>,
+    /// Serve the management API (`lispctl --ms`) on this Unix socket.
+    #[arg(long, value_name = "PATH")]
+    management: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics.
+    #[arg(long, value_name = "ADDRESS")]
+    metrics: Option<SocketAddr>,
     /// Validate the configuration and exit.
     #[arg(long)]
     check: bool,
@@ -78,7 +85,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    match serve(config, &stop) {
+    let endpoints = match Endpoints::bind(cli.management.as_deref(), cli.metrics) {
+        Ok(endpoints) => endpoints,
+        Err(e) => {
+            eprintln!("lisp-ms: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match serve(config, endpoints, &stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lisp-ms: {e}");
@@ -87,7 +101,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(config: MapServerConfig, stop: &AtomicBool) -> Result<(), String> {
+fn serve(
+    config: MapServerConfig,
+    mut endpoints: Endpoints,
+    stop: &AtomicBool,
+) -> Result<(), String> {
     let sockets = runner::bind(&config.listen)?;
     let sites: Vec<String> = config.site.iter().map(|s| s.name.clone()).collect();
     println!(
@@ -100,7 +118,7 @@ fn serve(config: MapServerConfig, stop: &AtomicBool) -> Result<(), String> {
     let stats = RunnerStats::default();
     // Under systemd (Type=notify): ready once the sockets are bound, and stopping.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    let served = runner::serve(&mut server, &sockets, stop, &stats);
+    let served = runner::serve(&mut server, &sockets, &mut endpoints, stop, &stats);
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     served?;
     println!("lisp-ms: stopped");

@@ -135,13 +135,23 @@ struct SiteState {
 }
 
 /// A registration as management shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RegistrationView {
     pub site: String,
     pub prefix: IpNet,
     pub instance_id: Option<u32>,
     pub locators: Vec<IpAddr>,
     pub registrants: usize,
+}
+
+/// A configured site, for management.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SiteView {
+    pub name: String,
+    pub prefixes: Vec<IpNet>,
+    pub mobile_prefixes: Vec<IpNet>,
+    /// Prefixes of the site registered now.
+    pub registered_prefixes: usize,
 }
 
 /// The Map-Server/Map-Resolver.
@@ -769,6 +779,21 @@ impl MapServer {
 
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Every site: its name, its prefixes and how many registrations it holds.
+    pub fn sites(&self) -> Vec<SiteView> {
+        self.config
+            .site
+            .iter()
+            .enumerate()
+            .map(|(i, site)| SiteView {
+                name: site.name.clone(),
+                prefixes: site.prefixes.clone(),
+                mobile_prefixes: site.mobile_prefixes.clone(),
+                registered_prefixes: self.entries.iter().filter(|(_, e)| e.site == i).count(),
+            })
+            .collect()
     }
 
     /// Every registration, merged per prefix, sorted by prefix.

@@ -11,7 +11,6 @@
 mod control;
 mod counters;
 mod data_cores;
-mod listeners;
 mod machines;
 mod names;
 mod outbox;
@@ -38,8 +37,10 @@ use dpdk_bindings::{lcore, Eal, EalBuilder, MbufBurst, Mempool, MempoolConfig};
 
 use control::ControlPort;
 pub use control::ControlStats;
+use controlplane::listeners::{
+    ManagementSocket, MetricsListener, MetricsService, Response, Service,
+};
 use data_cores::{DataCoreLink, NeighbourChannels, Tables};
-use listeners::{ManagementSocket, MetricsListener, MetricsService, Response, Service};
 use names::Peer;
 use outbox::Outbox;
 use ports::OpenPort;

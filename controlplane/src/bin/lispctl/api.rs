@@ -209,3 +209,63 @@ pub fn stats_table(result: &Value) -> String {
     }
     table(&["GROUP", "COUNTER", "VALUE"], rows)
 }
+
+/// lisp-ms's sites.
+pub fn sites_table(result: &Value) -> String {
+    let rows = result.as_array().cloned().unwrap_or_default();
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|items| items.iter().map(text).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    table(
+        &["SITE", "PREFIXES", "MOBILE", "REGISTERED"],
+        rows.iter()
+            .map(|s| {
+                vec![
+                    text(&s["name"]),
+                    list(&s["prefixes"]),
+                    list(&s["mobile_prefixes"]),
+                    text(&s["registered_prefixes"]),
+                ]
+            })
+            .collect(),
+    )
+}
+
+/// lisp-ms's registrations, merged per prefix.
+pub fn registrations_table(result: &Value) -> String {
+    let rows = result.as_array().cloned().unwrap_or_default();
+    table(
+        &["SITE", "PREFIX", "INSTANCE", "LOCATORS", "REGISTRANTS"],
+        rows.iter()
+            .map(|r| {
+                vec![
+                    text(&r["site"]),
+                    text(&r["prefix"]),
+                    text(&r["instance_id"]),
+                    r["locators"]
+                        .as_array()
+                        .map(|l| l.iter().map(text).collect::<Vec<_>>().join(" "))
+                        .unwrap_or_default(),
+                    text(&r["registrants"]),
+                ]
+            })
+            .collect(),
+    )
+}
+
+/// lisp-ms's counters, the non-zero ones.
+pub fn ms_stats_table(result: &Value) -> String {
+    let rows = result
+        .as_object()
+        .map(|counters| {
+            counters
+                .iter()
+                .filter(|(_, v)| v.as_u64().is_some_and(|v| v > 0))
+                .map(|(name, v)| vec![name.clone(), text(v)])
+                .collect()
+        })
+        .unwrap_or_default();
+    table(&["COUNTER", "VALUE"], rows)
+}

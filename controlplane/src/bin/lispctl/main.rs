@@ -22,9 +22,13 @@ use serde_json::{json, Value};
 #[derive(Parser)]
 #[command(name = "lispctl", version, about = "Control and inspect lispd")]
 struct Cli {
-    /// lispd's management socket (`[management] socket`).
-    #[arg(short, long, global = true, default_value = "/run/lispd/lispd.sock")]
-    socket: PathBuf,
+    /// The management socket (default: lispd's `/run/lispd/lispd.sock`, or lisp-ms's
+    /// `/run/lisp-ms/lisp-ms.sock` with `--ms`).
+    #[arg(short, long, global = true)]
+    socket: Option<PathBuf>,
+    /// Talk to lisp-ms (`show sites|registrations|stats`) instead of lispd.
+    #[arg(long, global = true)]
+    ms: bool,
     /// Print lispd's answer as JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -112,8 +116,12 @@ enum Show {
     Servers,
     /// Learned neighbours per port.
     Neighbours,
-    /// Data-core and control-plane counters.
+    /// Data-core and control-plane counters (lisp-ms: its counters).
     Stats,
+    /// lisp-ms: its sites and how many of their prefixes are registered.
+    Sites,
+    /// lisp-ms: every registration, merged per prefix.
+    Registrations,
 }
 
 #[derive(Subcommand)]
@@ -158,9 +166,26 @@ fn parse_locator(text: &str) -> Result<Value, String> {
 type Render = fn(&Value) -> String;
 
 /// The request for a management command and how to show its result.
-fn management_request(command: &Command) -> Result<(Value, Render), String> {
+fn management_request(command: &Command, ms: bool) -> Result<(Value, Render), String> {
     fn done(result: &Value) -> String {
         format!("{result}\n")
+    }
+    if ms {
+        return match command {
+            Command::Show { what: Show::Sites } => {
+                Ok((json!({"command": "show-sites"}), api::sites_table))
+            }
+            Command::Show {
+                what: Show::Registrations,
+            } => Ok((
+                json!({"command": "show-registrations"}),
+                api::registrations_table,
+            )),
+            Command::Show { what: Show::Stats } => {
+                Ok((json!({"command": "show-stats"}), api::ms_stats_table))
+            }
+            _ => Err("lisp-ms answers show sites, show registrations and show stats".into()),
+        };
     }
     Ok(match command {
         Command::Show { what } => match what {
@@ -172,6 +197,9 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
             Show::Servers => (json!({"command": "show-servers"}), api::servers_table),
             Show::Neighbours => (json!({"command": "show-neighbours"}), api::neighbours_table),
             Show::Stats => (json!({"command": "show-stats"}), api::stats_table),
+            Show::Sites | Show::Registrations => {
+                return Err("show sites and show registrations are lisp-ms's: add --ms".into())
+            }
         },
         Command::Map { change } => match change {
             Map::Get { eid, instance_id } => (
@@ -215,14 +243,21 @@ fn management_request(command: &Command) -> Result<(Value, Render), String> {
 
 /// Asks lispd and prints its answer.
 fn manage(cli: &Cli) -> ExitCode {
-    let (request, render) = match management_request(&cli.command) {
+    let (request, render) = match management_request(&cli.command, cli.ms) {
         Ok(request) => request,
         Err(e) => {
             eprintln!("lispctl: {e}");
             return ExitCode::from(2);
         }
     };
-    match api::call(&cli.socket, request) {
+    let socket = cli.socket.clone().unwrap_or_else(|| {
+        PathBuf::from(if cli.ms {
+            "/run/lisp-ms/lisp-ms.sock"
+        } else {
+            "/run/lispd/lispd.sock"
+        })
+    });
+    match api::call(&socket, request) {
         Ok(result) if cli.json => {
             println!("{result}");
             ExitCode::SUCCESS

@@ -1,5 +1,5 @@
-//! The control core's small servers (management on a Unix socket, metrics over loopback HTTP),
-//! polled between packet bursts without ever blocking: sockets are non-blocking, a request is
+//! The small servers of lispd's control core and of lisp-ms (management on a Unix socket,
+//! metrics over loopback HTTP), polled between other work without ever blocking: sockets are non-blocking, a request is
 //! scanned for its terminator only in the bytes that just arrived, and a response is written as
 //! far as the client reads it, a long one (a listing) produced page by page only as the client
 //! drains what was written. What any local user can do to the control core is bounded: at most
@@ -328,6 +328,12 @@ impl std::fmt::Debug for MetricsListener {
 
 /// Answers HTTP requests with the text `body` makes.
 pub struct MetricsService<F>(pub F);
+
+impl<F> std::fmt::Debug for MetricsService<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsService")
+    }
+}
 
 impl<F: FnMut() -> String> Service for MetricsService<F> {
     type Stream = Infallible;
