@@ -31,9 +31,8 @@ fn decodes_the_seed_map_register_from_hex() {
     assert!(stdout.contains("#Record3"), "{stdout}");
 }
 
-#[test]
-fn decodes_a_lisp_data_packet_and_reports_bad_input() {
-    // IPv4 / UDP 4341 / LISP (N, I: iid 7) / inner IPv4 ICMP echo.
+/// IPv4 / UDP 4341 / LISP (N, I: iid 7) / inner IPv4 ICMP echo.
+fn lisp_data_packet() -> Vec<u8> {
     let mut inner = vec![0u8; 28];
     let ip = |src, dst, protocol, payload_len| Ipv4Repr {
         src,
@@ -61,6 +60,12 @@ fn decodes_a_lisp_data_packet_and_reports_bad_input() {
     }
     .emit(&mut packet[28..]);
     packet[36..].copy_from_slice(&inner);
+    packet
+}
+
+#[test]
+fn decodes_a_lisp_data_packet_and_reports_bad_input() {
+    let packet = lisp_data_packet();
     let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
     let (code, stdout, _) = lispctl(&["decode", "--as", "ip", &hex]);
     assert!(stdout.contains("checksum ok"), "{stdout}");
@@ -79,4 +84,114 @@ fn decodes_a_lisp_data_packet_and_reports_bad_input() {
     let (code, _, stderr) = lispctl(&["decode", "zz"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("not hex"), "{stderr}");
+}
+
+/// The packet behind an Ethernet header.
+fn frame(packet: &[u8]) -> Vec<u8> {
+    let mut frame = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+    frame.extend_from_slice(packet);
+    frame
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("lispctl-{}-{name}", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// dumpcap's default format, with an Ethernet and a raw-IP interface: each packet is read by its
+/// interface's link type.
+#[test]
+fn decodes_pcapng_by_each_interfaces_link_type() {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+    use pcap_file::DataLink;
+    let packet = lisp_data_packet();
+    let mut writer = PcapNgWriter::new(Vec::new()).unwrap();
+    for link in [DataLink::ETHERNET, DataLink::RAW] {
+        writer
+            .write_pcapng_block(InterfaceDescriptionBlock::new(link, 65535))
+            .unwrap();
+    }
+    for (interface, data) in [(0, frame(&packet)), (1, packet.clone())] {
+        writer
+            .write_pcapng_block(EnhancedPacketBlock {
+                interface_id: interface,
+                timestamp: std::time::Duration::ZERO,
+                original_len: data.len() as u32,
+                data: data.into(),
+                options: vec![],
+            })
+            .unwrap();
+    }
+    let path = temp_file("two.pcapng", &writer.into_inner());
+    let (code, stdout, stderr) = lispctl(&["decode", "--file", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stdout.matches("instance_id       = 7").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(stdout.contains("--- packet 1 (64 bytes)"), "{stdout}");
+    std::fs::remove_file(path).ok();
+}
+
+/// A pcap of Linux cooked captures is read past its 16-byte header; a link type it cannot read
+/// is an error, not garbage.
+#[test]
+fn honours_the_pcap_link_type() {
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    use pcap_file::DataLink;
+    let write = |datalink: DataLink, data: &[u8]| {
+        let header = PcapHeader {
+            datalink,
+            ..PcapHeader::default()
+        };
+        let mut writer = PcapWriter::with_header(Vec::new(), header).unwrap();
+        writer
+            .write_packet(&PcapPacket::new(
+                std::time::Duration::ZERO,
+                data.len() as u32,
+                data,
+            ))
+            .unwrap();
+        writer.into_writer()
+    };
+    let mut cooked = vec![0u8; 16];
+    cooked[14..16].copy_from_slice(&[0x08, 0x00]);
+    cooked.extend_from_slice(&lisp_data_packet());
+    let path = temp_file("sll.pcap", &write(DataLink::LINUX_SLL, &cooked));
+    let (code, stdout, _) = lispctl(&["decode", "--file", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("instance_id       = 7"), "{stdout}");
+    let path = temp_file("ieee.pcap", &write(DataLink::IEEE802_11, &cooked));
+    let (code, stdout, _) = lispctl(&["decode", "--file", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("error: link type 105"), "{stdout}");
+    std::fs::remove_file(path).ok();
+}
+
+/// A pasted `tcpdump -xx` dump: summary lines, offsets and 16-bit groups.
+#[test]
+fn decodes_a_pasted_tcpdump_dump() {
+    let frame = frame(&lisp_data_packet());
+    let mut dump =
+        String::from("12:00:00.000000 IP 192.0.2.1.49320 > 192.0.2.2.4341: UDP, length 44\n");
+    for (line, chunk) in frame.chunks(16).enumerate() {
+        dump.push_str(&format!("\t0x{:04x}:  ", line * 16));
+        for group in chunk.chunks(2) {
+            dump.push_str(&group.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            dump.push(' ');
+        }
+        dump.push('\n');
+    }
+    let twice = format!("{dump}{dump}");
+    let (code, stdout, stderr) = lispctl(&["decode", &twice]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stdout.matches("instance_id       = 7").count(),
+        2,
+        "{stdout}"
+    );
 }
