@@ -47,9 +47,13 @@ pub fn decode_command(
     }
 }
 
+/// How a capture's packets are read: link-header bytes to skip and what follows, or why they
+/// cannot be.
+type LinkRead = Result<(usize, Input), String>;
+
 /// How to read a capture's packets of `link` (unless `--as` says otherwise): Ethernet frames,
 /// raw IP, or IP behind a Linux cooked or BSD loopback header of fixed length.
-fn link_input(link: DataLink, kind: Option<Kind>) -> Result<(usize, Input), String> {
+fn link_input(link: DataLink, kind: Option<Kind>) -> LinkRead {
     if let Some(kind) = kind {
         return Ok((0, Input::from(kind)));
     }
@@ -81,10 +85,7 @@ fn listing<'a>(packets: impl Iterator<Item = (&'a [u8], Result<Input, String>)>)
 
 /// A captured packet as [`listing`] takes it: past its link header and read as `link` says,
 /// or with the reason it cannot be.
-fn readable<'a>(
-    data: &'a [u8],
-    link: &Result<(usize, Input), String>,
-) -> (&'a [u8], Result<Input, String>) {
+fn readable<'a>(data: &'a [u8], link: &LinkRead) -> (&'a [u8], Result<Input, String>) {
     match link {
         Ok((skip, input)) => match data.get(*skip..) {
             Some(packet) => (packet, Ok(*input)),
@@ -112,7 +113,7 @@ fn pcap(raw: &[u8], kind: Option<Kind>) -> Result<String, pcap_file::PcapError> 
 
 fn pcapng(raw: &[u8], kind: Option<Kind>) -> Result<String, pcap_file::PcapError> {
     let mut reader = PcapNgReader::new(raw)?;
-    let mut packets: Vec<(Vec<u8>, Result<(usize, Input), String>)> = Vec::new();
+    let mut packets: Vec<(Vec<u8>, LinkRead)> = Vec::new();
     while let Some(block) = reader.next_block() {
         let (data, interface) = match block? {
             Block::EnhancedPacket(packet) => (packet.data.into_owned(), packet.interface_id),
