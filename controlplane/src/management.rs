@@ -54,13 +54,18 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
-    /// The whole map-cache, or the entry an EID's longest match reaches.
+    /// The entry an EID's longest match reaches; without an EID, the map-cache (streamed), or
+    /// only its entries inside `within`, at most `count` of them.
     ShowCache {
         #[serde(default)]
         eid: Option<IpAddr>,
-        /// The instance the EID is in (default instance when absent).
+        /// The instance the EID (or `within`) is in (default instance when absent).
         #[serde(default)]
         instance_id: Option<u32>,
+        #[serde(default)]
+        within: Option<IpNet>,
+        #[serde(default)]
+        count: Option<usize>,
     },
     ShowDatabase,
     ShowServers,
@@ -151,14 +156,27 @@ pub enum Reply {
     Reload,
 }
 
-/// A `show-cache` of the whole map-cache being written.
+/// A `show-cache` listing being written: the whole map-cache, or what lies inside a prefix, up
+/// to a count.
 #[derive(Debug, Default)]
 pub struct CacheListing {
     after: Option<InstalledKey>,
     written: usize,
+    within: Option<(Option<u32>, IpNet)>,
+    count: Option<usize>,
 }
 
 impl CacheListing {
+    /// A listing of the entries inside `within` (in its instance; all when `None`), at most
+    /// `count` (all when `None`).
+    pub fn new(within: Option<(Option<u32>, IpNet)>, count: Option<usize>) -> Self {
+        Self {
+            within,
+            count,
+            ..Self::default()
+        }
+    }
+
     /// Appends the next page of the response line to `out`; true when the line is complete.
     pub fn next_page(&mut self, xtr: &Xtr, now: Instant, out: &mut Vec<u8>) -> bool {
         if self.written == 0 && self.after.is_none() {
@@ -166,8 +184,18 @@ impl CacheListing {
                 format!("{{\"version\":{VERSION},\"ok\":true,\"result\":[").as_bytes(),
             );
         }
+        let room = self
+            .count
+            .map_or(LISTING_PAGE, |count| count.saturating_sub(self.written))
+            .min(LISTING_PAGE);
+        let entries: Box<dyn Iterator<Item = _>> = match self.within {
+            Some((instance_id, within)) => {
+                Box::new(xtr.map_cache.iter_within(instance_id, within, self.after))
+            }
+            None => Box::new(xtr.map_cache.iter_after(self.after)),
+        };
         let mut page = 0;
-        for (key, mapping) in xtr.map_cache.iter_after(self.after).take(LISTING_PAGE) {
+        for (key, mapping) in entries.take(room) {
             if self.written > 0 {
                 out.push(b',');
             }
@@ -179,7 +207,7 @@ impl CacheListing {
             self.written += 1;
             page += 1;
         }
-        if page < LISTING_PAGE {
+        if page < LISTING_PAGE || self.count.is_some_and(|count| self.written >= count) {
             out.extend_from_slice(b"]}\n");
             return true;
         }
@@ -202,7 +230,15 @@ pub fn respond(line: &str, xtr: &mut Xtr, view: &ApplianceView, now: Instant) ->
             }
         });
     let outcome = match request {
-        Ok(Request::ShowCache { eid: None, .. }) => return Reply::Listing(CacheListing::default()),
+        Ok(Request::ShowCache {
+            eid: None,
+            instance_id,
+            within,
+            count,
+        }) => {
+            let within = within.map(|prefix| (instance_id, prefix.trunc()));
+            return Reply::Listing(CacheListing::new(within, count));
+        }
         Ok(Request::Reload) => return Reply::Reload,
         Ok(request) => act(request, xtr, view, now),
         Err(error) => Err(error),
@@ -320,7 +356,9 @@ fn act(
 ) -> Result<Value, String> {
     match request {
         Request::Reload => Err("a reload is done by the runner, not the control plane".into()),
-        Request::ShowCache { eid, instance_id } => {
+        Request::ShowCache {
+            eid, instance_id, ..
+        } => {
             let eid = eid.ok_or("the whole map-cache is listed page by page")?;
             let (prefix, mapping) = xtr
                 .map_cache

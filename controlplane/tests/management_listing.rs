@@ -145,3 +145,59 @@ fn an_empty_cache_is_an_empty_list() {
     let response: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(response["result"], Value::Array(vec![]));
 }
+
+/// The entries of a listing's JSON line.
+fn listed(out: &[u8]) -> Vec<IpNet> {
+    let response: Value = serde_json::from_slice(out).expect("one JSON line");
+    response["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["prefix"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// `within` lists only what lies inside the prefix, visiting only those keys; `count` stops
+/// early; both stay paged.
+#[test]
+fn a_listing_filtered_by_prefix_and_count() {
+    let now = Instant::now();
+    // 10.0.0.0/24 .. 10.1.134.0/24: 10.1.0.0/16 holds the /24s 256..=390.
+    let mut xtr = xtr_with_entries(100_000, now);
+    let covering: IpNet = "10.1.0.0/16".parse().unwrap();
+    xtr.map_cache.insert(covering, mapping(1)).unwrap();
+    xtr.map_cache
+        .insert("10.0.0.0/8".parse().unwrap(), mapping(2))
+        .unwrap();
+    xtr.map_cache.publish();
+    let request = r#"{"version": 1, "command": "show-cache", "within": "10.1.0.0/16"}"#;
+    let Reply::Listing(mut listing) = management::respond(request, &mut xtr, &view(), now) else {
+        panic!("streamed");
+    };
+    let (out, pages) = list(&mut listing, &xtr, now);
+    let prefixes = listed(&out);
+    assert_eq!(
+        prefixes.len(),
+        256 + 1,
+        "the /16 itself and its /24s, not the /8"
+    );
+    assert!(prefixes.iter().all(|p| covering.contains(p)));
+    assert!(pages.iter().all(|&n| n <= LISTING_PAGE));
+
+    let request =
+        r#"{"version": 1, "command": "show-cache", "within": "10.1.0.0/16", "count": 10}"#;
+    let Reply::Listing(mut listing) = management::respond(request, &mut xtr, &view(), now) else {
+        panic!("streamed");
+    };
+    let (out, _) = list(&mut listing, &xtr, now);
+    assert_eq!(listed(&out), prefixes[..10]);
+
+    let mut everything = CacheListing::new(None, Some(LISTING_PAGE * 2));
+    let (out, pages) = list(&mut everything, &xtr, now);
+    assert_eq!(listed(&out).len(), LISTING_PAGE * 2);
+    assert_eq!(pages.len(), 2, "stops at the count");
+
+    let elsewhere = CacheListing::new(Some((None, "192.168.0.0/16".parse().unwrap())), None);
+    let (out, _) = list(&mut { elsewhere }, &xtr, now);
+    assert!(listed(&out).is_empty());
+}

@@ -189,6 +189,34 @@ impl MapCacheWriter {
             .map(|(key, (_, mapping))| (*key, mapping))
     }
 
+    /// Installed entries inside `within` (equal or more specific) in `instance_id`, in order,
+    /// starting after `after`: only the keys whose address lies in `within` are visited.
+    pub fn iter_within(
+        &self,
+        instance_id: Option<u32>,
+        within: IpNet,
+        after: Option<InstalledKey>,
+    ) -> impl Iterator<Item = (InstalledKey, &Mapping)> {
+        let range = self.instances.table(instance_id).and_then(|table| {
+            let widest = if within.addr().is_ipv4() { 32 } else { 128 };
+            let low = (table, IpNet::new(within.network(), 0).ok()?);
+            let high = (table, IpNet::new(within.broadcast(), widest).ok()?);
+            let start = match after {
+                Some(after) if after >= low => Bound::Excluded(after),
+                _ => Bound::Included(low),
+            };
+            // A listing that went past `within` is over (and `range` refuses a start past its end).
+            after
+                .is_none_or(|a| a < high)
+                .then(|| self.installed.range((start, Bound::Included(high))))
+        });
+        range
+            .into_iter()
+            .flatten()
+            .filter(move |(key, _)| within.contains(&key.1))
+            .map(|(key, (_, mapping))| (*key, mapping))
+    }
+
     fn lpm(&mut self, v6: bool) -> &mut LpmWriter {
         if v6 {
             &mut self.v6

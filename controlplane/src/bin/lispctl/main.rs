@@ -103,12 +103,18 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Show {
-    /// The map-cache (or the entry an EID's longest match reaches).
+    /// The map-cache (or the entry an EID's longest match reaches), streamed however large.
     Cache {
         eid: Option<IpAddr>,
         /// The instance the EID is in (default instance when omitted).
         #[arg(long)]
         instance_id: Option<u32>,
+        /// Only the entries inside this prefix (equal or more specific).
+        #[arg(long, conflicts_with = "eid")]
+        within: Option<IpNet>,
+        /// At most this many entries.
+        #[arg(long, conflicts_with = "eid")]
+        count: Option<usize>,
     },
     /// Our EID prefixes and their locators.
     Db,
@@ -189,8 +195,14 @@ fn management_request(command: &Command, ms: bool) -> Result<(Value, Render), St
     }
     Ok(match command {
         Command::Show { what } => match what {
-            Show::Cache { eid, instance_id } => (
-                json!({"command": "show-cache", "eid": eid, "instance_id": instance_id}),
+            Show::Cache {
+                eid,
+                instance_id,
+                within,
+                count,
+            } => (
+                json!({"command": "show-cache", "eid": eid, "instance_id": instance_id,
+                       "within": within, "count": count}),
                 api::cache_table as Render,
             ),
             Show::Db => (json!({"command": "show-database"}), api::database_table),
