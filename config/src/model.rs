@@ -420,6 +420,17 @@ impl Default for Timers {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Log verbosity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -453,6 +464,8 @@ pub struct Management {
     /// Prometheus metrics endpoint.
     pub metrics_listen: SocketAddr,
     pub log_level: LogLevel,
+    /// `text` or `json` lines on standard output.
+    pub log_format: LogFormat,
     /// Where state that must survive a restart is kept (`<file_prefix>.state.json`: the moves
     /// CPMs made and their replay protection).
     pub state_directory: PathBuf,
@@ -464,6 +477,7 @@ impl Default for Management {
             socket: PathBuf::from("/run/lispd/lispd.sock"),
             metrics_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9141),
             log_level: LogLevel::Info,
+            log_format: LogFormat::Text,
             state_directory: PathBuf::from("/var/lib/lispd"),
         }
     }

@@ -11,18 +11,20 @@ use tracing_subscriber::Registry;
 
 static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
-/// Installs the subscriber (once per process): lines on standard output.
-pub fn init(default_level: &str) {
+/// Installs the subscriber (once per process): lines on standard output, as text or, with
+/// `json`, one JSON object per line (for log shippers reading the journal).
+pub fn init(default_level: &str, json: bool) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let (layer, handle) = reload::Layer::new(filter);
     let installed = tracing_subscriber::registry()
         .with(layer)
-        .with(
+        .with(json.then(|| tracing_subscriber::fmt::layer().json().with_target(false)))
+        .with((!json).then(|| {
             tracing_subscriber::fmt::layer()
                 .with_target(false)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
-        )
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        }))
         .try_init();
     if installed.is_ok() {
         let _ = FILTER.set(handle);

@@ -90,7 +90,10 @@ fn run(file: &std::path::Path) -> ExitCode {
         "lispd: running {} (reload with SIGHUP; stop with SIGINT, SIGTERM or SIGQUIT)",
         file.display()
     );
-    controlplane::logging::init(config.management.log_level.as_str());
+    controlplane::logging::init(
+        config.management.log_level.as_str(),
+        config.management.log_format == config::LogFormat::Json,
+    );
     match lispd::appliance::run(
         &config,
         file,

@@ -33,6 +33,9 @@ struct Cli {
     /// Serve Prometheus metrics at http://ADDRESS/metrics.
     #[arg(long, value_name = "ADDRESS")]
     metrics: Option<SocketAddr>,
+    /// Log one JSON object per line instead of text.
+    #[arg(long)]
+    log_json: bool,
     /// Validate the configuration and exit.
     #[arg(long)]
     check: bool,
@@ -73,7 +76,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    controlplane::logging::init("info");
+    controlplane::logging::init("info", cli.log_json);
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [
         signal_hook::consts::SIGINT,

@@ -110,9 +110,18 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[cores]", old.cores != new.cores),
         ("[[port]]", old.port != new.port),
         (
-            "[management] socket, metrics_listen or state_directory",
-            (&a.socket, a.metrics_listen, &a.state_directory)
-                != (&b.socket, b.metrics_listen, &b.state_directory),
+            "[management] socket, metrics_listen, state_directory or log_format",
+            (
+                &a.socket,
+                a.metrics_listen,
+                &a.state_directory,
+                a.log_format,
+            ) != (
+                &b.socket,
+                b.metrics_listen,
+                &b.state_directory,
+                b.log_format,
+            ),
         ),
         ("[identity]", old.identity != new.identity),
         (
