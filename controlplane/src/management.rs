@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use dataplane::mapcache::{Action, InstalledKey, Locator, Mapping};
+use dataplane::pipeline::Tracer;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -98,6 +99,11 @@ pub enum Request {
     },
     /// Re-reads the configuration file and applies what can change without a restart.
     Reload,
+    /// Records what becomes of the next `count` packets (answered when they have passed, or
+    /// after [`TRACE_WAIT`]).
+    Trace {
+        count: u32,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,6 +160,8 @@ pub enum Reply {
     /// A reload, which the runner does (it owns the file and the tables); its outcome is
     /// answered with [`response_line`].
     Reload,
+    /// A packet trace of this many packets: the runner starts it and streams a [`TraceListing`].
+    Trace(u32),
 }
 
 /// A `show-cache` listing being written: the whole map-cache, or what lies inside a prefix, up
@@ -215,6 +223,66 @@ impl CacheListing {
     }
 }
 
+/// How long a trace waits for its packets.
+pub const TRACE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A `trace` being answered: records as the data cores make them, until the count is reached
+/// or [`TRACE_WAIT`] has passed (then the trace stops with what it has).
+#[derive(Debug)]
+pub struct TraceListing {
+    wanted: u32,
+    written: u32,
+    deadline: Instant,
+    started: bool,
+}
+
+impl TraceListing {
+    pub fn new(count: u32, now: Instant) -> Self {
+        Self {
+            wanted: count,
+            written: 0,
+            deadline: now + TRACE_WAIT,
+            started: false,
+        }
+    }
+
+    /// Appends the records that arrived to `out`; true when the line is complete.
+    pub fn next_page(&mut self, tracer: &Tracer, now: Instant, out: &mut Vec<u8>) -> bool {
+        if !self.started {
+            self.started = true;
+            out.extend_from_slice(
+                format!("{{\"version\":{VERSION},\"ok\":true,\"result\":[").as_bytes(),
+            );
+        }
+        while self.written < self.wanted {
+            let Some(record) = tracer.take() else {
+                break;
+            };
+            if self.written > 0 {
+                out.push(b',');
+            }
+            let (outcome, to) = record.outcome.describe();
+            let entry = json!({
+                "port": record.port,
+                "length": record.length,
+                "class": record.class.name(),
+                "outcome": outcome,
+                "to": to.map(|a| a.to_string()),
+            });
+            if serde_json::to_writer(&mut *out, &entry).is_err() {
+                out.extend_from_slice(b"null");
+            }
+            self.written += 1;
+        }
+        if self.written < self.wanted && now < self.deadline {
+            return false;
+        }
+        tracer.stop();
+        out.extend_from_slice(b"]}\n");
+        true
+    }
+}
+
 /// Answers one request line.
 pub fn respond(line: &str, xtr: &mut Xtr, view: &ApplianceView, now: Instant) -> Reply {
     let request = serde_json::from_str::<Envelope>(line)
@@ -240,6 +308,7 @@ pub fn respond(line: &str, xtr: &mut Xtr, view: &ApplianceView, now: Instant) ->
             return Reply::Listing(CacheListing::new(within, count));
         }
         Ok(Request::Reload) => return Reply::Reload,
+        Ok(Request::Trace { count }) => return Reply::Trace(count),
         Ok(request) => act(request, xtr, view, now),
         Err(error) => Err(error),
     };
@@ -355,7 +424,9 @@ fn act(
     now: Instant,
 ) -> Result<Value, String> {
     match request {
-        Request::Reload => Err("a reload is done by the runner, not the control plane".into()),
+        Request::Reload | Request::Trace { .. } => {
+            Err("reloads and traces are done by the runner, not the control plane".into())
+        }
         Request::ShowCache {
             eid, instance_id, ..
         } => {

@@ -186,6 +186,7 @@ fn data_core_forwards_between_real_ports() {
         local_updates: None,
         config: Arc::new(PathConfig::default()),
         config_updates: None,
+        tracer: Arc::default(),
         counters: counters.clone(),
         feedback: feedback_channel(64).0,
         nonces: Nonces::new(9),

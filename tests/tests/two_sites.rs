@@ -18,8 +18,8 @@ use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::cpm::{CpmRepr, CpmRoles};
 use tests::netns::enter_namespace;
 use tests::topology::{
-    binary, Topology, HYPERVISOR, HYPERVISOR_KEY, MAP_SERVER, SECOND_XTR_B_EID_ADDRESS6, SITE_A,
-    SITE_B, VM,
+    binary, Topology, HYPERVISOR, HYPERVISOR_KEY, MAP_SERVER, SECOND_XTR_B_EID_ADDRESS6,
+    SECOND_XTR_B_RLOC, SITE_A, SITE_B, VM,
 };
 
 fn ip(s: &str) -> IpAddr {
@@ -277,6 +277,31 @@ fn management_and_metrics(topology: &Topology) {
         );
     }
 
+    // A trace of the next packets while host A pings host B: the echo requests are encapsulated
+    // toward the RLOC site B prefers (its second xTR's), the replies decapsulated.
+    let socket = topology.management_socket(0);
+    let trace = std::thread::spawn(move || {
+        std::process::Command::new(binary("lispctl").unwrap())
+            .arg("--socket")
+            .arg(socket)
+            .args(["trace", "6"])
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = topology.on_host(0, "ping", &["-c", "6", "-i", "0.2", SITE_B.host4]);
+    let trace = trace.join().unwrap();
+    let traced = String::from_utf8_lossy(&trace.stdout);
+    assert!(
+        trace.status.success(),
+        "{traced}{}",
+        String::from_utf8_lossy(&trace.stderr)
+    );
+    assert!(
+        traced.contains("encapsulated") && traced.contains(SECOND_XTR_B_RLOC),
+        "{traced}"
+    );
+    assert!(traced.contains("decapsulated"), "{traced}");
     let scrape = inside(topology.xtrs[0].name(), || {
         let mut stream = TcpStream::connect("127.0.0.1:9141").expect("metrics endpoint");
         stream

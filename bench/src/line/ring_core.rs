@@ -143,6 +143,7 @@ fn data_core(
         local_updates: None,
         config: Arc::new(PathConfig::default()),
         config_updates: None,
+        tracer: Arc::default(),
         counters: Arc::new(CoreCounters::default()),
         feedback: feedback_channel(1024).0,
         nonces: Nonces::new(1),

@@ -18,7 +18,7 @@ use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EchoNonces, EtrContext,
     EtrVerdict, FeedbackSender, ItrContext, ItrVerdict, LocalRlocs, MissLog, Neighbours, NoMac,
-    Nonces, PacketBuffer, PathConfig, WantedNeighbours,
+    Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer, WantedNeighbours,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{
@@ -82,6 +82,8 @@ pub struct DataCore {
     pub punt_limiter: PuntLimiter,
     /// Misses the last burst sent to the PETR, to report.
     pub misses: MissLog,
+    /// `lispctl trace`: while on, each packet's fate is recorded for the control core.
+    pub tracer: Arc<Tracer>,
     /// Sleep this long after a run of empty polls (zero: pure polling, the appliance default),
     /// for machines where data cores share CPUs with other work.
     pub idle_sleep: Duration,
@@ -280,6 +282,8 @@ impl DataCore {
         let mut punt = MbufBurst::new();
         let mut sources = [[0u8; 6]; MAX_BURST];
         let mut offsets = [0usize; MAX_BURST];
+        let tracing = self.tracer.active();
+        let mut lengths = [0u16; MAX_BURST];
         for mut mbuf in rx.drain() {
             let (class, l3) = classify(mbuf.data(), &self.local);
             match class {
@@ -287,6 +291,9 @@ impl DataCore {
                     let at = itr.len();
                     sources[at].copy_from_slice(&mbuf.data()[6..12]);
                     offsets[at] = l3;
+                    if tracing {
+                        lengths[at] = mbuf.data().len() as u16;
+                    }
                     PacketBuffer::trim_front(&mut mbuf, l3);
                     let _ = itr.push(mbuf);
                 }
@@ -296,9 +303,17 @@ impl DataCore {
                 | Class::LispData
                 | Class::FragmentToUs => {
                     self.counters.bump(Counter::PuntControl);
+                    if tracing {
+                        self.trace(&mbuf, class, Outcome::Punted);
+                    }
                     let _ = punt.push(mbuf);
                 }
-                Class::Other => self.counters.bump(Counter::DropUnknownFrame),
+                Class::Other => {
+                    self.counters.bump(Counter::DropUnknownFrame);
+                    if tracing {
+                        self.trace(&mbuf, class, Outcome::Dropped(Counter::DropUnknownFrame));
+                    }
+                }
             }
         }
         let mut verdicts = [ItrVerdict::Drop(Counter::DropMalformed); MAX_BURST];
@@ -324,6 +339,14 @@ impl DataCore {
         let mut to_eid = Outgoing::new(Side::Eid);
         let eid_mac = self.eid[ingress].mac;
         for (i, mut mbuf) in itr.drain().enumerate() {
+            if tracing {
+                self.tracer.record(TraceRecord {
+                    port: mbuf.input_port(),
+                    length: lengths[i],
+                    class: Class::Ip,
+                    outcome: verdicts[i].into(),
+                });
+            }
             // Verdicts are matched where they lie: a copy of one written moments ago (an
             // `IpAddr` inside, stored byte-wise) stalls on store forwarding.
             if let ItrVerdict::Punt { destination } = verdicts[i] {
@@ -417,8 +440,10 @@ impl DataCore {
     fn handle_rloc_burst(&mut self, rx: &mut MbufBurst) {
         let mut punt = MbufBurst::new();
         let mut to_eid = Outgoing::new(Side::Eid);
+        let tracing = self.tracer.active();
         for mut mbuf in rx.drain() {
             let (class, l3) = classify(mbuf.data(), &self.local);
+            let length = mbuf.data().len() as u16;
             match class {
                 Class::LispData => {
                     PacketBuffer::trim_front(&mut mbuf, l3);
@@ -432,6 +457,14 @@ impl DataCore {
                         };
                         decapsulate(&mut ctx, &mut mbuf)
                     };
+                    if tracing {
+                        self.tracer.record(TraceRecord {
+                            port: mbuf.input_port(),
+                            length,
+                            class,
+                            outcome: verdict.into(),
+                        });
+                    }
                     if let EtrVerdict::Decapsulated { destination } = verdict {
                         let port = self.eid_port_for(destination);
                         self.forward(mbuf, destination, port, &mut to_eid);
@@ -442,13 +475,32 @@ impl DataCore {
                 | Class::LispControl
                 | Class::FragmentToUs => {
                     self.counters.bump(Counter::PuntControl);
+                    if tracing {
+                        self.trace(&mbuf, class, Outcome::Punted);
+                    }
                     let _ = punt.push(mbuf);
                 }
-                Class::Ip | Class::Other => self.counters.bump(Counter::DropUnknownFrame),
+                Class::Ip | Class::Other => {
+                    self.counters.bump(Counter::DropUnknownFrame);
+                    if tracing {
+                        self.trace(&mbuf, class, Outcome::Dropped(Counter::DropUnknownFrame));
+                    }
+                }
             }
         }
         to_eid.transmit(&mut self.eid, &self.counters);
         self.punt(&mut punt);
+    }
+
+    /// Records a frame that is not forwarded (punted or dropped at classification).
+    #[cold]
+    fn trace(&self, mbuf: &Mbuf, class: Class, outcome: Outcome) {
+        self.tracer.record(TraceRecord {
+            port: mbuf.input_port(),
+            length: mbuf.data().len() as u16,
+            class,
+            outcome,
+        });
     }
 
     /// Adds the Ethernet header toward `destination`'s next hop on `port` of `out`'s side and

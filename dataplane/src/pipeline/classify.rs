@@ -30,6 +30,21 @@ pub enum Class {
     Other,
 }
 
+impl Class {
+    /// The class's name, as traces and logs give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Arp => "arp",
+            Self::NeighbourDiscovery => "neighbour-discovery",
+            Self::LispControl => "lisp-control",
+            Self::LispData => "lisp-data",
+            Self::FragmentToUs => "fragment-to-us",
+            Self::Ip => "ip",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// Classifies `frame`; `l3` is where the IP header starts (after Ethernet and any VLAN tag).
 pub fn classify(frame: &[u8], local: &LocalRlocs) -> (Class, usize) {
     let Ok(eth) = EthernetFrame::new_checked(frame) else {

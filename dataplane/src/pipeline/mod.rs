@@ -12,6 +12,7 @@ mod flow;
 mod itr;
 mod neighbours;
 mod ratelimit;
+mod trace;
 
 pub use buffer::{PacketBuffer, VecBuffer};
 pub use classify::{classify, Class};
@@ -23,6 +24,7 @@ pub use flow::{inspect, inspect_unhashed, InnerPacket};
 pub use itr::{encapsulate, encapsulate_burst, ItrContext, MissLog};
 pub use neighbours::{Neighbours, NoMac, WantedNeighbours};
 pub use ratelimit::PuntLimiter;
+pub use trace::{Outcome, TraceRecord, Tracer};
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -13,7 +13,7 @@ use dataplane::mailbox::{mailbox, Publisher};
 use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
 use dataplane::pipeline::{
     feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, LocalRlocs, MissLog, Neighbours,
-    Nonces, PathConfig, PuntLimiter, WantedNeighbours,
+    Nonces, PathConfig, PuntLimiter, Tracer, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::lcore::LcoreJoin;
@@ -54,6 +54,8 @@ pub struct Tables<'a> {
     pub database: &'a DatabaseWriter,
     pub local: &'a LocalRlocs,
     pub path: &'a PathConfig,
+    /// The packet trace every data core records into.
+    pub tracer: &'a Arc<Tracer>,
 }
 
 /// Launches one data core on each of `workers` (EAL's worker lcores); they run until `stop` is
@@ -117,6 +119,7 @@ pub fn launch(
             local_updates: Some(local_updates),
             config: Arc::new(*tables.path),
             config_updates: Some(path_updates),
+            tracer: tables.tracer.clone(),
             counters: counters.clone(),
             feedback,
             nonces: Nonces::new(lcore_id.wrapping_mul(0x9e37_79b9) | 1),

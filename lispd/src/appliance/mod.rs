@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use config::Config;
 use dataplane::dpdk::DataCore;
 use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
-use dataplane::pipeline::{CoreCounters, Counter, PathConfig, WantedNeighbours};
+use dataplane::pipeline::{CoreCounters, Counter, PathConfig, Tracer, WantedNeighbours};
 use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::PROTOCOL_UDP;
 use dpdk_bindings::lcore::LcoreJoin;
@@ -50,7 +50,7 @@ use uplinks::Uplinks;
 
 use controlplane::decode::{decode, Input};
 use controlplane::loop_timer::LoopTimer;
-use controlplane::management::{self, ApplianceView, CacheListing, Reply};
+use controlplane::management::{self, ApplianceView, CacheListing, Reply, TraceListing};
 use controlplane::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
 use controlplane::reassembly::Reassembly;
 use controlplane::report::counters as stats_counters;
@@ -177,7 +177,9 @@ pub struct Appliance {
     /// Our port addresses: punted datagrams to them are for the control plane.
     ours: Vec<IpAddr>,
     state_path: PathBuf,
-    management: ManagementSocket<CacheListing>,
+    management: ManagementSocket<Streamed>,
+    /// The packet trace the data cores record into.
+    tracer: Arc<Tracer>,
     metrics: MetricsListener,
     loop_timer: LoopTimer,
     /// Control counters as of the last snapshot, for the DPDK telemetry thread.
@@ -263,6 +265,7 @@ impl Appliance {
             })
             .collect();
         let local = tables::local_rlocs(config, &[]);
+        let tracer = Arc::new(Tracer::default());
         let path = tables::path_config(config, &resolved.section(Peer::Petr));
         let data_stop = Arc::new(AtomicBool::new(false));
         let (links, running) = data_cores::launch(
@@ -276,6 +279,7 @@ impl Appliance {
                 database: &database,
                 local: &local,
                 path: &path,
+                tracer: &tracer,
             },
             &mut neighbours,
             &data_stop,
@@ -327,6 +331,7 @@ impl Appliance {
             ours,
             state_path: config.state_file(),
             management,
+            tracer,
             metrics,
             loop_timer: LoopTimer::new(now),
             telemetry,
@@ -657,6 +662,7 @@ impl Appliance {
                 xtr: &mut self.xtr,
                 view: &view,
                 reloader: &self.reloader,
+                tracer: &self.tracer,
                 now,
             },
             now,
@@ -774,25 +780,39 @@ pub fn run(
     appliance.stop()
 }
 
+/// A management answer written over several loop turns.
+#[derive(Debug)]
+enum Streamed {
+    /// A map-cache listing, page by page.
+    Cache(CacheListing),
+    /// A packet trace, as its records arrive.
+    Trace(TraceListing),
+}
+
 /// The management API served from the control loop: a request is answered against the control
 /// plane and a view of the appliance built only then; a whole-cache listing continues page by
-/// page.
+/// page, a trace as its packets pass.
 struct ManagementService<'a, V: Fn() -> ApplianceView> {
     xtr: &'a mut Xtr,
     view: &'a V,
     /// A reload is checked while answering and applied later in the same turn.
     reloader: &'a Reloader,
+    tracer: &'a Tracer,
     now: Instant,
 }
 
 impl<V: Fn() -> ApplianceView> Service for ManagementService<'_, V> {
-    type Stream = CacheListing;
+    type Stream = Streamed;
 
-    fn answer(&mut self, request: &[u8]) -> Response<CacheListing> {
+    fn answer(&mut self, request: &[u8]) -> Response<Streamed> {
         let line = String::from_utf8_lossy(request);
         match management::respond(&line, self.xtr, &(self.view)(), self.now) {
             Reply::Line(line) => Response::Bytes(line.into_bytes()),
-            Reply::Listing(listing) => Response::Stream(listing),
+            Reply::Listing(listing) => Response::Stream(Streamed::Cache(listing)),
+            Reply::Trace(count) => {
+                self.tracer.start(count);
+                Response::Stream(Streamed::Trace(TraceListing::new(count, self.now)))
+            }
             Reply::Reload => {
                 let outcome = self
                     .reloader
@@ -803,7 +823,10 @@ impl<V: Fn() -> ApplianceView> Service for ManagementService<'_, V> {
         }
     }
 
-    fn continue_stream(&mut self, listing: &mut CacheListing, out: &mut Vec<u8>) -> bool {
-        listing.next_page(self.xtr, self.now, out)
+    fn continue_stream(&mut self, streamed: &mut Streamed, out: &mut Vec<u8>) -> bool {
+        match streamed {
+            Streamed::Cache(listing) => listing.next_page(self.xtr, self.now, out),
+            Streamed::Trace(trace) => trace.next_page(self.tracer, self.now, out),
+        }
     }
 }

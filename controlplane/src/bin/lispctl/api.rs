@@ -18,10 +18,11 @@ pub fn call(socket: &Path, mut request: Value) -> Result<Value, String> {
             socket.display()
         )
     })?;
-    let timeout = Some(Duration::from_secs(5));
+    // A trace waits up to TRACE_WAIT for its packets before lispd answers.
+    let wait = controlplane::management::TRACE_WAIT + Duration::from_secs(5);
     stream
-        .set_read_timeout(timeout)
-        .and_then(|()| stream.set_write_timeout(timeout))
+        .set_read_timeout(Some(wait))
+        .and_then(|()| stream.set_write_timeout(Some(Duration::from_secs(5))))
         .map_err(|e| e.to_string())?;
     stream
         .write_all(format!("{request}\n").as_bytes())
@@ -268,4 +269,25 @@ pub fn ms_stats_table(result: &Value) -> String {
         })
         .unwrap_or_default();
     table(&["COUNTER", "VALUE"], rows)
+}
+
+/// A packet trace: each packet's port, length, class and fate.
+pub fn trace_table(result: &Value) -> String {
+    let rows = result.as_array().cloned().unwrap_or_default();
+    table(
+        &["#", "PORT", "LENGTH", "CLASS", "OUTCOME", "TO"],
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    i.to_string(),
+                    text(&r["port"]),
+                    text(&r["length"]),
+                    text(&r["class"]),
+                    text(&r["outcome"]),
+                    text(&r["to"]),
+                ]
+            })
+            .collect(),
+    )
 }

@@ -55,6 +55,9 @@ enum Command {
     /// Re-read lispd's configuration file and apply it (as SIGHUP does); a file that does not
     /// validate, or changes what needs a restart, changes nothing and the answer says why.
     Reload,
+    /// Record what becomes of the next N packets (class, lookup outcome, RLOC or drop reason);
+    /// answered when they have passed, or after 10 s with what passed.
+    Trace { count: u32 },
     /// Set lispd's log level (error, warn, info, debug, trace).
     Log { level: String },
     /// Print every field of a LISP message or packet.
@@ -246,6 +249,10 @@ fn management_request(command: &Command, ms: bool) -> Result<(Value, Render), St
         Command::Flush => (json!({"command": "flush"}), done),
         Command::Register => (json!({"command": "register"}), done),
         Command::Reload => (json!({"command": "reload"}), done),
+        Command::Trace { count } => (
+            json!({"command": "trace", "count": count}),
+            api::trace_table,
+        ),
         Command::Log { level } => (json!({"command": "set-log-level", "level": level}), done),
         Command::Decode { .. } | Command::Cpm { .. } | Command::GenerateDocs { .. } => {
             return Err("not a management command".into())
