@@ -443,7 +443,7 @@ impl DataCore {
         let tracing = self.tracer.active();
         for mut mbuf in rx.drain() {
             let (class, l3) = classify(mbuf.data(), &self.local);
-            let length = mbuf.data().len() as u16;
+            let length = if tracing { mbuf.data().len() as u16 } else { 0 };
             match class {
                 Class::LispData => {
                     PacketBuffer::trim_front(&mut mbuf, l3);
