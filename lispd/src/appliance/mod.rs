@@ -244,6 +244,23 @@ impl Appliance {
         )
         .map_err(dpdk("mbuf pool"))?;
         let ports = ports::open(&eal, &pool, config, cores)?;
+        for open in &ports {
+            let mac = open.mac.map(|b| format!("{b:02x}")).join(":");
+            let addresses: Vec<String> = open
+                .config
+                .addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            tracing::info!(
+                "port {} ({}) up: {:?} side, MTU {}, MAC {mac}, {}",
+                open.config.name,
+                open.config.device,
+                open.config.role,
+                open.config.mtu,
+                addresses.join(" ")
+            );
+        }
 
         let qsbr = Qsbr::new(usize::from(cores));
         let instances = Instances::new(config.database.iter().map(|e| e.instance_id))
@@ -256,6 +273,11 @@ impl Appliance {
         tables::static_map_cache(config, &mut map_cache).map_err(|e| table("map-cache")(&e))?;
         let mut database = DatabaseWriter::new(instances, qsbr.clone());
         tables::database(config, &mut database).map_err(|e| table("database")(&e))?;
+        tracing::info!(
+            "tables loaded: {} database prefix(es), {} static map-cache entries",
+            config.database.len(),
+            config.map_cache.len()
+        );
         let mut neighbours: Vec<NeighbourChannels> = ports
             .iter()
             .map(|open| NeighbourChannels {
