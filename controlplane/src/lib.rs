@@ -11,6 +11,7 @@ pub mod listeners;
 pub mod logging;
 pub mod loop_timer;
 pub mod management;
+pub mod management_api;
 pub mod map_server;
 pub mod map_server_endpoints;
 pub mod map_server_runner;

@@ -17,6 +17,9 @@ use std::time::Instant;
 
 use dataplane::mapcache::{Action, InstalledKey, Locator, Mapping};
 use dataplane::pipeline::Tracer;
+
+use crate::management_api as api;
+use crate::report::counters;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -138,13 +141,11 @@ pub struct ApplianceView {
     pub set_log_level: fn(&str) -> Result<(), String>,
 }
 
-fn counter_map(counters: &[(&'static str, u64)]) -> Value {
-    Value::Object(
-        counters
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), json!(value)))
-            .collect(),
-    )
+fn counter_map(counters: &[(&'static str, u64)]) -> api::Counters {
+    counters
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), *value))
+        .collect()
 }
 
 /// Entries a [`CacheListing`] writes per page.
@@ -207,7 +208,7 @@ impl CacheListing {
             if self.written > 0 {
                 out.push(b',');
             }
-            let entry = mapping_json(xtr, &key.1, mapping, now);
+            let entry = cache_entry(xtr, &key.1, mapping, now);
             if serde_json::to_writer(&mut *out, &entry).is_err() {
                 out.extend_from_slice(b"null");
             }
@@ -262,13 +263,13 @@ impl TraceListing {
                 out.push(b',');
             }
             let (outcome, to) = record.outcome.describe();
-            let entry = json!({
-                "port": record.port,
-                "length": record.length,
-                "class": record.class.name(),
-                "outcome": outcome,
-                "to": to.map(|a| a.to_string()),
-            });
+            let entry = api::TraceEntry {
+                port: record.port,
+                length: record.length,
+                class: record.class.name().to_owned(),
+                outcome: outcome.to_owned(),
+                to,
+            };
             if serde_json::to_writer(&mut *out, &entry).is_err() {
                 out.extend_from_slice(b"null");
             }
@@ -396,25 +397,38 @@ fn parse_action(name: &str) -> Result<Action, String> {
     }
 }
 
-fn mapping_json(xtr: &Xtr, prefix: &IpNet, mapping: &Mapping, now: Instant) -> Value {
+fn cache_entry(xtr: &Xtr, prefix: &IpNet, mapping: &Mapping, now: Instant) -> api::CacheEntry {
     let expires = xtr
         .learned
         .expires_at(mapping.instance_id, prefix)
         .map(|at| at.saturating_duration_since(now).as_secs());
-    json!({
-        "prefix": prefix.to_string(),
-        "instance_id": mapping.instance_id,
-        "action": action_name(mapping.action),
-        "map_version": mapping.map_version,
-        "origin": if expires.is_some() { "learned" } else { "static" },
-        "expires_in_secs": expires,
-        "locators": mapping.locators.iter().map(|l| LocatorView {
-            address: l.address,
-            priority: l.priority,
-            weight: l.weight,
-            up: l.up,
-        }).collect::<Vec<_>>(),
-    })
+    api::CacheEntry {
+        prefix: *prefix,
+        instance_id: mapping.instance_id,
+        action: action_name(mapping.action).to_owned(),
+        map_version: mapping.map_version,
+        origin: if expires.is_some() {
+            api::Origin::Learned
+        } else {
+            api::Origin::Static
+        },
+        expires_in_secs: expires,
+        locators: mapping
+            .locators
+            .iter()
+            .map(|l| api::CacheLocator {
+                address: l.address,
+                priority: l.priority,
+                weight: l.weight,
+                up: l.up,
+            })
+            .collect(),
+    }
+}
+
+/// `answer` as the JSON of a response's `result`.
+fn typed(answer: impl serde::Serialize) -> Result<Value, String> {
+    serde_json::to_value(answer).map_err(|e| e.to_string())
 }
 
 fn act(
@@ -435,67 +449,85 @@ fn act(
                 .map_cache
                 .lookup(instance_id, eid)
                 .ok_or_else(|| format!("no map-cache entry covers {eid}"))?;
-            Ok(mapping_json(xtr, &prefix, &mapping, now))
+            typed(cache_entry(xtr, &prefix, &mapping, now))
         }
-        Request::ShowDatabase => Ok(Value::Array(
+        Request::ShowDatabase => typed(
             xtr.database()
                 .iter()
-                .map(|m| {
-                    json!({
-                        "prefix": format!("{}/{}", m.record.eid.ip().map_or_else(String::new, |a| a.to_string()), m.record.mask_len),
-                        "instance_id": m.record.eid.instance_id(),
-                        "ttl_minutes": m.record.ttl,
-                        "register": m.register,
-                        "map_version": m.record.map_version,
-                        "locators": m.record.locators.iter().map(|l| json!({
-                            "address": l.address.ip().map(|a| a.to_string()),
-                            "priority": l.priority,
-                            "weight": l.weight,
-                            "local": l.local,
-                        })).collect::<Vec<_>>(),
-                    })
+                .map(|m| api::DatabaseEntry {
+                    prefix: format!(
+                        "{}/{}",
+                        m.record
+                            .eid
+                            .ip()
+                            .map_or_else(String::new, |a| a.to_string()),
+                        m.record.mask_len
+                    ),
+                    instance_id: m.record.eid.instance_id(),
+                    ttl_minutes: m.record.ttl,
+                    register: m.register,
+                    map_version: m.record.map_version,
+                    locators: m
+                        .record
+                        .locators
+                        .iter()
+                        .map(|l| api::DatabaseLocator {
+                            address: l.address.ip(),
+                            priority: l.priority,
+                            weight: l.weight,
+                            local: l.local,
+                        })
+                        .collect(),
                 })
-                .collect(),
-        )),
-        Request::ShowServers => Ok(Value::Array(
+                .collect::<Vec<_>>(),
+        ),
+        Request::ShowServers => typed(
             xtr.registration
                 .status()
-                .iter()
-                .map(|s| {
-                    json!({
-                        "address": s.address.to_string(),
-                        "name": s.name,
-                        "state": s.state.name(),
-                        "failures": s.state.failures(),
-                        "registered_secs_ago": s.registered_at.map(|at| now.saturating_duration_since(at).as_secs()),
-                        "next_register_in_secs": s.next_register.saturating_duration_since(now).as_secs(),
-                    })
+                .into_iter()
+                .map(|s| api::ServerEntry {
+                    address: s.address,
+                    name: s.name,
+                    state: s.state.name().to_owned(),
+                    failures: s.state.failures(),
+                    registered_secs_ago: s
+                        .registered_at
+                        .map(|at| now.saturating_duration_since(at).as_secs()),
+                    next_register_in_secs: s.next_register.saturating_duration_since(now).as_secs(),
                 })
-                .collect(),
-        )),
-        Request::ShowNeighbours => Ok(Value::Array(
+                .collect::<Vec<_>>(),
+        ),
+        Request::ShowNeighbours => typed(
             view.neighbours
                 .iter()
                 .flat_map(|(port, entries)| {
-                    entries.iter().map(move |(address, mac)| {
-                        json!({
-                            "port": port,
-                            "address": address.to_string(),
-                            "mac": mac.map(|b| format!("{b:02x}")).join(":"),
+                    entries
+                        .iter()
+                        .map(move |(address, mac)| api::NeighbourEntry {
+                            port: port.clone(),
+                            address: *address,
+                            mac: mac.map(|b| format!("{b:02x}")).join(":"),
                         })
-                    })
                 })
+                .collect::<Vec<_>>(),
+        ),
+        Request::ShowStats => typed(api::Stats {
+            data: counter_map(&view.counters),
+            cores: view
+                .per_core
+                .iter()
+                .map(|(lcore, counters)| (lcore.to_string(), counter_map(counters)))
                 .collect(),
-        )),
-        Request::ShowStats => Ok(json!({
-            "data": counter_map(&view.counters),
-            "cores": view.per_core.iter().map(|(lcore, counters)| (lcore.to_string(), counter_map(counters))).collect::<serde_json::Map<_, _>>(),
-            "ports": view.ports,
-            "control": view.control,
-            "control_loop": view.control_loop,
-            "servers": view.servers,
-            "control_plane": serde_json::to_value(xtr.stats()).map_err(|e| e.to_string())?,
-        })),
+            ports: view
+                .ports
+                .as_object()
+                .map(|ports| ports.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            control: view.control.clone(),
+            control_loop: typed(view.control_loop)?,
+            servers: view.servers.clone(),
+            control_plane: counters("", &xtr.stats()).into_iter().collect(),
+        }),
         Request::MapAdd {
             prefix,
             instance_id,
@@ -524,26 +556,34 @@ fn act(
                     .collect(),
             };
             xtr.add_static(prefix.trunc(), mapping, now)?;
-            Ok(json!({"added": prefix.trunc().to_string()}))
+            typed(api::MapAdded {
+                added: prefix.trunc(),
+            })
         }
         Request::MapDel {
             prefix,
             instance_id,
         } => {
             if xtr.remove_mapping(instance_id, &prefix)? {
-                Ok(json!({"deleted": prefix.trunc().to_string()}))
+                typed(api::MapDeleted {
+                    deleted: prefix.trunc(),
+                })
             } else {
                 Err(format!("no map-cache entry for exactly {}", prefix.trunc()))
             }
         }
-        Request::Flush => Ok(json!({"flushed": xtr.flush_learned()?})),
+        Request::Flush => typed(api::Flushed {
+            flushed: xtr.flush_learned()?,
+        }),
         Request::Register => {
             xtr.register_now(now);
-            Ok(json!({"servers": xtr.registration.status().len()}))
+            typed(api::Registering {
+                servers: xtr.registration.status().len(),
+            })
         }
         Request::SetLogLevel { level } => {
             (view.set_log_level)(&level)?;
-            Ok(json!({"log_level": level}))
+            typed(api::LogLevelSet { log_level: level })
         }
     }
 }

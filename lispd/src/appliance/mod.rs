@@ -836,10 +836,13 @@ impl<V: Fn() -> ApplianceView> Service for ManagementService<'_, V> {
                 Response::Stream(Streamed::Trace(TraceListing::new(count, self.now)))
             }
             Reply::Reload => {
-                let outcome = self
-                    .reloader
-                    .check()
-                    .map(|changed| serde_json::json!({"reloaded": true, "changed": changed}));
+                let outcome = self.reloader.check().and_then(|changed| {
+                    serde_json::to_value(controlplane::management_api::Reloaded {
+                        reloaded: true,
+                        changed: changed.into_iter().map(String::from).collect(),
+                    })
+                    .map_err(|e| e.to_string())
+                });
                 Response::Bytes(management::response_line(outcome).into_bytes())
             }
         }

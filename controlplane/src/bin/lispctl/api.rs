@@ -6,6 +6,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use controlplane::management_api as api;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 /// Sends `request` (without the version, which is added) and returns the result, or the error
@@ -78,70 +80,87 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     out
 }
 
-fn locators(value: &Value) -> String {
-    value
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|l| {
-                    let down = if l["up"] == json!(false) { " down" } else { "" };
-                    format!(
-                        "{} p{} w{}{down}",
-                        text(&l["address"]),
-                        text(&l["priority"]),
-                        text(&l["weight"])
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+/// A result as typed rows (one answer or a list of them), or why it is not what lispd answers.
+fn rows<T: DeserializeOwned>(result: &Value) -> Result<Vec<T>, String> {
+    let list = match result {
+        Value::Array(_) => result.clone(),
+        one => Value::Array(vec![one.clone()]),
+    };
+    serde_json::from_value(list).map_err(|e| format!("unexpected answer ({e}): {result}\n"))
+}
+
+/// Renders typed rows, or says what did not parse.
+fn render<T: DeserializeOwned>(
+    result: &Value,
+    header: &[&str],
+    row: impl FnMut(T) -> Vec<String>,
+) -> String {
+    match rows::<T>(result) {
+        Ok(rows) => table(header, rows.into_iter().map(row).collect()),
+        Err(e) => e,
+    }
+}
+
+fn or_dash<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+fn cache_locators(locators: &[api::CacheLocator]) -> String {
+    locators
+        .iter()
+        .map(|l| {
+            let down = if l.up { "" } else { " down" };
+            format!("{} p{} w{}{down}", l.address, l.priority, l.weight)
         })
-        .unwrap_or_default()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The map-cache, one entry or all.
 pub fn cache_table(result: &Value) -> String {
-    let entries = match result {
-        Value::Array(all) => all.clone(),
-        one => vec![one.clone()],
-    };
-    table(
+    render(
+        result,
         &["PREFIX", "ACTION", "ORIGIN", "EXPIRES(s)", "LOCATORS"],
-        entries
-            .iter()
-            .map(|e| {
-                vec![
-                    text(&e["prefix"]),
-                    text(&e["action"]),
-                    text(&e["origin"]),
-                    text(&e["expires_in_secs"]),
-                    locators(&e["locators"]),
-                ]
-            })
-            .collect(),
+        |e: api::CacheEntry| {
+            vec![
+                e.prefix.to_string(),
+                e.action,
+                match e.origin {
+                    api::Origin::Static => "static".into(),
+                    api::Origin::Learned => "learned".into(),
+                },
+                or_dash(e.expires_in_secs),
+                cache_locators(&e.locators),
+            ]
+        },
     )
 }
 
 pub fn database_table(result: &Value) -> String {
-    let rows = result.as_array().cloned().unwrap_or_default();
-    table(
+    render(
+        result,
         &["PREFIX", "TTL(min)", "REGISTER", "VERSION", "LOCATORS"],
-        rows.iter()
-            .map(|e| {
-                vec![
-                    text(&e["prefix"]),
-                    text(&e["ttl_minutes"]),
-                    text(&e["register"]),
-                    text(&e["map_version"]),
-                    locators(&e["locators"]),
-                ]
-            })
-            .collect(),
+        |e: api::DatabaseEntry| {
+            let locators = e
+                .locators
+                .iter()
+                .map(|l| format!("{} p{} w{}", or_dash(l.address), l.priority, l.weight))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                e.prefix,
+                e.ttl_minutes.to_string(),
+                e.register.to_string(),
+                e.map_version.to_string(),
+                locators,
+            ]
+        },
     )
 }
 
 pub fn servers_table(result: &Value) -> String {
-    let rows = result.as_array().cloned().unwrap_or_default();
-    table(
+    render(
+        result,
         &[
             "MAP-SERVER",
             "NAME",
@@ -150,28 +169,24 @@ pub fn servers_table(result: &Value) -> String {
             "REGISTERED(s ago)",
             "NEXT(s)",
         ],
-        rows.iter()
-            .map(|s| {
-                vec![
-                    text(&s["address"]),
-                    text(&s["name"]),
-                    text(&s["state"]),
-                    text(&s["failures"]),
-                    text(&s["registered_secs_ago"]),
-                    text(&s["next_register_in_secs"]),
-                ]
-            })
-            .collect(),
+        |s: api::ServerEntry| {
+            vec![
+                s.address.to_string(),
+                or_dash(s.name),
+                s.state,
+                s.failures.to_string(),
+                or_dash(s.registered_secs_ago),
+                s.next_register_in_secs.to_string(),
+            ]
+        },
     )
 }
 
 pub fn neighbours_table(result: &Value) -> String {
-    let rows = result.as_array().cloned().unwrap_or_default();
-    table(
+    render(
+        result,
         &["PORT", "ADDRESS", "MAC"],
-        rows.iter()
-            .map(|n| vec![text(&n["port"]), text(&n["address"]), text(&n["mac"])])
-            .collect(),
+        |n: api::NeighbourEntry| vec![n.port, n.address.to_string(), n.mac],
     )
 }
 
@@ -273,21 +288,19 @@ pub fn ms_stats_table(result: &Value) -> String {
 
 /// A packet trace: each packet's port, length, class and fate.
 pub fn trace_table(result: &Value) -> String {
-    let rows = result.as_array().cloned().unwrap_or_default();
-    table(
+    let mut index = 0..;
+    render(
+        result,
         &["#", "PORT", "LENGTH", "CLASS", "OUTCOME", "TO"],
-        rows.iter()
-            .enumerate()
-            .map(|(i, r)| {
-                vec![
-                    i.to_string(),
-                    text(&r["port"]),
-                    text(&r["length"]),
-                    text(&r["class"]),
-                    text(&r["outcome"]),
-                    text(&r["to"]),
-                ]
-            })
-            .collect(),
+        |t: api::TraceEntry| {
+            vec![
+                index.next().unwrap_or_default().to_string(),
+                t.port.to_string(),
+                t.length.to_string(),
+                t.class,
+                t.outcome,
+                or_dash(t.to),
+            ]
+        },
     )
 }
