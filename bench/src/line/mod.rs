@@ -12,6 +12,7 @@
 mod dut;
 mod frames;
 mod generator;
+mod reference;
 mod ring_core;
 
 use std::net::Ipv4Addr;

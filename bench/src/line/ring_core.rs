@@ -1,7 +1,8 @@
 //! The in-process figure: lispd's data-core loop (`DataCore::poll`, the code a lispd data core
-//! runs) over crossed ring-port pairs, no memif copy, against a 5-tuple-swap forwarder (what
-//! testpmd's `5tswap` does: swap MACs, addresses and ports) over identical ring pairs. Both get the
-//! same frames, a ring's worth at a time, and are timed only while they drain it.
+//! runs) over crossed ring-port pairs, no memif copy, against the reference ITR/ETR built from
+//! DPDK's parts (`reference`) and a 5-tuple-swap forwarder (what testpmd's `5tswap` does: swap
+//! MACs, addresses and ports) over identical ring pairs. All get the same frames, a ring's worth
+//! at a time, and are timed only while they drain it.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use ipnet::{IpNet, Ipv4Net};
 
 use super::frames::Link;
 use super::generator::Direction;
+use super::reference::{Queues, ReferenceEtr, ReferenceItr};
 use super::{World, EID_LINK, RLOC_LINK};
 use crate::five_tuple;
 
@@ -227,6 +229,25 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
         swap_rings.rloc.rx_queue(0).map_err(|e| e.to_string())?,
         swap_rings.rloc.tx_queue(0).map_err(|e| e.to_string())?,
     );
+    let mut reference_rings = rings(eal, &pool, "reference")?;
+    let queues = |rx: &Port, tx: &Port| -> Result<Queues, String> {
+        Ok(Queues {
+            rx: rx.rx_queue(0).map_err(|e| e.to_string())?,
+            tx: tx.tx_queue(0).map_err(|e| e.to_string())?,
+        })
+    };
+    let mut reference_itr = ReferenceItr::new(
+        eal,
+        world,
+        RLOC_LINK,
+        queues(&reference_rings.eid, &reference_rings.rloc)?,
+    )?;
+    let mut reference_etr = ReferenceEtr::new(
+        eal,
+        world,
+        EID_LINK,
+        queues(&reference_rings.rloc, &reference_rings.eid)?,
+    )?;
     let mut ratios = Vec::new();
     for (direction, templates) in [Direction::Itr, Direction::Etr].into_iter().zip(templates) {
         let mut burst = MbufBurst::new();
@@ -247,19 +268,38 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
             drain_cycles(&pool, &mut lispd_rings, direction, templates, || {
                 core.poll()
             })?;
-        if forwarded != swapped {
+        let (reference, referenced) = drain_cycles(
+            &pool,
+            &mut reference_rings,
+            direction,
+            templates,
+            || match direction {
+                Direction::Itr => reference_itr.poll(),
+                Direction::Etr => reference_etr.poll(),
+            },
+        )?;
+        if forwarded != swapped || referenced != swapped {
             return Err(format!(
-                "{} in-process: the data core forwarded {forwarded} packets, 5tswap {swapped}",
+                "{} in-process: the data core forwarded {forwarded} packets, the reference \
+                 {referenced}, 5tswap {swapped}",
                 direction.name()
             ));
         }
         let name = direction.name();
+        if direction == Direction::Itr {
+            println!(
+                "line_ring_reference_rte_fib_lookup_cycles_per_key {:.1}",
+                reference_itr.lookup_cycles(templates)
+            );
+        }
         println!("line_ring_lispd_{name}_cycles_per_packet {lispd:.1}");
+        println!("line_ring_reference_{name}_cycles_per_packet {reference:.1}");
         println!("line_ring_5tswap_{name}_cycles_per_packet {swap:.1}");
-        ratios.push((name, lispd / swap));
+        ratios.push((name, lispd / swap, lispd / reference));
     }
-    for (name, ratio) in ratios {
-        println!("RATIO {name}_ring_cycles_vs_5tswap {ratio:.3}");
+    for (name, vs_swap, vs_reference) in ratios {
+        println!("RATIO {name}_ring_cycles_vs_5tswap {vs_swap:.3}");
+        println!("RATIO {name}_ring_cycles_vs_reference {vs_reference:.3}");
     }
     Ok(())
 }
