@@ -12,6 +12,7 @@ use dataplane::wire::WireResult;
 
 use crate::wire::cpm::{self, CpmRepr};
 use crate::wire::ecm::EcmRepr;
+use crate::wire::info::InfoRepr;
 use crate::wire::map_reply::MapReplyRepr;
 use crate::wire::map_request::MapRequestRepr;
 use crate::wire::record::EidRecord;
@@ -78,7 +79,7 @@ pub fn guess(bytes: &[u8]) -> Input {
     match bytes.first() {
         Some(&b) if b >> 4 == 4 && b & 0x0f >= 5 && ipv4_length == Some(bytes.len()) => Input::Ip,
         Some(&b) if b >> 4 == 6 => Input::Ip,
-        Some(&b) if matches!(b >> 4, 1..=5 | 8 | 15) => Input::Control,
+        Some(&b) if matches!(b >> 4, 1..=5 | 7 | 8 | 15) => Input::Control,
         _ => Input::Ethernet,
     }
 }
@@ -276,6 +277,36 @@ fn control(bytes: &[u8], out: &mut String, indent: &str) -> WireResult<()> {
             field(out, "xtr_id_present (I)", flag(m.body.xtr.is_some()));
             field(out, "rtr (R)", flag(m.rtr));
             authenticated(out, indent, &m.body);
+        }
+        MessageType::Info => {
+            let m = InfoRepr::parse(bytes)?;
+            let _ = writeln!(
+                out,
+                "{indent}{}",
+                if m.reply {
+                    "Info-Reply"
+                } else {
+                    "Info-Request"
+                }
+            );
+            field(out, "lisp_type", "7".into());
+            field(out, "reply (R)", flag(m.reply));
+            field(out, "lisp_nonce", nonce(m.nonce));
+            field(out, "key_id", m.key_id.to_string());
+            field(out, "algorithm_id", m.algorithm_id.to_string());
+            field(out, "auth_data", format!("0x{}", hex(&m.auth_data)));
+            field(out, "ttl (minutes)", m.ttl.to_string());
+            field(out, "eid_prefix", format!("{}/{}", m.eid, m.eid_mask_len));
+            if let Some(nat) = &m.nat {
+                field(out, "ms_port", nat.ms_port.to_string());
+                field(out, "etr_port", nat.etr_port.to_string());
+                field(out, "global_etr_rloc", nat.global_etr_rloc.to_string());
+                field(out, "ms_rloc", nat.ms_rloc.to_string());
+                field(out, "private_etr_rloc", nat.private_etr_rloc.to_string());
+                for (i, rtr) in nat.rtr_rlocs.iter().enumerate() {
+                    field(out, &format!("rtr_rloc {i}"), rtr.to_string());
+                }
+            }
         }
         MessageType::Ecm => {
             let m = EcmRepr::parse(bytes)?;

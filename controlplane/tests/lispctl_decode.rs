@@ -195,3 +195,42 @@ fn decodes_a_pasted_tcpdump_dump() {
         "{stdout}"
     );
 }
+
+/// An Info-Reply (NAT traversal) with every field of its NAT-Traversal LCAF.
+#[test]
+fn decodes_an_info_reply() {
+    use controlplane::wire::address::Address;
+    use controlplane::wire::info::{InfoRepr, NatTraversal};
+    let reply = InfoRepr {
+        reply: true,
+        nonce: 0xfeed,
+        key_id: 0,
+        algorithm_id: 2,
+        auth_data: vec![0; 32],
+        ttl: 1440,
+        eid_mask_len: 24,
+        eid: Address::Ipv4("10.1.0.0".parse().unwrap()),
+        nat: Some(NatTraversal {
+            ms_port: 4342,
+            etr_port: 61001,
+            global_etr_rloc: Address::Ipv4("203.0.113.7".parse().unwrap()),
+            ms_rloc: Address::Ipv4("192.0.2.100".parse().unwrap()),
+            private_etr_rloc: Address::Ipv4("10.0.0.2".parse().unwrap()),
+            rtr_rlocs: vec![Address::Ipv4("192.0.2.50".parse().unwrap())],
+        }),
+    };
+    let mut bytes = Vec::new();
+    reply.emit(&mut bytes).unwrap();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let (code, stdout, stderr) = lispctl(&["decode", &hex]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for expected in [
+        "Info-Reply",
+        "etr_port          = 61001",
+        "global_etr_rloc   = 203.0.113.7",
+        "rtr_rloc 0        = 192.0.2.50",
+        "eid_prefix        = 10.1.0.0/24",
+    ] {
+        assert!(stdout.contains(expected), "{expected}:\n{stdout}");
+    }
+}

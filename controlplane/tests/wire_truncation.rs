@@ -163,6 +163,35 @@ fn samples() -> Vec<(&'static str, Vec<u8>, Parser)> {
             Address::Ipv6(Ipv6Addr::LOCALHOST),
         ],
     };
+    let info_reply = controlplane::wire::info::InfoRepr {
+        reply: true,
+        nonce: 9,
+        key_id: 0,
+        algorithm_id: 2,
+        auth_data: vec![0; 32],
+        ttl: 1440,
+        eid_mask_len: 24,
+        eid: Address::Ipv4(Ipv4Addr::new(10, 1, 0, 0)),
+        nat: Some(controlplane::wire::info::NatTraversal {
+            ms_port: 4342,
+            etr_port: 61_001,
+            global_etr_rloc: Address::Ipv4(Ipv4Addr::new(203, 0, 113, 7)),
+            ms_rloc: Address::Ipv4(Ipv4Addr::new(192, 0, 2, 100)),
+            private_etr_rloc: Address::Ipv4(Ipv4Addr::new(10, 0, 0, 2)),
+            rtr_rlocs: vec![Address::Ipv4(Ipv4Addr::new(192, 0, 2, 50))],
+        }),
+    };
+    push("Info-Reply", &|b| info_reply.emit(b).unwrap(), |b| {
+        controlplane::wire::info::InfoRepr::parse(b).map(drop)
+    });
+    let info_request = controlplane::wire::info::InfoRepr {
+        reply: false,
+        nat: None,
+        ..info_reply.clone()
+    };
+    push("Info-Request", &|b| info_request.emit(b).unwrap(), |b| {
+        controlplane::wire::info::InfoRepr::parse(b).map(drop)
+    });
     push("CPM", &|b| cpm.emit(b).unwrap(), |b| {
         CpmRepr::parse(b).map(drop)
     });

@@ -16,13 +16,23 @@ fuzz_target!(|data: &[u8]| {
         let _ = (eth.vlan_id(), eth.ethertype(), eth.payload().len());
     }
     if let Ok(ip) = Ipv4Packet::new_checked(data) {
-        let _ = (ip.verify_checksum(), ip.payload().len(), ip.src_addr(), ip.fragment_offset());
+        let _ = (
+            ip.verify_checksum(),
+            ip.payload().len(),
+            ip.src_addr(),
+            ip.fragment_offset(),
+        );
         if let Ok(udp) = UdpPacket::new_checked(ip.payload()) {
             let _ = udp.verify_checksum_v4(ip.src_addr(), ip.dst_addr());
         }
     }
     if let Ok(ip) = Ipv6Packet::new_checked(data) {
-        let _ = (ip.flow_label(), ip.traffic_class(), ip.payload().len(), ip.upper_layer());
+        let _ = (
+            ip.flow_label(),
+            ip.traffic_class(),
+            ip.payload().len(),
+            ip.upper_layer(),
+        );
     }
     if let Ok(lisp) = LispHeader::new_checked(data) {
         let _ = LispRepr::parse(&lisp);

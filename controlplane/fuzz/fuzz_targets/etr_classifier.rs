@@ -6,7 +6,10 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use dataplane::mapcache::{DatabaseWriter, Instances};
-use dataplane::pipeline::{classify, decapsulate, feedback_channel, inspect, CoreCounters, EchoNonces, EtrContext, LocalRlocs, EtrVerdict, VecBuffer};
+use dataplane::pipeline::{
+    classify, decapsulate, feedback_channel, inspect, CoreCounters, EchoNonces, EtrContext,
+    EtrVerdict, LocalRlocs, VecBuffer,
+};
 use dataplane::rcu::Qsbr;
 use libfuzzer_sys::fuzz_target;
 
@@ -26,10 +29,17 @@ fn fixture() -> &'static std::sync::Mutex<Fixture> {
         }
         database.publish();
         let local = LocalRlocs {
-            all: vec!["192.0.2.1".parse::<IpAddr>().unwrap(), "2001:db8:ff::1".parse().unwrap()],
+            all: vec![
+                "192.0.2.1".parse::<IpAddr>().unwrap(),
+                "2001:db8:ff::1".parse().unwrap(),
+            ],
             ..LocalRlocs::default()
         };
-        std::sync::Mutex::new(Fixture { database, qsbr, local })
+        std::sync::Mutex::new(Fixture {
+            database,
+            qsbr,
+            local,
+        })
     })
 }
 
@@ -41,10 +51,17 @@ fuzz_target!(|data: &[u8]| {
     let counters = CoreCounters::default();
     let (mut feedback, _rx) = feedback_channel(4);
     let echo = EchoNonces::default();
-    let mut ctx = EtrContext { database: database.view(&reader), local: &fixture.local, counters: &counters, feedback: &mut feedback, echo: &echo };
+    let mut ctx = EtrContext {
+        database: database.view(&reader),
+        local: &fixture.local,
+        counters: &counters,
+        feedback: &mut feedback,
+        echo: &echo,
+    };
     let mut buffer = VecBuffer::new(64, data, 4096);
     if let EtrVerdict::Decapsulated { destination } = decapsulate(&mut ctx, &mut buffer) {
-        let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer)).expect("decapsulated packets are valid IP");
+        let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer))
+            .expect("decapsulated packets are valid IP");
         assert_eq!(inner.destination(), destination);
     }
 });

@@ -5,6 +5,7 @@ pub mod address;
 pub mod auth;
 pub mod cpm;
 pub mod ecm;
+pub mod info;
 pub mod map_reply;
 pub mod map_request;
 pub mod reader;
@@ -21,6 +22,8 @@ pub enum MessageType {
     MapRegister = 3,
     MapNotify = 4,
     MapNotifyAck = 5,
+    /// Info-Request and Info-Reply (NAT traversal).
+    Info = 7,
     Ecm = 8,
     SharedExtension = 15,
 }
@@ -37,6 +40,7 @@ impl MessageType {
             3 => Self::MapRegister,
             4 => Self::MapNotify,
             5 => Self::MapNotifyAck,
+            7 => Self::Info,
             8 => Self::Ecm,
             15 => Self::SharedExtension,
             _ => {
