@@ -31,8 +31,18 @@ pub struct MapServerConfig {
     /// registrations were lost with the restart and come back within one registration interval.
     #[serde(default = "default_startup_grace")]
     pub startup_grace_secs: u32,
+    /// RTRs named in Info-Replies: xTRs behind a NAT register and send through them.
+    #[serde(default)]
+    pub rtrs: Vec<std::net::IpAddr>,
+    /// How long an xTR may keep an Info-Reply's answer, in minutes.
+    #[serde(default = "default_info_reply_ttl")]
+    pub info_reply_ttl_minutes: u32,
     #[serde(default)]
     pub site: Vec<Site>,
+}
+
+fn default_info_reply_ttl() -> u32 {
+    15
 }
 
 /// How a site's Map-Registers are told from replays of captured ones.
@@ -166,6 +176,8 @@ impl MapServerConfig {
             negative_ttl_minutes: default_negative_ttl(),
             negative_action: NegativeAction::NativelyForward,
             startup_grace_secs: default_startup_grace(),
+            rtrs: Vec::new(),
+            info_reply_ttl_minutes: default_info_reply_ttl(),
             site: vec![
                 site("site-a", ["10.1.0.0/16", "2001:db8:a::/48"]),
                 site("site-b", ["10.2.0.0/16", "2001:db8:b::/48"]),
@@ -198,6 +210,14 @@ fn validate(config: &MapServerConfig) -> Vec<Issue> {
             root.key("registration_ttl_secs"),
             "at least 10 seconds (registrations are refreshed every 60)".into(),
         );
+    }
+    for (i, rtr) in config.rtrs.iter().enumerate() {
+        if rtr.is_unspecified() || rtr.is_multicast() {
+            report(
+                root.key("rtrs").index(i),
+                format!("{rtr} cannot be an RTR's address"),
+            );
+        }
     }
     let mut names = HashMap::new();
     let mut owners: Vec<(IpNet, usize)> = Vec::new();

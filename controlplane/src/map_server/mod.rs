@@ -12,6 +12,7 @@
 //! whose ITR-RLOC is one of them, and ECMs already forwarded by a map-server are refused.
 
 mod expiry;
+mod nat;
 pub mod replay;
 
 use std::collections::{HashMap, VecDeque};
@@ -68,6 +69,8 @@ pub struct MapServerStats {
     pub refused_registrant_limit: u64,
     pub refused_duplicate_locator: u64,
     pub refused_other: u64,
+    /// Info-Requests answered with the address and port they arrived from (NAT traversal).
+    pub info_requests_answered: u64,
 }
 
 /// Something an operator wants to see in the log.
@@ -261,6 +264,7 @@ impl MapServer {
             Ok(MessageType::MapRegister) => self.handle_register(from, bytes, now),
             Ok(MessageType::MapNotifyAck) => self.handle_notify_ack(bytes),
             Ok(MessageType::Ecm) => self.request(from, bytes, now).map_err(|r| (r, None)),
+            Ok(MessageType::Info) => self.answer_info(from, bytes),
             Ok(_) => Err((MapServerRefused::Other, None)),
             Err(_) => Err((MapServerRefused::Malformed, None)),
         };
@@ -329,17 +333,28 @@ impl MapServer {
         let address = Self::record_prefix(first)
             .ok_or(MapServerRefused::Malformed)?
             .network();
+        self.site_verifying(address, packet.algorithm_id(), |key| packet.verify(key))
+    }
+
+    /// Among the sites whose space holds `eid`, the one whose algorithm is `algorithm_id` and
+    /// whose key `verify` accepts.
+    fn site_verifying(
+        &self,
+        eid: IpAddr,
+        algorithm_id: u8,
+        verify: impl Fn(&[u8]) -> bool,
+    ) -> Result<usize, MapServerRefused> {
         let (_, candidates) = self
             .site_space
-            .longest(None, address)
+            .longest(None, eid)
             .ok_or(MapServerRefused::UnknownSite)?;
         candidates
             .iter()
             .map(|&(site, _)| site)
             .find(|&site| {
                 let config = &self.config.site[site];
-                packet.algorithm_id() == AuthAlgorithm::from(config.algorithm).id()
-                    && packet.verify(config.key.as_bytes())
+                algorithm_id == AuthAlgorithm::from(config.algorithm).id()
+                    && verify(config.key.as_bytes())
             })
             .ok_or(MapServerRefused::BadAuthentication)
     }
