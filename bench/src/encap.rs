@@ -249,6 +249,7 @@ pub fn run() -> Result<(), String> {
         counters: &counters,
         feedback: &mut feedback,
         echo: &no_echo,
+        proxy_etr: false,
     };
     let swap_outer = cycles(&mut buffers, &outer, |burst| {
         burst

@@ -42,6 +42,20 @@ pub struct Config {
     pub management: Management,
     #[serde(default)]
     pub identity: Identity,
+    #[serde(default)]
+    pub roles: Roles,
+}
+
+/// The proxy roles of RFC 6832 this xTR takes on beside its own site's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Roles {
+    /// Proxy-ITR: encapsulate traffic from any source (non-LISP space) toward EIDs, not only
+    /// from our own EIDs.
+    pub proxy_itr: bool,
+    /// Proxy-ETR: decapsulate LISP traffic for destinations outside our EIDs and forward it
+    /// natively by the uplinks' gateways.
+    pub proxy_etr: bool,
 }
 
 /// How this xTR names itself in Map-Registers (RFC 9301 xTR-ID and site-ID), so a map-server

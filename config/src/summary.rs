@@ -9,6 +9,22 @@ pub fn summary(config: &Config) -> String {
     let mut out = String::new();
     let c = &config.cores;
     let _ = writeln!(out, "cores: control {}, data {:?}", c.control, c.data);
+    if config.roles.proxy_itr || config.roles.proxy_etr {
+        let _ = writeln!(
+            out,
+            "roles: xTR{}{}",
+            if config.roles.proxy_itr {
+                ", proxy-ITR"
+            } else {
+                ""
+            },
+            if config.roles.proxy_etr {
+                ", proxy-ETR"
+            } else {
+                ""
+            }
+        );
+    }
     for port in &config.port {
         let role = match port.role {
             PortRole::Eid => "eid",

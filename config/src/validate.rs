@@ -95,6 +95,17 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     v.underlay_families(config);
     v.cpm(config);
     v.timers(config);
+    if config.roles.proxy_etr
+        && !config
+            .port
+            .iter()
+            .any(|p| p.role == PortRole::Rloc && !p.gateways.is_empty())
+    {
+        v.report(
+            v.root.key("roles").key("proxy_etr"),
+            "a proxy-ETR forwards natively by an uplink's gateway; no port with role = \"rloc\" has one",
+        );
+    }
     if config.identity.xtr_id.is_some() && config.identity.xtr_id_bytes().is_none() {
         v.report(
             v.root.key("identity").key("xtr_id"),

@@ -455,3 +455,18 @@ fn xtr_id_must_be_128_bits_of_hex() {
         Some([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
     );
 }
+
+/// A proxy-ETR needs an uplink gateway to forward natively by.
+#[test]
+fn a_proxy_etr_needs_an_uplink_gateway() {
+    let roles = format!("{VALID}\n[roles]\nproxy_itr = true\nproxy_etr = true\n");
+    parse(&roles, "test.toml").expect("the uplink has a gateway");
+    let without = roles.replace("gateways = [\"192.0.2.254\"]", "");
+    let errors = parse(&without, "test.toml").unwrap_err().0;
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == "roles.proxy_etr" && e.message.contains("gateway")),
+        "{errors:?}"
+    );
+}

@@ -151,6 +151,15 @@ fn run_etr(
     site: &Site,
     packet: &mut VecBuffer,
 ) -> (EtrVerdict, CoreCounters, Option<LocatorFeedback>) {
+    run_etr_as(site, packet, false)
+}
+
+/// [`run_etr`], as a proxy-ETR when `proxy_etr`.
+fn run_etr_as(
+    site: &Site,
+    packet: &mut VecBuffer,
+    proxy_etr: bool,
+) -> (EtrVerdict, CoreCounters, Option<LocatorFeedback>) {
     let reader = site.qsbr.register().unwrap();
     let database = site.database.shared();
     let counters = CoreCounters::default();
@@ -161,8 +170,89 @@ fn run_etr(
         counters: &counters,
         feedback: &mut feedback,
         echo: &site.echo,
+        proxy_etr,
     };
     (decapsulate(&mut ctx, packet), counters, receiver.pop())
+}
+
+/// A proxy-ETR (RFC 6832) decapsulates traffic for non-LISP destinations and hands it on for
+/// native forwarding; an ETR drops it. A proxy-ITR encapsulates from sources outside its
+/// database (no local-source check), an ITR drops them.
+#[test]
+fn proxy_roles_forward_to_and_from_non_lisp_space() {
+    let mut a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    let b = site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None);
+    let to_internet = Mapping {
+        action: Action::Encapsulate,
+        instance_id: None,
+        map_version: 0,
+        locators: vec![Locator {
+            address: IpAddr::V4(RLOC_B4),
+            priority: 1,
+            weight: 100,
+            up: true,
+        }],
+    };
+    a.cache
+        .insert("198.51.100.0/24".parse().unwrap(), to_internet)
+        .unwrap();
+    a.cache.publish();
+    let (src, internet): (IpAddr, IpAddr) = (
+        "10.1.0.10".parse().unwrap(),
+        "198.51.100.7".parse().unwrap(),
+    );
+    let encapsulated = |a: &Site| {
+        let mut buffer = VecBuffer::new(128, &inner_packet(src, internet, 64, 0), 2048);
+        let (verdict, _) = run_itr(a, &PathConfig::default(), &mut buffer);
+        assert_eq!(
+            verdict,
+            ItrVerdict::Encapsulated {
+                rloc: IpAddr::V4(RLOC_B4)
+            }
+        );
+        buffer
+    };
+    let mut buffer = encapsulated(&a);
+    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, false);
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropNotOurEid));
+    assert_eq!(counters.get(Counter::DropNotOurEid), 1);
+    let mut buffer = encapsulated(&a);
+    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, true);
+    assert_eq!(
+        verdict,
+        EtrVerdict::NativeForward {
+            destination: internet
+        }
+    );
+    assert_eq!(counters.get(Counter::ProxyEtrForwarded), 1);
+    assert_eq!(
+        buffer.data(),
+        inner_packet(src, internet, 64, 0),
+        "stripped to the inner packet"
+    );
+
+    // From non-LISP space toward site B's EIDs.
+    let from_internet = || {
+        VecBuffer::new(
+            128,
+            &inner_packet(internet, "10.2.0.20".parse().unwrap(), 64, 0),
+            2048,
+        )
+    };
+    let (verdict, _) = run_itr(&a, &PathConfig::default(), &mut from_internet());
+    assert_eq!(verdict, ItrVerdict::Drop(Counter::DropNotLocalSource));
+    let pitr = PathConfig {
+        require_local_source: false,
+        ..PathConfig::default()
+    };
+    let (verdict, counters) = run_itr(&a, &pitr, &mut from_internet());
+    assert_eq!(
+        verdict,
+        ItrVerdict::Encapsulated {
+            rloc: IpAddr::V4(RLOC_B4)
+        }
+    );
+    assert_eq!(counters.get(Counter::Encapsulated), 1);
 }
 
 #[test]

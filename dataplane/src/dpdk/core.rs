@@ -440,6 +440,7 @@ impl DataCore {
     fn handle_rloc_burst(&mut self, rx: &mut MbufBurst) {
         let mut punt = MbufBurst::new();
         let mut to_eid = Outgoing::new(Side::Eid);
+        let mut to_rloc = Outgoing::new(Side::Rloc);
         let tracing = self.tracer.active();
         for mut mbuf in rx.drain() {
             let (class, l3) = classify(mbuf.data(), &self.local);
@@ -454,6 +455,7 @@ impl DataCore {
                             counters: &self.counters,
                             feedback: &mut self.feedback,
                             echo: &self.echo,
+                            proxy_etr: self.config.proxy_etr,
                         };
                         decapsulate(&mut ctx, &mut mbuf)
                     };
@@ -465,9 +467,16 @@ impl DataCore {
                             outcome: verdict.into(),
                         });
                     }
-                    if let EtrVerdict::Decapsulated { destination } = verdict {
-                        let port = self.eid_port_for(destination);
-                        self.forward(mbuf, destination, port, &mut to_eid);
+                    match verdict {
+                        EtrVerdict::Decapsulated { destination } => {
+                            let port = self.eid_port_for(destination);
+                            self.forward(mbuf, destination, port, &mut to_eid);
+                        }
+                        EtrVerdict::NativeForward { destination } => {
+                            let uplink = self.local.uplink(destination.is_ipv6()).port;
+                            self.forward(mbuf, destination, uplink, &mut to_rloc);
+                        }
+                        EtrVerdict::Drop(_) => {}
                     }
                 }
                 Class::Arp
@@ -489,6 +498,7 @@ impl DataCore {
             }
         }
         to_eid.transmit(&mut self.eid, &self.counters);
+        to_rloc.transmit(&mut self.rloc, &self.counters);
         self.punt(&mut punt);
     }
 

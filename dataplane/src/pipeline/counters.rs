@@ -40,6 +40,8 @@ counters! {
         "Packets encapsulated toward a remote locator (ITR).";
     Decapsulated => "decapsulated",
         "LISP data packets decapsulated for our EIDs (ETR).";
+    ProxyEtrForwarded => "proxy_etr_forwarded",
+        "LISP data packets decapsulated for non-LISP destinations and forwarded natively (PETR).";
     TooBigSent => "icmp_too_big_sent",
         "ICMP too-big / packet-too-big messages sent for packets that would exceed the RLOC MTU.";
     NativeForward => "native_forward",

@@ -1,5 +1,6 @@
 //! ETR: a LISP data packet for one of our RLOCs is validated, stripped in place, and delivered if
-//! its inner destination is one of our EIDs (in the instance the header names).
+//! its inner destination is one of our EIDs (in the instance the header names); a proxy-ETR
+//! forwards the others natively.
 
 use std::net::IpAddr;
 
@@ -24,6 +25,8 @@ pub struct EtrContext<'a> {
     pub feedback: &'a mut FeedbackSender,
     /// The nonces we asked remote ETRs to echo.
     pub echo: &'a EchoNonces,
+    /// Proxy-ETR: destinations outside our EIDs are forwarded natively.
+    pub proxy_etr: bool,
 }
 
 fn drop(ctx: &EtrContext<'_>, counter: Counter) -> EtrVerdict {
@@ -111,7 +114,15 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
         return drop(ctx, Counter::DropMalformed);
     };
     // No I bit means the default instance, as does instance-id 0.
+    let mut verdict = EtrVerdict::Decapsulated {
+        destination: inner.destination(),
+    };
     match ctx.database.lookup(inner.destination()) {
+        None if ctx.proxy_etr => {
+            verdict = EtrVerdict::NativeForward {
+                destination: inner.destination(),
+            }
+        }
         None => return drop(ctx, Counter::DropNotOurEid),
         Some(local) if local.instance_id.unwrap_or(0) != header_instance.unwrap_or(0) => {
             return drop(ctx, Counter::DropInstanceMismatch)
@@ -121,8 +132,9 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     let total = data.len();
     packet.trim_back(total - (inner_start + inner.len));
     packet.trim_front(inner_start);
-    ctx.counters.bump(Counter::Decapsulated);
-    EtrVerdict::Decapsulated {
-        destination: inner.destination(),
-    }
+    ctx.counters.bump(match verdict {
+        EtrVerdict::NativeForward { .. } => Counter::ProxyEtrForwarded,
+        _ => Counter::Decapsulated,
+    });
+    verdict
 }

@@ -61,6 +61,9 @@ pub enum ItrVerdict {
 pub enum EtrVerdict {
     /// Decapsulated for a local EID: send on the EID side.
     Decapsulated { destination: IpAddr },
+    /// Proxy-ETR: decapsulated for a destination outside our EIDs (non-LISP space): forward it
+    /// natively on the RLOC side.
+    NativeForward { destination: IpAddr },
     /// Dropped; the counter says why.
     Drop(Counter),
 }
@@ -131,6 +134,9 @@ pub struct PathConfig {
     pub petr: Option<IpAddr>,
     /// Map-cache misses are also encapsulated to the PETR while they resolve.
     pub petr_for_misses: bool,
+    /// Act as a proxy-ETR (RFC 6832): LISP data for destinations outside our EIDs is
+    /// decapsulated and forwarded natively instead of dropped.
+    pub proxy_etr: bool,
 }
 
 impl PathConfig {
@@ -148,6 +154,7 @@ impl Default for PathConfig {
             require_local_source: true,
             petr: None,
             petr_for_misses: false,
+            proxy_etr: false,
         }
     }
 }

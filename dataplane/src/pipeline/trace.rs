@@ -68,6 +68,7 @@ impl From<EtrVerdict> for Outcome {
     fn from(verdict: EtrVerdict) -> Self {
         match verdict {
             EtrVerdict::Decapsulated { destination } => Self::Decapsulated { destination },
+            EtrVerdict::NativeForward { destination } => Self::NativeForward { destination },
             EtrVerdict::Drop(counter) => Self::Dropped(counter),
         }
     }

@@ -151,6 +151,7 @@ fn changed(old: &Config, new: &Config) -> Vec<&'static str> {
         ("map_cache", old.map_cache != new.map_cache),
         ("cpm.sender", old.cpm.sender != new.cpm.sender),
         ("timers", old.timers != new.timers),
+        ("roles", old.roles != new.roles),
         (
             "log_level",
             old.management.log_level != new.management.log_level,
