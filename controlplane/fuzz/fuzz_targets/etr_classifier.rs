@@ -57,11 +57,16 @@ fuzz_target!(|data: &[u8]| {
         counters: &counters,
         feedback: &mut feedback,
         echo: &echo,
+        // Both the ETR and the proxy-ETR, by the last byte.
+        proxy_etr: data.last().is_some_and(|b| b & 1 == 1),
     };
     let mut buffer = VecBuffer::new(64, data, 4096);
-    if let EtrVerdict::Decapsulated { destination } = decapsulate(&mut ctx, &mut buffer) {
-        let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer))
-            .expect("decapsulated packets are valid IP");
-        assert_eq!(inner.destination(), destination);
+    match decapsulate(&mut ctx, &mut buffer) {
+        EtrVerdict::Decapsulated { destination } | EtrVerdict::NativeForward { destination } => {
+            let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer))
+                .expect("decapsulated packets are valid IP");
+            assert_eq!(inner.destination(), destination);
+        }
+        EtrVerdict::Drop(_) => {}
     }
 });
