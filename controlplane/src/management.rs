@@ -138,6 +138,10 @@ pub struct ApplianceView {
     pub neighbours: Vec<PortNeighbours>,
     /// Our locators and whether each is usable (its port's link and gateway are up).
     pub locators: Vec<(IpAddr, bool)>,
+    /// The host names peers were configured by: (role, index in its section, name).
+    pub peer_names: Vec<(&'static str, usize, Option<String>)>,
+    /// The PETR in use.
+    pub petr: Option<IpAddr>,
     pub set_log_level: fn(&str) -> Result<(), String>,
 }
 
@@ -481,22 +485,51 @@ fn act(
                 })
                 .collect::<Vec<_>>(),
         ),
-        Request::ShowServers => typed(
-            xtr.registration
-                .status()
-                .into_iter()
-                .map(|s| api::ServerEntry {
-                    address: s.address,
-                    name: s.name,
-                    state: s.state.name().to_owned(),
-                    failures: s.state.failures(),
-                    registered_secs_ago: s
-                        .registered_at
-                        .map(|at| now.saturating_duration_since(at).as_secs()),
-                    next_register_in_secs: s.next_register.saturating_duration_since(now).as_secs(),
-                })
-                .collect::<Vec<_>>(),
-        ),
+        Request::ShowServers => {
+            let name = |role: &str, index: usize| {
+                view.peer_names
+                    .iter()
+                    .find(|(r, i, _)| *r == role && *i == index)
+                    .and_then(|(_, _, name)| name.clone())
+            };
+            let peer = |role: &str, index: usize, address: IpAddr| api::PeerEntry {
+                role: role.to_owned(),
+                address,
+                name: name(role, index),
+            };
+            let resolvers = xtr.resolver.resolvers().iter().enumerate();
+            let peers = resolvers
+                .map(|(i, r)| peer("map-resolver", i, r.ip()))
+                .chain(view.petr.map(|petr| peer("petr", 0, petr)))
+                .chain(
+                    xtr.pitrs()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &p)| peer("pitr", i, p)),
+                )
+                .collect();
+            typed(api::Servers {
+                map_servers: xtr
+                    .registration
+                    .status()
+                    .into_iter()
+                    .map(|s| api::ServerEntry {
+                        address: s.address,
+                        name: s.name,
+                        state: s.state.name().to_owned(),
+                        failures: s.state.failures(),
+                        registered_secs_ago: s
+                            .registered_at
+                            .map(|at| now.saturating_duration_since(at).as_secs()),
+                        next_register_in_secs: s
+                            .next_register
+                            .saturating_duration_since(now)
+                            .as_secs(),
+                    })
+                    .collect(),
+                peers,
+            })
+        }
         Request::ShowNeighbours => typed(
             view.neighbours
                 .iter()

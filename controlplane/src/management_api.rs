@@ -79,6 +79,24 @@ pub struct ServerEntry {
     pub next_register_in_secs: u64,
 }
 
+/// Another peer lispd talks to, at the address in use (`show-servers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerEntry {
+    /// `map-resolver`, `petr` or `pitr`.
+    pub role: String,
+    pub address: IpAddr,
+    /// The host name it was configured by, if any.
+    pub name: Option<String>,
+}
+
+/// `show-servers`: the map-servers and where registration with each stands, and the other
+/// peers (map-resolvers in the order they are tried, the PETR in use, the PITRs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Servers {
+    pub map_servers: Vec<ServerEntry>,
+    pub peers: Vec<PeerEntry>,
+}
+
 /// A neighbour a port knows (`show-neighbours`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NeighbourEntry {

@@ -207,6 +207,11 @@ impl Resolver {
         };
     }
 
+    /// The map-resolvers, in the order they are tried, at the addresses in use.
+    pub fn resolvers(&self) -> &[SocketAddr] {
+        &self.config.resolvers
+    }
+
     /// Map-resolver `index`'s name now resolves to `address`.
     pub fn set_resolver_address(&mut self, index: usize, address: SocketAddr) {
         if let Some(resolver) = self.config.resolvers.get_mut(index) {

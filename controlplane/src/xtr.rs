@@ -1055,6 +1055,11 @@ impl Xtr {
         }
     }
 
+    /// The PITRs our SMRs go to, at the addresses in use.
+    pub fn pitrs(&self) -> &[IpAddr] {
+        &self.pitrs
+    }
+
     /// PITR `index`'s name now resolves to `address`: later SMRs go there.
     pub fn set_pitr_address(&mut self, index: usize, address: IpAddr) {
         if let Some(pitr) = self.pitrs.get_mut(index) {

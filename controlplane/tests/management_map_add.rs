@@ -20,6 +20,8 @@ fn view() -> ApplianceView {
         neighbours: vec![],
         set_log_level: |_| Ok(()),
         locators: vec![],
+        peer_names: vec![],
+        petr: None,
     }
 }
 

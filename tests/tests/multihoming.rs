@@ -601,6 +601,22 @@ fn traffic_follows_the_live_uplink() {
             Duration::from_secs(5),
         );
     }
+    // `show servers` names each peer and the address in use.
+    let servers = std::process::Command::new(binary("lispctl").unwrap())
+        .arg("--socket")
+        .arg(dir.join("m.sock"))
+        .args(["show", "servers"])
+        .output()
+        .unwrap();
+    let servers = String::from_utf8_lossy(&servers.stdout);
+    for expected in [
+        format!("192.0.2.77:4342  {MS_NAME}"),
+        format!("map-resolver  192.0.2.77  {MS_NAME}"),
+        format!("petr          192.0.2.51  {PETR_NAME}"),
+        format!("pitr          192.0.2.51  {PITR_NAME}"),
+    ] {
+        assert!(servers.contains(&expected), "{expected}:\n{servers}");
+    }
     for process in [&mut m, &mut r, &mut ms] {
         let status = process.stop();
         assert!(status.is_some_and(|s| s.success()), "{}", process.output());

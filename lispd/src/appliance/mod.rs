@@ -650,6 +650,7 @@ impl Appliance {
         let (links, ports, control_ports, stats) =
             (&self.links, &self.ports, &self.control_ports, &self.stats);
         let (unusable, running) = (self.uplinks.unusable(), self.reloader.running());
+        let petr = self.path.petr;
         let set_log_level = self.set_log_level;
         let view = || ApplianceView {
             counters: counters::data_totals(links),
@@ -673,6 +674,8 @@ impl Appliance {
                 .into_iter()
                 .map(|locator| (locator, !unusable.contains(&locator)))
                 .collect(),
+            peer_names: names::peer_names(running),
+            petr,
         };
         let xtr = &mut self.xtr;
         self.metrics.poll(

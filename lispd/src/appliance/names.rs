@@ -49,6 +49,23 @@ fn peers(config: &Config) -> Vec<(Peer, String)> {
     peers
 }
 
+/// The host name each peer was configured by (`None` for an address), as management shows it:
+/// (role, index in its section, name).
+pub fn peer_names(config: &Config) -> Vec<(&'static str, usize, Option<String>)> {
+    peers(config)
+        .into_iter()
+        .map(|(peer, name)| {
+            let (role, index) = match peer {
+                Peer::MapServer(i) => ("map-server", i),
+                Peer::MapResolver(i) => ("map-resolver", i),
+                Peer::Petr(i) => ("petr", i),
+                Peer::Pitr(i) => ("pitr", i),
+            };
+            (role, index, name.parse::<IpAddr>().is_err().then_some(name))
+        })
+        .collect()
+}
+
 /// A named peer's address changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Renamed {

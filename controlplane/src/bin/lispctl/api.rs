@@ -159,8 +159,11 @@ pub fn database_table(result: &Value) -> String {
 }
 
 pub fn servers_table(result: &Value) -> String {
-    render(
-        result,
+    let servers: api::Servers = match serde_json::from_value(result.clone()) {
+        Ok(servers) => servers,
+        Err(e) => return format!("unexpected answer ({e}): {result}\n"),
+    };
+    let registration = table(
         &[
             "MAP-SERVER",
             "NAME",
@@ -169,17 +172,33 @@ pub fn servers_table(result: &Value) -> String {
             "REGISTERED(s ago)",
             "NEXT(s)",
         ],
-        |s: api::ServerEntry| {
-            vec![
-                s.address.to_string(),
-                or_dash(s.name),
-                s.state,
-                s.failures.to_string(),
-                or_dash(s.registered_secs_ago),
-                s.next_register_in_secs.to_string(),
-            ]
-        },
-    )
+        servers
+            .map_servers
+            .into_iter()
+            .map(|s| {
+                vec![
+                    s.address.to_string(),
+                    or_dash(s.name),
+                    s.state,
+                    s.failures.to_string(),
+                    or_dash(s.registered_secs_ago),
+                    s.next_register_in_secs.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    if servers.peers.is_empty() {
+        return registration;
+    }
+    let peers = table(
+        &["PEER", "ADDRESS", "NAME"],
+        servers
+            .peers
+            .into_iter()
+            .map(|p| vec![p.role, p.address.to_string(), or_dash(p.name)])
+            .collect(),
+    );
+    format!("{registration}\n{peers}")
 }
 
 pub fn neighbours_table(result: &Value) -> String {
