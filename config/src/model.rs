@@ -44,6 +44,18 @@ pub struct Config {
     pub identity: Identity,
     #[serde(default)]
     pub roles: Roles,
+    #[serde(default)]
+    pub nat_traversal: NatTraversal,
+}
+
+/// NAT traversal (draft-ietf-lisp-nat-traversal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatTraversal {
+    /// Ask each map-server (Info-Request) what address and port our messages arrive from, at
+    /// start, when our usable locators change and every minute, and log what the path looks
+    /// like. Registering and forwarding through RTRs is not done yet.
+    pub enabled: bool,
 }
 
 /// The proxy roles of RFC 6832 this xTR takes on beside its own site's.

@@ -17,6 +17,7 @@ pub mod map_server_endpoints;
 pub mod map_server_runner;
 pub mod metrics;
 pub mod mobility;
+pub mod nat_discovery;
 pub mod neighbour_resolution;
 pub mod nonce;
 pub mod prefix_map;

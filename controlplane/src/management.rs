@@ -525,6 +525,11 @@ fn act(
                             .next_register
                             .saturating_duration_since(now)
                             .as_secs(),
+                        nat: xtr.nat.as_ref().and_then(|nat| {
+                            nat.states()
+                                .find(|(server, _)| *server == s.address)
+                                .map(|(_, state)| state.to_string())
+                        }),
                     })
                     .collect(),
                 peers,

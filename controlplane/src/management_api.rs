@@ -77,6 +77,10 @@ pub struct ServerEntry {
     pub failures: u32,
     pub registered_secs_ago: Option<u64>,
     pub next_register_in_secs: u64,
+    /// With NAT discovery on: what the path to it looks like (`no NAT`, `behind a NAT, seen
+    /// as ADDRESS:PORT, RTRs [...]`, `no Info-Reply`, `unknown`).
+    #[serde(default)]
+    pub nat: Option<String>,
 }
 
 /// Another peer lispd talks to, at the address in use (`show-servers`).

@@ -19,6 +19,7 @@ use crate::clock::WallClock;
 use crate::echo_nonce::{EchoEvent, EchoNonce};
 use crate::learned::{CacheKey, Installed, LearnedMappings};
 use crate::mobility::{self, Mobility, MobilityState};
+use crate::nat_discovery::{NatDiscovery, NatState, NatTimers};
 use crate::nonce::NonceSource;
 use crate::prefix_map::PrefixMap;
 use crate::probing::Prober;
@@ -99,6 +100,9 @@ pub struct XtrStats {
     pub misses_rate_limited: u64,
     /// Control messages of a type this xTR does not take, or unparseable.
     pub messages_refused: u64,
+    /// Info-Replies (NAT discovery) taken, and refused (malformed, unknown nonce, bad HMAC).
+    pub info_replies_accepted: u64,
+    pub info_replies_refused: u64,
 }
 
 /// One EID record of our database and whether it is registered.
@@ -128,6 +132,8 @@ pub enum Event {
     Registration { server: SocketAddr, state: State },
     /// RLOC probing found a locator unreachable, or reachable again.
     Locator { address: IpAddr, up: bool },
+    /// NAT discovery learned what the path to a map-server looks like.
+    Nat { server: SocketAddr, state: NatState },
 }
 
 impl std::fmt::Display for Event {
@@ -159,6 +165,7 @@ impl std::fmt::Display for Event {
             Self::Locator { address, up: false } => {
                 write!(f, "locator {address} down: RLOC probes unanswered")
             }
+            Self::Nat { server, state } => write!(f, "path to map-server {server}: {state}"),
             Self::Registration { server, state } => match state {
                 State::Registered => write!(f, "registered with map-server {server}"),
                 State::Failing { failures } => write!(
@@ -192,6 +199,7 @@ struct XtrParts {
     smr_interval: Duration,
     /// Nonces for the SMRs this machine sends itself.
     nonces: NonceSource,
+    nat: Option<NatDiscovery>,
     /// Start time (first probes).
     now: Instant,
 }
@@ -212,6 +220,8 @@ pub struct Xtr {
     /// Our locators whose port or gateway is down: registered and answered with priority 255,
     /// never a source.
     unusable: Vec<IpAddr>,
+    /// NAT discovery toward the map-servers, when enabled.
+    pub nat: Option<NatDiscovery>,
     pitrs: Vec<IpAddr>,
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
@@ -264,6 +274,7 @@ impl Xtr {
             database: parts.database,
             rlocs: parts.rlocs,
             unusable: Vec::new(),
+            nat: parts.nat,
             pitrs: parts.pitrs,
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
@@ -349,6 +360,9 @@ impl Xtr {
         let usable = self.usable_rlocs();
         self.resolver.set_itr_rlocs(usable.clone());
         self.prober.set_sources(usable.clone());
+        if let Some(nat) = &mut self.nat {
+            nat.set_own(usable.clone(), now);
+        }
         self.responder.set_local_rlocs(usable);
         let after = self.announced_records(false);
         for i in 0..self.database.len() {
@@ -454,6 +468,13 @@ impl Xtr {
                     Err(_) => self.stats.map_requests_refused += 1,
                 },
                 Err(_) => self.stats.map_requests_refused += 1,
+            },
+            Ok(MessageType::Info) => match &mut self.nat {
+                Some(nat) => match nat.handle_reply(from, bytes, now) {
+                    Ok(()) => self.stats.info_replies_accepted += 1,
+                    Err(_) => self.stats.info_replies_refused += 1,
+                },
+                None => self.stats.messages_refused += 1,
             },
             Ok(MessageType::SharedExtension | MessageType::MapNotifyAck) => {
                 self.handle_cpm(from, bytes, now)
@@ -821,6 +842,13 @@ impl Xtr {
         if self.registration.poll_timeout().is_some_and(|t| t <= now) {
             self.registration.handle_timeout(now);
         }
+        if let Some(nat) = self
+            .nat
+            .as_mut()
+            .filter(|nat| nat.poll_timeout().is_some_and(|t| t <= now))
+        {
+            nat.handle_timeout(now);
+        }
         if self.resolver.poll_timeout().is_some_and(|t| t <= now) {
             self.resolver.handle_timeout(now);
         }
@@ -870,6 +898,7 @@ impl Xtr {
             self.learned.next_expiry(),
             self.prober.poll_timeout(),
             self.echo.poll_timeout(),
+            self.nat.as_ref().and_then(NatDiscovery::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -877,6 +906,14 @@ impl Xtr {
     }
 
     fn collect(&mut self) {
+        if let Some(nat) = &mut self.nat {
+            while let Some(t) = nat.poll_transmit() {
+                self.outbox.push_back(t);
+            }
+            while let Some((server, state)) = nat.poll_change() {
+                self.events.push_back(Event::Nat { server, state });
+            }
+        }
         let states: Vec<(SocketAddr, State)> = self
             .registration
             .status()
@@ -992,6 +1029,9 @@ impl Xtr {
     /// what changed is registered at once, and changed or new records are signalled with SMRs.
     pub fn reconfigure(&mut self, new: Reconfiguration, now: Instant) {
         let timers = new.timers;
+        if let Some(nat) = &mut self.nat {
+            nat.set_servers(new.map_servers.clone(), now);
+        }
         self.registration
             .reconfigure(new.map_servers, timers.registration, now);
         self.resolver
@@ -1058,6 +1098,15 @@ impl Xtr {
     /// The PITRs our SMRs go to, at the addresses in use.
     pub fn pitrs(&self) -> &[IpAddr] {
         &self.pitrs
+    }
+
+    /// Map-server `index`'s name now resolves to `address`: registration and NAT discovery
+    /// start over there.
+    pub fn set_map_server_address(&mut self, index: usize, address: SocketAddr, now: Instant) {
+        self.registration.set_address(index, address, now);
+        if let Some(nat) = &mut self.nat {
+            nat.set_server_address(index, address, now);
+        }
     }
 
     /// PITR `index`'s name now resolves to `address`: later SMRs go there.
@@ -1158,6 +1207,8 @@ pub struct XtrSetup {
     pub nonces: Option<NonceSource>,
     /// `None`: Unix time [`SETUP_UNIX_SECS`] at the start (tests); `lispd` gives the system's.
     pub clock: Option<WallClock>,
+    /// Discover NATs toward the map-servers (Info-Request/Reply).
+    pub nat_discovery: bool,
 }
 
 impl XtrSetup {
@@ -1198,7 +1249,24 @@ impl XtrSetup {
                 dataplane::rcu::Qsbr::new(2),
             )
         });
+        let nat = self.nat_discovery.then(|| {
+            let eid = database
+                .iter()
+                .find(|m| m.register)
+                .map_or((Address::None, 0), |m| {
+                    (m.record.eid.clone(), m.record.mask_len)
+                });
+            NatDiscovery::new(
+                self.map_servers.clone(),
+                eid,
+                rlocs.clone(),
+                NatTimers::default(),
+                nonces.fork(),
+                now,
+            )
+        });
         Xtr::new(XtrParts {
+            nat,
             registration: Registration::new(
                 self.map_servers,
                 records(true),

@@ -259,6 +259,9 @@ fn m_config(dir: &Path) -> String {
 [identity]
 xtr_id = "0000000000000000000000000000000d"
 
+[nat_traversal]
+enabled = true
+
 [[port]]
 name = "inside"
 device = "net_af_packet0"
@@ -480,6 +483,12 @@ fn traffic_follows_the_live_uplink() {
         &mut ms,
         "registered r 10.20.0.0/24",
         Duration::from_secs(20),
+    );
+    // NAT discovery: lisp-ms saw M's locator at port 4342.
+    wait_for(
+        &mut m,
+        &format!("path to map-server {MS}:4342: no NAT"),
+        Duration::from_secs(10),
     );
     assert!(
         ping_until_reply(&net, M_HOST, Duration::from_secs(20)).is_some(),

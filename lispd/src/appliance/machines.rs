@@ -102,6 +102,7 @@ pub fn control_plane(
         timers: xtr_timers(config),
         nonces: Some(NonceSource::from_entropy()),
         clock: Some(WallClock::system()),
+        nat_discovery: config.nat_traversal.enabled,
     }
     .build(start)
 }

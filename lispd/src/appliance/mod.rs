@@ -51,11 +51,12 @@ use uplinks::Uplinks;
 use controlplane::decode::{decode, Input};
 use controlplane::loop_timer::LoopTimer;
 use controlplane::management::{self, ApplianceView, CacheListing, Reply, TraceListing};
+use controlplane::nat_discovery::NatState;
 use controlplane::neighbour_resolution::{NeighbourLimits, NeighbourResolution};
 use controlplane::reassembly::Reassembly;
 use controlplane::report::counters as stats_counters;
 use controlplane::state_file;
-use controlplane::xtr::{Xtr, XtrStats};
+use controlplane::xtr::{Event, Xtr, XtrStats};
 
 /// Why the appliance could not start, or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -383,7 +384,13 @@ impl Appliance {
         self.resolve_neighbours(now);
         self.watch_uplinks(now);
         while let Some(event) = self.xtr.poll_event() {
-            tracing::info!("{event}");
+            match &event {
+                Event::Nat {
+                    state: NatState::BehindNat { .. } | NatState::NoAnswer,
+                    ..
+                } => tracing::warn!("{event}"),
+                _ => tracing::info!("{event}"),
+            }
         }
         if let Some(state) = self.xtr.take_mobility_state() {
             if let Err(e) = state_file::save(&self.state_path, &state) {
@@ -513,7 +520,7 @@ impl Appliance {
             tracing::info!("{} now resolves to {}", renamed.name, renamed.address);
             let address = names::control_address(renamed.address);
             match renamed.peer {
-                Peer::MapServer(i) => self.xtr.registration.set_address(i, address, now),
+                Peer::MapServer(i) => self.xtr.set_map_server_address(i, address, now),
                 Peer::MapResolver(i) => self.xtr.resolver.set_resolver_address(i, address),
                 Peer::Petr(0) => {
                     self.path.petr = Some(renamed.address);

@@ -124,6 +124,7 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
             ),
         ),
         ("[identity]", old.identity != new.identity),
+        ("[nat_traversal]", old.nat_traversal != new.nat_traversal),
         (
             "[cpm] enabled or legacy_lip6_type5",
             (old.cpm.enabled, old.cpm.legacy_lip6_type5)
