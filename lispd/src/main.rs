@@ -95,7 +95,7 @@ fn run(file: &std::path::Path) -> ExitCode {
         config.management.log_format == config::LogFormat::Json,
     );
     match lispd::appliance::run(
-        &config,
+        config,
         file,
         (&stop, &reload),
         controlplane::logging::set_level,

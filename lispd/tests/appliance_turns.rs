@@ -84,7 +84,7 @@ fn the_appliance_starts_turns_answers_and_stops() {
     let config = config(&dir);
     let socket = config.management.socket.clone();
     let mut appliance =
-        Appliance::start(&config, |_| Ok(()), Instant::now()).expect("the appliance starts");
+        Appliance::start(config.clone(), |_| Ok(()), Instant::now()).expect("the appliance starts");
     for _ in 0..10 {
         appliance.turn(Instant::now());
     }

@@ -207,10 +207,12 @@ impl Appliance {
     /// EAL, ports, tables, data cores and control plane from `config`, at `now`; data cores are
     /// polling when it returns. `set_log_level` serves the management API's log-level command.
     pub fn start(
-        config: &Config,
+        owned: Config,
         set_log_level: fn(&str) -> Result<(), String>,
         now: Instant,
     ) -> Result<Self, RunError> {
+        // Kept (not copied: a 1M-entry map_cache_file makes it large) for reloads to diff against.
+        let config = &owned;
         let management =
             ManagementSocket::bind(&config.management.socket).map_err(RunError::Listener)?;
         let metrics =
@@ -336,12 +338,13 @@ impl Appliance {
             .collect();
         let telemetry = Arc::default();
         register_telemetry(&eal, &links, &telemetry);
+        let state_path = config.state_file();
         Ok(Self {
             xtr,
             uplinks: Uplinks::new(&control_ports, now),
             names,
             path,
-            reloader: Reloader::new(config.clone()),
+            reloader: Reloader::new(owned),
             database,
             control_ports,
             links,
@@ -352,7 +355,7 @@ impl Appliance {
             outbox: Outbox::new(local),
             stats: ControlStats::default(),
             ours,
-            state_path: config.state_file(),
+            state_path,
             management,
             tracer,
             metrics,
@@ -786,7 +789,7 @@ fn register_telemetry(eal: &Eal, links: &[DataCoreLink], control: &Arc<Mutex<Vec
 /// Runs `config`, read from `file`, until `stop` is set, reloading the file whenever `reload` is
 /// set; `set_log_level` serves the management API's log-level command and reloads.
 pub fn run(
-    config: &Config,
+    config: Config,
     file: &std::path::Path,
     (stop, reload): (&AtomicBool, &AtomicBool),
     set_log_level: fn(&str) -> Result<(), String>,
