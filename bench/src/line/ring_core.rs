@@ -14,6 +14,7 @@ use dataplane::pipeline::{
     PathConfig, PuntLimiter, WantedNeighbours,
 };
 use dataplane::rcu::Qsbr;
+use dataplane::wire::checksum::checksum;
 use dpdk_bindings::{
     ring_port_pair, spsc_ring, time, Eal, MbufBurst, Mempool, MempoolConfig, Port, PortConfig,
     RingConsumer, RxQueue, TxQueue, MAX_BURST,
@@ -67,8 +68,9 @@ fn rings(eal: &Eal, pool: &Mempool, name: &str) -> Result<Rings, String> {
 fn data_core(
     eal: &Eal,
     pool: &Mempool,
-    rings: &Rings,
+    (rings, name): (&Rings, &str),
     world: &World<'_>,
+    path: PathConfig,
 ) -> Result<(DataCore, RingConsumer), String> {
     let qsbr = Qsbr::new(2);
     let mut cache = MapCacheWriter::new(
@@ -98,6 +100,8 @@ fn data_core(
         .insert(IpNet::V4(world.eid_prefix), 0)
         .map_err(|e| e.to_string())?;
     database.publish();
+    // The generator's side of each link is also its gateway: a proxy-ETR forwards non-LISP
+    // destinations there.
     let side =
         |port: &Port, link: Link, on_link: IpNet, hosts: &[IpAddr]| -> Result<PortIo, String> {
             Ok(PortIo {
@@ -106,7 +110,7 @@ fn data_core(
                 mac: link.dut,
                 neighbours: Arc::new(Neighbours {
                     on_link: vec![on_link],
-                    gateways: Vec::new(),
+                    gateways: hosts.first().copied().into_iter().collect(),
                     macs: hosts.iter().map(|&h| (h, link.generator)).collect(),
                 }),
                 neighbour_updates: None,
@@ -117,7 +121,8 @@ fn data_core(
     let rloc_net = Ipv4Net::new(world.rloc, 24)
         .map_err(|e| e.to_string())?
         .trunc();
-    let (punt, punted) = spsc_ring(eal, "ring_core_punt", 1024).map_err(|e| e.to_string())?;
+    let (punt, punted) =
+        spsc_ring(eal, &format!("{name}_punt"), 1024).map_err(|e| e.to_string())?;
     let core = DataCore {
         eid: vec![side(
             &rings.eid,
@@ -143,7 +148,7 @@ fn data_core(
             ..LocalRlocs::default()
         }),
         local_updates: None,
-        config: Arc::new(PathConfig::default()),
+        config: Arc::new(path),
         config_updates: None,
         tracer: Arc::default(),
         counters: Arc::new(CoreCounters::default()),
@@ -172,9 +177,9 @@ fn drain_cycles(
     let mut next = 0;
     let mut forwarded = 0u64;
     for _ in 0..ROUNDS {
-        let (tx, rx) = match direction {
-            Direction::Itr => (&mut rings.host_tx, &mut rings.remote_rx),
-            Direction::Etr => (&mut rings.remote_tx, &mut rings.host_rx),
+        let tx = match direction {
+            Direction::Itr => &mut rings.host_tx,
+            Direction::Etr => &mut rings.remote_tx,
         };
         let mut queued = 0;
         while queued < RING_DEPTH as usize - MAX_BURST {
@@ -198,9 +203,12 @@ fn drain_cycles(
             handled += n;
         }
         per_round.push((time::tsc() - start) as f64 / queued as f64);
-        while rx.rx_burst(&mut burst) > 0 {
-            forwarded += burst.len() as u64;
-            burst.free_all();
+        // Out of either side: a proxy-ETR sends decapsulated traffic back to the underlay.
+        for rx in [&mut rings.remote_rx, &mut rings.host_rx] {
+            while rx.rx_burst(&mut burst) > 0 {
+                forwarded += burst.len() as u64;
+                burst.free_all();
+            }
         }
     }
     per_round.sort_by(f64::total_cmp);
@@ -219,7 +227,37 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
     )
     .map_err(|e| e.to_string())?;
     let mut lispd_rings = rings(eal, &pool, "lispd")?;
-    let (mut core, _punted) = data_core(eal, &pool, &lispd_rings, world)?;
+    let (mut core, _punted) = data_core(
+        eal,
+        &pool,
+        (&lispd_rings, "lispd"),
+        world,
+        PathConfig::default(),
+    )?;
+    // The proxy roles on their own cores: a proxy-ITR fed frames from a non-LISP source, a
+    // proxy-ETR fed LISP frames for a non-LISP destination.
+    let mut pitr_rings = rings(eal, &pool, "pitr")?;
+    let (mut pitr, _pitr_punted) = data_core(
+        eal,
+        &pool,
+        (&pitr_rings, "pitr"),
+        world,
+        PathConfig {
+            require_local_source: false,
+            ..PathConfig::default()
+        },
+    )?;
+    let mut petr_rings = rings(eal, &pool, "petr")?;
+    let (mut petr, _petr_punted) = data_core(
+        eal,
+        &pool,
+        (&petr_rings, "petr"),
+        world,
+        PathConfig {
+            proxy_etr: true,
+            ..PathConfig::default()
+        },
+    )?;
     let mut swap_rings = rings(eal, &pool, "swap")?;
     let (mut swap_eid_rx, mut swap_eid_tx) = (
         swap_rings.eid.rx_queue(0).map_err(|e| e.to_string())?,
@@ -249,6 +287,9 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
         queues(&reference_rings.rloc, &reference_rings.eid)?,
     )?;
     let mut ratios = Vec::new();
+    let mut lispd_cycles = Vec::new();
+    // Frames each direction's forwarders put out (all of them): the proxies must match.
+    let mut frames_out = Vec::new();
     for (direction, templates) in [Direction::Itr, Direction::Etr].into_iter().zip(templates) {
         let mut burst = MbufBurst::new();
         let (swap, swapped) = drain_cycles(&pool, &mut swap_rings, direction, templates, || {
@@ -296,10 +337,80 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
         println!("line_ring_reference_{name}_cycles_per_packet {reference:.1}");
         println!("line_ring_5tswap_{name}_cycles_per_packet {swap:.1}");
         ratios.push((name, lispd / swap, lispd / reference));
+        lispd_cycles.push(lispd);
+        frames_out.push(swapped);
     }
-    for (name, vs_swap, vs_reference) in ratios {
+    let [itr_frames, etr_frames] = templates;
+    let proxy_cases = [
+        (
+            "pitr",
+            Direction::Itr,
+            with_inner_address(itr_frames, ETHERNET + 12, [198, 19]),
+        ),
+        (
+            "petr",
+            Direction::Etr,
+            with_inner_address(etr_frames, ENCAPSULATED + 16, [198, 18]),
+        ),
+    ];
+    let mut proxy_cycles = Vec::new();
+    for (role, direction, frames) in proxy_cases {
+        let (rings, core) = match direction {
+            Direction::Itr => (&mut pitr_rings, &mut pitr),
+            Direction::Etr => (&mut petr_rings, &mut petr),
+        };
+        let (cycles, forwarded) = drain_cycles(&pool, rings, direction, &frames, || core.poll())?;
+        let expected = frames_out[usize::from(direction == Direction::Etr)];
+        if forwarded != expected {
+            return Err(format!(
+                "the {role} forwarded {forwarded} packets of {expected}"
+            ));
+        }
+        println!("line_ring_lispd_{role}_cycles_per_packet {cycles:.1}");
+        proxy_cycles.push((role, direction, cycles));
+    }
+    for (name, vs_swap, vs_reference) in &ratios {
         println!("RATIO {name}_ring_cycles_vs_5tswap {vs_swap:.3}");
         println!("RATIO {name}_ring_cycles_vs_reference {vs_reference:.3}");
     }
+    for (role, direction, cycles) in proxy_cycles {
+        let plain = ratios
+            .iter()
+            .zip(&lispd_cycles)
+            .find(|((name, ..), _)| *name == direction.name())
+            .map_or(f64::NAN, |(_, lispd)| *lispd);
+        println!(
+            "RATIO {role}_cycles_vs_{} {:.3}",
+            direction.name(),
+            cycles / plain
+        );
+    }
     Ok(())
+}
+
+const ETHERNET: usize = 14;
+/// Where the inner IPv4 header of an encapsulated frame starts (Ethernet, IPv4, UDP, LISP).
+const ENCAPSULATED: usize = ETHERNET + 20 + 8 + 8;
+
+/// `frames` with the inner IPv4 address at `offset` moved into `prefix`.0.0/16 (outside every
+/// EID prefix), the header checksum of the IPv4 header it is in recomputed.
+fn with_inner_address(frames: &[Vec<u8>], offset: usize, prefix: [u8; 2]) -> Vec<Vec<u8>> {
+    let header = if offset >= ENCAPSULATED {
+        ENCAPSULATED
+    } else {
+        ETHERNET
+    };
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, frame)| {
+            let mut frame = frame.clone();
+            let host = (i as u16).to_be_bytes();
+            frame[offset..offset + 4].copy_from_slice(&[prefix[0], prefix[1], host[0], host[1]]);
+            frame[header + 10..header + 12].fill(0);
+            let sum = checksum(&frame[header..header + 20]);
+            frame[header + 10..header + 12].copy_from_slice(&sum.to_be_bytes());
+            frame
+        })
+        .collect()
 }
