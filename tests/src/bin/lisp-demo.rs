@@ -133,7 +133,7 @@ impl Demo {
         ));
         let servers = self.show(0, &["show", "servers"])?;
         check(
-            servers.matches("Registered").count() == 2,
+            servers.matches(" registered ").count() == 2,
             format!("xTR A is not registered with both map-servers:\n{servers}"),
         )?;
         for (step, from, to) in [
