@@ -490,6 +490,17 @@ fn traffic_follows_the_live_uplink() {
         &format!("path to map-server {MS}:4342: no NAT"),
         Duration::from_secs(10),
     );
+    let servers = std::process::Command::new(binary("lispctl").unwrap())
+        .arg("--socket")
+        .arg(dir.join("m.sock"))
+        .args(["show", "servers"])
+        .output()
+        .unwrap();
+    let servers = String::from_utf8_lossy(&servers.stdout);
+    assert!(
+        servers.contains("no NAT"),
+        "show servers has the NAT column:\n{servers}"
+    );
     assert!(
         ping_until_reply(&net, M_HOST, Duration::from_secs(20)).is_some(),
         "R's host never reached M's host:\n{}\n{}",

@@ -171,6 +171,7 @@ pub fn servers_table(result: &Value) -> String {
             "FAILURES",
             "REGISTERED(s ago)",
             "NEXT(s)",
+            "NAT",
         ],
         servers
             .map_servers
@@ -183,6 +184,7 @@ pub fn servers_table(result: &Value) -> String {
                     s.failures.to_string(),
                     or_dash(s.registered_secs_ago),
                     s.next_register_in_secs.to_string(),
+                    or_dash(s.nat),
                 ]
             })
             .collect(),
