@@ -90,6 +90,25 @@ struct Peer {
     next: Instant,
 }
 
+impl Peer {
+    /// `server`, nothing known of it yet, asked at `now`.
+    fn fresh(server: MapServerPeer, now: Instant) -> Self {
+        Self {
+            server,
+            state: NatState::Unknown,
+            outstanding: None,
+            next: now,
+        }
+    }
+
+    fn all(servers: Vec<MapServerPeer>, now: Instant) -> Vec<Self> {
+        servers
+            .into_iter()
+            .map(|server| Self::fresh(server, now))
+            .collect()
+    }
+}
+
 /// The discovery toward every map-server.
 #[derive(Debug)]
 pub struct NatDiscovery {
@@ -117,15 +136,7 @@ impl NatDiscovery {
         now: Instant,
     ) -> Self {
         Self {
-            peers: servers
-                .into_iter()
-                .map(|server| Peer {
-                    server,
-                    state: NatState::Unknown,
-                    outstanding: None,
-                    next: now,
-                })
-                .collect(),
+            peers: Peer::all(servers, now),
             eid,
             eid_mask_len,
             own,
@@ -138,24 +149,17 @@ impl NatDiscovery {
 
     /// The map-servers changed (a reload): ask the new set now.
     pub fn set_servers(&mut self, servers: Vec<MapServerPeer>, now: Instant) {
-        self.peers = servers
-            .into_iter()
-            .map(|server| Peer {
-                server,
-                state: NatState::Unknown,
-                outstanding: None,
-                next: now,
-            })
-            .collect();
+        self.peers = Peer::all(servers, now);
     }
 
     /// Map-server `index` is at `address` now (its name moved): ask it there now.
     pub fn set_server_address(&mut self, index: usize, address: SocketAddr, now: Instant) {
         if let Some(peer) = self.peers.get_mut(index) {
-            peer.server.address = address;
-            peer.state = NatState::Unknown;
-            peer.outstanding = None;
-            peer.next = now;
+            let server = MapServerPeer {
+                address,
+                ..peer.server.clone()
+            };
+            *peer = Peer::fresh(server, now);
         }
     }
 

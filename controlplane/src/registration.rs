@@ -118,6 +118,20 @@ struct Server {
     registered_at: Option<Instant>,
 }
 
+impl Server {
+    /// A server nothing was sent to yet, first registered with at `now`.
+    fn fresh(config: MapServerPeer, now: Instant) -> Self {
+        Self {
+            config,
+            state: State::Idle,
+            next_register: now,
+            outstanding: None,
+            failures: 0,
+            registered_at: None,
+        }
+    }
+}
+
 /// The registration machine for all map-servers.
 #[derive(Debug)]
 pub struct Registration {
@@ -156,14 +170,7 @@ impl Registration {
         Self {
             servers: servers
                 .into_iter()
-                .map(|config| Server {
-                    config,
-                    state: State::Idle,
-                    next_register: now,
-                    outstanding: None,
-                    failures: 0,
-                    registered_at: None,
-                })
+                .map(|config| Server::fresh(config, now))
                 .collect(),
             records,
             xtr,
@@ -320,14 +327,7 @@ impl Registration {
                     .iter()
                     .position(|s| s.config == config)
                     .map(|i| old.swap_remove(i));
-                let mut server = kept.unwrap_or(Server {
-                    config,
-                    state: State::Idle,
-                    next_register: now,
-                    outstanding: None,
-                    failures: 0,
-                    registered_at: None,
-                });
+                let mut server = kept.unwrap_or_else(|| Server::fresh(config, now));
                 server.outstanding = None;
                 server.next_register = now;
                 server
@@ -344,12 +344,11 @@ impl Registration {
         if server.config.address == address {
             return;
         }
-        server.config.address = address;
-        server.state = State::Idle;
-        server.outstanding = None;
-        server.failures = 0;
-        server.registered_at = None;
-        server.next_register = now;
+        let config = MapServerPeer {
+            address,
+            ..server.config.clone()
+        };
+        *server = Server::fresh(config, now);
     }
 
     /// Every server's state.
