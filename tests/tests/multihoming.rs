@@ -408,6 +408,17 @@ fn pings(net: &Net, to: &str, count: u32) {
         .expect("every ping answered");
 }
 
+/// `lispctl show servers` against M.
+fn show_servers(dir: &Path) -> String {
+    let out = std::process::Command::new(binary("lispctl").unwrap())
+        .arg("--socket")
+        .arg(dir.join("m.sock"))
+        .args(["show", "servers"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn wait_for(process: &mut Process, text: &str, limit: Duration) -> Duration {
     let start = Instant::now();
     assert!(
@@ -490,13 +501,7 @@ fn traffic_follows_the_live_uplink() {
         &format!("path to map-server {MS}:4342: no NAT"),
         Duration::from_secs(10),
     );
-    let servers = std::process::Command::new(binary("lispctl").unwrap())
-        .arg("--socket")
-        .arg(dir.join("m.sock"))
-        .args(["show", "servers"])
-        .output()
-        .unwrap();
-    let servers = String::from_utf8_lossy(&servers.stdout);
+    let servers = show_servers(&dir);
     assert!(
         servers.contains("no NAT"),
         "show servers has the NAT column:\n{servers}"
@@ -622,13 +627,7 @@ fn traffic_follows_the_live_uplink() {
         );
     }
     // `show servers` names each peer and the address in use.
-    let servers = std::process::Command::new(binary("lispctl").unwrap())
-        .arg("--socket")
-        .arg(dir.join("m.sock"))
-        .args(["show", "servers"])
-        .output()
-        .unwrap();
-    let servers = String::from_utf8_lossy(&servers.stdout);
+    let servers = show_servers(&dir);
     for expected in [
         format!("192.0.2.77:4342  {MS_NAME}"),
         format!("map-resolver  192.0.2.77  {MS_NAME}"),

@@ -11,6 +11,17 @@ use nix::sys::signal::Signal;
 use tests::netns::require_root;
 use tests::topology::{Topology, SECOND_MS_KEY_A, SITE_A, SITE_B};
 
+/// Sends SIGHUP to `process` and waits until it logs `text`.
+fn sighup_until(topology: &mut Topology, process: &str, text: &str) {
+    let process = topology.process(process).unwrap();
+    process.signal(Signal::SIGHUP).unwrap();
+    assert!(
+        process.wait_for(text, Duration::from_secs(5)),
+        "{}",
+        process.output()
+    );
+}
+
 #[test]
 fn sighup_and_lispctl_reload_apply_a_good_file_and_refuse_a_bad_one() {
     if let Err(e) = require_root() {
@@ -61,17 +72,7 @@ fn sighup_and_lispctl_reload_apply_a_good_file_and_refuse_a_bad_one() {
         );
     std::fs::write(&file, &reloaded).unwrap();
     let lispd_a = format!("lispd-{}", SITE_A.name);
-    topology
-        .process(&lispd_a)
-        .unwrap()
-        .signal(Signal::SIGHUP)
-        .unwrap();
-    let a = topology.process(&lispd_a).unwrap();
-    assert!(
-        a.wait_for("configuration reloaded", Duration::from_secs(5)),
-        "{}",
-        a.output()
-    );
+    sighup_until(&mut topology, &lispd_a, "configuration reloaded");
     registered(&mut topology, "registered site-a 10.1.7.0/24");
     let second = topology.process("lisp-ms-2").unwrap();
     assert!(
@@ -92,17 +93,7 @@ fn sighup_and_lispctl_reload_apply_a_good_file_and_refuse_a_bad_one() {
         reloaded.replace("prefix = \"10.1.7.0/24\"", "prefix = \"10.1.7.9/24\""),
     )
     .unwrap();
-    topology
-        .process(&lispd_a)
-        .unwrap()
-        .signal(Signal::SIGHUP)
-        .unwrap();
-    let a = topology.process(&lispd_a).unwrap();
-    assert!(
-        a.wait_for("reload refused", Duration::from_secs(5)),
-        "{}",
-        a.output()
-    );
+    sighup_until(&mut topology, &lispd_a, "reload refused");
     let refused = topology.lispctl(0, &["reload"]).unwrap_err().to_string();
     assert!(refused.contains("host bits set"), "{refused}");
     let db = topology.lispctl(0, &["show", "db"]).unwrap();

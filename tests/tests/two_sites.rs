@@ -302,19 +302,7 @@ fn management_and_metrics(topology: &Topology) {
         "{traced}"
     );
     assert!(traced.contains("decapsulated"), "{traced}");
-    let scrape = inside(topology.xtrs[0].name(), || {
-        let mut stream = TcpStream::connect("127.0.0.1:9141").expect("metrics endpoint");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    })
-    .join()
-    .unwrap();
-    let (head, body) = scrape.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let body = scrape_metrics(topology.xtrs[0].name(), "127.0.0.1:9141".parse().unwrap());
     for line in body.lines().filter(|l| !l.starts_with('#')) {
         let (name, value) = line.rsplit_once(' ').expect("name value");
         assert!(value.parse::<f64>().is_ok(), "{line}");
@@ -340,7 +328,7 @@ fn management_and_metrics(topology: &Topology) {
         assert!(body.contains(expected), "{expected}:\n{body}");
     }
     // Prometheus's own linter finds nothing to say.
-    let lint = promtool_check(body);
+    let lint = promtool_check(&body);
     assert!(lint.is_empty(), "promtool check metrics:\n{lint}");
 }
 
@@ -375,8 +363,22 @@ fn map_server_visibility(topology: &Topology) {
         "{sites}"
     );
     assert!(ctl(&["show", "stats"]).contains("registers_accepted"));
-    let scrape = inside(topology.underlay.name(), || {
-        let mut stream = TcpStream::connect((MAP_SERVER, 9142)).expect("lisp-ms metrics");
+    let body = scrape_metrics(topology.underlay.name(), (ip(MAP_SERVER), 9142).into());
+    for expected in [
+        "lisp_map_server_registered_prefixes{site=\"site-a\"}",
+        "lisp_map_server_refused_messages_total{reason=\"bad_authentication\"}",
+        "lisp_map_server_events_total{event=\"registers_accepted\"}",
+    ] {
+        assert!(body.contains(expected), "{expected}:\n{body}");
+    }
+    let lint = promtool_check(&body);
+    assert!(lint.is_empty(), "promtool check metrics (lisp-ms):\n{lint}");
+}
+
+/// `GET /metrics` on `address` from inside `namespace`: the body of a 200 answer.
+fn scrape_metrics(namespace: &str, address: SocketAddr) -> String {
+    let scrape = inside(namespace, move || {
+        let mut stream = TcpStream::connect(address).expect("metrics endpoint");
         stream
             .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
@@ -388,15 +390,7 @@ fn map_server_visibility(topology: &Topology) {
     .unwrap();
     let (head, body) = scrape.split_once("\r\n\r\n").expect("HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    for expected in [
-        "lisp_map_server_registered_prefixes{site=\"site-a\"}",
-        "lisp_map_server_refused_messages_total{reason=\"bad_authentication\"}",
-        "lisp_map_server_events_total{event=\"registers_accepted\"}",
-    ] {
-        assert!(body.contains(expected), "{expected}:\n{body}");
-    }
-    let lint = promtool_check(body);
-    assert!(lint.is_empty(), "promtool check metrics (lisp-ms):\n{lint}");
+    body.to_owned()
 }
 
 /// What `promtool check metrics` says about `exposition` (nothing when it is clean).
