@@ -5,12 +5,15 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use controlplane::management::{self, ApplianceView, CacheListing, Reply, LISTING_PAGE};
+use controlplane::management::{self, CacheListing, Reply, LISTING_PAGE};
 use controlplane::mobility::Mobility;
 use controlplane::xtr::{Xtr, XtrSetup};
 use dataplane::mapcache::{Action, Locator, Mapping};
 use ipnet::IpNet;
 use serde_json::Value;
+
+mod idle_appliance;
+use idle_appliance::view;
 
 fn xtr_with_entries(count: u32, now: Instant) -> Xtr {
     let mut xtr = XtrSetup {
@@ -47,22 +50,6 @@ fn mapping(i: u32) -> Mapping {
             weight: 100,
             up: true,
         }],
-    }
-}
-
-fn view() -> ApplianceView {
-    ApplianceView {
-        counters: vec![],
-        per_core: vec![],
-        ports: Value::Null,
-        control: Value::Null,
-        control_loop: Default::default(),
-        servers: Value::Null,
-        neighbours: vec![],
-        set_log_level: |_| Ok(()),
-        locators: vec![],
-        peer_names: vec![],
-        petr: None,
     }
 }
 

@@ -3,27 +3,14 @@
 
 use std::time::Instant;
 
-use controlplane::management::{self, ApplianceView, Reply};
+use controlplane::management::{self, Reply};
 use controlplane::wire::address::Address;
 use controlplane::wire::record::{Action, EidRecord, LocatorRecord};
 use controlplane::xtr::{Xtr, XtrSetup};
 use serde_json::Value;
 
-fn view() -> ApplianceView {
-    ApplianceView {
-        counters: vec![],
-        per_core: vec![],
-        ports: Value::Null,
-        control: Value::Null,
-        control_loop: Default::default(),
-        servers: Value::Null,
-        neighbours: vec![],
-        set_log_level: |_| Ok(()),
-        locators: vec![],
-        peer_names: vec![],
-        petr: None,
-    }
-}
+mod idle_appliance;
+use idle_appliance::view;
 
 /// Our database: 10.1.0.0/24 at 192.0.2.1.
 fn xtr(now: Instant) -> Xtr {
