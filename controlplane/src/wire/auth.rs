@@ -50,6 +50,15 @@ impl AuthAlgorithm {
     }
 }
 
+/// Where the authentication data lies in a Map-Register, Map-Notify(-Ack) or Info message: all
+/// share a 16-byte header ending in the Authentication Data Length, with the data right after it.
+/// `message` must hold at least that header.
+pub fn data_after_header(message: &[u8]) -> Range<usize> {
+    const HEADER_LEN: usize = 16;
+    let len = usize::from(u16::from_be_bytes([message[14], message[15]]));
+    HEADER_LEN..HEADER_LEN + len
+}
+
 impl From<config::AuthAlgorithm> for AuthAlgorithm {
     fn from(algorithm: config::AuthAlgorithm) -> Self {
         match algorithm {

@@ -80,8 +80,7 @@ impl<T: AsRef<[u8]>> InfoPacket<T> {
 
     /// Where the authentication data lies in the message.
     pub fn auth_range(&self) -> Range<usize> {
-        let len = usize::from(u16::from_be_bytes([self.b()[14], self.b()[15]]));
-        HEADER_LEN..HEADER_LEN + len
+        auth::data_after_header(self.b())
     }
 
     /// True when the message carries a valid HMAC for `key` with the algorithm it names.

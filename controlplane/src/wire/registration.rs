@@ -97,8 +97,7 @@ impl<T: AsRef<[u8]>> RegistrationPacket<T> {
 
     /// Where the authentication data lies in the message.
     pub fn auth_range(&self) -> Range<usize> {
-        let len = usize::from(u16::from_be_bytes([self.b()[14], self.b()[15]]));
-        HEADER_LEN..HEADER_LEN + len
+        auth::data_after_header(self.b())
     }
 
     pub fn auth_data(&self) -> &[u8] {
