@@ -152,12 +152,12 @@ fn listing_times(entries: u32) -> Result<(Duration, Duration, usize), String> {
             action: mapcache::Action::Encapsulate,
             instance_id: None,
             map_version: 0,
-            locators: vec![mapcache::Locator {
-                address: v4(0xc612_0000 + i % 4096),
-                priority: 1,
-                weight: 100,
-                up: true,
-            }],
+            locators: vec![mapcache::Locator::new(
+                v4(0xc612_0000 + i % 4096),
+                1,
+                100,
+                true,
+            )],
         };
         machine
             .map_cache

@@ -99,18 +99,8 @@ pub fn run() -> Result<(), String> {
             instance_id: None,
             map_version: 0,
             locators: vec![
-                Locator {
-                    address: IpAddr::V4(Ipv4Addr::from(0xc633_0000 | site)),
-                    priority: 1,
-                    weight: 50,
-                    up: true,
-                },
-                Locator {
-                    address: IpAddr::V4(Ipv4Addr::from(0xc634_0000 | site)),
-                    priority: 1,
-                    weight: 50,
-                    up: true,
-                },
+                Locator::new(IpAddr::V4(Ipv4Addr::from(0xc633_0000 | site)), 1, 50, true),
+                Locator::new(IpAddr::V4(Ipv4Addr::from(0xc634_0000 | site)), 1, 50, true),
             ],
         };
         cache
@@ -250,6 +240,7 @@ pub fn run() -> Result<(), String> {
         feedback: &mut feedback,
         echo: &no_echo,
         proxy_etr: false,
+        reencapsulate: false,
     };
     let swap_outer = cycles(&mut buffers, &outer, |burst| {
         burst

@@ -585,12 +585,7 @@ fn act(
                 map_version: 0,
                 locators: locators
                     .iter()
-                    .map(|l| Locator {
-                        address: l.address,
-                        priority: l.priority,
-                        weight: l.weight,
-                        up: l.up,
-                    })
+                    .map(|l| Locator::new(l.address, l.priority, l.weight, l.up))
                     .collect(),
             };
             xtr.add_static(prefix.trunc(), mapping, now)?;

@@ -404,12 +404,12 @@ pub fn mapping_of(record: &EidRecord) -> Option<(IpNet, Mapping)> {
         .locators
         .iter()
         .filter_map(|l| {
-            Some(Locator {
-                address: l.address.ip()?,
-                priority: l.priority,
-                weight: l.weight,
-                up: l.reachable,
-            })
+            Some(Locator::new(
+                l.address.ip()?,
+                l.priority,
+                l.weight,
+                l.reachable,
+            ))
         })
         .collect();
     let action = match (record.action, locators.is_empty()) {

@@ -44,12 +44,12 @@ fn mapping(i: u32) -> Mapping {
         action: Action::Encapsulate,
         instance_id: None,
         map_version: 0,
-        locators: vec![Locator {
-            address: IpAddr::V4(Ipv4Addr::from(0xc612_0000 + (i % 4096))),
-            priority: 1,
-            weight: 100,
-            up: true,
-        }],
+        locators: vec![Locator::new(
+            IpAddr::V4(Ipv4Addr::from(0xc612_0000 + (i % 4096))),
+            1,
+            100,
+            true,
+        )],
     }
 }
 

@@ -184,12 +184,7 @@ fn a_vm_moves_from_site_a_to_site_b() {
                 action: mapcache::Action::Encapsulate,
                 instance_id: None,
                 map_version: 0,
-                locators: vec![mapcache::Locator {
-                    address: ip(RLOC_A),
-                    priority: 1,
-                    weight: 100,
-                    up: true,
-                }],
+                locators: vec![mapcache::Locator::new(ip(RLOC_A), 1, 100, true)],
             },
         )
         .unwrap();

@@ -111,12 +111,7 @@ fn data_core_forwards_between_real_ports() {
         action: Action::Encapsulate,
         instance_id: None,
         map_version: 0,
-        locators: vec![Locator {
-            address: IpAddr::V4(REMOTE_RLOC),
-            priority: 1,
-            weight: 100,
-            up: true,
-        }],
+        locators: vec![Locator::new(IpAddr::V4(REMOTE_RLOC), 1, 100, true)],
     };
     cache
         .insert("10.2.0.0/24".parse().unwrap(), remote_site.clone())
@@ -265,12 +260,7 @@ fn data_core_forwards_between_real_ports() {
                 action: Action::Encapsulate,
                 instance_id: None,
                 map_version: 0,
-                locators: vec![Locator {
-                    address: IpAddr::V4(OUR_RLOC),
-                    priority: 1,
-                    weight: 100,
-                    up: true,
-                }],
+                locators: vec![Locator::new(IpAddr::V4(OUR_RLOC), 1, 100, true)],
             },
         )
         .unwrap();

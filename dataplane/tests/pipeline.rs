@@ -14,7 +14,7 @@ use dataplane::rcu::Qsbr;
 use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
 use dataplane::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTOCOL_UDP};
 use dataplane::wire::ipv6::{Ipv6Packet, Ipv6Repr};
-use dataplane::wire::lisp::{LispHeader, LispRepr, DATA_PORT};
+use dataplane::wire::lisp::{LispHeader, LispRepr, CONTROL_PORT, DATA_PORT};
 use dataplane::wire::udp::{self, UdpPacket};
 use ipnet::IpNet;
 
@@ -84,12 +84,7 @@ fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
         action: Action::Encapsulate,
         instance_id: iid,
         map_version: 0,
-        locators: vec![Locator {
-            address: remote,
-            priority: 1,
-            weight: 100,
-            up: true,
-        }],
+        locators: vec![Locator::new(remote, 1, 100, true)],
     };
     for prefix in ["10.2.0.0/24", "2001:db8:b::/64"] {
         cache
@@ -151,14 +146,25 @@ fn run_etr(
     site: &Site,
     packet: &mut VecBuffer,
 ) -> (EtrVerdict, CoreCounters, Option<LocatorFeedback>) {
-    run_etr_as(site, packet, false)
+    run_etr_as(site, packet, EtrRole::Etr)
 }
 
-/// [`run_etr`], as a proxy-ETR when `proxy_etr`.
+/// What an ETR does with LISP data for EIDs that are not its own.
+#[derive(Clone, Copy, PartialEq)]
+enum EtrRole {
+    /// Drops it.
+    Etr,
+    /// Forwards it natively.
+    ProxyEtr,
+    /// Encapsulates it again.
+    Rtr,
+}
+
+/// [`run_etr`] in `role`.
 fn run_etr_as(
     site: &Site,
     packet: &mut VecBuffer,
-    proxy_etr: bool,
+    role: EtrRole,
 ) -> (EtrVerdict, CoreCounters, Option<LocatorFeedback>) {
     let reader = site.qsbr.register().unwrap();
     let database = site.database.shared();
@@ -170,7 +176,8 @@ fn run_etr_as(
         counters: &counters,
         feedback: &mut feedback,
         echo: &site.echo,
-        proxy_etr,
+        proxy_etr: role == EtrRole::ProxyEtr,
+        reencapsulate: role == EtrRole::Rtr,
     };
     (decapsulate(&mut ctx, packet), counters, receiver.pop())
 }
@@ -186,12 +193,7 @@ fn proxy_roles_forward_to_and_from_non_lisp_space() {
         action: Action::Encapsulate,
         instance_id: None,
         map_version: 0,
-        locators: vec![Locator {
-            address: IpAddr::V4(RLOC_B4),
-            priority: 1,
-            weight: 100,
-            up: true,
-        }],
+        locators: vec![Locator::new(IpAddr::V4(RLOC_B4), 1, 100, true)],
     };
     a.cache
         .insert("198.51.100.0/24".parse().unwrap(), to_internet)
@@ -213,11 +215,11 @@ fn proxy_roles_forward_to_and_from_non_lisp_space() {
         buffer
     };
     let mut buffer = encapsulated(&a);
-    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, false);
+    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, EtrRole::Etr);
     assert_eq!(verdict, EtrVerdict::Drop(Counter::DropNotOurEid));
     assert_eq!(counters.get(Counter::DropNotOurEid), 1);
     let mut buffer = encapsulated(&a);
-    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, true);
+    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, EtrRole::ProxyEtr);
     assert_eq!(
         verdict,
         EtrVerdict::NativeForward {
@@ -364,12 +366,7 @@ fn with_instances(base: Site, database: &[(&str, u32)], map_cache: &[(&str, u32,
             action: Action::Encapsulate,
             instance_id: Some(iid),
             map_version: 0,
-            locators: vec![Locator {
-                address: rloc,
-                priority: 1,
-                weight: 100,
-                up: true,
-            }],
+            locators: vec![Locator::new(rloc, 1, 100, true)],
         };
         cache.insert(prefix.parse().unwrap(), mapping).unwrap();
     }
@@ -526,12 +523,7 @@ fn every_other_outcome_has_a_verdict_and_a_counter() {
                 action: Action::Encapsulate,
                 instance_id: None,
                 map_version: 0,
-                locators: vec![Locator {
-                    address: IpAddr::V4(RLOC_B4),
-                    priority: 1,
-                    weight: 100,
-                    up: false,
-                }],
+                locators: vec![Locator::new(IpAddr::V4(RLOC_B4), 1, 100, false)],
             },
         )
         .unwrap();
@@ -641,12 +633,12 @@ fn identical_mappings_share_one_entry() {
         action: Action::Encapsulate,
         instance_id: None,
         map_version: 0,
-        locators: vec![Locator {
-            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
-            priority: 1,
-            weight: 100,
-            up: true,
-        }],
+        locators: vec![Locator::new(
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
+            1,
+            100,
+            true,
+        )],
     };
     for i in 0..100u8 {
         cache
@@ -926,12 +918,7 @@ fn a_locator_of_ours_is_delivered_locally_with_the_ttl_decremented() {
                     action: Action::Encapsulate,
                     instance_id: None,
                     map_version: 0,
-                    locators: vec![Locator {
-                        address: rloc,
-                        priority: 1,
-                        weight: 100,
-                        up: true,
-                    }],
+                    locators: vec![Locator::new(rloc, 1, 100, true)],
                 },
             )
             .unwrap();
@@ -1009,4 +996,119 @@ fn natively_forwarded_traffic_goes_to_the_petr_when_one_is_configured() {
         &original[..],
         "the inner packet is carried intact"
     );
+}
+
+/// NAT traversal through an RTR: an ITR sends to the RTR that registered an EID behind a NAT;
+/// the RTR decapsulates and encapsulates again toward the xTR's translated address and port,
+/// from port 4342 (the port the NAT opened); the xTR behind the NAT sends everything, misses
+/// included, to its RTR; and a control message the RTR sends it as data goes to its control core.
+#[test]
+fn an_rtr_carries_traffic_to_and_from_an_xtr_behind_a_nat() {
+    const RLOC_RTR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 9);
+    let public = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9));
+    let behind_nat: IpNet = "10.9.0.0/24".parse().unwrap();
+    let mut a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    a.cache.insert(behind_nat, one_locator(RLOC_RTR)).unwrap();
+    a.cache.publish();
+    let mut rtr = site((RLOC_RTR, "2001:db8:ff::9".parse().unwrap()), public, None);
+    let translated = Mapping {
+        action: Action::Encapsulate,
+        instance_id: None,
+        map_version: 0,
+        locators: vec![Locator {
+            nat_port: Some(61_000),
+            ..Locator::new(public, 1, 100, true)
+        }],
+    };
+    rtr.cache.insert(behind_nat, translated).unwrap();
+    let xtr_rloc = Ipv4Addr::new(192, 168, 1, 2);
+    rtr.cache
+        .insert("192.168.1.0/24".parse().unwrap(), one_locator(xtr_rloc))
+        .unwrap();
+    rtr.cache.publish();
+
+    let (src, dst): (IpAddr, IpAddr) = ("10.1.0.10".parse().unwrap(), "10.9.0.5".parse().unwrap());
+    let original = inner_packet(src, dst, 64, 0);
+    let mut buffer = VecBuffer::new(128, &original, 2048);
+    let (verdict, _) = run_itr(&a, &PathConfig::default(), &mut buffer);
+    assert_eq!(
+        verdict,
+        ItrVerdict::Encapsulated {
+            rloc: IpAddr::V4(RLOC_RTR)
+        }
+    );
+    let (verdict, counters, _) = run_etr_as(&rtr, &mut buffer, EtrRole::Rtr);
+    assert_eq!(verdict, EtrVerdict::Reencapsulate { destination: dst });
+    assert_eq!(counters.get(Counter::RtrDecapsulated), 1);
+    assert_eq!(buffer.data(), original, "stripped to the inner packet");
+    let any_source = PathConfig {
+        require_local_source: false,
+        ..PathConfig::default()
+    };
+    let (verdict, _) = run_itr(&rtr, &any_source, &mut buffer);
+    assert_eq!(verdict, ItrVerdict::Encapsulated { rloc: public });
+    let outer = buffer.data();
+    assert_eq!(&outer[12..16], &RLOC_RTR.octets(), "from the RTR's locator");
+    assert_eq!(u16::from_be_bytes([outer[20], outer[21]]), CONTROL_PORT);
+    assert_eq!(u16::from_be_bytes([outer[22], outer[23]]), 61_000);
+    assert_eq!(&outer[36..], original.as_slice());
+
+    // A packet in another instance is not the RTR's (one map-cache table: the default one).
+    let mut other_instance = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_RTR), Some(5));
+    other_instance
+        .cache
+        .insert(
+            behind_nat,
+            Mapping {
+                instance_id: Some(5),
+                ..one_locator(RLOC_RTR)
+            },
+        )
+        .unwrap();
+    other_instance.cache.publish();
+    let mut buffer = VecBuffer::new(128, &original, 2048);
+    run_itr(&other_instance, &PathConfig::default(), &mut buffer);
+    let (verdict, _, _) = run_etr_as(&rtr, &mut buffer, EtrRole::Rtr);
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropInstanceMismatch));
+
+    // The xTR behind the NAT: site B's EIDs and a miss both go to the RTR.
+    let via_rtr = PathConfig {
+        rtr: Some(IpAddr::V4(RLOC_RTR)),
+        ..PathConfig::default()
+    };
+    let xtr = site((xtr_rloc, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    for destination in ["10.2.0.20", "10.77.0.1"] {
+        let mut buffer = VecBuffer::new(
+            128,
+            &inner_packet(src, destination.parse().unwrap(), 64, 0),
+            2048,
+        );
+        let (verdict, _) = run_itr(&xtr, &via_rtr, &mut buffer);
+        assert_eq!(
+            verdict,
+            ItrVerdict::Encapsulated {
+                rloc: IpAddr::V4(RLOC_RTR)
+            },
+            "{destination} goes by the RTR"
+        );
+    }
+
+    // A Data-Map-Notify: LISP data whose inner packet is for the xTR's own locator.
+    let notify = inner_packet(IpAddr::V4(RLOC_RTR), IpAddr::V4(xtr_rloc), 32, 0);
+    let mut buffer = VecBuffer::new(128, &notify, 2048);
+    run_itr(&rtr, &any_source, &mut buffer);
+    let (verdict, counters, _) = run_etr(&xtr, &mut buffer);
+    assert_eq!(verdict, EtrVerdict::ToControl);
+    assert_eq!(counters.get(Counter::DecapsulatedControl), 1);
+    assert_eq!(buffer.data(), notify.as_slice());
+}
+
+/// A mapping of one locator at `rloc`.
+fn one_locator(rloc: Ipv4Addr) -> Mapping {
+    Mapping {
+        action: Action::Encapsulate,
+        instance_id: None,
+        map_version: 0,
+        locators: vec![Locator::new(IpAddr::V4(rloc), 1, 100, true)],
+    }
 }

@@ -82,12 +82,7 @@ fn data_core(
         action: Action::Encapsulate,
         instance_id: None,
         map_version: 0,
-        locators: vec![Locator {
-            address: IpAddr::V4(world.remote_rloc),
-            priority: 1,
-            weight: 100,
-            up: true,
-        }],
+        locators: vec![Locator::new(IpAddr::V4(world.remote_rloc), 1, 100, true)],
     };
     for &prefix in world.map_cache {
         cache

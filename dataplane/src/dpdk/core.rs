@@ -436,9 +436,11 @@ impl DataCore {
         }
     }
 
-    /// ETR direction: LISP data is decapsulated; control traffic is punted; anything else dropped.
+    /// ETR direction: LISP data is decapsulated (and, by an RTR, encapsulated again); control
+    /// traffic is punted; anything else dropped.
     fn handle_rloc_burst(&mut self, rx: &mut MbufBurst) {
         let mut punt = MbufBurst::new();
+        let mut again = MbufBurst::new();
         let mut to_eid = Outgoing::new(Side::Eid);
         let mut to_rloc = Outgoing::new(Side::Rloc);
         let tracing = self.tracer.active();
@@ -456,6 +458,7 @@ impl DataCore {
                             feedback: &mut self.feedback,
                             echo: &self.echo,
                             proxy_etr: self.config.proxy_etr,
+                            reencapsulate: self.config.reencapsulate,
                         };
                         decapsulate(&mut ctx, &mut mbuf)
                     };
@@ -475,6 +478,14 @@ impl DataCore {
                         EtrVerdict::NativeForward { destination } => {
                             let uplink = self.local.uplink(destination.is_ipv6()).port;
                             self.forward(mbuf, destination, uplink, &mut to_rloc);
+                        }
+                        EtrVerdict::Reencapsulate { .. } => {
+                            let _ = again.push(mbuf);
+                        }
+                        EtrVerdict::ToControl => {
+                            if push_ethernet(&mut mbuf, [0; 6], [0; 6]) {
+                                let _ = punt.push(mbuf);
+                            }
                         }
                         EtrVerdict::Drop(_) => {}
                     }
@@ -497,9 +508,67 @@ impl DataCore {
                 }
             }
         }
+        if !again.is_empty() {
+            self.reencapsulate(&mut again, &mut to_rloc, &mut punt);
+        }
         to_eid.transmit(&mut self.eid, &self.counters);
         to_rloc.transmit(&mut self.rloc, &self.counters);
         self.punt(&mut punt);
+    }
+
+    /// RTR: decapsulated packets for remote EIDs are encapsulated again as one burst, by the
+    /// map-cache, from any source. A miss is punted for resolution (an RTR has no PETR to
+    /// send it to meanwhile); what cannot be encapsulated again is dropped and counted.
+    fn reencapsulate(
+        &mut self,
+        again: &mut MbufBurst,
+        to_rloc: &mut Outgoing,
+        punt: &mut MbufBurst,
+    ) {
+        let config = PathConfig {
+            require_local_source: false,
+            rtr: None,
+            petr_for_misses: false,
+            ..*self.config
+        };
+        let mut verdicts = [ItrVerdict::Drop(Counter::DropMalformed); MAX_BURST];
+        let n = again.len();
+        {
+            let mut ctx = ItrContext {
+                map_cache: self.map_cache.view(&self.reader),
+                database: self.database.view(&self.reader),
+                local: &self.local,
+                config: &config,
+                counters: &self.counters,
+                nonces: &mut self.nonces,
+                echo: &self.echo,
+                misses: &mut self.misses,
+            };
+            encapsulate_burst(&mut ctx, again.as_mut_slice(), &mut verdicts[..n]);
+        }
+        let now = time::tsc();
+        for (i, mut mbuf) in again.drain().enumerate() {
+            match verdicts[i] {
+                ItrVerdict::Encapsulated { rloc } => {
+                    self.counters.bump(Counter::RtrReencapsulated);
+                    let uplink = self.local.uplink(rloc.is_ipv6()).port;
+                    self.forward(mbuf, rloc, uplink, to_rloc);
+                }
+                ItrVerdict::NativeForward { destination } => {
+                    let uplink = self.local.uplink(destination.is_ipv6()).port;
+                    self.forward(mbuf, destination, uplink, to_rloc);
+                }
+                ItrVerdict::Punt { destination } => {
+                    if push_ethernet(&mut mbuf, [0; 6], [0; 6]) {
+                        self.punt_miss(mbuf, destination, 0, now, punt);
+                    }
+                }
+                ItrVerdict::TooBig { .. } | ItrVerdict::Local { .. } => {
+                    self.counters.bump(Counter::DropRtrNotForwarded);
+                }
+                ItrVerdict::Drop(_) => {}
+            }
+        }
     }
 
     /// Records a frame that is not forwarded (punted or dropped at classification).

@@ -6,8 +6,9 @@
 //! word 1      instance-id
 //! word 2      map-version
 //! words 3..7  selection table: 32 buckets × 4-bit locator index (0xf = none)
-//! words 8..   8 locators × 5 words: family | priority << 8 | weight << 16 | up << 24, then the
-//!             address as four big-endian words (IPv4 in the first)
+//! words 8..   8 locators × 5 words: family | priority << 8 | weight << 16 | up << 24 |
+//!             NAT port present << 25, then the address as four big-endian words (IPv4 in the
+//!             first, its NAT port in the second)
 //! ```
 //! A flow hash picks a bucket, so choosing an RLOC is O(1) and stable per flow; buckets are dealt
 //! among the reachable locators of the best priority in proportion to their weights.
@@ -65,6 +66,41 @@ pub struct Locator {
     pub weight: u8,
     /// Reachable (RLOC probing, locator-status bits).
     pub up: bool,
+    /// The UDP port a NAT translated this (IPv4) locator's port 4341 to, as an RTR learns it
+    /// for an xTR behind that NAT: data goes there, from port 4342, instead of to 4341.
+    /// IPv6 locators have no room for it and never carry one (NAT traversal is IPv4's).
+    pub nat_port: Option<u16>,
+}
+
+impl Destination {
+    /// An RLOC reached at the LISP data port (no NAT in between).
+    #[inline(always)]
+    pub fn at_data_port(address: IpAddr) -> Self {
+        Self {
+            address,
+            nat_port: None,
+        }
+    }
+}
+
+impl Locator {
+    /// A locator reached at the LISP data port.
+    pub fn new(address: IpAddr, priority: u8, weight: u8, up: bool) -> Self {
+        Self {
+            address,
+            priority,
+            weight,
+            up,
+            nat_port: None,
+        }
+    }
+}
+
+/// Where an ITR sends: a locator, and the NAT port it is reached at, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Destination {
+    pub address: IpAddr,
+    pub nat_port: Option<u16>,
 }
 
 /// A mapping as the control plane installs it.
@@ -146,12 +182,17 @@ fn encode(mapping: &Mapping) -> [u32; RECORD] {
     for (i, l) in locators.iter().enumerate() {
         let at = LOCATORS_AT + 5 * i;
         let family = if l.address.is_ipv4() { 4 } else { 6 };
-        r[at] =
-            family | u32::from(l.priority) << 8 | u32::from(l.weight) << 16 | u32::from(l.up) << 24;
+        let nat_port = l.nat_port.filter(|_| l.address.is_ipv4());
+        r[at] = family
+            | u32::from(l.priority) << 8
+            | u32::from(l.weight) << 16
+            | u32::from(l.up) << 24
+            | u32::from(nat_port.is_some()) << 25;
         let octets = match l.address {
             IpAddr::V4(a) => {
                 let mut o = [0u8; 16];
                 o[..4].copy_from_slice(&a.octets());
+                o[4..6].copy_from_slice(&nat_port.unwrap_or(0).to_be_bytes());
                 o
             }
             IpAddr::V6(a) => a.octets(),
@@ -229,10 +270,20 @@ impl EntryRef<'_> {
 
     /// The locator a flow with `hash` uses, if any is reachable.
     #[inline]
-    pub fn select(&self, hash: u32) -> Option<IpAddr> {
+    pub fn select(&self, hash: u32) -> Option<Destination> {
         let bucket = (hash as usize) % BUCKETS;
         let index = self.word(3 + bucket / 8) >> (4 * (bucket % 8)) & 0xf;
-        (index != NO_LOCATOR).then(|| self.address(index as usize))
+        (index != NO_LOCATOR).then(|| Destination {
+            address: self.address(index as usize),
+            nat_port: self.nat_port(index as usize),
+        })
+    }
+
+    /// The NAT port of locator `i`, if it has one.
+    #[inline(always)]
+    fn nat_port(&self, i: usize) -> Option<u16> {
+        let at = LOCATORS_AT + 5 * i;
+        (self.word(at) >> 25 & 1 == 1).then(|| (self.word(at + 2) >> 16) as u16)
     }
 
     /// The address of locator `i`, built in registers (the data path's only locator read).
@@ -256,6 +307,7 @@ impl EntryRef<'_> {
             priority: (meta >> 8) as u8,
             weight: (meta >> 16) as u8,
             up: meta >> 24 & 1 == 1,
+            nat_port: self.nat_port(i),
         }
     }
 
@@ -338,12 +390,12 @@ mod tests {
     use super::*;
 
     fn locator(last: u8, priority: u8, weight: u8, up: bool) -> Locator {
-        Locator {
-            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
+        Locator::new(
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
             priority,
             weight,
             up,
-        }
+        )
     }
 
     #[test]
@@ -411,8 +463,9 @@ mod tests {
         let table = writer.table();
         let entry = table.view().get(index);
         assert_eq!(entry.locator_count(), MAX_LOCATORS);
-        let picks: std::collections::HashSet<IpAddr> =
-            (0..256).filter_map(|h| entry.select(h)).collect();
+        let picks: std::collections::HashSet<IpAddr> = (0..256)
+            .filter_map(|h| entry.select(h).map(|d| d.address))
+            .collect();
         let best: std::collections::HashSet<IpAddr> = (9..=12)
             .map(|i| IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))
             .collect();
@@ -432,12 +485,7 @@ mod tests {
             map_version: 7,
             locators: vec![
                 locator(1, 1, 50, true),
-                Locator {
-                    address: "2001:db8::9".parse().unwrap(),
-                    priority: 1,
-                    weight: 50,
-                    up: true,
-                },
+                Locator::new("2001:db8::9".parse().unwrap(), 1, 50, true),
             ],
         };
         let index = writer.install(&mapping).unwrap();
@@ -449,8 +497,9 @@ mod tests {
         );
         assert_eq!(entry.locator_count(), 2);
         assert_eq!(entry.locator(1), mapping.locators[1]);
-        let picks: std::collections::HashSet<IpAddr> =
-            (0..64).filter_map(|h| entry.select(h)).collect();
+        let picks: std::collections::HashSet<IpAddr> = (0..64)
+            .filter_map(|h| entry.select(h).map(|d| d.address))
+            .collect();
         assert_eq!(picks.len(), 2, "both locators used");
         assert_eq!(
             entry.select(5),
@@ -461,5 +510,39 @@ mod tests {
             writer.install(&mapping).unwrap();
         }
         assert!(writer.install(&mapping).is_err(), "capacity is enforced");
+    }
+
+    #[test]
+    fn an_ipv4_locator_keeps_its_nat_port_and_an_ipv6_one_has_none() {
+        let qsbr = Qsbr::new(1);
+        let mut writer = EntryWriter::new(2, qsbr);
+        let behind_nat = Locator {
+            nat_port: Some(61_000),
+            ..locator(7, 1, 100, true)
+        };
+        let v6 = Locator {
+            nat_port: Some(61_000),
+            ..Locator::new("2001:db8::7".parse().unwrap(), 1, 100, true)
+        };
+        let table = writer.table();
+        for (locator, port) in [(behind_nat, Some(61_000)), (v6, None)] {
+            let index = writer
+                .install(&Mapping {
+                    action: Action::Encapsulate,
+                    instance_id: None,
+                    map_version: 0,
+                    locators: vec![locator],
+                })
+                .unwrap();
+            let entry = table.view().get(index);
+            assert_eq!(
+                entry.select(0),
+                Some(Destination {
+                    address: locator.address,
+                    nat_port: port
+                })
+            );
+            assert_eq!(entry.locator(0).nat_port, port);
+        }
     }
 }

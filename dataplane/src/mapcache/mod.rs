@@ -5,7 +5,9 @@
 mod entry;
 mod instances;
 
-pub use entry::{Action, EntryRef, EntryView, Locator, Mapping, BUCKETS, MAX_LOCATORS};
+pub use entry::{
+    Action, Destination, EntryRef, EntryView, Locator, Mapping, BUCKETS, MAX_LOCATORS,
+};
 pub use instances::{Instances, InstancesError, MAX_INSTANCES, MAX_INSTANCE_ID};
 
 use std::collections::{BTreeMap, HashMap};

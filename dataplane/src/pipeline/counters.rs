@@ -42,6 +42,14 @@ counters! {
         "LISP data packets decapsulated for our EIDs (ETR).";
     ProxyEtrForwarded => "proxy_etr_forwarded",
         "LISP data packets decapsulated for non-LISP destinations and forwarded natively (PETR).";
+    RtrDecapsulated => "rtr_decapsulated",
+        "LISP data packets decapsulated to be encapsulated again toward their EID's locator (RTR).";
+    RtrReencapsulated => "rtr_reencapsulated",
+        "Packets an RTR encapsulated again (after rtr_decapsulated).";
+    DropRtrNotForwarded => "drop_rtr_not_forwarded",
+        "Dropped by an RTR: too big for the uplink, or mapped back to one of our locators.";
+    DecapsulatedControl => "decapsulated_control",
+        "LISP data packets to our own RLOC (a Data-Map-Notify through an RTR), punted to the control core.";
     TooBigSent => "icmp_too_big_sent",
         "ICMP too-big / packet-too-big messages sent for packets that would exceed the RLOC MTU.";
     NativeForward => "native_forward",

@@ -1,6 +1,8 @@
 //! ETR: a LISP data packet for one of our RLOCs is validated, stripped in place, and delivered if
-//! its inner destination is one of our EIDs (in the instance the header names); a proxy-ETR
-//! forwards the others natively.
+//! its inner destination is one of our EIDs (in the instance the header names); an RTR
+//! encapsulates the others again, a proxy-ETR forwards them natively. One addressed to our RLOC
+//! itself carries a control message (a Data-Map-Notify through an RTR) and goes to the control
+//! core.
 
 use std::net::IpAddr;
 
@@ -27,6 +29,8 @@ pub struct EtrContext<'a> {
     pub echo: &'a EchoNonces,
     /// Proxy-ETR: destinations outside our EIDs are forwarded natively.
     pub proxy_etr: bool,
+    /// RTR: destinations outside our EIDs are encapsulated again.
+    pub reencapsulate: bool,
 }
 
 fn drop(ctx: &EtrContext<'_>, counter: Counter) -> EtrVerdict {
@@ -114,26 +118,29 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
         return drop(ctx, Counter::DropMalformed);
     };
     // No I bit means the default instance, as does instance-id 0.
-    let mut verdict = EtrVerdict::Decapsulated {
-        destination: inner.destination(),
-    };
-    match ctx.database.lookup(inner.destination()) {
-        None if ctx.proxy_etr => {
-            verdict = EtrVerdict::NativeForward {
-                destination: inner.destination(),
-            }
-        }
-        None => return drop(ctx, Counter::DropNotOurEid),
-        Some(local) if local.instance_id.unwrap_or(0) != header_instance.unwrap_or(0) => {
+    let destination = inner.destination();
+    let instance = header_instance.unwrap_or(0);
+    let verdict = match ctx.database.lookup(destination) {
+        Some(local) if local.instance_id.unwrap_or(0) != instance => {
             return drop(ctx, Counter::DropInstanceMismatch)
         }
-        Some(_) => {}
-    }
+        Some(_) => EtrVerdict::Decapsulated { destination },
+        None if ctx.local.is_ours(destination) => EtrVerdict::ToControl,
+        // An RTR serves the default instance only: its map-cache has one table.
+        None if ctx.reencapsulate && instance != 0 => {
+            return drop(ctx, Counter::DropInstanceMismatch)
+        }
+        None if ctx.reencapsulate => EtrVerdict::Reencapsulate { destination },
+        None if ctx.proxy_etr => EtrVerdict::NativeForward { destination },
+        None => return drop(ctx, Counter::DropNotOurEid),
+    };
     let total = data.len();
     packet.trim_back(total - (inner_start + inner.len));
     packet.trim_front(inner_start);
     ctx.counters.bump(match verdict {
         EtrVerdict::NativeForward { .. } => Counter::ProxyEtrForwarded,
+        EtrVerdict::Reencapsulate { .. } => Counter::RtrDecapsulated,
+        EtrVerdict::ToControl => Counter::DecapsulatedControl,
         _ => Counter::Decapsulated,
     });
     verdict

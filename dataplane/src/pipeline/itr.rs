@@ -3,12 +3,12 @@
 
 use std::net::IpAddr;
 
-use crate::mapcache::{Action, DatabaseView, MapCacheView};
+use crate::mapcache::{Action, DatabaseView, Destination, MapCacheView};
 use crate::wire::checksum::{finish, pseudo_header_v6, sum};
 use crate::wire::icmp;
 use crate::wire::ipv4::{Ipv4Repr, PROTOCOL_ICMP, PROTOCOL_UDP};
 use crate::wire::ipv6::{Ipv6Repr, NEXT_ICMPV6};
-use crate::wire::lisp::{LispRepr, DATA_PORT};
+use crate::wire::lisp::{LispRepr, CONTROL_PORT, DATA_PORT};
 use crate::wire::udp;
 
 use super::{
@@ -199,17 +199,20 @@ fn complete<P: PacketBuffer>(
         *verdict = miss(ctx, packet, inner);
         return;
     };
-    let rloc = match entry.action() {
+    let target = match entry.action() {
         Action::Encapsulate => {
-            let Some(rloc) = entry.select(inner.hash) else {
+            let Some(target) = entry.select(inner.hash) else {
                 *verdict = drop(ctx, Counter::DropNoReachableLocator);
                 return;
             };
-            if ctx.local.all.contains(&rloc) {
+            if ctx.local.all.contains(&target.address) {
                 *verdict = deliver_locally(ctx, packet, inner);
                 return;
             }
-            rloc
+            match ctx.config.rtr {
+                Some(rtr) => Destination::at_data_port(rtr),
+                None => target,
+            }
         }
         Action::Drop => {
             *verdict = drop(ctx, Counter::DropNegativeEntry);
@@ -218,7 +221,7 @@ fn complete<P: PacketBuffer>(
         Action::NativeForward => {
             ctx.counters.bump(Counter::NativeForward);
             match ctx.config.petr {
-                Some(petr) => petr,
+                Some(petr) => Destination::at_data_port(petr),
                 None => {
                     *verdict = ItrVerdict::NativeForward {
                         destination: inner.destination(),
@@ -235,8 +238,10 @@ fn complete<P: PacketBuffer>(
             return;
         }
     };
-    *verdict = match encapsulate_toward(ctx, packet, inner, rloc, entry.instance_id()) {
-        Ok(()) => ItrVerdict::Encapsulated { rloc },
+    *verdict = match encapsulate_toward(ctx, packet, inner, target, entry.instance_id()) {
+        Ok(()) => ItrVerdict::Encapsulated {
+            rloc: target.address,
+        },
         Err(other) => other,
     };
 }
@@ -250,16 +255,17 @@ fn miss<P: PacketBuffer>(
     inner: &InnerPacket,
 ) -> ItrVerdict {
     ctx.counters.bump(Counter::PuntMapCacheMiss);
-    match ctx.config.miss_petr() {
-        Some(petr) => miss_to_petr(ctx, packet, inner, petr),
+    match ctx.config.miss_target() {
+        Some(target) => miss_to_petr(ctx, packet, inner, target),
         None => ItrVerdict::Punt {
             destination: inner.destination(),
         },
     }
 }
 
-/// A packet whose destination has no mapping yet goes on to the PETR (RFC 6832), so the first
-/// packets of a flow are not lost while the control core resolves it: encapsulated with the
+/// A packet whose destination has no mapping yet goes on to the PETR (RFC 6832), or the RTR of
+/// an xTR behind a NAT, so the first packets of a flow are not lost while the control core
+/// resolves it: encapsulated with the
 /// source's instance-id, and the miss recorded for the caller to report. A packet that cannot be
 /// sent that way is dropped and counted. With a single instance the instance-id is the default
 /// one; only with several is the source's looked up here, on this cold path, rather than carried
@@ -279,23 +285,35 @@ fn miss_to_petr<P: PacketBuffer>(
         None
     };
     ctx.misses.record(inner.source(), inner.destination());
-    match encapsulate_toward(ctx, packet, inner, petr, instance_id) {
+    match encapsulate_toward(
+        ctx,
+        packet,
+        inner,
+        Destination::at_data_port(petr),
+        instance_id,
+    ) {
         Ok(()) => ItrVerdict::Encapsulated { rloc: petr },
         Err(verdict) => verdict,
     }
 }
 
-/// Prepends outer IP, UDP and LISP headers toward `rloc` (`Ok`: the packet is encapsulated
+/// Prepends outer IP, UDP and LISP headers toward `target` (`Ok`: the packet is encapsulated
 /// toward it), or answers "too big" when the result would exceed the MTU of the uplink it
-/// leaves by.
+/// leaves by. A target behind a NAT is sent to its translated port from port 4342, the port its
+/// xTR's registration came to us on, so the NAT lets it through.
 #[inline(always)]
 fn encapsulate_toward<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-    rloc: IpAddr,
+    target: Destination,
     instance_id: Option<u32>,
 ) -> Result<(), ItrVerdict> {
+    let rloc = target.address;
+    let (source_port, destination_port) = match target.nat_port {
+        Some(port) => (CONTROL_PORT, port),
+        None => (source_port(inner.hash), DATA_PORT),
+    };
     let outer_v6 = rloc.is_ipv6();
     let added = overhead(outer_v6);
     let mtu = usize::from(ctx.local.uplink(outer_v6).mtu);
@@ -330,12 +348,7 @@ fn encapsulate_toward<P: PacketBuffer>(
                 tos: inner.tos,
             }
             .emit(data);
-            udp::write_header(
-                &mut data[20..],
-                source_port(inner.hash),
-                DATA_PORT,
-                udp_len - 8,
-            );
+            udp::write_header(&mut data[20..], source_port, destination_port, udp_len - 8);
             lisp.emit(&mut data[28..]);
         }
         (IpAddr::V6(dst), _, Some(src)) => {
@@ -349,12 +362,7 @@ fn encapsulate_toward<P: PacketBuffer>(
                 flow_label: inner.hash & 0x000f_ffff,
             }
             .emit(data);
-            udp::write_header(
-                &mut data[40..],
-                source_port(inner.hash),
-                DATA_PORT,
-                udp_len - 8,
-            );
+            udp::write_header(&mut data[40..], source_port, destination_port, udp_len - 8);
             lisp.emit(&mut data[48..]);
             if !zero_checksum {
                 let value = finish(

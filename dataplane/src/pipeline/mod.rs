@@ -64,6 +64,12 @@ pub enum EtrVerdict {
     /// Proxy-ETR: decapsulated for a destination outside our EIDs (non-LISP space): forward it
     /// natively on the RLOC side.
     NativeForward { destination: IpAddr },
+    /// RTR: decapsulated for a destination outside our EIDs: encapsulate it again by the
+    /// map-cache.
+    Reencapsulate { destination: IpAddr },
+    /// Decapsulated for our own RLOC: a control message sent as data (a Data-Map-Notify through
+    /// an RTR), for the control core.
+    ToControl,
     /// Dropped; the counter says why.
     Drop(Counter),
 }
@@ -134,16 +140,23 @@ pub struct PathConfig {
     pub petr: Option<IpAddr>,
     /// Map-cache misses are also encapsulated to the PETR while they resolve.
     pub petr_for_misses: bool,
+    /// Behind a NAT (draft-ietf-lisp-nat-traversal): every encapsulated packet, misses
+    /// included, goes to this RTR, the only locator the NAT lets answers come back from.
+    pub rtr: Option<IpAddr>,
+    /// Act as an RTR: LISP data for EIDs that are not ours is decapsulated and encapsulated
+    /// again by our map-cache (toward an xTR behind a NAT at its translated port).
+    pub reencapsulate: bool,
     /// Act as a proxy-ETR (RFC 6832): LISP data for destinations outside our EIDs is
     /// decapsulated and forwarded natively instead of dropped.
     pub proxy_etr: bool,
 }
 
 impl PathConfig {
-    /// Where map-cache misses go while the control core resolves them, if anywhere.
+    /// Where map-cache misses go while the control core resolves them, if anywhere: the RTR
+    /// behind a NAT, else the PETR when it takes misses.
     #[inline]
-    pub fn miss_petr(&self) -> Option<IpAddr> {
-        self.petr.filter(|_| self.petr_for_misses)
+    pub fn miss_target(&self) -> Option<IpAddr> {
+        self.rtr.or(self.petr.filter(|_| self.petr_for_misses))
     }
 }
 
@@ -154,6 +167,8 @@ impl Default for PathConfig {
             require_local_source: true,
             petr: None,
             petr_for_misses: false,
+            rtr: None,
+            reencapsulate: false,
             proxy_etr: false,
         }
     }

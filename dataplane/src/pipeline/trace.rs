@@ -25,6 +25,10 @@ pub enum Outcome {
     NativeForward {
         destination: IpAddr,
     },
+    /// Decapsulated by an RTR, to be encapsulated again toward `destination`'s locator.
+    Reencapsulate {
+        destination: IpAddr,
+    },
     /// To one of our own EIDs, without encapsulation.
     Local {
         destination: IpAddr,
@@ -43,6 +47,7 @@ impl Outcome {
             Self::Encapsulated { rloc } => ("encapsulated", Some(rloc)),
             Self::Decapsulated { destination } => ("decapsulated", Some(destination)),
             Self::NativeForward { destination } => ("native-forward", Some(destination)),
+            Self::Reencapsulate { destination } => ("re-encapsulate", Some(destination)),
             Self::Local { destination } => ("local", Some(destination)),
             Self::TooBig => ("icmp-too-big", None),
             Self::Punted => ("punted", None),
@@ -69,6 +74,8 @@ impl From<EtrVerdict> for Outcome {
         match verdict {
             EtrVerdict::Decapsulated { destination } => Self::Decapsulated { destination },
             EtrVerdict::NativeForward { destination } => Self::NativeForward { destination },
+            EtrVerdict::Reencapsulate { destination } => Self::Reencapsulate { destination },
+            EtrVerdict::ToControl => Self::Punted,
             EtrVerdict::Drop(counter) => Self::Dropped(counter),
         }
     }

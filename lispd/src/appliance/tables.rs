@@ -97,12 +97,7 @@ fn static_mapping(entry: &config::StaticMapping) -> Mapping {
         locators: entry
             .locator
             .iter()
-            .map(|l| Locator {
-                address: l.address,
-                priority: l.priority,
-                weight: l.weight,
-                up: true,
-            })
+            .map(|l| Locator::new(l.address, l.priority, l.weight, true))
             .collect(),
     }
 }
