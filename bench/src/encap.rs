@@ -112,12 +112,12 @@ pub fn run() -> Result<(), String> {
         action: Action::Encapsulate,
         instance_id: None,
         map_version: 0,
-        locators: vec![Locator {
-            address: IpAddr::V4(Ipv4Addr::new(198, 51, 0, 0)),
-            priority: 1,
-            weight: 100,
-            up: true,
-        }],
+        locators: vec![Locator::new(
+            IpAddr::V4(Ipv4Addr::new(198, 51, 0, 0)),
+            1,
+            100,
+            true,
+        )],
     };
     cache
         .insert(
