@@ -11,6 +11,7 @@ use dataplane::wire::udp::UdpPacket;
 use dataplane::wire::WireResult;
 
 use crate::wire::cpm::{self, CpmRepr};
+use crate::wire::data_map_notify::DataMapNotifyRepr;
 use crate::wire::ecm::EcmRepr;
 use crate::wire::info::InfoRepr;
 use crate::wire::map_reply::MapReplyRepr;
@@ -161,6 +162,12 @@ fn ip(bytes: &[u8], out: &mut String, indent: &str) -> WireResult<()> {
         DATA_PORT => lisp_data(udp.payload(), out, &inner),
         CONTROL_PORT => control(udp.payload(), out, &inner),
         _ => match udp.src_port() {
+            // An RTR sends to a NAT's translated port from 4342: LISP data, as the Map-Notify
+            // it relays (Data-Map-Notify) and the traffic it carries are.
+            CONTROL_PORT if DataMapNotifyRepr::parse(udp.payload()).is_ok() => {
+                let _ = writeln!(out, "{inner}Data-Map-Notify (from an RTR, as LISP data)");
+                lisp_data(udp.payload(), out, &inner)
+            }
             CONTROL_PORT => control(udp.payload(), out, &inner),
             _ => Ok(()),
         },

@@ -234,3 +234,58 @@ fn decodes_an_info_reply() {
         assert!(stdout.contains(expected), "{expected}:\n{stdout}");
     }
 }
+
+/// What an RTR sends an xTR behind a NAT: from 4342 to the translated port, LISP data whose
+/// inner datagram carries the map-server's Map-Notify.
+#[test]
+fn decodes_a_data_map_notify() {
+    use controlplane::wire::data_map_notify::DataMapNotifyRepr;
+    use controlplane::wire::registration::{Authenticated, MapNotifyRepr};
+    use dataplane::wire::datagram;
+    let mut notify = Vec::new();
+    MapNotifyRepr {
+        ack: false,
+        rtr: false,
+        body: Authenticated {
+            nonce: 0x1234,
+            key_id: 0,
+            algorithm_id: 0,
+            auth_data: Vec::new(),
+            records: Vec::new(),
+            xtr: None,
+        },
+    }
+    .emit(&mut notify)
+    .unwrap();
+    let mut payload = Vec::new();
+    DataMapNotifyRepr {
+        lisp: LispRepr {
+            nonce: Some(0x42),
+            ..LispRepr::default()
+        },
+        inner_source: "192.0.2.100:4342".parse().unwrap(),
+        inner_destination: "10.0.0.2:4342".parse().unwrap(),
+        inner_ttl: 64,
+        notify,
+    }
+    .emit(&mut payload)
+    .unwrap();
+    let packet = datagram::build(
+        "192.0.2.50:4342".parse().unwrap(),
+        "203.0.113.7:61001".parse().unwrap(),
+        &payload,
+    )
+    .unwrap();
+    let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
+    let (code, stdout, stderr) = lispctl(&["decode", &hex]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for expected in [
+        "UDP 4342 -> 61001",
+        "Data-Map-Notify",
+        "IPv4 192.0.2.100 -> 10.0.0.2",
+        "Map-Notify",
+        "lisp_nonce        = 0x00000000-0x00001234",
+    ] {
+        assert!(stdout.contains(expected), "{expected}:\n{stdout}");
+    }
+}

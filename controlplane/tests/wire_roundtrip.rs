@@ -1,10 +1,13 @@
 //! `parse(emit(repr)) == repr` for every control message over generated values.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use dataplane::wire::lisp::LispRepr;
 
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::cpm::{self, CpmRepr, CpmRoles};
+use controlplane::wire::data_map_notify::DataMapNotifyRepr;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::info::{InfoPacket, InfoRepr, NatTraversal};
 use controlplane::wire::map_reply::MapReplyRepr;
@@ -237,6 +240,33 @@ proptest! {
             source_port: ports.0, destination_port: ports.1, message,
         };
         let back = emit_and_parse(&repr, |r, o| r.emit(o).unwrap(), |b| EcmRepr::parse(b).unwrap(), repr.buffer_len());
+        prop_assert_eq!(back, repr);
+    }
+
+    #[test]
+    fn data_map_notify_in_either_family(
+        v6 in any::<bool>(),
+        addrs in any::<(u128, u128)>(),
+        ttl in any::<u8>(),
+        ports in any::<(u16, u16)>(),
+        lisp_nonce in proptest::option::of(0u32..1 << 24),
+        body in authenticated(),
+    ) {
+        let (source, destination): (IpAddr, IpAddr) = if v6 {
+            (Ipv6Addr::from(addrs.0).into(), Ipv6Addr::from(addrs.1).into())
+        } else {
+            (Ipv4Addr::from(addrs.0 as u32).into(), Ipv4Addr::from(addrs.1 as u32).into())
+        };
+        let mut notify = Vec::new();
+        MapNotifyRepr { ack: false, rtr: true, body }.emit(&mut notify).unwrap();
+        let repr = DataMapNotifyRepr {
+            lisp: LispRepr { nonce: lisp_nonce, ..LispRepr::default() },
+            inner_source: SocketAddr::new(source, ports.0),
+            inner_destination: SocketAddr::new(destination, ports.1),
+            inner_ttl: ttl,
+            notify,
+        };
+        let back = emit_and_parse(&repr, |r, o| r.emit(o).unwrap(), |b| DataMapNotifyRepr::parse(b).unwrap(), repr.buffer_len());
         prop_assert_eq!(back, repr);
     }
 

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use controlplane::wire::address::Address;
 use controlplane::wire::cpm::{self, CpmRepr, CpmRoles};
+use controlplane::wire::data_map_notify::DataMapNotifyRepr;
 use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
 use controlplane::wire::map_request::MapRequestRepr;
@@ -116,6 +117,28 @@ fn samples() -> Vec<(&'static str, Vec<u8>, Parser)> {
         rtr: false,
         body: body(),
     };
+    let mut notify_bytes = Vec::new();
+    MapNotifyRepr {
+        ack: false,
+        ..notify.clone()
+    }
+    .emit(&mut notify_bytes)
+    .unwrap();
+    let data_map_notify = DataMapNotifyRepr {
+        lisp: dataplane::wire::lisp::LispRepr {
+            nonce: Some(7),
+            ..Default::default()
+        },
+        inner_source: "192.0.2.100:4342".parse().unwrap(),
+        inner_destination: "10.0.0.2:4342".parse().unwrap(),
+        inner_ttl: 64,
+        notify: notify_bytes,
+    };
+    push(
+        "Data-Map-Notify",
+        &|b| data_map_notify.emit(b).unwrap(),
+        |b| DataMapNotifyRepr::parse(b).map(drop),
+    );
     push("Map-Notify-Ack", &|b| notify.emit(b).unwrap(), |b| {
         MapNotifyRepr::parse(b).map(drop)
     });

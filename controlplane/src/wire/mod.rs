@@ -4,6 +4,7 @@
 pub mod address;
 pub mod auth;
 pub mod cpm;
+pub mod data_map_notify;
 pub mod ecm;
 pub mod info;
 pub mod map_reply;
