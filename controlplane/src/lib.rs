@@ -35,10 +35,25 @@ pub mod xtr;
 use std::net::SocketAddr;
 
 /// A datagram a machine wants sent: the runner takes it from `poll_transmit` and sends it from
-/// our address of the destination's family. Dropping one silently loses a message.
+/// our address of the destination's family, from `source_port`. Dropping one silently loses a
+/// message.
 #[must_use = "a datagram to send; dropping it loses the message"]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub destination: SocketAddr,
     pub payload: Vec<u8>,
+    /// 4342 for control messages; 4341 for what an xTR behind a NAT sends its RTR, so the NAT's
+    /// binding for that port is the one the RTR answers through.
+    pub source_port: u16,
+}
+
+impl Transmit {
+    /// A control message from our control port.
+    pub fn control(destination: SocketAddr, payload: Vec<u8>) -> Self {
+        Self {
+            destination,
+            payload,
+            source_port: dataplane::wire::lisp::CONTROL_PORT,
+        }
+    }
 }

@@ -235,10 +235,7 @@ impl Registration {
         let Ok(payload) = repr.signed(config.key_id, config.algorithm, &config.key) else {
             return;
         };
-        self.outbox.push_back(Transmit {
-            destination: config.address,
-            payload,
-        });
+        self.outbox.push_back(Transmit::control(config.address, payload));
         let server = &mut self.servers[i];
         server.next_register = now + self.timers.interval;
         if config.want_map_notify {
@@ -284,10 +281,7 @@ impl Registration {
             };
             let config = &server.config;
             if let Ok(payload) = ack.signed(config.key_id, config.algorithm, &config.key) {
-                self.outbox.push_back(Transmit {
-                    destination: from,
-                    payload,
-                });
+                self.outbox.push_back(Transmit::control(from, payload));
             }
             return Ok(Notified::Unsolicited);
         }

@@ -279,10 +279,7 @@ impl Resolver {
         };
         let mut payload = Vec::with_capacity(ecm.buffer_len());
         if ecm.emit(&mut payload).is_ok() {
-            self.outbox.push_back(Transmit {
-                destination: resolver,
-                payload,
-            });
+            self.outbox.push_back(Transmit::control(resolver, payload));
         }
     }
 

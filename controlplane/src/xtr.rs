@@ -570,10 +570,7 @@ impl Xtr {
                 .is_ok()
             {
                 self.stats.cpms_relayed += 1;
-                self.outbox.push_back(Transmit {
-                    destination: SocketAddr::new(xtr, dataplane::wire::lisp::CONTROL_PORT),
-                    payload,
-                });
+                self.outbox.push_back(Transmit::control(SocketAddr::new(xtr, dataplane::wire::lisp::CONTROL_PORT), payload));
             }
         }
     }
@@ -621,10 +618,7 @@ impl Xtr {
             if smr.emit(&mut payload).is_ok() {
                 self.last_smr.insert(target, now);
                 self.stats.smrs_sent += 1;
-                self.outbox.push_back(Transmit {
-                    destination: SocketAddr::new(target, dataplane::wire::lisp::CONTROL_PORT),
-                    payload,
-                });
+                self.outbox.push_back(Transmit::control(SocketAddr::new(target, dataplane::wire::lisp::CONTROL_PORT), payload));
             }
         }
     }

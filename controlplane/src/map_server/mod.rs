@@ -583,10 +583,7 @@ impl MapServer {
         };
         if let Ok(payload) = notify.signed(key_id, config.algorithm.into(), config.key.as_bytes()) {
             self.stats.map_notifies_sent += 1;
-            self.outbox.push_back(Transmit {
-                destination: to,
-                payload,
-            });
+            self.outbox.push_back(Transmit::control(to, payload));
         }
     }
 
@@ -655,10 +652,7 @@ impl MapServer {
                     .emit(&mut payload)
                     .map_err(|_| MapServerRefused::Malformed)?;
                 self.stats.requests_forwarded += 1;
-                self.outbox.push_back(Transmit {
-                    destination,
-                    payload,
-                });
+                self.outbox.push_back(Transmit::control(destination, payload));
             }
             None => {
                 let record = self.negative(eid, instance_id, &asked.eid, now);
@@ -740,10 +734,7 @@ impl MapServer {
         };
         let mut payload = Vec::with_capacity(reply.buffer_len());
         if reply.emit(&mut payload).is_ok() {
-            self.outbox.push_back(Transmit {
-                destination: to,
-                payload,
-            });
+            self.outbox.push_back(Transmit::control(to, payload));
         }
     }
 

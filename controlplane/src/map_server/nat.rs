@@ -52,10 +52,7 @@ impl MapServer {
                 site_config.key.as_bytes(),
             )
             .map_err(|_| (MapServerRefused::Other, Some(site)))?;
-        self.outbox.push_back(Transmit {
-            destination: from,
-            payload,
-        });
+        self.outbox.push_back(Transmit::control(from, payload));
         self.stats.info_requests_answered += 1;
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! neighbour code resolves it, instead of being lost to the first exchange.
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use dataplane::pipeline::{LocalRlocs, NoMac};
@@ -87,7 +87,7 @@ impl Outbox {
         let sent = udp_io::frame(
             pool,
             (port.mac, mac),
-            source,
+            SocketAddr::new(source, transmit.source_port),
             transmit.destination,
             &transmit.payload,
         )

@@ -20,12 +20,12 @@ use controlplane::reassembly::{DatagramKey, Fragment};
 
 use super::control::NeighbourFrame;
 
-/// A frame carrying `payload` from `source`:4342 to `destination`, or `None` when the families
+/// A frame carrying `payload` from `source` to `destination`, or `None` when the families
 /// differ or the pool or mbuf has no room.
 pub fn frame(
     pool: &Mempool,
     macs: ([u8; 6], [u8; 6]),
-    source: IpAddr,
+    source: SocketAddr,
     destination: SocketAddr,
     payload: &[u8],
 ) -> Option<Mbuf> {
@@ -44,7 +44,7 @@ pub fn frame(
     .emit(bytes);
     datagram::write(
         &mut bytes[HEADER_LEN..],
-        SocketAddr::new(source, CONTROL_PORT),
+        source,
         destination,
         payload,
         64,
