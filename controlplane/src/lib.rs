@@ -28,6 +28,7 @@ pub mod registration;
 pub mod report;
 pub mod resolution;
 pub mod responder;
+pub mod rtr;
 pub mod state_file;
 pub mod wire;
 pub mod xtr;

@@ -205,7 +205,8 @@ impl NatDiscovery {
                 nat: None,
             };
             if let Ok(payload) = request.emit_signed(peer.server.algorithm, &peer.server.key) {
-                self.outbox.push_back(Transmit::control(peer.server.address, payload));
+                self.outbox
+                    .push_back(Transmit::control(peer.server.address, payload));
             }
             // After `tries` unanswered, keep asking at the keepalive pace.
             let (sent, wait) = if sent >= self.timers.tries {

@@ -239,7 +239,10 @@ impl Prober {
                 self.config.retry
             };
         self.outstanding.insert(nonce, locator);
-        self.outbox.push_back(Transmit::control(SocketAddr::new(locator, dataplane::wire::lisp::CONTROL_PORT), payload));
+        self.outbox.push_back(Transmit::control(
+            SocketAddr::new(locator, dataplane::wire::lisp::CONTROL_PORT),
+            payload,
+        ));
     }
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {

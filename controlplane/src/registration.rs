@@ -235,7 +235,8 @@ impl Registration {
         let Ok(payload) = repr.signed(config.key_id, config.algorithm, &config.key) else {
             return;
         };
-        self.outbox.push_back(Transmit::control(config.address, payload));
+        self.outbox
+            .push_back(Transmit::control(config.address, payload));
         let server = &mut self.servers[i];
         server.next_register = now + self.timers.interval;
         if config.want_map_notify {

@@ -223,7 +223,10 @@ impl Responder {
             .emit(&mut payload)
             .map_err(|_| RequestRefused::Malformed)?;
         self.remember(itr_rloc, now);
-        Ok(Transmit::control(SocketAddr::new(itr_rloc, received.reply_port), payload))
+        Ok(Transmit::control(
+            SocketAddr::new(itr_rloc, received.reply_port),
+            payload,
+        ))
     }
 
     /// Remembers `itr_rloc` as a correspondent; when the table is full the expired ones go, and

@@ -570,7 +570,10 @@ impl Xtr {
                 .is_ok()
             {
                 self.stats.cpms_relayed += 1;
-                self.outbox.push_back(Transmit::control(SocketAddr::new(xtr, dataplane::wire::lisp::CONTROL_PORT), payload));
+                self.outbox.push_back(Transmit::control(
+                    SocketAddr::new(xtr, dataplane::wire::lisp::CONTROL_PORT),
+                    payload,
+                ));
             }
         }
     }
@@ -618,7 +621,10 @@ impl Xtr {
             if smr.emit(&mut payload).is_ok() {
                 self.last_smr.insert(target, now);
                 self.stats.smrs_sent += 1;
-                self.outbox.push_back(Transmit::control(SocketAddr::new(target, dataplane::wire::lisp::CONTROL_PORT), payload));
+                self.outbox.push_back(Transmit::control(
+                    SocketAddr::new(target, dataplane::wire::lisp::CONTROL_PORT),
+                    payload,
+                ));
             }
         }
     }

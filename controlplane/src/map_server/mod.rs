@@ -71,6 +71,8 @@ pub struct MapServerStats {
     pub refused_other: u64,
     /// Info-Requests answered with the address and port they arrived from (NAT traversal).
     pub info_requests_answered: u64,
+    /// Map-Registers an RTR relayed for an xTR behind a NAT, accepted.
+    pub registers_relayed: u64,
 }
 
 /// Something an operator wants to see in the log.
@@ -263,7 +265,7 @@ impl MapServer {
         let outcome = match MessageType::of(bytes) {
             Ok(MessageType::MapRegister) => self.handle_register(from, bytes, now),
             Ok(MessageType::MapNotifyAck) => self.handle_notify_ack(bytes),
-            Ok(MessageType::Ecm) => self.request(from, bytes, now).map_err(|r| (r, None)),
+            Ok(MessageType::Ecm) => self.handle_ecm(from, bytes, now),
             Ok(MessageType::Info) => self.answer_info(from, bytes),
             Ok(_) => Err((MapServerRefused::Other, None)),
             Err(_) => Err((MapServerRefused::Malformed, None)),
@@ -467,15 +469,83 @@ impl MapServer {
         let site = self
             .site_of(&packet, &register.body.records)
             .map_err(|r| (r, None))?;
-        self.register(from, register, site, now)
-            .map_err(|r| (r, Some(site)))
+        self.register(from, &register, site, now)
+            .map_err(|r| (r, Some(site)))?;
+        if register.want_map_notify {
+            if let Some(payload) = self.signed_notify(site, register) {
+                self.outbox.push_back(Transmit::control(from, payload));
+            }
+        }
+        Ok(())
+    }
+
+    /// An ECM: a Map-Request, or a Map-Register an RTR relays for an xTR behind a NAT.
+    fn handle_ecm(
+        &mut self,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<(), (MapServerRefused, Option<usize>)> {
+        let ecm = EcmRepr::parse(bytes).map_err(|_| (MapServerRefused::Malformed, None))?;
+        match MessageType::of(&ecm.message) {
+            Ok(MessageType::MapRegister) => self.relayed_register(from, ecm, now),
+            _ => self.request(from, ecm, now).map_err(|r| (r, None)),
+        }
+    }
+
+    /// A Map-Register relayed by the RTR at `rtr`, verified with its site's key like any other.
+    /// We answer Map-Requests for its EIDs ourselves (the xTR cannot be reached through its
+    /// NAT), and its Map-Notify goes back through the RTR in an ECM, addressed inside to the
+    /// xTR's own address and port.
+    fn relayed_register(
+        &mut self,
+        rtr: SocketAddr,
+        ecm: EcmRepr,
+        now: Instant,
+    ) -> Result<(), (MapServerRefused, Option<usize>)> {
+        let malformed = (MapServerRefused::Malformed, None);
+        let packet = RegistrationPacket::new_checked(&ecm.message[..]).map_err(|_| malformed)?;
+        let mut register = MapRegisterRepr::parse(&ecm.message).map_err(|_| malformed)?;
+        let site = self
+            .site_of(&packet, &register.body.records)
+            .map_err(|r| (r, None))?;
+        register.proxy_reply = true;
+        self.register(rtr, &register, site, now)
+            .map_err(|r| (r, Some(site)))?;
+        self.stats.registers_relayed += 1;
+        if !register.want_map_notify {
+            return Ok(());
+        }
+        let Some(notify) = self.signed_notify(site, register) else {
+            return Ok(());
+        };
+        let back = EcmRepr {
+            security: false,
+            ddt: false,
+            to_etr: true,
+            to_map_server: false,
+            inner_source: ecm.inner_destination,
+            inner_destination: ecm.inner_source,
+            inner_ttl: 64,
+            source_port: dataplane::wire::lisp::CONTROL_PORT,
+            destination_port: ecm.source_port,
+            message: notify,
+        };
+        let mut payload = Vec::with_capacity(back.buffer_len());
+        back.emit(&mut payload)
+            .map_err(|_| (MapServerRefused::Other, Some(site)))?;
+        self.outbox.push_back(Transmit::control(
+            SocketAddr::new(rtr.ip(), dataplane::wire::lisp::CONTROL_PORT),
+            payload,
+        ));
+        Ok(())
     }
 
     /// An authenticated Map-Register of `site`.
     fn register(
         &mut self,
         from: SocketAddr,
-        register: MapRegisterRepr,
+        register: &MapRegisterRepr,
         site: usize,
         now: Instant,
     ) -> Result<(), MapServerRefused> {
@@ -502,7 +572,7 @@ impl MapServer {
             Some(xtr) => Registrant::XtrId(xtr.xtr_id),
             None => Registrant::Source(from.ip()),
         };
-        self.within_limits(site, registrant, &register, &keys)?;
+        self.within_limits(site, registrant, register, &keys)?;
         let xtr_id = register.body.xtr.map(|x| x.xtr_id);
         self.admit_nonce(site, xtr_id, register.body.nonce, now)?;
         let expires = now + Duration::from_secs(u64::from(self.config.registration_ttl_secs));
@@ -546,9 +616,6 @@ impl MapServer {
             }
         }
         self.stats.registers_accepted += 1;
-        if register.want_map_notify {
-            self.notify(from, site, register);
-        }
         Ok(())
     }
 
@@ -573,7 +640,8 @@ impl MapServer {
         }
     }
 
-    fn notify(&mut self, to: SocketAddr, site: usize, register: MapRegisterRepr) {
+    /// The Map-Notify answering `register` of `site`, signed with the site's key.
+    fn signed_notify(&mut self, site: usize, register: MapRegisterRepr) -> Option<Vec<u8>> {
         let config = &self.config.site[site];
         let key_id = register.body.key_id;
         let notify = MapNotifyRepr {
@@ -581,10 +649,11 @@ impl MapServer {
             rtr: false,
             body: register.body,
         };
-        if let Ok(payload) = notify.signed(key_id, config.algorithm.into(), config.key.as_bytes()) {
-            self.stats.map_notifies_sent += 1;
-            self.outbox.push_back(Transmit::control(to, payload));
-        }
+        let payload = notify
+            .signed(key_id, config.algorithm.into(), config.key.as_bytes())
+            .ok()?;
+        self.stats.map_notifies_sent += 1;
+        Some(payload)
     }
 
     fn handle_notify_ack(&mut self, bytes: &[u8]) -> Result<(), (MapServerRefused, Option<usize>)> {
@@ -602,10 +671,9 @@ impl MapServer {
     fn request(
         &mut self,
         from: SocketAddr,
-        bytes: &[u8],
+        ecm: EcmRepr,
         now: Instant,
     ) -> Result<(), MapServerRefused> {
-        let ecm = EcmRepr::parse(bytes).map_err(|_| MapServerRefused::Malformed)?;
         if ecm.to_etr || ecm.inner_ttl <= 1 {
             return Err(MapServerRefused::ForwardingLoop);
         }
@@ -652,7 +720,8 @@ impl MapServer {
                     .emit(&mut payload)
                     .map_err(|_| MapServerRefused::Malformed)?;
                 self.stats.requests_forwarded += 1;
-                self.outbox.push_back(Transmit::control(destination, payload));
+                self.outbox
+                    .push_back(Transmit::control(destination, payload));
             }
             None => {
                 let record = self.negative(eid, instance_id, &asked.eid, now);

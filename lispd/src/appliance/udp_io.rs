@@ -42,13 +42,7 @@ pub fn frame(
         ethertype,
     }
     .emit(bytes);
-    datagram::write(
-        &mut bytes[HEADER_LEN..],
-        source,
-        destination,
-        payload,
-        64,
-    )?;
+    datagram::write(&mut bytes[HEADER_LEN..], source, destination, payload, 64)?;
     Some(mbuf)
 }
 
