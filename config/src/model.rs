@@ -46,16 +46,50 @@ pub struct Config {
     pub roles: Roles,
     #[serde(default)]
     pub nat_traversal: NatTraversal,
+    #[serde(default)]
+    pub rtr: Rtr,
+}
+
+/// The RTR role's relaying (with `roles.rtr`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rtr {
+    /// Map-servers we relay the registrations of xTRs behind NATs to (addresses): an ECM
+    /// naming another is refused, so we are no open relay.
+    pub map_servers: Vec<IpAddr>,
+    /// How long an xTR behind a NAT stays reachable through us after its last confirmed
+    /// registration.
+    pub registration_ttl_secs: u32,
+}
+
+impl Default for Rtr {
+    fn default() -> Self {
+        Self {
+            map_servers: Vec::new(),
+            registration_ttl_secs: 180,
+        }
+    }
 }
 
 /// NAT traversal (draft-ietf-lisp-nat-traversal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NatTraversal {
     /// Ask each map-server (Info-Request) what address and port our messages arrive from, at
-    /// start, when our usable locators change and every minute, and log what the path looks
-    /// like. Registering and forwarding through RTRs is not done yet.
+    /// start, when our usable locators change and every `keepalive_secs`; behind a NAT,
+    /// register through the RTR it names and send all traffic there.
     pub enabled: bool,
+    /// Between Info-Requests once answered: how soon a changed NAT mapping is noticed.
+    pub keepalive_secs: u32,
+}
+
+impl Default for NatTraversal {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            keepalive_secs: 60,
+        }
+    }
 }
 
 /// The proxy roles of RFC 6832 this xTR takes on beside its own site's.
@@ -68,6 +102,9 @@ pub struct Roles {
     /// Proxy-ETR: decapsulate LISP traffic for destinations outside our EIDs and forward it
     /// natively by the uplinks' gateways.
     pub proxy_etr: bool,
+    /// RTR (NAT traversal): relay the registrations of xTRs behind NATs (see [`Rtr`]) and
+    /// carry their traffic: LISP data for EIDs that are not ours is encapsulated again.
+    pub rtr: bool,
 }
 
 /// How this xTR names itself in Map-Registers (RFC 9301 xTR-ID and site-ID), so a map-server

@@ -80,7 +80,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     };
     v.cores(config);
     v.dpdk(config);
-    v.ports(&config.port);
+    v.ports(&config.port, config.roles.rtr);
     let rloc_addresses: HashSet<IpAddr> = config
         .port
         .iter()
@@ -106,6 +106,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
             "a proxy-ETR forwards natively by an uplink's gateway; no port with role = \"rloc\" has one",
         );
     }
+    v.nat_roles(config);
     if config.identity.xtr_id.is_some() && config.identity.xtr_id_bytes().is_none() {
         v.report(
             v.root.key("identity").key("xtr_id"),
@@ -231,7 +232,8 @@ impl Validator {
         }
     }
 
-    fn ports(&mut self, ports: &[Port]) {
+    /// An RTR alone (`rtr`) needs no EID-side port: it only carries others' traffic.
+    fn ports(&mut self, ports: &[Port], rtr: bool) {
         let path = self.root.key("port");
         if !ports.iter().any(|p| p.role == PortRole::Rloc) {
             self.report(
@@ -239,7 +241,7 @@ impl Validator {
                 "no port with role = \"rloc\"; an xTR needs an underlay port",
             );
         }
-        if !ports.iter().any(|p| p.role == PortRole::Eid) {
+        if !rtr && !ports.iter().any(|p| p.role == PortRole::Eid) {
             self.report(
                 path.clone(),
                 "no port with role = \"eid\"; an xTR needs a port toward its EIDs",
@@ -672,6 +674,37 @@ impl Validator {
                     format!("already configured as cpm.sender[{first}]"),
                 );
             }
+        }
+    }
+
+    /// NAT traversal and the RTR role.
+    fn nat_roles(&mut self, config: &Config) {
+        if config.nat_traversal.keepalive_secs == 0 {
+            self.report(
+                self.root.key("nat_traversal").key("keepalive_secs"),
+                "must be at least 1",
+            );
+        }
+        if !config.roles.rtr {
+            return;
+        }
+        if config.rtr.map_servers.is_empty() {
+            self.report(
+                self.root.key("rtr").key("map_servers"),
+                "an RTR relays registrations to map-servers; name at least one",
+            );
+        }
+        if config.map_resolver.is_empty() {
+            self.report(
+                self.root.key("map_resolver"),
+                "an RTR resolves the EIDs it carries traffic to; name a map-resolver",
+            );
+        }
+        if config.rtr.registration_ttl_secs == 0 {
+            self.report(
+                self.root.key("rtr").key("registration_ttl_secs"),
+                "must be at least 1",
+            );
         }
     }
 

@@ -2,17 +2,23 @@
 //! Map-Register of our EID records to every map-server, each with its own key and algorithm;
 //! Map-Notify verified (nonce of the outstanding Map-Register and that server's HMAC) and
 //! acknowledged; a server that stops answering is retried with exponential back-off while the
-//! others keep being served. The control-core runner feeds it datagrams and time and sends what
+//! others keep being served. From behind a NAT, a server is registered with through an RTR
+//! (draft-ietf-lisp-nat-traversal): the Map-Register names the RTR as our locator, asks the
+//! map-server to answer for us, and goes to the RTR in an ECM from our data port. The control-core runner feeds it datagrams and time and sends what
 //! [`Registration::poll_transmit`] returns.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+use dataplane::wire::lisp::{CONTROL_PORT, DATA_PORT};
 
 use crate::clock::WallClock;
 use crate::nonce::NonceSource;
+use crate::wire::address::Address;
 use crate::wire::auth::AuthAlgorithm;
-use crate::wire::record::EidRecord;
+use crate::wire::ecm::EcmRepr;
+use crate::wire::record::{EidRecord, LocatorRecord};
 use crate::wire::registration::{
     Authenticated, MapNotifyRepr, MapRegisterRepr, RegistrationPacket, XtrIdentity,
 };
@@ -108,9 +114,19 @@ pub enum NotifyRefused {
     BadAuthentication,
 }
 
+/// The way to a map-server from behind a NAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViaRtr {
+    /// The RTR the map-server's Info-Reply offered.
+    pub rtr: IpAddr,
+    /// Our own address on this side of the NAT.
+    pub private: IpAddr,
+}
+
 #[derive(Debug)]
 struct Server {
     config: MapServerPeer,
+    via_rtr: Option<ViaRtr>,
     state: State,
     next_register: Instant,
     outstanding: Option<(u64, Instant)>,
@@ -123,6 +139,7 @@ impl Server {
     fn fresh(config: MapServerPeer, now: Instant) -> Self {
         Self {
             config,
+            via_rtr: None,
             state: State::Idle,
             next_register: now,
             outstanding: None,
@@ -218,8 +235,13 @@ impl Registration {
     fn register(&mut self, i: usize, now: Instant) {
         let nonce = self.nonces.timestamped(self.clock.unix_secs(now));
         let config = self.servers[i].config.clone();
+        let via_rtr = self.servers[i].via_rtr;
+        let records = match via_rtr {
+            Some(via) => through(&self.records, via.rtr),
+            None => self.records.clone(),
+        };
         let repr = MapRegisterRepr {
-            proxy_reply: config.proxy_reply,
+            proxy_reply: config.proxy_reply || via_rtr.is_some(),
             security: false,
             rtr: false,
             want_map_notify: config.want_map_notify,
@@ -228,15 +250,21 @@ impl Registration {
                 key_id: 0,
                 algorithm_id: 0,
                 auth_data: Vec::new(),
-                records: self.records.clone(),
+                records,
                 xtr: self.xtr,
             },
         };
         let Ok(payload) = repr.signed(config.key_id, config.algorithm, &config.key) else {
             return;
         };
-        self.outbox
-            .push_back(Transmit::control(config.address, payload));
+        let transmit = match via_rtr {
+            None => Some(Transmit::control(config.address, payload)),
+            Some(via) => to_rtr(via, config.address, payload),
+        };
+        let Some(transmit) = transmit else {
+            return;
+        };
+        self.outbox.push_back(transmit);
         let server = &mut self.servers[i];
         server.next_register = now + self.timers.interval;
         if config.want_map_notify {
@@ -247,6 +275,16 @@ impl Registration {
         } else {
             server.state = State::Registered;
             server.registered_at = Some(now);
+        }
+    }
+
+    /// Server `index` is reached through an RTR from now on (`None`: directly again); it is
+    /// registered with again at once, which also tells the RTR where our NAT maps us now.
+    pub fn set_via_rtr(&mut self, index: usize, via_rtr: Option<ViaRtr>, now: Instant) {
+        if let Some(server) = self.servers.get_mut(index) {
+            server.via_rtr = via_rtr;
+            server.outstanding = None;
+            server.next_register = now;
         }
     }
 
@@ -359,4 +397,40 @@ impl Registration {
             })
             .collect()
     }
+}
+
+/// `records` as registered through `rtr`: the RTR is their only locator (traffic for them goes
+/// there, and it carries it through our NAT).
+fn through(records: &[EidRecord], rtr: IpAddr) -> Vec<EidRecord> {
+    records
+        .iter()
+        .map(|record| EidRecord {
+            locators: vec![LocatorRecord::unicast(Address::from(rtr), 1, 100, false)],
+            ..record.clone()
+        })
+        .collect()
+}
+
+/// A signed Map-Register for `map_server`, in an ECM for the RTR to relay (R bit), sent from our
+/// data port: the RTR answers through the NAT binding this opens, as data and as control.
+fn to_rtr(via: ViaRtr, map_server: SocketAddr, register: Vec<u8>) -> Option<Transmit> {
+    let ecm = EcmRepr {
+        security: false,
+        ddt: false,
+        to_etr: true,
+        to_map_server: false,
+        inner_source: via.private,
+        inner_destination: map_server.ip(),
+        inner_ttl: 64,
+        source_port: CONTROL_PORT,
+        destination_port: map_server.port(),
+        message: register,
+    };
+    let mut payload = Vec::with_capacity(ecm.buffer_len());
+    ecm.emit(&mut payload).ok()?;
+    Some(Transmit {
+        destination: SocketAddr::new(via.rtr, CONTROL_PORT),
+        payload,
+        source_port: DATA_PORT,
+    })
 }

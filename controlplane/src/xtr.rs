@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use dataplane::mapcache::{Instances, MapCacheWriter, Mapping, MAX_LOCATORS};
+use dataplane::mapcache::{Action, Instances, Locator, MapCacheWriter, Mapping, MAX_LOCATORS};
 use ipnet::IpNet;
 
 use crate::clock::WallClock;
@@ -24,9 +24,11 @@ use crate::nonce::NonceSource;
 use crate::prefix_map::PrefixMap;
 use crate::probing::Prober;
 use crate::rate_limit::SenderLimit;
+use crate::registration::ViaRtr;
 use crate::registration::{Notified, Registration, State};
 use crate::resolution::{mapping_of, Install, RequestKind, Resolver};
 use crate::responder::{Received, RequestRefused, Responder, ResponderLimits};
+use crate::rtr::{Relay, RelayChange, RelayConfig};
 use crate::wire::address::Address;
 use crate::wire::cpm::{CpmRepr, CpmRoles};
 use crate::wire::map_reply::MapReplyPacket;
@@ -89,6 +91,20 @@ pub struct XtrStats {
     pub cpms_applied: u64,
     pub cpms_refused: u64,
     pub cpms_relayed: u64,
+    /// RTR: registrations from behind NATs relayed to a map-server, and refused (malformed,
+    /// to a map-server we do not relay to, too many waiting).
+    pub rtr_registers_relayed: u64,
+    pub rtr_registers_refused: u64,
+    /// RTR: relayed registrations the map-server confirmed (Map-Notify forwarded as a
+    /// Data-Map-Notify), never confirmed (refused there), and Map-Notifies refused (no
+    /// registration of ours has their nonce, or not from its map-server).
+    pub rtr_notifies_forwarded: u64,
+    pub rtr_registers_unconfirmed: u64,
+    pub rtr_notifies_refused: u64,
+    /// RTR: prefixes behind NATs not registered again in time, and those that did not fit in
+    /// the map-cache.
+    pub rtr_prefixes_lapsed: u64,
+    pub rtr_installs_failed: u64,
     pub misses: u64,
     /// RLOC probes postponed because `rloc_probe_rate_per_sec` was spent.
     pub rloc_probes_deferred: u64,
@@ -200,6 +216,7 @@ struct XtrParts {
     /// Nonces for the SMRs this machine sends itself.
     nonces: NonceSource,
     nat: Option<NatDiscovery>,
+    relay: Option<Relay>,
     /// Start time (first probes).
     now: Instant,
 }
@@ -222,6 +239,10 @@ pub struct Xtr {
     unusable: Vec<IpAddr>,
     /// NAT discovery toward the map-servers, when enabled.
     pub nat: Option<NatDiscovery>,
+    /// The RTR role's relaying of registrations from behind NATs, when we are one.
+    pub relay: Option<Relay>,
+    /// Behind a NAT: the RTR every encapsulated packet goes to.
+    data_rtr: Option<IpAddr>,
     pitrs: Vec<IpAddr>,
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
@@ -275,6 +296,8 @@ impl Xtr {
             rlocs: parts.rlocs,
             unusable: Vec::new(),
             nat: parts.nat,
+            relay: parts.relay,
+            data_rtr: None,
             pitrs: parts.pitrs,
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
@@ -376,7 +399,7 @@ impl Xtr {
                 self.solicit(new, &[], now);
             }
         }
-        self.collect();
+        self.collect(now);
     }
 
     fn install_own(&mut self, index: usize) {
@@ -388,7 +411,14 @@ impl Xtr {
     }
 
     pub fn stats(&self) -> XtrStats {
+        let relay = self.relay.as_ref().map(Relay::stats).unwrap_or_default();
         XtrStats {
+            rtr_registers_relayed: relay.registers_relayed,
+            rtr_registers_refused: relay.registers_refused,
+            rtr_notifies_forwarded: relay.notifies_forwarded,
+            rtr_registers_unconfirmed: relay.registers_unconfirmed,
+            rtr_notifies_refused: relay.notifies_refused,
+            rtr_prefixes_lapsed: relay.prefixes_lapsed,
             misses_rate_limited: self.resolver.rate_limited(),
             rloc_probes_deferred: self.prober.deferred(),
             map_reply_records_refused: self.stats.map_reply_records_refused
@@ -423,7 +453,7 @@ impl Xtr {
         };
         self.resolver
             .request(kind, destination, source, instance_id, now);
-        self.collect();
+        self.collect(now);
     }
 
     /// Whether a learned mapping would take over one of our own EID prefixes (it equals or
@@ -457,6 +487,11 @@ impl Xtr {
                 Err(_) => self.stats.map_notifies_refused += 1,
             },
             Ok(MessageType::MapReply) => self.handle_map_reply(bytes, now),
+            Ok(MessageType::Ecm) if self.relay.is_some() && Relay::wants(bytes) => {
+                if let Some(relay) = &mut self.relay {
+                    let _ = relay.handle_ecm(from, bytes, now);
+                }
+            }
             Ok(MessageType::MapRequest | MessageType::Ecm) => match Received::parse(from, bytes) {
                 Ok(received) if received.request.smr => self.handle_smr(from.ip(), &received, now),
                 Ok(received) => match self.responder.handle_request(&received, now) {
@@ -481,7 +516,7 @@ impl Xtr {
             }
             _ => self.stats.messages_refused += 1,
         }
-        self.collect();
+        self.collect(now);
     }
 
     /// A Change Priority Message: see [`mobility`].
@@ -837,6 +872,88 @@ impl Xtr {
         }
     }
 
+    /// The path to map-server `server` changed: behind a NAT, it is registered with through the
+    /// first RTR of our family it offered (and at once, so the RTR learns where the NAT maps us
+    /// now), and data goes to that RTR; otherwise directly again.
+    fn follow_nat(&mut self, server: SocketAddr, state: &NatState, now: Instant) {
+        let Some(index) = self
+            .registration
+            .status()
+            .iter()
+            .position(|s| s.address == server)
+        else {
+            return;
+        };
+        let via = match state {
+            NatState::BehindNat { rtrs, .. } => rtrs.iter().find_map(|&rtr| {
+                let private = self
+                    .usable_rlocs()
+                    .into_iter()
+                    .find(|r| r.is_ipv4() == rtr.is_ipv4())?;
+                Some(ViaRtr { rtr, private })
+            }),
+            _ => None,
+        };
+        self.registration.set_via_rtr(index, via, now);
+        self.registration.handle_timeout(now);
+        let behind = self.nat.as_ref().and_then(|nat| {
+            nat.states().find_map(|(_, state)| match state {
+                NatState::BehindNat { rtrs, .. } => rtrs.first().copied(),
+                _ => None,
+            })
+        });
+        self.data_rtr = behind.or(via.map(|v| v.rtr));
+    }
+
+    /// Behind a NAT, the RTR every encapsulated packet goes to.
+    pub fn data_rtr(&self) -> Option<IpAddr> {
+        self.data_rtr
+    }
+
+    /// What the RTR role learned or let lapse, applied to the map-cache: a prefix behind a NAT
+    /// is reached at the address and port its NAT translated to (never probed: the NAT would
+    /// drop the probes).
+    fn apply_relay_changes(&mut self) {
+        let Some(relay) = &mut self.relay else {
+            return;
+        };
+        let mut changed = false;
+        while let Some(change) = relay.poll_change() {
+            changed = true;
+            match change {
+                RelayChange::Learned {
+                    key: (instance_id, prefix),
+                    xtr,
+                } => {
+                    self.learned.forget(instance_id, &prefix);
+                    let mapping = Mapping {
+                        action: Action::Encapsulate,
+                        instance_id,
+                        map_version: 0,
+                        locators: vec![Locator {
+                            nat_port: Some(xtr.port()),
+                            ..Locator::new(xtr.ip(), 1, 100, true)
+                        }],
+                    };
+                    if self.map_cache.insert(prefix, mapping).is_err() {
+                        self.stats.rtr_installs_failed += 1;
+                    }
+                }
+                RelayChange::Lapsed {
+                    key: (instance_id, prefix),
+                } => {
+                    let _ = self.map_cache.remove(instance_id, &prefix);
+                }
+            }
+        }
+        while let Some(t) = relay.poll_transmit() {
+            self.outbox.push_back(t);
+        }
+        if changed {
+            self.map_cache.publish();
+        }
+    }
+
     /// Advances time: registrations, retransmissions and expiries that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.registration.poll_timeout().is_some_and(|t| t <= now) {
@@ -848,6 +965,13 @@ impl Xtr {
             .filter(|nat| nat.poll_timeout().is_some_and(|t| t <= now))
         {
             nat.handle_timeout(now);
+        }
+        if let Some(relay) = self
+            .relay
+            .as_mut()
+            .filter(|relay| relay.poll_timeout().is_some_and(|t| t <= now))
+        {
+            relay.handle_timeout(now);
         }
         if self.resolver.poll_timeout().is_some_and(|t| t <= now) {
             self.resolver.handle_timeout(now);
@@ -874,7 +998,7 @@ impl Xtr {
         for (locator, up) in self.prober.take_changes() {
             self.set_reachability(locator, up);
         }
-        self.collect();
+        self.collect(now);
     }
 
     /// Remembers `expired` mappings for [`REFRESH_WINDOW`], so traffic still using one asks for
@@ -899,21 +1023,28 @@ impl Xtr {
             self.prober.poll_timeout(),
             self.echo.poll_timeout(),
             self.nat.as_ref().and_then(NatDiscovery::poll_timeout),
+            self.relay.as_ref().and_then(Relay::poll_timeout),
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    fn collect(&mut self) {
+    fn collect(&mut self, now: Instant) {
+        let mut nat_changes = Vec::new();
         if let Some(nat) = &mut self.nat {
             while let Some(t) = nat.poll_transmit() {
                 self.outbox.push_back(t);
             }
-            while let Some((server, state)) = nat.poll_change() {
-                self.events.push_back(Event::Nat { server, state });
+            while let Some(change) = nat.poll_change() {
+                nat_changes.push(change);
             }
         }
+        for (server, state) in nat_changes {
+            self.follow_nat(server, &state, now);
+            self.events.push_back(Event::Nat { server, state });
+        }
+        self.apply_relay_changes();
         let states: Vec<(SocketAddr, State)> = self
             .registration
             .status()
@@ -1021,7 +1152,7 @@ impl Xtr {
         self.registration
             .set_records(self.announced_records(true), now);
         self.registration.handle_timeout(now);
-        self.collect();
+        self.collect(now);
     }
 
     /// Applies a reloaded configuration: timers, map-servers and keys, map-resolvers, PITRs, CPM
@@ -1055,7 +1186,7 @@ impl Xtr {
         self.pitrs = new.pitrs;
         self.mobility.set_peers(new.cpm_peers);
         self.set_database(new.database, now);
-        self.collect();
+        self.collect(now);
     }
 
     /// Replaces our database: prefixes that left are removed from the map-cache, the rest
@@ -1207,8 +1338,11 @@ pub struct XtrSetup {
     pub nonces: Option<NonceSource>,
     /// `None`: Unix time [`SETUP_UNIX_SECS`] at the start (tests); `lispd` gives the system's.
     pub clock: Option<WallClock>,
-    /// Discover NATs toward the map-servers (Info-Request/Reply).
+    /// Discover NATs toward the map-servers (Info-Request/Reply), every `nat_timers.keepalive`.
     pub nat_discovery: bool,
+    pub nat_timers: NatTimers,
+    /// Act as an RTR: relay registrations from behind NATs as configured.
+    pub relay: Option<RelayConfig>,
 }
 
 impl XtrSetup {
@@ -1260,13 +1394,15 @@ impl XtrSetup {
                 self.map_servers.clone(),
                 eid,
                 rlocs.clone(),
-                NatTimers::default(),
+                self.nat_timers,
                 nonces.fork(),
                 now,
             )
         });
+        let relay = self.relay.map(|config| Relay::new(config, nonces.fork()));
         Xtr::new(XtrParts {
             nat,
+            relay,
             registration: Registration::new(
                 self.map_servers,
                 records(true),

@@ -10,9 +10,11 @@ use dataplane::mapcache::MapCacheWriter;
 
 use controlplane::clock::WallClock;
 use controlplane::mobility::{CpmPeer, Mobility, MobilityState};
+use controlplane::nat_discovery::NatTimers;
 use controlplane::nonce::NonceSource;
 use controlplane::registration::{MapServerPeer, Timers};
 use controlplane::responder::ResponderLimits;
+use controlplane::rtr::RelayConfig;
 use controlplane::state_file;
 use controlplane::wire::registration::XtrIdentity;
 use controlplane::xtr::{Reconfiguration, Xtr, XtrSetup, XtrTimers};
@@ -103,6 +105,15 @@ pub fn control_plane(
         nonces: Some(NonceSource::from_entropy()),
         clock: Some(WallClock::system()),
         nat_discovery: config.nat_traversal.enabled,
+        nat_timers: NatTimers {
+            keepalive: Duration::from_secs(config.nat_traversal.keepalive_secs.into()),
+            ..NatTimers::default()
+        },
+        relay: config.roles.rtr.then(|| RelayConfig {
+            map_servers: config.rtr.map_servers.clone(),
+            ttl: Duration::from_secs(config.rtr.registration_ttl_secs.into()),
+            ..RelayConfig::default()
+        }),
     }
     .build(start)
 }

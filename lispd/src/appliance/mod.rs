@@ -162,7 +162,8 @@ pub struct Appliance {
     control_ports: Vec<ControlPort>,
     uplinks: Uplinks,
     names: names::NameRefresh,
-    /// The data-path settings the data cores run with, republished when a PETR moves.
+    /// The data-path settings the data cores run with, republished when a PETR moves or NAT
+    /// traversal finds an RTR.
     path: PathConfig,
     /// The configuration running, and reloads of its file.
     reloader: Reloader,
@@ -395,6 +396,17 @@ impl Appliance {
                 _ => tracing::info!("{event}"),
             }
         }
+        if self.path.rtr != self.xtr.data_rtr() {
+            tracing::warn!(
+                "encapsulated traffic now goes to {}",
+                self.xtr
+                    .data_rtr()
+                    .map_or("its locators directly".to_owned(), |rtr| format!(
+                        "RTR {rtr}"
+                    ))
+            );
+            self.publish_path();
+        }
         if let Some(state) = self.xtr.take_mobility_state() {
             if let Err(e) = state_file::save(&self.state_path, &state) {
                 tracing::warn!("state file {}: {e}", self.state_path.display());
@@ -407,6 +419,16 @@ impl Appliance {
         self.take_feedback(now);
         self.loop_timer.record(now, Instant::now());
         received
+    }
+
+    /// Republishes the data-path settings to every data core, with the RTR NAT traversal
+    /// found, if any.
+    fn publish_path(&mut self) {
+        self.path.rtr = self.xtr.data_rtr();
+        let shared = Arc::new(self.path);
+        for link in &self.links {
+            link.path.publish(shared.clone());
+        }
     }
 
     /// Reloads read `file` (the one the configuration came from).
@@ -452,11 +474,10 @@ impl Appliance {
         self.xtr
             .reconfigure(machines::reconfiguration(&new, peers), now);
         self.path = tables::path_config(&new, &resolved.section(Peer::Petr));
-        let path = Arc::new(self.path);
+        self.publish_path();
         let local = tables::local_rlocs(&new, self.uplinks.unusable());
         let shared = Arc::new(local.clone());
         for link in &self.links {
-            link.path.publish(path.clone());
             link.local.publish(shared.clone());
         }
         self.outbox.set_local(local);
@@ -527,10 +548,7 @@ impl Appliance {
                 Peer::MapResolver(i) => self.xtr.resolver.set_resolver_address(i, address),
                 Peer::Petr(0) => {
                     self.path.petr = Some(renamed.address);
-                    let shared = Arc::new(self.path);
-                    for link in &self.links {
-                        link.path.publish(shared.clone());
-                    }
+                    self.publish_path();
                 }
                 Peer::Petr(_) => {}
                 Peer::Pitr(i) => self.xtr.set_pitr_address(i, renamed.address),
@@ -575,6 +593,8 @@ impl Appliance {
             .filter(|p| p.role == config::PortRole::Eid)
             .map(|p| p.port_id)
             .collect();
+        // An RTR resolves what it decapsulated: its misses come from the RLOC side.
+        let rtr = self.path.reencapsulate;
         for link in &mut self.links {
             received += link.punt.dequeue_burst(&mut self.burst);
             for mbuf in self.burst.drain() {
@@ -589,7 +609,7 @@ impl Appliance {
                     Punted::Miss {
                         source,
                         destination,
-                    } if eid_ports.contains(&mbuf.input_port()) => {
+                    } if rtr || eid_ports.contains(&mbuf.input_port()) => {
                         self.xtr.handle_miss(source, destination, now)
                     }
                     Punted::Miss { .. } => self.stats.other += 1,

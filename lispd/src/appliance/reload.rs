@@ -126,6 +126,10 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
         ("[identity]", old.identity != new.identity),
         ("[nat_traversal]", old.nat_traversal != new.nat_traversal),
         (
+            "roles.rtr or [rtr]",
+            (old.roles.rtr, &old.rtr) != (new.roles.rtr, &new.rtr),
+        ),
+        (
             "[cpm] enabled or legacy_lip6_type5",
             (old.cpm.enabled, old.cpm.legacy_lip6_type5)
                 != (new.cpm.enabled, new.cpm.legacy_lip6_type5),

@@ -222,13 +222,15 @@ pub fn map_cache_locators(config: &Config) -> impl Iterator<Item = IpAddr> + '_ 
 }
 
 /// The data path's settings: the first PETR at its resolved address (`petrs`, configuration
-/// order) and the proxy roles.
+/// order), the proxy roles and the RTR role (the RTR an xTR behind a NAT sends to is set as
+/// NAT discovery finds it).
 pub fn path_config(config: &Config, petrs: &[IpAddr]) -> PathConfig {
     PathConfig {
         petr: petrs.first().copied(),
         petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
         require_local_source: !config.roles.proxy_itr,
         proxy_etr: config.roles.proxy_etr,
+        reencapsulate: config.roles.rtr,
         ..PathConfig::default()
     }
 }
