@@ -5,3 +5,4 @@ pub mod frames;
 pub mod netns;
 pub mod smoke;
 pub mod topology;
+pub mod underlay;

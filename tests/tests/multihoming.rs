@@ -17,8 +17,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tests::netns::{require_root, unique_name, Namespace};
+use tests::netns::{require_root, Namespace};
 use tests::topology::{binary, kernel_side, link, Process};
+use tests::underlay::{
+    address, dpdk_side, forwarding, lispd_header, route, routed_link, wait_for,
+};
 
 const MS: &str = "192.0.2.100";
 const MS_NAME: &str = "ms.multihoming.test";
@@ -39,56 +42,6 @@ struct Net {
     core: Namespace,
     r: Namespace,
     r_host: Namespace,
-}
-
-/// The DPDK side of a veth: up, no kernel addresses, IPv6 off.
-fn dpdk_side(ns: &Namespace, ifname: &str) {
-    ns.exec(
-        "sysctl",
-        &["-qw", &format!("net.ipv6.conf.{ifname}.disable_ipv6=1")],
-    )
-    .unwrap();
-    ns.ip(&["link", "set", ifname, "up"]).unwrap();
-}
-
-fn forwarding(ns: &Namespace) {
-    for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
-        ns.exec("sysctl", &["-qw", key]).unwrap();
-    }
-}
-
-/// Adds `addresses` (CIDR, either family, IPv6 without DAD) to `dev`.
-fn address(ns: &Namespace, dev: &str, addresses: &[&str]) {
-    for address in addresses {
-        ns.ip(&["addr", "add", address, "dev", dev, "nodad"])
-            .or_else(|_| ns.ip(&["addr", "add", address, "dev", dev]))
-            .unwrap();
-    }
-}
-
-/// Adds routes (destination, next hop) of either family.
-fn route(ns: &Namespace, routes: &[(&str, &str)]) {
-    for (destination, via) in routes {
-        ns.ip(&["route", "add", destination, "via", via]).unwrap();
-    }
-}
-
-/// Two namespaces and, between them, IPv4 and IPv6 link networks `10.255.{n}.0/30` and
-/// `fd00:{n}::/64` (`.1`/`::1` on `a`'s side).
-fn routed_link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str, n: u8) {
-    link(a, a_name, b, b_name).unwrap();
-    kernel_side(a, a_name).unwrap();
-    kernel_side(b, b_name).unwrap();
-    address(
-        a,
-        a_name,
-        &[&format!("10.255.{n}.1/30"), &format!("fd00:{n}::1/64")],
-    );
-    address(
-        b,
-        b_name,
-        &[&format!("10.255.{n}.2/30"), &format!("fd00:{n}::2/64")],
-    );
 }
 
 /// An uplink of M: its DPDK-side interface, its gateway addresses, and the core's routes to it.
@@ -224,35 +177,6 @@ fn route_r_taps(r: &Namespace) {
     );
 }
 
-/// The configuration's head for vdevs `ports` (full devargs).
-fn header(ports: &[String], dir: &Path, name: &str) -> String {
-    let vdevs: Vec<String> = ports.iter().map(|p| format!("\"--vdev={p}\"")).collect();
-    format!(
-        r#"[dpdk]
-eal_args = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--no-telemetry", {vdevs}]
-file_prefix = "{prefix}"
-mbuf_pool_size = 8191
-
-[cores]
-control = 0
-data = [1]
-idle_sleep_us = 100
-
-[timers]
-rloc_probe_interval_secs = 5
-dns_refresh_secs = 1
-
-[management]
-socket = "{socket}"
-state_directory = "{dir}"
-"#,
-        vdevs = vdevs.join(", "),
-        prefix = unique_name("lispd"),
-        socket = dir.join(format!("{name}.sock")).display(),
-        dir = dir.display(),
-    )
-}
-
 fn m_config(dir: &Path) -> String {
     format!(
         r#"{header}
@@ -314,7 +238,7 @@ ttl_minutes = 1
 address = "{M_UPLINK2_V6}"
 local = true
 "#,
-        header = header(
+        header = lispd_header(
             &[
                 "net_af_packet0,iface=eid0,qpairs=2".into(),
                 "net_af_packet1,iface=up1,qpairs=2".into(),
@@ -365,7 +289,7 @@ ttl_minutes = 1
 address = "2001:db8:22::1"
 local = true
 "#,
-        header = header(
+        header = lispd_header(
             &["net_tap0,iface=rtap0".into(), "net_tap1,iface=rtap1".into()],
             dir,
             "r"
@@ -417,17 +341,6 @@ fn show_servers(dir: &Path) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_for(process: &mut Process, text: &str, limit: Duration) -> Duration {
-    let start = Instant::now();
-    assert!(
-        process.wait_for(text, limit),
-        "{} never logged {text:?}:\n{}",
-        process.name,
-        process.output()
-    );
-    start.elapsed()
 }
 
 #[test]

@@ -1,0 +1,104 @@
+//! Building blocks of the underlay test beds that wire lispd processes (af_packet or tap ports)
+//! into kernel namespaces: interfaces, addresses, routes, forwarding, and the head of a lispd
+//! configuration for such a bed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::netns::{unique_name, Namespace};
+use crate::topology::{kernel_side, link, Process};
+
+/// The DPDK side of a veth: up, no kernel addresses, IPv6 off.
+pub fn dpdk_side(ns: &Namespace, ifname: &str) {
+    ns.exec(
+        "sysctl",
+        &["-qw", &format!("net.ipv6.conf.{ifname}.disable_ipv6=1")],
+    )
+    .unwrap();
+    ns.ip(&["link", "set", ifname, "up"]).unwrap();
+}
+
+/// Routes IPv4 and IPv6 between the namespace's interfaces.
+pub fn forwarding(ns: &Namespace) {
+    for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
+        ns.exec("sysctl", &["-qw", key]).unwrap();
+    }
+}
+
+/// Adds `addresses` (CIDR, either family, IPv6 without DAD) to `dev`.
+pub fn address(ns: &Namespace, dev: &str, addresses: &[&str]) {
+    for address in addresses {
+        ns.ip(&["addr", "add", address, "dev", dev, "nodad"])
+            .or_else(|_| ns.ip(&["addr", "add", address, "dev", dev]))
+            .unwrap();
+    }
+}
+
+/// Adds routes (destination, next hop) of either family.
+pub fn route(ns: &Namespace, routes: &[(&str, &str)]) {
+    for (destination, via) in routes {
+        ns.ip(&["route", "add", destination, "via", via]).unwrap();
+    }
+}
+
+/// Two namespaces and, between them, IPv4 and IPv6 link networks `10.255.{n}.0/30` and
+/// `fd00:{n}::/64` (`.1`/`::1` on `a`'s side).
+pub fn routed_link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str, n: u8) {
+    link(a, a_name, b, b_name).unwrap();
+    kernel_side(a, a_name).unwrap();
+    kernel_side(b, b_name).unwrap();
+    address(
+        a,
+        a_name,
+        &[&format!("10.255.{n}.1/30"), &format!("fd00:{n}::1/64")],
+    );
+    address(
+        b,
+        b_name,
+        &[&format!("10.255.{n}.2/30"), &format!("fd00:{n}::2/64")],
+    );
+}
+
+/// The head of a lispd configuration for vdevs `ports` (full devargs) on a shared 2-CPU
+/// machine: no hugepages, one data core that sleeps when idle, fast probing and name refresh,
+/// its management socket `{dir}/{name}.sock`.
+pub fn lispd_header(ports: &[String], dir: &Path, name: &str) -> String {
+    let vdevs: Vec<String> = ports.iter().map(|p| format!("\"--vdev={p}\"")).collect();
+    format!(
+        r#"[dpdk]
+eal_args = ["--no-huge", "-m", "512", "--no-shconf", "--no-pci", "--no-telemetry", {vdevs}]
+file_prefix = "{prefix}"
+mbuf_pool_size = 8191
+
+[cores]
+control = 0
+data = [1]
+idle_sleep_us = 100
+
+[timers]
+rloc_probe_interval_secs = 5
+dns_refresh_secs = 1
+
+[management]
+socket = "{socket}"
+state_directory = "{dir}"
+"#,
+        vdevs = vdevs.join(", "),
+        prefix = unique_name("lispd"),
+        socket = dir.join(format!("{name}.sock")).display(),
+        dir = dir.display(),
+    )
+}
+
+/// Waits until `process` logs `text`; how long that took. Fails the test with its log if it
+/// does not within `limit`.
+pub fn wait_for(process: &mut Process, text: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    assert!(
+        process.wait_for(text, limit),
+        "{} never logged {text:?}:\n{}",
+        process.name,
+        process.output()
+    );
+    start.elapsed()
+}
