@@ -150,6 +150,17 @@ pub enum Event {
     Locator { address: IpAddr, up: bool },
     /// NAT discovery learned what the path to a map-server looks like.
     Nat { server: SocketAddr, state: NatState },
+    /// RTR: a map-server confirmed that `prefix` is reached through a NAT at `xtr`.
+    ReachedBehindNat {
+        instance_id: Option<u32>,
+        prefix: IpNet,
+        xtr: SocketAddr,
+    },
+    /// RTR: `prefix` behind a NAT was not registered again in time.
+    LapsedBehindNat {
+        instance_id: Option<u32>,
+        prefix: IpNet,
+    },
 }
 
 impl std::fmt::Display for Event {
@@ -182,6 +193,23 @@ impl std::fmt::Display for Event {
                 write!(f, "locator {address} down: RLOC probes unanswered")
             }
             Self::Nat { server, state } => write!(f, "path to map-server {server}: {state}"),
+            Self::ReachedBehindNat {
+                instance_id,
+                prefix,
+                xtr,
+            } => write!(
+                f,
+                "{prefix} (instance {}) is reached through a NAT at {xtr}",
+                instance_id.unwrap_or(0)
+            ),
+            Self::LapsedBehindNat {
+                instance_id,
+                prefix,
+            } => write!(
+                f,
+                "{prefix} (instance {}) behind a NAT was not registered again: no longer reached",
+                instance_id.unwrap_or(0)
+            ),
             Self::Registration { server, state } => match state {
                 State::Registered => write!(f, "registered with map-server {server}"),
                 State::Failing { failures } => write!(
@@ -938,11 +966,20 @@ impl Xtr {
                     if self.map_cache.insert(prefix, mapping).is_err() {
                         self.stats.rtr_installs_failed += 1;
                     }
+                    self.events.push_back(Event::ReachedBehindNat {
+                        instance_id,
+                        prefix,
+                        xtr,
+                    });
                 }
                 RelayChange::Lapsed {
                     key: (instance_id, prefix),
                 } => {
                     let _ = self.map_cache.remove(instance_id, &prefix);
+                    self.events.push_back(Event::LapsedBehindNat {
+                        instance_id,
+                        prefix,
+                    });
                 }
             }
         }

@@ -19,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use tests::netns::{require_root, Namespace};
 use tests::topology::{binary, kernel_side, link, Process};
-use tests::underlay::{
-    address, dpdk_side, forwarding, lispd_header, route, routed_link, wait_for,
-};
+use tests::underlay::{address, dpdk_side, forwarding, lispd_header, route, routed_link, wait_for};
 
 const MS: &str = "192.0.2.100";
 const MS_NAME: &str = "ms.multihoming.test";
