@@ -2,7 +2,8 @@
 //! runs) over crossed ring-port pairs, no memif copy, against the reference ITR/ETR built from
 //! DPDK's parts (`reference`) and a 5-tuple-swap forwarder (what testpmd's `5tswap` does: swap
 //! MACs, addresses and ports) over identical ring pairs. All get the same frames, a ring's worth
-//! at a time, and are timed only while they drain it.
+//! at a time, and are timed only while they drain it. The proxy roles and the RTR run the same
+//! loop on frames changed only in the inner address that makes them take their path.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -253,6 +254,19 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
             ..PathConfig::default()
         },
     )?;
+    // An RTR fed LISP frames for remote EIDs (in the map-cache): decapsulated and encapsulated
+    // again toward the remote RLOC.
+    let mut rtr_rings = rings(eal, &pool, "rtr")?;
+    let (mut rtr, _rtr_punted) = data_core(
+        eal,
+        &pool,
+        (&rtr_rings, "rtr"),
+        world,
+        PathConfig {
+            reencapsulate: true,
+            ..PathConfig::default()
+        },
+    )?;
     let mut swap_rings = rings(eal, &pool, "swap")?;
     let (mut swap_eid_rx, mut swap_eid_tx) = (
         swap_rings.eid.rx_queue(0).map_err(|e| e.to_string())?,
@@ -336,16 +350,27 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
         frames_out.push(swapped);
     }
     let [itr_frames, etr_frames] = templates;
+    let outside = |prefix: [u8; 2]| {
+        move |i: usize| {
+            let host = (i as u16).to_be_bytes();
+            [prefix[0], prefix[1], host[0], host[1]]
+        }
+    };
+    let remote_eid = |i: usize| {
+        let prefix = world.map_cache[i % world.map_cache.len()];
+        let host = u32::from(prefix.network()) | u32::from(prefix.prefix_len() < 32);
+        host.to_be_bytes()
+    };
     let proxy_cases = [
         (
             "pitr",
             Direction::Itr,
-            with_inner_address(itr_frames, ETHERNET + 12, [198, 19]),
+            with_inner_address(itr_frames, ETHERNET + 12, outside([198, 19])),
         ),
         (
             "petr",
             Direction::Etr,
-            with_inner_address(etr_frames, ENCAPSULATED + 16, [198, 18]),
+            with_inner_address(etr_frames, ENCAPSULATED + 16, outside([198, 18])),
         ),
     ];
     let mut proxy_cycles = Vec::new();
@@ -364,6 +389,18 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
         println!("line_ring_lispd_{role}_cycles_per_packet {cycles:.1}");
         proxy_cycles.push((role, direction, cycles));
     }
+    let rtr_frames = with_inner_address(etr_frames, ENCAPSULATED + 16, remote_eid);
+    let (rtr_cycles, reencapsulated) =
+        drain_cycles(&pool, &mut rtr_rings, Direction::Etr, &rtr_frames, || {
+            rtr.poll()
+        })?;
+    if reencapsulated != frames_out[1] {
+        return Err(format!(
+            "the RTR forwarded {reencapsulated} packets of {}",
+            frames_out[1]
+        ));
+    }
+    println!("line_ring_lispd_rtr_cycles_per_packet {rtr_cycles:.1}");
     for (name, vs_swap, vs_reference) in &ratios {
         println!("RATIO {name}_ring_cycles_vs_5tswap {vs_swap:.3}");
         println!("RATIO {name}_ring_cycles_vs_reference {vs_reference:.3}");
@@ -380,6 +417,11 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
             cycles / plain
         );
     }
+    let itr_plus_etr: f64 = lispd_cycles.iter().sum();
+    println!(
+        "RATIO rtr_cycles_vs_itr_plus_etr {:.3}",
+        rtr_cycles / itr_plus_etr
+    );
     Ok(())
 }
 
@@ -387,9 +429,13 @@ const ETHERNET: usize = 14;
 /// Where the inner IPv4 header of an encapsulated frame starts (Ethernet, IPv4, UDP, LISP).
 const ENCAPSULATED: usize = ETHERNET + 20 + 8 + 8;
 
-/// `frames` with the inner IPv4 address at `offset` moved into `prefix`.0.0/16 (outside every
-/// EID prefix), the header checksum of the IPv4 header it is in recomputed.
-fn with_inner_address(frames: &[Vec<u8>], offset: usize, prefix: [u8; 2]) -> Vec<Vec<u8>> {
+/// `frames` with the IPv4 address at `offset` of the `i`-th one replaced by `address(i)`, the
+/// header checksum of the IPv4 header it is in recomputed.
+fn with_inner_address(
+    frames: &[Vec<u8>],
+    offset: usize,
+    address: impl Fn(usize) -> [u8; 4],
+) -> Vec<Vec<u8>> {
     let header = if offset >= ENCAPSULATED {
         ENCAPSULATED
     } else {
@@ -400,8 +446,7 @@ fn with_inner_address(frames: &[Vec<u8>], offset: usize, prefix: [u8; 2]) -> Vec
         .enumerate()
         .map(|(i, frame)| {
             let mut frame = frame.clone();
-            let host = (i as u16).to_be_bytes();
-            frame[offset..offset + 4].copy_from_slice(&[prefix[0], prefix[1], host[0], host[1]]);
+            frame[offset..offset + 4].copy_from_slice(&address(i));
             frame[header + 10..header + 12].fill(0);
             let sum = checksum(&frame[header..header + 20]);
             frame[header + 10..header + 12].copy_from_slice(&sum.to_be_bytes());
