@@ -9,20 +9,30 @@ pub fn summary(config: &Config) -> String {
     let mut out = String::new();
     let c = &config.cores;
     let _ = writeln!(out, "cores: control {}, data {:?}", c.control, c.data);
-    if config.roles.proxy_itr || config.roles.proxy_etr {
+    let roles = &config.roles;
+    let extra: Vec<&str> = [
+        (roles.proxy_itr, "proxy-ITR"),
+        (roles.proxy_etr, "proxy-ETR"),
+        (roles.rtr, "RTR"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if !extra.is_empty() {
+        let _ = writeln!(out, "roles: xTR, {}", extra.join(", "));
+    }
+    if roles.rtr {
         let _ = writeln!(
             out,
-            "roles: xTR{}{}",
-            if config.roles.proxy_itr {
-                ", proxy-ITR"
-            } else {
-                ""
-            },
-            if config.roles.proxy_etr {
-                ", proxy-ETR"
-            } else {
-                ""
-            }
+            "rtr: relays registrations to {:?}, reachable {} s after the last",
+            config.rtr.map_servers, config.rtr.registration_ttl_secs
+        );
+    }
+    if config.nat_traversal.enabled {
+        let _ = writeln!(
+            out,
+            "NAT traversal: Info-Request every {} s; through the RTR named when behind a NAT",
+            config.nat_traversal.keepalive_secs
         );
     }
     for port in &config.port {
