@@ -10,9 +10,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
-    decapsulate, encapsulate, encapsulate_burst, CoreCounters, Counter, EchoNonces, EtrContext,
-    EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, MissLog, Nonces, PacketBuffer, PathConfig,
-    VecBuffer,
+    decapsulate, encapsulate, encapsulate_burst, AllowedSources, CoreCounters, Counter, EchoNonces,
+    EtrContext, EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, MissLog, Nonces, PacketBuffer,
+    PathConfig, VecBuffer,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::{Ipv4Repr, PROTOCOL_UDP};
@@ -240,6 +240,7 @@ pub fn run() -> Result<(), String> {
         feedback: &mut feedback,
         echo: &no_echo,
         proxy_etr: false,
+        proxy_etr_allowed: &AllowedSources::default(),
         reencapsulate: false,
     };
     let swap_outer = cycles(&mut buffers, &outer, |burst| {

@@ -21,7 +21,10 @@ pub use map_server::{
 };
 pub use model::*;
 pub use summary::summary;
-pub use validate::{check_static_mapping, Host, MAX_INSTANCES, MAX_INSTANCE_ID, MAX_MAP_CACHE};
+pub use validate::{
+    check_static_mapping, Host, MAX_INSTANCES, MAX_INSTANCE_ID, MAX_MAP_CACHE,
+    MAX_PROXY_ETR_ALLOWED,
+};
 
 /// Parses and validates `text` by the rules that hold on any machine; `file` names it in errors.
 /// A `map_cache_file` is read relative to the current directory.

@@ -93,7 +93,7 @@ impl Default for NatTraversal {
 }
 
 /// The proxy roles of RFC 6832 this xTR takes on beside its own site's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Roles {
     /// Proxy-ITR: encapsulate traffic from any source (non-LISP space) toward EIDs, not only
@@ -102,6 +102,8 @@ pub struct Roles {
     /// Proxy-ETR: decapsulate LISP traffic for destinations outside our EIDs and forward it
     /// natively by the uplinks' gateways.
     pub proxy_etr: bool,
+    /// The ITRs (outer source prefixes) a proxy-ETR forwards for; empty: any.
+    pub proxy_etr_allowed: Vec<IpNet>,
     /// RTR (NAT traversal): relay the registrations of xTRs behind NATs (see [`Rtr`]) and
     /// carry their traffic: LISP data for EIDs that are not ours is encapsulated again.
     pub rtr: bool,

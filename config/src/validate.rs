@@ -14,6 +14,8 @@ use crate::model::{
 pub const MAX_INSTANCE_ID: u32 = 0x00ff_ffff;
 /// Most instance-ids, the default included, one xTR serves (the data plane's table count).
 pub const MAX_INSTANCES: usize = 128;
+/// Most ITR prefixes a proxy-ETR's allowed list holds (the data path's fixed-size list).
+pub const MAX_PROXY_ETR_ALLOWED: usize = 16;
 /// Most map-cache entries the data plane is built for.
 pub const MAX_MAP_CACHE: u32 = 4_000_000;
 
@@ -104,6 +106,14 @@ pub fn validate(config: &Config) -> Vec<Issue> {
         v.report(
             v.root.key("roles").key("proxy_etr"),
             "a proxy-ETR forwards natively by an uplink's gateway; no port with role = \"rloc\" has one",
+        );
+    }
+    if config.roles.proxy_etr_allowed.len() > MAX_PROXY_ETR_ALLOWED {
+        v.report(
+            v.root.key("roles").key("proxy_etr_allowed"),
+            format!(
+                "at most {MAX_PROXY_ETR_ALLOWED} prefixes (the data cores check each packet against all of them)"
+            ),
         );
     }
     v.nat_roles(config);

@@ -6,9 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
 use dataplane::pipeline::{
-    decapsulate, encapsulate, overhead, CoreCounters, Counter, EchoNonces, EtrContext, EtrVerdict,
-    ItrContext, ItrVerdict, LocalRlocs, LocatorFeedback, MissLog, Nonces, PacketBuffer, PathConfig,
-    VecBuffer,
+    decapsulate, encapsulate, overhead, AllowedSources, CoreCounters, Counter, EchoNonces,
+    EtrContext, EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, LocatorFeedback, MissLog, Nonces,
+    PacketBuffer, PathConfig, VecBuffer,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::checksum::{finish, pseudo_header_v6, sum};
@@ -156,6 +156,8 @@ enum EtrRole {
     Etr,
     /// Forwards it natively.
     ProxyEtr,
+    /// Forwards it natively for the ITRs the list admits.
+    ProxyEtrFor(AllowedSources),
     /// Encapsulates it again.
     Rtr,
 }
@@ -176,7 +178,11 @@ fn run_etr_as(
         counters: &counters,
         feedback: &mut feedback,
         echo: &site.echo,
-        proxy_etr: role == EtrRole::ProxyEtr,
+        proxy_etr: matches!(role, EtrRole::ProxyEtr | EtrRole::ProxyEtrFor(_)),
+        proxy_etr_allowed: match &role {
+            EtrRole::ProxyEtrFor(allowed) => allowed,
+            _ => &AllowedSources::default(),
+        },
         reencapsulate: role == EtrRole::Rtr,
     };
     (decapsulate(&mut ctx, packet), counters, receiver.pop())
@@ -232,6 +238,17 @@ fn proxy_roles_forward_to_and_from_non_lisp_space() {
         inner_packet(src, internet, 64, 0),
         "stripped to the inner packet"
     );
+    // With a list of ITRs it forwards for, only for those.
+    let only =
+        |net: &str| EtrRole::ProxyEtrFor(AllowedSources::new(&[net.parse().unwrap()]).unwrap());
+    let mut buffer = encapsulated(&a);
+    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, only("192.0.2.0/30"));
+    assert!(matches!(verdict, EtrVerdict::NativeForward { .. }));
+    assert_eq!(counters.get(Counter::ProxyEtrForwarded), 1);
+    let mut buffer = encapsulated(&a);
+    let (verdict, counters, _) = run_etr_as(&b, &mut buffer, only("198.51.100.0/24"));
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropProxyEtrNotAllowed));
+    assert_eq!(counters.get(Counter::DropProxyEtrNotAllowed), 1);
 
     // From non-LISP space toward site B's EIDs.
     let from_internet = || {

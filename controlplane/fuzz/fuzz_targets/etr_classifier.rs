@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use dataplane::mapcache::{DatabaseWriter, Instances};
 use dataplane::pipeline::{
-    classify, decapsulate, feedback_channel, inspect, CoreCounters, EchoNonces, EtrContext,
-    EtrVerdict, LocalRlocs, VecBuffer,
+    classify, decapsulate, feedback_channel, inspect, AllowedSources, CoreCounters, EchoNonces,
+    EtrContext, EtrVerdict, LocalRlocs, VecBuffer,
 };
 use dataplane::rcu::Qsbr;
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +17,7 @@ struct Fixture {
     database: DatabaseWriter,
     qsbr: std::sync::Arc<Qsbr>,
     local: LocalRlocs,
+    allowed: AllowedSources,
 }
 
 fn fixture() -> &'static std::sync::Mutex<Fixture> {
@@ -39,6 +40,7 @@ fn fixture() -> &'static std::sync::Mutex<Fixture> {
             database,
             qsbr,
             local,
+            allowed: AllowedSources::new(&["192.0.2.0/24".parse().unwrap()]).unwrap(),
         })
     })
 }
@@ -57,15 +59,29 @@ fuzz_target!(|data: &[u8]| {
         counters: &counters,
         feedback: &mut feedback,
         echo: &echo,
-        // Both the ETR and the proxy-ETR, by the last byte.
+        // The ETR, the proxy-ETR (for any ITR or only for 192.0.2.0/24) and the RTR, by the
+        // last byte.
         proxy_etr: data.last().is_some_and(|b| b & 1 == 1),
+        proxy_etr_allowed: if data.last().is_some_and(|b| b & 4 == 4) {
+            &fixture.allowed
+        } else {
+            &AllowedSources::default()
+        },
+        reencapsulate: data.last().is_some_and(|b| b & 2 == 2),
     };
     let mut buffer = VecBuffer::new(64, data, 4096);
     match decapsulate(&mut ctx, &mut buffer) {
-        EtrVerdict::Decapsulated { destination } | EtrVerdict::NativeForward { destination } => {
+        EtrVerdict::Decapsulated { destination }
+        | EtrVerdict::NativeForward { destination }
+        | EtrVerdict::Reencapsulate { destination } => {
             let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer))
                 .expect("decapsulated packets are valid IP");
             assert_eq!(inner.destination(), destination);
+        }
+        EtrVerdict::ToControl => {
+            let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer))
+                .expect("decapsulated packets are valid IP");
+            assert!(fixture.local.is_ours(inner.destination()));
         }
         EtrVerdict::Drop(_) => {}
     }

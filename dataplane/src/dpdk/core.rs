@@ -458,6 +458,7 @@ impl DataCore {
                             feedback: &mut self.feedback,
                             echo: &self.echo,
                             proxy_etr: self.config.proxy_etr,
+                            proxy_etr_allowed: &self.config.proxy_etr_allowed,
                             reencapsulate: self.config.reencapsulate,
                         };
                         decapsulate(&mut ctx, &mut mbuf)

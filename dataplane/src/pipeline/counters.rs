@@ -46,6 +46,8 @@ counters! {
         "LISP data packets decapsulated to be encapsulated again toward their EID's locator (RTR).";
     RtrReencapsulated => "rtr_reencapsulated",
         "Packets an RTR encapsulated again (after rtr_decapsulated).";
+    DropProxyEtrNotAllowed => "drop_proxy_etr_not_allowed",
+        "Dropped by a proxy-ETR: the ITR (outer source) is not in roles.proxy_etr_allowed.";
     DropRtrNotForwarded => "drop_rtr_not_forwarded",
         "Dropped by an RTR: too big for the uplink, or mapped back to one of our locators.";
     DecapsulatedControl => "decapsulated_control",

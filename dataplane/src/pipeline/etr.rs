@@ -13,8 +13,8 @@ use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
 use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
 
 use super::{
-    inspect_unhashed, CoreCounters, Counter, EchoNonces, EtrVerdict, FeedbackSender, LocalRlocs,
-    PacketBuffer,
+    inspect_unhashed, AllowedSources, CoreCounters, Counter, EchoNonces, EtrVerdict,
+    FeedbackSender, LocalRlocs, PacketBuffer,
 };
 
 /// What the ETR reads during one burst.
@@ -27,8 +27,10 @@ pub struct EtrContext<'a> {
     pub feedback: &'a mut FeedbackSender,
     /// The nonces we asked remote ETRs to echo.
     pub echo: &'a EchoNonces,
-    /// Proxy-ETR: destinations outside our EIDs are forwarded natively.
+    /// Proxy-ETR: destinations outside our EIDs are forwarded natively, for the ITRs
+    /// `proxy_etr_allowed` admits.
     pub proxy_etr: bool,
+    pub proxy_etr_allowed: &'a AllowedSources,
     /// RTR: destinations outside our EIDs are encapsulated again.
     pub reencapsulate: bool,
 }
@@ -131,6 +133,9 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
             return drop(ctx, Counter::DropInstanceMismatch)
         }
         None if ctx.reencapsulate => EtrVerdict::Reencapsulate { destination },
+        None if ctx.proxy_etr && !ctx.proxy_etr_allowed.admits(source) => {
+            return drop(ctx, Counter::DropProxyEtrNotAllowed)
+        }
         None if ctx.proxy_etr => EtrVerdict::NativeForward { destination },
         None => return drop(ctx, Counter::DropNotOurEid),
     };

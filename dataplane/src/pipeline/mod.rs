@@ -2,6 +2,7 @@
 //! decapsulation at layer 3 (the DPDK loop strips and adds Ethernet around it). No allocation,
 //! lock or panic: every packet gets a verdict ([`ItrVerdict`], [`EtrVerdict`]) and a counter.
 
+mod allowed;
 mod buffer;
 mod classify;
 mod counters;
@@ -14,6 +15,7 @@ mod neighbours;
 mod ratelimit;
 mod trace;
 
+pub use allowed::{AllowedSources, MAX_ALLOWED_SOURCES};
 pub use buffer::{PacketBuffer, VecBuffer};
 pub use classify::{classify, Class};
 pub use counters::{total, CoreCounters, Counter};
@@ -149,6 +151,8 @@ pub struct PathConfig {
     /// Act as a proxy-ETR (RFC 6832): LISP data for destinations outside our EIDs is
     /// decapsulated and forwarded natively instead of dropped.
     pub proxy_etr: bool,
+    /// The ITRs (outer sources) a proxy-ETR forwards for; empty: any.
+    pub proxy_etr_allowed: AllowedSources,
 }
 
 impl PathConfig {
@@ -170,6 +174,7 @@ impl Default for PathConfig {
             rtr: None,
             reencapsulate: false,
             proxy_etr: false,
+            proxy_etr_allowed: AllowedSources::default(),
         }
     }
 }

@@ -16,7 +16,7 @@ use controlplane::xtr::{LocalMapping, Xtr};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Locator, MapCacheError, MapCacheWriter, Mapping,
 };
-use dataplane::pipeline::{LocalRlocs, Neighbours, PathConfig, Uplink};
+use dataplane::pipeline::{AllowedSources, LocalRlocs, Neighbours, PathConfig, Uplink};
 
 use super::names::control_address;
 
@@ -230,6 +230,8 @@ pub fn path_config(config: &Config, petrs: &[IpAddr]) -> PathConfig {
         petr_for_misses: config.petr.first().is_some_and(|p| p.send_misses),
         require_local_source: !config.roles.proxy_itr,
         proxy_etr: config.roles.proxy_etr,
+        // Validation caps the list at what the data path holds.
+        proxy_etr_allowed: AllowedSources::new(&config.roles.proxy_etr_allowed).unwrap_or_default(),
         reencapsulate: config.roles.rtr,
         ..PathConfig::default()
     }
@@ -297,10 +299,15 @@ fn eid_record(d: &config::DatabaseEntry) -> EidRecord {
 
 #[cfg(test)]
 mod tests {
-    /// The configuration check and the data plane agree on how many instances fit, and how wide.
+    /// The configuration check and the data plane agree on how many instances fit, how wide an
+    /// instance-id is, and how many ITR prefixes a proxy-ETR's list holds.
     #[test]
-    fn instance_limits_agree() {
+    fn limits_agree() {
         assert_eq!(config::MAX_INSTANCES, dataplane::mapcache::MAX_INSTANCES);
+        assert_eq!(
+            config::MAX_PROXY_ETR_ALLOWED,
+            dataplane::pipeline::MAX_ALLOWED_SOURCES
+        );
         assert_eq!(
             config::MAX_INSTANCE_ID,
             dataplane::mapcache::MAX_INSTANCE_ID
