@@ -150,14 +150,14 @@ fn run_etr(
 }
 
 /// What an ETR does with LISP data for EIDs that are not its own.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum EtrRole {
     /// Drops it.
     Etr,
     /// Forwards it natively.
     ProxyEtr,
     /// Forwards it natively for the ITRs the list admits.
-    ProxyEtrFor(AllowedSources),
+    ProxyEtrFor(Box<AllowedSources>),
     /// Encapsulates it again.
     Rtr,
 }
@@ -180,7 +180,7 @@ fn run_etr_as(
         echo: &site.echo,
         proxy_etr: matches!(role, EtrRole::ProxyEtr | EtrRole::ProxyEtrFor(_)),
         proxy_etr_allowed: match &role {
-            EtrRole::ProxyEtrFor(allowed) => allowed,
+            EtrRole::ProxyEtrFor(allowed) => allowed.as_ref(),
             _ => &AllowedSources::default(),
         },
         reencapsulate: role == EtrRole::Rtr,
@@ -239,8 +239,11 @@ fn proxy_roles_forward_to_and_from_non_lisp_space() {
         "stripped to the inner packet"
     );
     // With a list of ITRs it forwards for, only for those.
-    let only =
-        |net: &str| EtrRole::ProxyEtrFor(AllowedSources::new(&[net.parse().unwrap()]).unwrap());
+    let only = |net: &str| {
+        EtrRole::ProxyEtrFor(Box::new(
+            AllowedSources::new(&[net.parse().unwrap()]).unwrap(),
+        ))
+    };
     let mut buffer = encapsulated(&a);
     let (verdict, counters, _) = run_etr_as(&b, &mut buffer, only("192.0.2.0/30"));
     assert!(matches!(verdict, EtrVerdict::NativeForward { .. }));
