@@ -151,3 +151,38 @@ fn an_xtr_behind_a_nat_registers_and_is_reached_through_the_rtr() {
     let answer = MapReplyRepr::parse(&answer.payload).unwrap();
     assert_eq!(answer.records[0].locators[0].address.ip(), Some(ip(RTR)));
 }
+
+/// A Data-Map-Notify nobody asked for (another nonce) or forged (another key) changes nothing
+/// on the xTR: the registration still waits for its own Map-Notify, and each is counted.
+#[test]
+fn a_data_map_notify_nobody_asked_for_changes_nothing() {
+    use controlplane::wire::registration::{Authenticated, MapNotifyRepr};
+    let t0 = Instant::now();
+    let mut xtr = xtr_behind_nat(t0);
+    xtr.handle_timeout(t0);
+    let _ = sent(&mut xtr);
+    let notify = |key: &[u8]| {
+        MapNotifyRepr {
+            ack: false,
+            rtr: false,
+            body: Authenticated {
+                nonce: 0xdead_beef,
+                key_id: 0,
+                algorithm_id: 0,
+                auth_data: Vec::new(),
+                records: vec![record("10.1.0.0/24", &[RTR])],
+                xtr: None,
+            },
+        }
+        .signed(0, AuthAlgorithm::HmacSha256, key)
+        .unwrap()
+    };
+    let before = xtr.registration.status()[0].state;
+    xtr.handle_datagram(sa(MS), &notify(b"not-the-key"), t0);
+    assert_eq!(xtr.stats().map_notifies_refused, 1);
+    xtr.handle_datagram(sa(MS), &notify(b"demo-site-a"), t0);
+    assert_eq!(xtr.stats().map_notifies_unsolicited, 1);
+    assert_eq!(xtr.stats().map_notifies_accepted, 0);
+    assert_eq!(xtr.registration.status()[0].state, before);
+    assert_ne!(before, State::Registered);
+}
