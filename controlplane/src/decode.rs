@@ -321,8 +321,12 @@ fn control(bytes: &[u8], out: &mut String, indent: &str) -> WireResult<()> {
             field(out, "lisp_type", "8".into());
             field(out, "security (S)", flag(m.security));
             field(out, "ddt (D)", flag(m.ddt));
-            field(out, "to_etr (E)", flag(m.to_etr));
-            field(out, "to_map_server (M)", flag(m.to_map_server));
+            field(out, "to_etr (E) / for an RTR (R)", flag(m.to_etr));
+            field(
+                out,
+                "to_map_server (M) / relayed by an RTR (N)",
+                flag(m.to_map_server),
+            );
             field(
                 out,
                 "inner",

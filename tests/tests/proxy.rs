@@ -121,7 +121,7 @@ local = true
 }
 
 /// The PxTR, forwarding for the ITRs in `allowed`.
-fn p_config(dir: &Path, header: &str, allowed: &str) -> String {
+fn p_config(header: &str, allowed: &str) -> String {
     format!(
         r#"{header}
 [roles]
@@ -213,7 +213,7 @@ fn a_non_lisp_host_and_a_site_reach_each_other_through_the_pxtr() {
     );
     let p_file = dir.join("p.toml");
     let with_s = format!("\"{S_RLOC}/32\"");
-    std::fs::write(&p_file, p_config(&dir, &p_header, &with_s)).unwrap();
+    std::fs::write(&p_file, p_config(&p_header, &with_s)).unwrap();
     std::fs::write(dir.join("s.toml"), s_config(&dir)).unwrap();
     let mut ms = Process::spawn(
         &dir,
@@ -257,7 +257,7 @@ fn a_non_lisp_host_and_a_site_reach_each_other_through_the_pxtr() {
     assert_eq!(stat(&dir, "p", "drop_proxy_etr_not_allowed"), 0);
 
     // P forwards only for other ITRs now: S's traffic to N is dropped and counted.
-    std::fs::write(&p_file, p_config(&dir, &p_header, "\"198.51.100.0/24\"")).unwrap();
+    std::fs::write(&p_file, p_config(&p_header, "\"198.51.100.0/24\"")).unwrap();
     let answer = lispctl(&dir, "p", &["reload"]);
     assert!(answer.contains("roles"), "reloaded: {answer}");
     assert!(
@@ -267,7 +267,7 @@ fn a_non_lisp_host_and_a_site_reach_each_other_through_the_pxtr() {
         "S's traffic is refused"
     );
     assert!(stat(&dir, "p", "drop_proxy_etr_not_allowed") >= 3);
-    std::fs::write(&p_file, p_config(&dir, &p_header, &with_s)).unwrap();
+    std::fs::write(&p_file, p_config(&p_header, &with_s)).unwrap();
     lispctl(&dir, "p", &["reload"]);
     assert!(
         ping_until_reply(&net.s_host, N_HOST, Duration::from_secs(10)).is_some(),
