@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::netns::{unique_name, Namespace};
-use crate::topology::{kernel_side, link, Process};
+use crate::topology::{binary, kernel_side, link, Process};
 
 /// The DPDK side of a veth: up, no kernel addresses, IPv6 off.
 pub fn dpdk_side(ns: &Namespace, ifname: &str) {
@@ -101,4 +101,74 @@ pub fn wait_for(process: &mut Process, text: &str, limit: Duration) -> Duration 
         process.output()
     );
     start.elapsed()
+}
+
+/// Pings `to` from `from` until one answers; how long it took.
+pub fn ping_until_reply(from: &Namespace, to: &str, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if from.exec("ping", &["-c", "1", "-W", "1", to]).is_ok() {
+            return Some(start.elapsed());
+        }
+    }
+    None
+}
+
+/// Hangs `ns`'s end `name` of a new veth off the bridge `br0` in `core` (as `port` there).
+pub fn bridge_port(core: &Namespace, port: &str, ns: &Namespace, name: &str) {
+    link(core, port, ns, name).unwrap();
+    core.ip(&["link", "set", port, "master", "br0"]).unwrap();
+    kernel_side(core, port).unwrap();
+}
+
+/// Starts lisp-ms in `ns` on `config` (the file's text), logging to `{dir}/lisp-ms.log`.
+pub fn start_lisp_ms(dir: &Path, ns: &Namespace, config: &str) -> Process {
+    let file = dir.join("lisp-ms.toml");
+    std::fs::write(&file, config).unwrap();
+    Process::spawn(
+        dir,
+        "lisp-ms",
+        ns.name(),
+        &binary("lisp-ms").unwrap(),
+        &["--config", file.to_str().unwrap()],
+    )
+    .unwrap()
+}
+
+/// Starts `lispd run` in `ns` on `{dir}/{name}.toml`, logging to `{dir}/lispd-{name}.log`.
+pub fn start_lispd(dir: &Path, name: &str, ns: &Namespace) -> Process {
+    let file = dir.join(format!("{name}.toml"));
+    Process::spawn(
+        dir,
+        &format!("lispd-{name}"),
+        ns.name(),
+        &binary("lispd").unwrap(),
+        &["run", "-c", file.to_str().unwrap()],
+    )
+    .unwrap()
+}
+
+/// `lispctl args` against the lispd whose socket is `{dir}/{name}.sock`: its output and errors.
+pub fn lispctl(dir: &Path, name: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(binary("lispctl").unwrap())
+        .arg("--socket")
+        .arg(dir.join(format!("{name}.sock")))
+        .args(args)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A counter of `lispctl show stats` (data path or control plane) of the lispd `name`.
+pub fn stat(dir: &Path, name: &str, counter: &str) -> u64 {
+    let stats: serde_json::Value =
+        serde_json::from_str(&lispctl(dir, name, &["--json", "show", "stats"])).unwrap_or_default();
+    ["data", "control_plane"]
+        .iter()
+        .find_map(|section| stats[section][counter].as_u64())
+        .unwrap_or_else(|| panic!("no {counter} in {stats}"))
 }

@@ -18,8 +18,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tests::netns::{require_root, Namespace};
-use tests::topology::{binary, kernel_side, link, Process};
-use tests::underlay::{address, dpdk_side, forwarding, lispd_header, route, routed_link, wait_for};
+use tests::topology::{kernel_side, link};
+use tests::underlay::{
+    address, dpdk_side, forwarding, lispctl, lispd_header, ping_until_reply, route, routed_link,
+    start_lisp_ms, start_lispd, wait_for,
+};
 
 const MS: &str = "192.0.2.100";
 const MS_NAME: &str = "ms.multihoming.test";
@@ -308,17 +311,6 @@ fn sent_to_m(ul: &Namespace) -> u64 {
         .unwrap()
 }
 
-/// Pings `to` (M's host) from R's host until one answers; how long it took.
-fn ping_until_reply(net: &Net, to: &str, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if net.r_host.exec("ping", &["-c", "1", "-W", "1", to]).is_ok() {
-            return Some(start.elapsed());
-        }
-    }
-    None
-}
-
 /// `count` pings of 1000 bytes from R's host to `to`, answered.
 fn pings(net: &Net, to: &str, count: u32) {
     let count = count.to_string();
@@ -332,13 +324,7 @@ fn pings(net: &Net, to: &str, count: u32) {
 
 /// `lispctl show servers` against M.
 fn show_servers(dir: &Path) -> String {
-    let out = std::process::Command::new(binary("lispctl").unwrap())
-        .arg("--socket")
-        .arg(dir.join("m.sock"))
-        .args(["show", "servers"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    lispctl(dir, "m", &["show", "servers"])
 }
 
 #[test]
@@ -357,43 +343,17 @@ fn traffic_follows_the_live_uplink() {
         format!("127.0.0.1 localhost\n{ms} {MS_NAME}\n{proxies} {PETR_NAME} {PITR_NAME}\n")
     };
     std::fs::write(&hosts, hosts_file(MS, "192.0.2.50")).unwrap();
-    let ms_config = dir.join("lisp-ms.toml");
-    std::fs::write(
-        &ms_config,
-        format!(
+    std::fs::write(dir.join("m.toml"), m_config(&dir)).unwrap();
+    std::fs::write(dir.join("r.toml"), r_config(&dir)).unwrap();
+    let mut ms = start_lisp_ms(
+        &dir,
+        &net.core,
+        &format!(
             "listen = [\"{MS}:4342\"]\n\n[[site]]\nname = \"m\"\nkey = \"key-m\"\nprefixes = [\"10.10.0.0/24\", \"2001:db8:10::/64\"]\n\n[[site]]\nname = \"r\"\nkey = \"key-r\"\nprefixes = [\"10.20.0.0/24\", \"2001:db8:20::/64\"]\n"
         ),
-    )
-    .unwrap();
-    let (m_file, r_file) = (dir.join("m.toml"), dir.join("r.toml"));
-    std::fs::write(&m_file, m_config(&dir)).unwrap();
-    std::fs::write(&r_file, r_config(&dir)).unwrap();
-    let lispd = binary("lispd").unwrap();
-    let mut ms = Process::spawn(
-        &dir,
-        "lisp-ms",
-        net.core.name(),
-        &binary("lisp-ms").unwrap(),
-        &["--config", ms_config.to_str().unwrap()],
-    )
-    .unwrap();
-    let (m_path, r_path) = (m_file.to_str().unwrap(), r_file.to_str().unwrap());
-    let mut m = Process::spawn(
-        &dir,
-        "lispd-m",
-        net.m.name(),
-        &lispd,
-        &["run", "-c", m_path],
-    )
-    .unwrap();
-    let mut r = Process::spawn(
-        &dir,
-        "lispd-r",
-        net.r.name(),
-        &lispd,
-        &["run", "-c", r_path],
-    )
-    .unwrap();
+    );
+    let mut m = start_lispd(&dir, "m", &net.m);
+    let mut r = start_lispd(&dir, "r", &net.r);
     route_r_taps(&net.r);
 
     wait_for(
@@ -418,7 +378,7 @@ fn traffic_follows_the_live_uplink() {
         "show servers has the NAT column:\n{servers}"
     );
     assert!(
-        ping_until_reply(&net, M_HOST, Duration::from_secs(20)).is_some(),
+        ping_until_reply(&net.r_host, M_HOST, Duration::from_secs(20)).is_some(),
         "R's host never reached M's host:\n{}\n{}",
         m.output(),
         r.output()
@@ -426,7 +386,7 @@ fn traffic_follows_the_live_uplink() {
 
     // IPv4 EIDs prefer the first uplink; IPv6 EIDs have an IPv6 locator on the second only.
     assert!(
-        ping_until_reply(&net, M_HOST6, Duration::from_secs(20)).is_some(),
+        ping_until_reply(&net.r_host, M_HOST6, Duration::from_secs(20)).is_some(),
         "R's host never reached M's IPv6 host:\n{}\n{}",
         m.output(),
         r.output()
@@ -483,7 +443,7 @@ fn traffic_follows_the_live_uplink() {
         &format!("changed: {M_UPLINK1} priority 255, {M_UPLINK2} priority 2"),
         Duration::from_secs(5),
     );
-    let moved = ping_until_reply(&net, M_HOST, Duration::from_secs(20))
+    let moved = ping_until_reply(&net.r_host, M_HOST, Duration::from_secs(20))
         .expect("traffic moves to the other uplink");
     let since_down = down.elapsed();
     let before = sent_to_m(&net.uplinks[1]);

@@ -14,8 +14,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::netns::{require_root, Namespace};
-use tests::topology::{binary, kernel_side, link, Process};
-use tests::underlay::{address, dpdk_side, forwarding, lispd_header, route, wait_for};
+use tests::topology::{kernel_side, link, Process};
+use tests::underlay::{
+    address, bridge_port, dpdk_side, forwarding, lispd_header, ping_until_reply, route,
+    start_lisp_ms, start_lispd, stat, wait_for,
+};
 
 const MS: &str = "192.0.2.100";
 const RTR: &str = "192.0.2.50";
@@ -46,13 +49,6 @@ fn host(host: &Namespace, xtr: &Namespace, addresses: [&str; 2], gateways: [&str
     dpdk_side(xtr, "eid0");
 }
 
-/// Hangs `ns`'s interface `name` off the core's bridge (as `port` there).
-fn on_core_bridge(core: &Namespace, port: &str, ns: &Namespace, name: &str) {
-    link(core, port, ns, name).unwrap();
-    core.ip(&["link", "set", port, "master", "br0"]).unwrap();
-    kernel_side(core, port).unwrap();
-}
-
 fn build() -> Net {
     let net = Net {
         core: Namespace::create("ntc").unwrap(),
@@ -68,12 +64,12 @@ fn build() -> Net {
     core.ip(&["link", "set", "br0", "up"]).unwrap();
     address(core, "br0", &["192.0.2.254/24", &format!("{MS}/24")]);
     for (port, ns) in [("rtr0", &net.rtr), ("b0", &net.b)] {
-        on_core_bridge(core, port, ns, "up0");
+        bridge_port(core, port, ns, "up0");
         dpdk_side(ns, "up0");
     }
     // The NAT: public side on the bridge, private side toward A's uplink.
     let nat = &net.nat;
-    on_core_bridge(core, "nat0", nat, "wan");
+    bridge_port(core, "nat0", nat, "wan");
     kernel_side(nat, "wan").unwrap();
     address(nat, "wan", &[&format!("{NAT_PUBLIC}/24")]);
     route(nat, &[("default", "192.0.2.254")]);
@@ -185,17 +181,6 @@ address = "{MS}"
     )
 }
 
-/// Pings `to` from `from` until one answers; how long it took.
-fn ping_until_reply(from: &Namespace, to: &str, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if from.exec("ping", &["-c", "1", "-W", "1", to]).is_ok() {
-            return Some(start.elapsed());
-        }
-    }
-    None
-}
-
 /// A line sent over TCP from `client` to `server` (listening on `server_address`) arrives.
 fn tcp(client: &Namespace, server: &Namespace, server_address: &str, port: u16) {
     let family = if server_address.contains(':') {
@@ -240,21 +225,6 @@ fn tcp(client: &Namespace, server: &Namespace, server_address: &str, port: u16) 
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), line);
 }
 
-/// A counter of `lispctl show stats` on the lispd whose socket is `{dir}/{name}.sock`.
-fn stat(dir: &Path, name: &str, counter: &str) -> u64 {
-    let out = Command::new(binary("lispctl").unwrap())
-        .arg("--socket")
-        .arg(dir.join(format!("{name}.sock")))
-        .args(["--json", "show", "stats"])
-        .output()
-        .unwrap();
-    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    ["data", "control_plane"]
-        .iter()
-        .find_map(|section| stats[section][counter].as_u64())
-        .unwrap_or_else(|| panic!("no {counter} in {stats}"))
-}
-
 #[test]
 fn an_xtr_behind_a_nat_is_reached_through_the_rtr_and_recovers_when_the_nat_forgets() {
     if let Err(e) = require_root() {
@@ -263,14 +233,9 @@ fn an_xtr_behind_a_nat_is_reached_through_the_rtr_and_recovers_when_the_nat_forg
     let dir = std::env::temp_dir().join(format!("lisp-nat-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let net = build();
-    let ms_config = dir.join("lisp-ms.toml");
-    std::fs::write(
-        &ms_config,
-        format!(
-            "listen = [\"{MS}:4342\"]\nrtrs = [\"{RTR}\"]\n\n[[site]]\nname = \"a\"\nkey = \"key-a\"\nprefixes = [\"10.1.0.0/24\", \"2001:db8:1::/64\"]\n\n[[site]]\nname = \"b\"\nkey = \"key-b\"\nprefixes = [\"10.2.0.0/24\", \"2001:db8:2::/64\"]\n"
-        ),
-    )
-    .unwrap();
+    let ms_config = format!(
+        "listen = [\"{MS}:4342\"]\nrtrs = [\"{RTR}\"]\n\n[[site]]\nname = \"a\"\nkey = \"key-a\"\nprefixes = [\"10.1.0.0/24\", \"2001:db8:1::/64\"]\n\n[[site]]\nname = \"b\"\nkey = \"key-b\"\nprefixes = [\"10.2.0.0/24\", \"2001:db8:2::/64\"]\n"
+    );
     let nat_section = "[identity]\nxtr_id = \"0000000000000000000000000000000a\"\n\n[nat_traversal]\nenabled = true\nkeepalive_secs = 2\n";
     let files = [
         ("rtr", rtr_config(&dir)),
@@ -283,29 +248,10 @@ fn an_xtr_behind_a_nat_is_reached_through_the_rtr_and_recovers_when_the_nat_forg
     for (name, text) in &files {
         std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
     }
-    let mut ms = Process::spawn(
-        &dir,
-        "lisp-ms",
-        net.core.name(),
-        &binary("lisp-ms").unwrap(),
-        &["--config", ms_config.to_str().unwrap()],
-    )
-    .unwrap();
-    let lispd = binary("lispd").unwrap();
-    let spawn = |name: &str, ns: &Namespace| {
-        let file = dir.join(format!("{name}.toml"));
-        Process::spawn(
-            &dir,
-            &format!("lispd-{name}"),
-            ns.name(),
-            &lispd,
-            &["run", "-c", file.to_str().unwrap()],
-        )
-        .unwrap()
-    };
-    let mut rtr = spawn("rtr", &net.rtr);
-    let mut b = spawn("b", &net.b);
-    let mut a = spawn("a", &net.a);
+    let mut ms = start_lisp_ms(&dir, &net.core, &ms_config);
+    let mut rtr = start_lispd(&dir, "rtr", &net.rtr);
+    let mut b = start_lispd(&dir, "b", &net.b);
+    let mut a = start_lispd(&dir, "a", &net.a);
 
     wait_for(
         &mut a,

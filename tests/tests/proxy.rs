@@ -8,12 +8,14 @@
 //! PITR would.
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tests::netns::{require_root, Namespace};
-use tests::topology::{binary, kernel_side, link, Process};
-use tests::underlay::{address, dpdk_side, forwarding, lispd_header, route, wait_for};
+use tests::topology::{kernel_side, link, Process};
+use tests::underlay::{
+    address, bridge_port, dpdk_side, forwarding, lispctl, lispd_header, ping_until_reply, route,
+    start_lisp_ms, start_lispd, stat, wait_for,
+};
 
 const MS: &str = "192.0.2.100";
 const S_RLOC: &str = "192.0.2.10";
@@ -43,9 +45,7 @@ fn build() -> Net {
     address(core, "br0", &["192.0.2.254/24", &format!("{MS}/24")]);
     forwarding(core);
     for (port, ns) in [("s0", &net.s), ("p0", &net.p)] {
-        link(core, port, ns, "up0").unwrap();
-        core.ip(&["link", "set", port, "master", "br0"]).unwrap();
-        kernel_side(core, port).unwrap();
+        bridge_port(core, port, ns, "up0");
         dpdk_side(ns, "up0");
     }
     // Site S's host.
@@ -149,44 +149,6 @@ address = "{MS}"
     )
 }
 
-fn ping_until_reply(from: &Namespace, to: &str, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if from.exec("ping", &["-c", "1", "-W", "1", to]).is_ok() {
-            return Some(start.elapsed());
-        }
-    }
-    None
-}
-
-/// A data-path counter of `lispctl show stats` on the lispd whose socket is `{dir}/{name}.sock`.
-fn stat(dir: &Path, name: &str, counter: &str) -> u64 {
-    let out = Command::new(binary("lispctl").unwrap())
-        .arg("--socket")
-        .arg(dir.join(format!("{name}.sock")))
-        .args(["--json", "show", "stats"])
-        .output()
-        .unwrap();
-    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    stats["data"][counter]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {counter} in {stats}"))
-}
-
-fn lispctl(dir: &Path, name: &str, args: &[&str]) -> String {
-    let out = Command::new(binary("lispctl").unwrap())
-        .arg("--socket")
-        .arg(dir.join(format!("{name}.sock")))
-        .args(args)
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn a_non_lisp_host_and_a_site_reach_each_other_through_the_pxtr() {
     if let Err(e) = require_root() {
@@ -195,14 +157,9 @@ fn a_non_lisp_host_and_a_site_reach_each_other_through_the_pxtr() {
     let dir = std::env::temp_dir().join(format!("lisp-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let net = build();
-    let ms_config = dir.join("lisp-ms.toml");
-    std::fs::write(
-        &ms_config,
-        format!(
-            "listen = [\"{MS}:4342\"]\nnegative_action = \"natively-forward\"\n\n[[site]]\nname = \"s\"\nkey = \"key-s\"\nprefixes = [\"10.1.0.0/24\"]\n"
-        ),
-    )
-    .unwrap();
+    let ms_config = format!(
+        "listen = [\"{MS}:4342\"]\nnegative_action = \"natively-forward\"\n\n[[site]]\nname = \"s\"\nkey = \"key-s\"\nprefixes = [\"10.1.0.0/24\"]\n"
+    );
     let p_header = head(
         &[
             "net_af_packet0,iface=eid0,qpairs=2",
@@ -215,28 +172,9 @@ fn a_non_lisp_host_and_a_site_reach_each_other_through_the_pxtr() {
     let with_s = format!("\"{S_RLOC}/32\"");
     std::fs::write(&p_file, p_config(&p_header, &with_s)).unwrap();
     std::fs::write(dir.join("s.toml"), s_config(&dir)).unwrap();
-    let mut ms = Process::spawn(
-        &dir,
-        "lisp-ms",
-        net.core.name(),
-        &binary("lisp-ms").unwrap(),
-        &["--config", ms_config.to_str().unwrap()],
-    )
-    .unwrap();
-    let lispd = binary("lispd").unwrap();
-    let spawn = |name: &str, ns: &Namespace| {
-        let file = dir.join(format!("{name}.toml"));
-        Process::spawn(
-            &dir,
-            &format!("lispd-{name}"),
-            ns.name(),
-            &lispd,
-            &["run", "-c", file.to_str().unwrap()],
-        )
-        .unwrap()
-    };
-    let mut p = spawn("p", &net.p);
-    let mut s = spawn("s", &net.s);
+    let mut ms = start_lisp_ms(&dir, &net.core, &ms_config);
+    let mut p = start_lispd(&dir, "p", &net.p);
+    let mut s = start_lispd(&dir, "s", &net.s);
     wait_for(&mut ms, "registered s 10.1.0.0/24", Duration::from_secs(20));
     let logs = |p: &Process, s: &Process| format!("{}\n{}", p.output(), s.output());
 
