@@ -8,7 +8,9 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{
+    Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
+};
 use dataplane::pipeline::{
     decapsulate, encapsulate, encapsulate_burst, AllowedSources, CoreCounters, Counter, EchoNonces,
     EtrContext, EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, MissLog, Nonces, PacketBuffer,
@@ -182,6 +184,7 @@ pub fn run() -> Result<(), String> {
             .for_each(|b| five_tuple::swap_packet(b.data_mut()))
     });
     let mut ctx = ItrContext {
+        ingress: LocalEid::default(),
         map_cache: shared.view(&reader),
         database: db.view(&reader),
         local: &local,
@@ -235,6 +238,7 @@ pub fn run() -> Result<(), String> {
     let (mut feedback, _receiver) = dataplane::pipeline::feedback_channel(1024);
     let mut etr = EtrContext {
         database: etr_db.view(&reader),
+        instances: &Instances::default(),
         local: &etr_local,
         counters: &counters,
         feedback: &mut feedback,

@@ -120,6 +120,20 @@ pub struct Identity {
 }
 
 impl Config {
+    /// Every instance-id served: our database's and our EID-side ports' (0 included when used).
+    pub fn instance_ids(&self) -> std::collections::BTreeSet<u32> {
+        self.database
+            .iter()
+            .map(|e| e.instance_id)
+            .chain(
+                self.port
+                    .iter()
+                    .filter(|p| p.role == PortRole::Eid)
+                    .map(|p| p.instance_id),
+            )
+            .collect()
+    }
+
     /// The file that keeps state across restarts (see [`Management::state_directory`]).
     pub fn state_file(&self) -> PathBuf {
         self.management
@@ -236,6 +250,10 @@ pub struct Port {
     /// Neighbours whose MAC is fixed instead of resolved by ARP/ND.
     #[serde(default)]
     pub neighbour: Vec<StaticNeighbour>,
+    /// An EID-side port's instance (0: the default one): its hosts' packets are in it, and
+    /// traffic for it leaves here, so tenants on different ports may use the same addresses.
+    #[serde(default)]
+    pub instance_id: u32,
 }
 
 fn default_mtu() -> u16 {

@@ -37,7 +37,7 @@ impl Host {
 }
 
 /// Checks one static mapping added at run time (`lispctl map add`) by the rules a
-/// `[[map_cache]]` entry of the file follows; `instances` are the instance-ids of our database.
+/// `[[map_cache]]` entry of the file follows; `instances` are the instance-ids we serve.
 /// Each problem as `field: message`.
 pub fn check_static_mapping(entry: &StaticMapping, instances: &HashSet<u32>) -> Vec<String> {
     let mut v = Validator {
@@ -90,7 +90,8 @@ pub fn validate(config: &Config) -> Vec<Issue> {
         .flat_map(|p| p.addresses.iter().map(IpNet::addr))
         .collect();
     v.database(&config.database, &rloc_addresses);
-    let instances: HashSet<u32> = config.database.iter().map(|e| e.instance_id).collect();
+    v.instances_apart(config);
+    let instances: HashSet<u32> = config.instance_ids().into_iter().collect();
     v.map_cache(&config.map_cache, &instances);
     v.map_servers(config);
     v.resolvers(config);
@@ -262,8 +263,10 @@ impl Validator {
         let mut addresses = HashMap::new();
         for (i, port) in ports.iter().enumerate() {
             let here = path.index(i);
+            // Ports of different instances are different address spaces (each tenant may have
+            // its gateway at 10.0.0.1).
             for (a, address) in port.addresses.iter().enumerate() {
-                if let Some(first) = addresses.insert(address.addr(), i) {
+                if let Some(first) = addresses.insert((port.instance_id, address.addr()), i) {
                     self.report(
                         here.key("addresses").index(a),
                         format!("{} is already an address of port[{first}]", address.addr()),
@@ -441,7 +444,6 @@ impl Validator {
             "database",
             entries.iter().map(|e| (e.prefix, e.instance_id)),
         );
-        self.instances_apart(&path, entries);
         for (i, entry) in entries.iter().enumerate() {
             let here = path.index(i);
             if entry.locator.is_empty() {
@@ -465,34 +467,53 @@ impl Validator {
         }
     }
 
-    /// The ITR tells a packet's instance by its source address, so local prefixes of different
-    /// instances must not overlap; and the data plane has a table per instance, up to a limit.
-    fn instances_apart(&mut self, path: &FieldPath, entries: &[DatabaseEntry]) {
-        for (j, later) in entries.iter().enumerate() {
-            let clash = entries[..j].iter().position(|earlier| {
-                earlier.instance_id != later.instance_id
-                    && (earlier.prefix.contains(&later.prefix.network())
-                        || later.prefix.contains(&earlier.prefix.network()))
-            });
-            if let Some(i) = clash {
-                let earlier = &entries[i];
+    /// A packet's instance is its EID-side port's, so each instance with local prefixes needs a
+    /// port in it (prefixes of different instances may overlap: tenants with one address plan);
+    /// and the data plane has a table per instance, up to a limit.
+    fn instances_apart(&mut self, config: &Config) {
+        let path = self.root.key("database");
+        let on_ports: HashSet<u32> = config
+            .port
+            .iter()
+            .filter(|p| p.role == PortRole::Eid)
+            .map(|p| p.instance_id)
+            .collect();
+        let mut reported = HashSet::new();
+        for (i, entry) in config.database.iter().enumerate() {
+            // No EID port at all, or an id out of range, is reported once, elsewhere.
+            if !on_ports.is_empty()
+                && entry.instance_id <= MAX_INSTANCE_ID
+                && !on_ports.contains(&entry.instance_id)
+                && reported.insert(entry.instance_id)
+            {
                 self.report(
-                    path.index(j).key("prefix"),
+                    path.index(i).key("instance_id"),
                     format!(
-                        "{} (instance-id {}) overlaps {} (instance-id {}) in database[{i}]; \
-                         the ITR finds a packet's instance from its source address, so local \
-                         EID prefixes of different instances must not overlap",
-                        later.prefix, later.instance_id, earlier.prefix, earlier.instance_id
+                        "no EID-side port is in instance-id {}, so no host could send from {}; \
+                         set instance_id = {} on the port its hosts are behind",
+                        entry.instance_id, entry.prefix, entry.instance_id
                     ),
                 );
             }
         }
-        let instances: HashSet<u32> = std::iter::once(0)
-            .chain(entries.iter().map(|e| e.instance_id))
-            .collect();
+        for (i, port) in config.port.iter().enumerate() {
+            let here = self.root.key("port").index(i).key("instance_id");
+            if port.instance_id > MAX_INSTANCE_ID {
+                self.report(
+                    here,
+                    format!(
+                        "instance-id {} does not fit 24 bits; expected 0..={MAX_INSTANCE_ID}",
+                        port.instance_id
+                    ),
+                );
+            } else if port.role == PortRole::Rloc && port.instance_id != 0 {
+                self.report(here, "only EID-side ports belong to an instance");
+            }
+        }
+        let instances = config.instance_ids();
         if instances.len() > MAX_INSTANCES {
             self.report(
-                path.clone(),
+                path,
                 format!(
                     "{} instance-ids (with the default one); at most {MAX_INSTANCES} are supported",
                     instances.len()
@@ -514,8 +535,8 @@ impl Validator {
                 self.report(
                     here.key("instance_id"),
                     format!(
-                        "instance-id {} has no [[database]] prefix, so no local host could use \
-                         this mapping; add the instance's EID prefix to [[database]]",
+                        "instance-id {} is served by no EID-side port or [[database]] prefix, so \
+                         no local host could use this mapping",
                         entry.instance_id
                     ),
                 );

@@ -39,6 +39,7 @@ fn every_key_is_in_the_reference() {
                 address: "192.0.2.254".parse().unwrap(),
                 mac: "02:00:00:00:00:01".parse().unwrap(),
             }],
+            instance_id: 0,
         }],
         database: vec![DatabaseEntry {
             prefix: "10.0.0.0/8".parse().unwrap(),

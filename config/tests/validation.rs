@@ -178,26 +178,41 @@ fn mapping_in(instance_id: u32) -> String {
     format!("\n[[map_cache]]\nprefix = \"10.2.0.0/24\"\ninstance_id = {instance_id}\n[[map_cache.locator]]\naddress = \"192.0.2.50\"\n")
 }
 
+/// A second EID-side port, in instance 7.
+const PORT_7: &str = "\n[[port]]\nname = \"tenant7\"\ndevice = \"net_null2\"\nrole = \"eid\"\ninstance_id = 7\naddresses = [\"10.1.0.1/24\"]\n";
+
 #[test]
-fn local_prefixes_of_different_instances_must_not_overlap() {
-    let overlapping = format!("{VALID}\n[[database]]\nprefix = \"10.1.0.128/25\"\ninstance_id = 7\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n");
-    one_error(
-        &overlapping,
-        "database[1].prefix",
-        "overlaps 10.1.0.0/24 (instance-id 0) in database[0]",
+fn tenants_on_their_own_ports_may_use_the_same_prefixes() {
+    let overlapping = format!("{VALID}{PORT_7}\n[[database]]\nprefix = \"10.1.0.0/24\"\ninstance_id = 7\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n");
+    parse_here(&overlapping, "t", &host())
+        .expect("the same prefix and gateway address in two instances, each on its own port");
+    let apart = format!(
+        "{VALID}{PORT_7}{INSTANCE_7}{}{}",
+        mapping_in(0),
+        mapping_in(7)
     );
-    let apart = format!("{VALID}{INSTANCE_7}{}{}", mapping_in(0), mapping_in(7));
-    parse_here(&apart, "t", &host())
-        .expect("disjoint local prefixes; the same remote prefix in two instances");
+    parse_here(&apart, "t", &host()).expect("the same remote prefix in two instances");
+    let portless = format!("{VALID}{INSTANCE_7}");
+    one_error(
+        &portless,
+        "database[1].instance_id",
+        "no EID-side port is in instance-id 7",
+    );
+    let uplink_in_7 = VALID.replace("role = \"rloc\"", "role = \"rloc\"\ninstance_id = 7");
+    one_error(
+        &uplink_in_7,
+        "port[1].instance_id",
+        "only EID-side ports belong to an instance",
+    );
 }
 
 #[test]
 fn static_mapping_needs_a_local_prefix_in_its_instance() {
-    let text = format!("{VALID}{INSTANCE_7}{}", mapping_in(9));
+    let text = format!("{VALID}{PORT_7}{INSTANCE_7}{}", mapping_in(9));
     one_error(
         &text,
         "map_cache[0].instance_id",
-        "instance-id 9 has no [[database]] prefix",
+        "instance-id 9 is served by no EID-side port or [[database]] prefix",
     );
 }
 

@@ -367,11 +367,7 @@ fn check_static(
             })
             .collect(),
     };
-    let instances = xtr
-        .database()
-        .iter()
-        .map(|m| m.record.eid.instance_id().unwrap_or(0))
-        .collect();
+    let instances = xtr.map_cache.instances().ids().collect();
     let problems = config::check_static_mapping(&entry, &instances);
     if !problems.is_empty() {
         return Err(problems.join("; "));

@@ -464,11 +464,16 @@ impl Xtr {
             .unwrap_or(destination)
     }
 
-    /// A packet from `source` to `destination` missed the map-cache (already rate-limited per
-    /// destination prefix by the data core).
-    pub fn handle_miss(&mut self, source: IpAddr, destination: IpAddr, now: Instant) {
+    /// A packet from `source` to `destination` in `instance_id` (its EID-side port's) missed
+    /// the map-cache (already rate-limited per destination prefix by the data core).
+    pub fn handle_miss(
+        &mut self,
+        instance_id: Option<u32>,
+        source: IpAddr,
+        destination: IpAddr,
+        now: Instant,
+    ) {
         self.stats.misses += 1;
-        let instance_id = self.instance_of(source);
         let expired_recently = self
             .recently_expired
             .longest(instance_id, destination)
@@ -495,15 +500,6 @@ impl Xtr {
                     && install.prefix.prefix_len() <= own.prefix_len()
             })
         })
-    }
-
-    /// The instance-id of our EID prefix covering `source` (`None`: the default instance, or
-    /// not ours; local prefixes of different instances never overlap).
-    fn instance_of(&self, source: IpAddr) -> Option<u32> {
-        self.database
-            .iter()
-            .find(|m| mapping_of(&m.record).is_some_and(|(prefix, _)| prefix.contains(&source)))
-            .and_then(|m| m.record.eid.instance_id())
     }
 
     /// A LISP control datagram received from `from`.

@@ -128,7 +128,7 @@ fn our_xtrs_register_and_resolve_each_other_through_the_map_server() {
     );
 
     // A misses 10.2.0.20: its ECM goes to the map-server, which forwards it to B's RLOC.
-    a.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    a.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), t0);
     deliver(&mut a, "192.0.2.1", &mut ms, t0);
     let forwarded = all(&mut ms);
     assert_eq!(forwarded.len(), 1);

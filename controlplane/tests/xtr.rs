@@ -125,7 +125,7 @@ fn query(nonce: u64, eid: &str, itr_rloc: &str) -> MapRequestRepr {
 fn a_miss_is_resolved_installed_and_expires() {
     let t0 = Instant::now();
     let mut xtr = site_a(100, t0);
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), t0);
     let request = ecm_request(&mut xtr);
     assert_eq!(
         request.records[0].eid,
@@ -180,6 +180,7 @@ fn a_miss_is_resolved_installed_and_expires() {
     assert_eq!(xtr.map_cache.len(), 2, "expired; our database stays");
     assert_eq!(xtr.stats().mappings_expired, 1);
     xtr.handle_miss(
+        None,
         ip("10.1.0.10"),
         ip("10.2.0.20"),
         t0 + Duration::from_secs(61),
@@ -197,7 +198,7 @@ fn a_full_map_cache_makes_room_and_ttl_zero_is_not_cached() {
     let mut xtr = site_a(4, t0);
     for (i, ttl) in [(2u8, 30u32), (3, 10), (4, 20), (5, 0)] {
         let eid = format!("10.{i}.0.1");
-        xtr.handle_miss(ip("10.1.0.10"), ip(&eid), t0);
+        xtr.handle_miss(None, ip("10.1.0.10"), ip(&eid), t0);
         let request = ecm_request(&mut xtr);
         let remote = record(
             &format!("10.{i}.0.0"),
@@ -323,7 +324,7 @@ fn requests_that_cannot_be_answered_are_counted_and_ignored() {
 fn an_smr_for_a_cached_eid_sends_an_smr_invoked_request() {
     let t0 = Instant::now();
     let mut xtr = site_a(100, t0);
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), t0);
     let request = ecm_request(&mut xtr);
     xtr.handle_datagram(
         "192.0.2.2:4342".parse().unwrap(),
@@ -355,7 +356,7 @@ fn an_smr_for_a_cached_eid_sends_an_smr_invoked_request() {
 
 /// Installs site B's prefix behind `locators` through a resolved miss.
 fn learn_site_b(xtr: &mut Xtr, locators: Vec<LocatorRecord>, now: Instant) {
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), now);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), now);
     let request = ecm_request(xtr);
     xtr.handle_datagram(
         "192.0.2.2:4342".parse().unwrap(),
@@ -550,7 +551,7 @@ fn echo_nonce_follows_the_map_reply_e_bit_and_steers_probing() {
     let secs = Duration::from_secs;
     let remote = ip("192.0.2.2");
     let mut xtr = site_a(100, t0);
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), t0);
     let request = ecm_request(&mut xtr);
     let mut reply = reply_bytes(
         request.nonce,
@@ -620,7 +621,7 @@ fn misses_are_resolved_in_the_source_instance() {
         Mobility::new(false, false, vec![]),
         t0,
     );
-    xtr.handle_miss(ip("10.7.0.10"), ip("10.2.0.20"), t0);
+    xtr.handle_miss(Some(7), ip("10.7.0.10"), ip("10.2.0.20"), t0);
     let request = ecm_request(&mut xtr);
     assert_eq!(request.records[0].eid.instance_id(), Some(7));
     assert_eq!(request.source_eid.instance_id(), Some(7));
@@ -674,7 +675,7 @@ fn an_smr_flood_leaves_resolution_of_new_destinations_working() {
         flood.len()
     );
     let now = t0 + Duration::from_millis(20);
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.3.0.30"), now);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.3.0.30"), now);
     let request = ecm_request(&mut xtr);
     assert_eq!(request.records[0].eid, Address::from(ip("10.3.0.30")));
     assert!(!request.smr_invoked, "the new destination is asked at once");
@@ -684,7 +685,7 @@ fn an_smr_flood_leaves_resolution_of_new_destinations_working() {
 fn a_reply_taking_over_our_own_space_is_refused() {
     let t0 = Instant::now();
     let mut xtr = site_a(100, t0);
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), t0);
     let request = ecm_request(&mut xtr);
     let hijack = vec![
         record("0.0.0.0", 1, 1440, vec![locator("203.0.113.66", 1)]),
@@ -728,7 +729,7 @@ fn an_ipv6_eid_is_resolved_by_an_xtr_with_only_an_ipv4_rloc() {
         Mobility::new(false, false, vec![]),
         t0,
     );
-    xtr.handle_miss(ip("2001:db8:a::10"), ip("2001:db8:b::20"), t0);
+    xtr.handle_miss(None, ip("2001:db8:a::10"), ip("2001:db8:b::20"), t0);
     let resolver: SocketAddr = RESOLVER.parse().unwrap();
     let out: Vec<_> = sent(&mut xtr)
         .into_iter()
@@ -873,7 +874,7 @@ fn a_miss_flood_does_not_delay_the_refresh_of_a_mapping_in_use() {
     let mut xtr = site_a(200_000, t0);
     let resolver: SocketAddr = RESOLVER.parse().unwrap();
     // A known flow's mapping, TTL one minute.
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), t0);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), t0);
     let request = ecm_request(&mut xtr);
     let remote = record("10.2.0.0", 24, 1, vec![locator("192.0.2.2", 1)]);
     xtr.handle_datagram(
@@ -891,12 +892,12 @@ fn a_miss_flood_does_not_delay_the_refresh_of_a_mapping_in_use() {
     for i in 0..80_000u32 {
         let now = flood_start + Duration::from_micros(500 * u64::from(i));
         let flood_destination = IpAddr::V4(Ipv4Addr::from(0x6400_0000 + (i << 8) + 1));
-        xtr.handle_miss(ip("10.1.0.10"), flood_destination, now);
+        xtr.handle_miss(None, ip("10.1.0.10"), flood_destination, now);
         if xtr.poll_timeout().is_some_and(|due| due <= now) {
             xtr.handle_timeout(now);
         }
         if now >= next_flow_miss {
-            xtr.handle_miss(ip("10.1.0.10"), ip("10.2.0.20"), now);
+            xtr.handle_miss(None, ip("10.1.0.10"), ip("10.2.0.20"), now);
             next_flow_miss += Duration::from_secs(1);
         }
         let asked = sent(&mut xtr).iter().any(|t| {
@@ -948,6 +949,7 @@ fn rloc_probes_keep_to_their_budget() {
     for i in 0..1000u32 {
         let eid = Ipv4Addr::from(0x0a64_0000 + (i << 8));
         xtr.handle_miss(
+            None,
             ip("10.1.0.10"),
             IpAddr::V4(eid),
             t0 + Duration::from_secs(u64::from(i) / 500 * 2),
@@ -1090,7 +1092,7 @@ fn a_dead_uplink_is_registered_at_priority_255_and_signalled() {
     xtr.set_unusable_locators(vec![first], t1);
     assert!(sent(&mut xtr).is_empty());
     // A miss asks from the live locator only.
-    xtr.handle_miss(ip("10.1.0.10"), ip("10.9.0.1"), t1);
+    xtr.handle_miss(None, ip("10.1.0.10"), ip("10.9.0.1"), t1);
     assert_eq!(ecm_request(&mut xtr).itr_rlocs, [Address::from(second)]);
 
     let t2 = t1 + Duration::from_secs(5);

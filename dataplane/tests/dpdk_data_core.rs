@@ -7,7 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use dataplane::dpdk::{DataCore, PortIo};
-use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{
+    Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
+};
 use dataplane::pipeline::PacketBuffer as _;
 use dataplane::pipeline::PuntLimiter;
 use dataplane::pipeline::{
@@ -142,6 +144,7 @@ fn data_core_forwards_between_real_ports() {
             rx: vec![core_eid.rx_queue(0).unwrap()],
             tx: core_eid.tx_queue(0).unwrap(),
             mac: eid_mac,
+            instance: LocalEid::default(),
             neighbours: Arc::new(Neighbours {
                 on_link: vec![
                     "10.1.0.0/24".parse().unwrap(),
@@ -159,6 +162,7 @@ fn data_core_forwards_between_real_ports() {
             rx: vec![core_rloc.rx_queue(0).unwrap()],
             tx: core_rloc.tx_queue(0).unwrap(),
             mac: rloc_mac,
+            instance: LocalEid::default(),
             neighbours: Arc::new(Neighbours {
                 on_link: vec!["192.0.2.0/24".parse().unwrap()],
                 gateways: vec![],
@@ -177,6 +181,7 @@ fn data_core_forwards_between_real_ports() {
         reader: qsbr.register().unwrap(),
         map_cache: cache.shared(),
         database: database.shared(),
+        instances: Instances::default(),
         local: Arc::new(local.clone()),
         local_updates: None,
         config: Arc::new(PathConfig::default()),
@@ -277,6 +282,7 @@ fn data_core_forwards_between_real_ports() {
         let scratch = CoreCounters::default();
         let mut nonces = Nonces::new(1);
         let mut ctx = ItrContext {
+            ingress: LocalEid::default(),
             map_cache: shared.view(&reader),
             database: db.view(&reader),
             local: &remote_local,

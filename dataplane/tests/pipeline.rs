@@ -4,7 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{
+    Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
+};
 use dataplane::pipeline::{
     decapsulate, encapsulate, overhead, AllowedSources, CoreCounters, Counter, EchoNonces,
     EtrContext, EtrVerdict, ItrContext, ItrVerdict, LocalRlocs, LocatorFeedback, MissLog, Nonces,
@@ -70,6 +72,9 @@ struct Site {
     qsbr: std::sync::Arc<Qsbr>,
     cache: MapCacheWriter,
     database: DatabaseWriter,
+    instances: Instances,
+    /// The instance of the EID port packets come from.
+    ingress: LocalEid,
     local: LocalRlocs,
     echo: EchoNonces,
 }
@@ -92,7 +97,7 @@ fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
             .unwrap();
     }
     cache.publish();
-    let mut database = DatabaseWriter::new(instances, qsbr.clone());
+    let mut database = DatabaseWriter::new(instances.clone(), qsbr.clone());
     for prefix in [
         "10.1.0.0/24",
         "2001:db8:a::/64",
@@ -113,21 +118,38 @@ fn site(own: (Ipv4Addr, Ipv6Addr), remote: IpAddr, iid: Option<u32>) -> Site {
         icmp_v6: Some("2001:db8:a::1".parse().unwrap()),
         ..LocalRlocs::default()
     };
+    let ingress = LocalEid {
+        instance_id: iid,
+        table: instances.table(iid).unwrap(),
+    };
     Site {
         qsbr,
         cache,
         database,
+        instances,
+        ingress,
         local,
         echo: EchoNonces::default(),
     }
 }
 
 fn run_itr(site: &Site, config: &PathConfig, packet: &mut VecBuffer) -> (ItrVerdict, CoreCounters) {
+    run_itr_from(site, site.ingress, config, packet)
+}
+
+/// [`run_itr`] for a packet that came in on an EID port of instance `ingress`.
+fn run_itr_from(
+    site: &Site,
+    ingress: LocalEid,
+    config: &PathConfig,
+    packet: &mut VecBuffer,
+) -> (ItrVerdict, CoreCounters) {
     let reader = site.qsbr.register().unwrap();
     let (cache, database) = (site.cache.shared(), site.database.shared());
     let counters = CoreCounters::default();
     let mut nonces = Nonces::new(7);
     let mut ctx = ItrContext {
+        ingress,
         map_cache: cache.view(&reader),
         database: database.view(&reader),
         local: &site.local,
@@ -174,6 +196,7 @@ fn run_etr_as(
     let (mut feedback, receiver) = dataplane::pipeline::feedback_channel(16);
     let mut ctx = EtrContext {
         database: database.view(&reader),
+        instances: &site.instances,
         local: &site.local,
         counters: &counters,
         feedback: &mut feedback,
@@ -310,7 +333,13 @@ fn all_four_family_combinations_round_trip() {
         check_outer(&outer, &original, outer_v6, remote);
 
         let (verdict, counters, _) = run_etr(&b, &mut buffer);
-        assert_eq!(verdict, EtrVerdict::Decapsulated { destination: dst });
+        assert_eq!(
+            verdict,
+            EtrVerdict::Decapsulated {
+                destination: dst,
+                table: b.ingress.table
+            }
+        );
         assert_eq!(counters.get(Counter::Decapsulated), 1);
         assert_eq!(buffer.data(), original.as_slice(), "bit-exact inner packet");
     }
@@ -391,7 +420,7 @@ fn with_instances(base: Site, database: &[(&str, u32)], map_cache: &[(&str, u32,
         cache.insert(prefix.parse().unwrap(), mapping).unwrap();
     }
     cache.publish();
-    let mut db = DatabaseWriter::new(instances, base.qsbr.clone());
+    let mut db = DatabaseWriter::new(instances.clone(), base.qsbr.clone());
     for &(prefix, iid) in database {
         db.insert(prefix.parse().unwrap(), iid).unwrap();
     }
@@ -399,18 +428,21 @@ fn with_instances(base: Site, database: &[(&str, u32)], map_cache: &[(&str, u32,
     Site {
         cache,
         database: db,
+        instances,
         ..base
     }
 }
 
-/// Two VPNs reach the same remote prefix at different RLOCs: the ITR picks the mapping of the
-/// source's instance and carries that instance-id; the ETR delivers only within the instance.
+/// Two tenants use the same addresses on two EID ports (instances 7 and 9) and reach the same
+/// remote prefix at different RLOCs: the ITR takes the instance from the ingress port, looks
+/// up source and destination in that instance, and carries its instance-id; the ETR delivers
+/// only within the instance the header names, and drops an instance it does not serve.
 #[test]
 fn instances_keep_overlapping_eid_spaces_apart() {
     let (rloc_7, rloc_9) = (IpAddr::V4(RLOC_B4), IpAddr::V6(rloc_b6()));
     let a = with_instances(
         site((RLOC_A4, rloc_a6()), rloc_7, None),
-        &[("10.1.7.0/24", 7), ("10.1.9.0/24", 9)],
+        &[("10.1.0.0/24", 7), ("10.1.0.0/24", 9)],
         &[("10.2.0.0/24", 7, rloc_7), ("10.2.0.0/24", 9, rloc_9)],
     );
     let b = with_instances(
@@ -418,34 +450,54 @@ fn instances_keep_overlapping_eid_spaces_apart() {
         &[("10.2.0.0/24", 7)],
         &[],
     );
+    let port = |iid: u32| LocalEid {
+        instance_id: Some(iid),
+        table: a.instances.table(Some(iid)).unwrap(),
+    };
     let config = PathConfig::default();
-    let dst: IpAddr = "10.2.0.20".parse().unwrap();
+    let (src, dst): (IpAddr, IpAddr) = ("10.1.0.10".parse().unwrap(), "10.2.0.20".parse().unwrap());
     let mut sent = Vec::new();
-    for (src, iid, rloc) in [("10.1.7.10", 7, rloc_7), ("10.1.9.10", 9, rloc_9)] {
-        let original = inner_packet(src.parse().unwrap(), dst, 64, 0);
+    for (iid, rloc) in [(7, rloc_7), (9, rloc_9)] {
+        let original = inner_packet(src, dst, 64, 0);
         let mut buffer = VecBuffer::new(128, &original, 2048);
-        let (verdict, _) = run_itr(&a, &config, &mut buffer);
-        assert_eq!(verdict, ItrVerdict::Encapsulated { rloc }, "source {src}");
+        let (verdict, _) = run_itr_from(&a, port(iid), &config, &mut buffer);
+        assert_eq!(verdict, ItrVerdict::Encapsulated { rloc }, "instance {iid}");
         let lisp_at = if rloc.is_ipv6() { 48 } else { 28 };
         let lisp = LispHeader::new_checked(&buffer.data()[lisp_at..]).unwrap();
-        assert_eq!(lisp.instance_id(), Some(iid), "source {src}");
+        assert_eq!(lisp.instance_id(), Some(iid));
         sent.push(buffer);
     }
-    let mut wrong_instance = sent.pop().unwrap();
-    let mut right_instance = sent.pop().unwrap();
-    let (verdict, _, _) = run_etr(&b, &mut right_instance);
-    assert_eq!(verdict, EtrVerdict::Decapsulated { destination: dst });
-    let (verdict, counters, _) = run_etr(&b, &mut wrong_instance);
-    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropInstanceMismatch));
-    assert_eq!(counters.get(Counter::DropInstanceMismatch), 1);
+    let mut other_tenant = sent.pop().unwrap();
+    let mut tenant_7 = sent.pop().unwrap();
+    let (verdict, _, _) = run_etr(&b, &mut tenant_7);
+    assert_eq!(
+        verdict,
+        EtrVerdict::Decapsulated {
+            destination: dst,
+            table: b.instances.table(Some(7)).unwrap()
+        }
+    );
+    let (verdict, counters, _) = run_etr(&b, &mut other_tenant);
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropNotOurEid));
+    assert_eq!(counters.get(Counter::DropNotOurEid), 1);
 
+    // An instance-id B does not serve at all.
+    let mut from_5 = VecBuffer::new(128, &inner_packet(src, dst, 64, 0), 2048);
+    let five = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), Some(5));
+    let (verdict, _) = run_itr(&five, &config, &mut from_5);
+    assert!(matches!(verdict, ItrVerdict::Encapsulated { .. }));
+    let (verdict, counters, _) = run_etr(&b, &mut from_5);
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropUnknownInstance));
+    assert_eq!(counters.get(Counter::DropUnknownInstance), 1);
+
+    // A source the ingress port's instance does not hold.
     let stranger = inner_packet("10.1.8.10".parse().unwrap(), dst, 64, 0);
     let mut buffer = VecBuffer::new(128, &stranger, 2048);
-    let (verdict, _) = run_itr(&a, &config, &mut buffer);
+    let (verdict, _) = run_itr_from(&a, port(7), &config, &mut buffer);
     assert_eq!(
         verdict,
         ItrVerdict::Drop(Counter::DropNotLocalSource),
-        "a source in no instance"
+        "a source outside the port's instance"
     );
 }
 
@@ -718,6 +770,7 @@ fn burst_encapsulation_matches_one_by_one() {
     let run = |burst: bool| {
         let mut nonces = Nonces::new(3);
         let mut ctx = ItrContext {
+            ingress: a.ingress,
             map_cache: cache.view(&reader),
             database: database.view(&reader),
             local: &a.local,
@@ -1073,7 +1126,7 @@ fn an_rtr_carries_traffic_to_and_from_an_xtr_behind_a_nat() {
     assert_eq!(u16::from_be_bytes([outer[22], outer[23]]), 61_000);
     assert_eq!(&outer[36..], original.as_slice());
 
-    // A packet in another instance is not the RTR's (one map-cache table: the default one).
+    // A packet of an instance the RTR does not serve (it serves the default one).
     let mut other_instance = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_RTR), Some(5));
     other_instance
         .cache
@@ -1089,7 +1142,7 @@ fn an_rtr_carries_traffic_to_and_from_an_xtr_behind_a_nat() {
     let mut buffer = VecBuffer::new(128, &original, 2048);
     run_itr(&other_instance, &PathConfig::default(), &mut buffer);
     let (verdict, _, _) = run_etr_as(&rtr, &mut buffer, EtrRole::Rtr);
-    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropInstanceMismatch));
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropUnknownInstance));
 
     // The xTR behind the NAT: site B's EIDs and a miss both go to the RTR.
     let via_rtr = PathConfig {

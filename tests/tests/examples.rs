@@ -186,5 +186,6 @@ fn port(name: &str, role: config::PortRole, addresses: Vec<String>) -> config::P
         mtu: 1500,
         gateways: Vec::new(),
         neighbour: Vec::new(),
+        instance_id: 0,
     }
 }

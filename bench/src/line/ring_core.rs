@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use dataplane::dpdk::{DataCore, PortIo};
-use dataplane::mapcache::{Action, DatabaseWriter, Instances, Locator, MapCacheWriter, Mapping};
+use dataplane::mapcache::{
+    Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
+};
 use dataplane::pipeline::{
     feedback_channel, CoreCounters, EchoNonces, LocalRlocs, MissLog, Neighbours, Nonces,
     PathConfig, PuntLimiter, WantedNeighbours,
@@ -104,6 +106,7 @@ fn data_core(
                 rx: vec![port.rx_queue(0).map_err(|e| e.to_string())?],
                 tx: port.tx_queue(0).map_err(|e| e.to_string())?,
                 mac: link.dut,
+                instance: LocalEid::default(),
                 neighbours: Arc::new(Neighbours {
                     on_link: vec![on_link],
                     gateways: hosts.first().copied().into_iter().collect(),
@@ -137,6 +140,7 @@ fn data_core(
         reader: qsbr.register().map_err(|e| e.to_string())?,
         map_cache: cache.shared(),
         database: database.shared(),
+        instances: Instances::default(),
         local: Arc::new(LocalRlocs {
             v4: Some(world.rloc),
             all: vec![IpAddr::V4(world.rloc)],

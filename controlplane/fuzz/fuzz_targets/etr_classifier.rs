@@ -18,15 +18,22 @@ struct Fixture {
     qsbr: std::sync::Arc<Qsbr>,
     local: LocalRlocs,
     allowed: AllowedSources,
+    instances: Instances,
 }
 
 fn fixture() -> &'static std::sync::Mutex<Fixture> {
     static FIXTURE: OnceLock<std::sync::Mutex<Fixture>> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let qsbr = Qsbr::new(1);
-        let mut database = DatabaseWriter::new(Instances::default(), qsbr.clone());
+        // The default instance and instance 7 both hold the same EID space.
+        let instances = Instances::new([7]).unwrap();
+        let mut database = DatabaseWriter::new(instances.clone(), qsbr.clone());
         for prefix in ["10.0.0.0/8", "2001:db8::/32"] {
-            database.insert(prefix.parse().unwrap(), 0).unwrap();
+            for instance_id in [0, 7] {
+                database
+                    .insert(prefix.parse().unwrap(), instance_id)
+                    .unwrap();
+            }
         }
         database.publish();
         let local = LocalRlocs {
@@ -41,6 +48,7 @@ fn fixture() -> &'static std::sync::Mutex<Fixture> {
             qsbr,
             local,
             allowed: AllowedSources::new(&["192.0.2.0/24".parse().unwrap()]).unwrap(),
+            instances,
         })
     })
 }
@@ -55,6 +63,7 @@ fuzz_target!(|data: &[u8]| {
     let echo = EchoNonces::default();
     let mut ctx = EtrContext {
         database: database.view(&reader),
+        instances: &fixture.instances,
         local: &fixture.local,
         counters: &counters,
         feedback: &mut feedback,
@@ -71,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut buffer = VecBuffer::new(64, data, 4096);
     match decapsulate(&mut ctx, &mut buffer) {
-        EtrVerdict::Decapsulated { destination }
+        EtrVerdict::Decapsulated { destination, .. }
         | EtrVerdict::NativeForward { destination }
         | EtrVerdict::Reencapsulate { destination } => {
             let inner = inspect(dataplane::pipeline::PacketBuffer::data(&buffer))

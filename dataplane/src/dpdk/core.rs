@@ -13,7 +13,7 @@ use std::time::Duration;
 use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, RxQueue, TxQueue, MAX_BURST};
 
 use crate::mailbox::Subscriber;
-use crate::mapcache::{Database, MapCache};
+use crate::mapcache::{Database, Instances, LocalEid, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EchoNonces, EtrContext,
@@ -35,6 +35,9 @@ pub struct PortIo {
     pub rx: Vec<RxQueue>,
     pub tx: TxQueue,
     pub mac: [u8; 6],
+    /// An EID-side port's instance: every packet it receives is in it, and decapsulated
+    /// packets of it leave by it (the default instance for RLOC-side ports).
+    pub instance: LocalEid,
     pub neighbours: Arc<Neighbours>,
     /// New neighbour tables from the control core, picked up at the quiescent point.
     pub neighbour_updates: Option<Subscriber<Neighbours>>,
@@ -63,6 +66,8 @@ pub struct DataCore {
     pub reader: QsbrReader,
     pub map_cache: MapCache,
     pub database: Database,
+    /// The instance-ids served and their tables (LISP data names its instance by id).
+    pub instances: Instances,
     pub local: Arc<LocalRlocs>,
     /// New locator choices from the control core (an uplink went down or came back), picked up
     /// at the quiescent point.
@@ -247,24 +252,36 @@ impl DataCore {
         received
     }
 
-    /// The EID port toward `destination`: the one whose prefix holds it, else the first with a
-    /// gateway of its family.
+    /// The EID port of the instance whose tables are `table` toward `destination`: the one whose
+    /// prefix holds it, else the first with a gateway of its family, else the instance's first.
     #[inline]
-    fn eid_port_for(&self, destination: IpAddr) -> usize {
+    fn eid_port_for(&self, table: usize, destination: IpAddr) -> usize {
         if self.eid.len() == 1 {
             return 0;
         }
-        let neighbours = || self.eid.iter().map(|p| &p.neighbours);
-        neighbours()
-            .position(|n| n.on_link.iter().any(|net| net.contains(&destination)))
+        let in_instance = || {
+            self.eid
+                .iter()
+                .enumerate()
+                .filter(move |(_, p)| p.instance.table == table)
+        };
+        in_instance()
+            .find(|(_, p)| {
+                p.neighbours
+                    .on_link
+                    .iter()
+                    .any(|net| net.contains(&destination))
+            })
             .or_else(|| {
-                neighbours().position(|n| {
-                    n.gateways
+                in_instance().find(|(_, p)| {
+                    p.neighbours
+                        .gateways
                         .iter()
                         .any(|g| g.is_ipv6() == destination.is_ipv6())
                 })
             })
-            .unwrap_or(0)
+            .or_else(|| in_instance().next())
+            .map_or(0, |(i, _)| i)
     }
 
     fn punt(&mut self, punt: &mut MbufBurst) {
@@ -321,6 +338,7 @@ impl DataCore {
         let now = dpdk_bindings::time::tsc();
         {
             let mut ctx = ItrContext {
+                ingress: self.eid[ingress].instance,
                 map_cache: self.map_cache.view(&self.reader),
                 database: self.database.view(&self.reader),
                 local: &self.local,
@@ -365,7 +383,7 @@ impl DataCore {
                     }
                 }
                 ItrVerdict::Local { destination } => {
-                    let port = self.eid_port_for(destination);
+                    let port = self.eid_port_for(self.eid[ingress].instance.table, destination);
                     self.forward(mbuf, destination, port, &mut to_eid)
                 }
                 ItrVerdict::NativeForward { destination } => {
@@ -453,6 +471,7 @@ impl DataCore {
                     let verdict = {
                         let mut ctx = EtrContext {
                             database: self.database.view(&self.reader),
+                            instances: &self.instances,
                             local: &self.local,
                             counters: &self.counters,
                             feedback: &mut self.feedback,
@@ -472,8 +491,8 @@ impl DataCore {
                         });
                     }
                     match verdict {
-                        EtrVerdict::Decapsulated { destination } => {
-                            let port = self.eid_port_for(destination);
+                        EtrVerdict::Decapsulated { destination, table } => {
+                            let port = self.eid_port_for(table, destination);
                             self.forward(mbuf, destination, port, &mut to_eid);
                         }
                         EtrVerdict::NativeForward { destination } => {
@@ -536,6 +555,7 @@ impl DataCore {
         let n = again.len();
         {
             let mut ctx = ItrContext {
+                ingress: LocalEid::default(),
                 map_cache: self.map_cache.view(&self.reader),
                 database: self.database.view(&self.reader),
                 local: &self.local,

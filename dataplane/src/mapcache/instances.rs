@@ -67,6 +67,11 @@ impl Instances {
         self.ids.len()
     }
 
+    /// Every instance-id served, the default one (0) included, in table order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.ids.iter().copied()
+    }
+
     /// The table of `instance_id` (`None` and 0 are the default instance).
     pub fn table(&self, instance_id: Option<u32>) -> Option<usize> {
         self.ids.binary_search(&instance_id.unwrap_or(0)).ok()

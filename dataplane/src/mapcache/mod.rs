@@ -146,6 +146,11 @@ impl MapCacheWriter {
     }
 
     /// What data cores need.
+    /// The instances this map-cache has tables for.
+    pub fn instances(&self) -> &Instances {
+        &self.instances
+    }
+
     pub fn shared(&self) -> MapCache {
         MapCache {
             v4: self.v4.table(),
@@ -345,8 +350,9 @@ impl Database {
     }
 }
 
-/// Where a local EID belongs: its instance-id and that instance's map-cache table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An instance as the data path uses it: its instance-id and its tables' index (a local EID's,
+/// or an EID-side port's). The default is the default instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LocalEid {
     /// `None` for the default instance.
     pub instance_id: Option<u32>,
@@ -366,8 +372,8 @@ impl LocalEid {
     }
 }
 
-/// The database during one burst. Local prefixes of different instances never overlap (the
-/// configuration refuses it), so one table answers "which instance is this address in".
+/// The database during one burst: a table per instance (the map-cache's tables), so the same
+/// prefix may be local in several instances (tenants with one address plan).
 #[derive(Debug, Clone, Copy)]
 pub struct DatabaseView<'a> {
     pub v4: LpmView<'a>,
@@ -375,13 +381,14 @@ pub struct DatabaseView<'a> {
 }
 
 impl DatabaseView<'_> {
-    /// The local EID prefix covering `address`, if it is ours. Inlined: called per packet by
-    /// both ITR and ETR, and its small result would otherwise come back through memory.
+    /// The local EID prefix covering `address` in instance table `table`, if it is ours.
+    /// Inlined: called per packet by both ITR and ETR, and its small result would otherwise come
+    /// back through memory.
     #[inline(always)]
-    pub fn lookup(&self, address: IpAddr) -> Option<LocalEid> {
+    pub fn lookup(&self, table: usize, address: IpAddr) -> Option<LocalEid> {
         let value = match address {
-            IpAddr::V4(a) => self.v4.lookup(0, ipv4_key(a)),
-            IpAddr::V6(a) => self.v6.lookup(0, ipv6_key(a)),
+            IpAddr::V4(a) => self.v4.lookup(table, ipv4_key(a)),
+            IpAddr::V6(a) => self.v6.lookup(table, ipv6_key(a)),
         }?;
         Some(LocalEid::from_value(value))
     }
@@ -398,11 +405,18 @@ pub struct DatabaseWriter {
 impl DatabaseWriter {
     /// An empty database whose prefixes may be in any of `instances` (the map-cache's).
     pub fn new(instances: Instances, qsbr: Arc<Qsbr>) -> Self {
+        let tables = instances.tables();
         Self {
-            v4: LpmWriter::new(32, 1, 1 << 18, qsbr.clone()),
-            v6: LpmWriter::new(128, 1, 1 << 18, qsbr),
+            v4: LpmWriter::new(32, tables, 1 << 18, qsbr.clone()),
+            v6: LpmWriter::new(128, tables, 1 << 18, qsbr),
             instances,
         }
+    }
+
+    fn table(&self, instance_id: u32) -> Result<usize, MapCacheError> {
+        self.instances
+            .table(Some(instance_id))
+            .ok_or(MapCacheError::UnknownInstance(instance_id))
     }
 
     pub fn shared(&self) -> Database {
@@ -414,21 +428,20 @@ impl DatabaseWriter {
 
     /// Adds a local EID prefix in `instance_id` (0 = default).
     pub fn insert(&mut self, prefix: IpNet, instance_id: u32) -> Result<(), MapCacheError> {
-        let table = self
-            .instances
-            .table(Some(instance_id))
-            .ok_or(MapCacheError::UnknownInstance(instance_id))?;
+        let table = self.table(instance_id)?;
         let (key, len, v6) = prefix_key(&prefix.trunc());
         let lpm = if v6 { &mut self.v6 } else { &mut self.v4 };
         let value = (table as u32) << TABLE_SHIFT | instance_id;
-        lpm.insert(0, key, len, value).map(drop)?;
+        lpm.insert(table, key, len, value).map(drop)?;
         Ok(())
     }
 
-    pub fn remove(&mut self, prefix: IpNet) -> Result<bool, LpmError> {
+    /// Removes `prefix` of `instance_id` (0 = default); whether it was there.
+    pub fn remove(&mut self, prefix: IpNet, instance_id: u32) -> Result<bool, MapCacheError> {
+        let table = self.table(instance_id)?;
         let (key, len, v6) = prefix_key(&prefix.trunc());
         let lpm = if v6 { &mut self.v6 } else { &mut self.v4 };
-        lpm.remove(0, key, len).map(|old| old.is_some())
+        Ok(lpm.remove(table, key, len).map(|old| old.is_some())?)
     }
 
     pub fn publish(&mut self) {

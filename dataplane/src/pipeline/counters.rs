@@ -85,7 +85,9 @@ counters! {
     DropNotOurEid => "drop_not_our_eid",
         "Dropped: decapsulated destination outside our database.";
     DropInstanceMismatch => "drop_instance_mismatch",
-        "Dropped: instance-id of the packet does not match the EID's.";
+        "Dropped: an RTR or proxy-ETR got traffic of an instance other than the default one.";
+    DropUnknownInstance => "drop_unknown_instance",
+        "Dropped: LISP data with an instance-id we do not serve.";
     PuntControl => "punt_control",
         "Frames punted to the control core (ARP, ND, control messages, fragments to us).";
     DropUnknownFrame => "drop_unknown_frame",

@@ -1,12 +1,13 @@
 //! ETR: a LISP data packet for one of our RLOCs is validated, stripped in place, and delivered if
-//! its inner destination is one of our EIDs (in the instance the header names); an RTR
+//! its inner destination is one of our EIDs in the instance the header names (an instance we do
+//! not serve is dropped and counted); an RTR
 //! encapsulates the others again, a proxy-ETR forwards them natively. One addressed to our RLOC
 //! itself carries a control message (a Data-Map-Notify through an RTR) and goes to the control
 //! core.
 
 use std::net::IpAddr;
 
-use crate::mapcache::DatabaseView;
+use crate::mapcache::{DatabaseView, Instances};
 use crate::wire::ipv4::{Ipv4Packet, PROTOCOL_UDP};
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
@@ -21,6 +22,8 @@ use super::{
 #[derive(Debug)]
 pub struct EtrContext<'a> {
     pub database: DatabaseView<'a>,
+    /// The instance-ids we serve and their tables.
+    pub instances: &'a Instances,
     pub local: &'a LocalRlocs,
     pub counters: &'a CoreCounters,
     /// Where locator-status bits, echo-nonce requests and echoes go (the control core).
@@ -121,15 +124,15 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     };
     // No I bit means the default instance, as does instance-id 0.
     let destination = inner.destination();
-    let instance = header_instance.unwrap_or(0);
-    let verdict = match ctx.database.lookup(destination) {
-        Some(local) if local.instance_id.unwrap_or(0) != instance => {
-            return drop(ctx, Counter::DropInstanceMismatch)
-        }
-        Some(_) => EtrVerdict::Decapsulated { destination },
+    let Some(table) = ctx.instances.table(header_instance) else {
+        return drop(ctx, Counter::DropUnknownInstance);
+    };
+    let verdict = match ctx.database.lookup(table, destination) {
+        Some(_) => EtrVerdict::Decapsulated { destination, table },
         None if ctx.local.is_ours(destination) => EtrVerdict::ToControl,
-        // An RTR serves the default instance only: its map-cache has one table.
-        None if ctx.reencapsulate && instance != 0 => {
+        // An RTR and a proxy-ETR serve the default instance only: one map-cache table, one
+        // underlay to forward natively into.
+        None if table != 0 && (ctx.reencapsulate || ctx.proxy_etr) => {
             return drop(ctx, Counter::DropInstanceMismatch)
         }
         None if ctx.reencapsulate => EtrVerdict::Reencapsulate { destination },

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::mapcache::{Action, DatabaseView, Destination, MapCacheView};
+use crate::mapcache::{Action, DatabaseView, Destination, LocalEid, MapCacheView};
 use crate::wire::checksum::{finish, pseudo_header_v6, sum};
 use crate::wire::icmp;
 use crate::wire::ipv4::{Ipv4Repr, PROTOCOL_ICMP, PROTOCOL_UDP};
@@ -19,6 +19,9 @@ use super::{
 /// What the ITR reads during one burst.
 #[derive(Debug)]
 pub struct ItrContext<'a> {
+    /// The instance of the EID-side port the burst came from: its packets' sources are looked
+    /// up in its database table, their destinations in its map-cache table.
+    pub ingress: LocalEid,
     pub map_cache: MapCacheView<'a>,
     pub database: DatabaseView<'a>,
     pub local: &'a LocalRlocs,
@@ -84,10 +87,10 @@ pub fn encapsulate<P: PacketBuffer>(ctx: &mut ItrContext<'_>, packet: &mut P) ->
     let Ok(inner) = inspect(packet.data()) else {
         return drop(ctx, Counter::DropMalformed);
     };
-    let table = match admit(ctx, packet, &inner) {
-        Ok(table) => table,
-        Err(verdict) => return verdict,
-    };
+    if let Err(verdict) = admit(ctx, packet, &inner) {
+        return verdict;
+    }
+    let table = ctx.ingress.table;
     let entry = if inner.v6 {
         ctx.map_cache.v6.lookup(table, inner.destination_key())
     } else {
@@ -118,10 +121,11 @@ pub fn encapsulate_burst<P: PacketBuffer>(
             let parsed = inspect(packet.data()).ok();
             let admitted = match &parsed {
                 None => Err(drop(ctx, Counter::DropMalformed)),
-                Some(inner) => admit(ctx, packet, inner).map(|table| (table, inner)),
+                Some(inner) => admit(ctx, packet, inner).map(|()| inner),
             };
+            let table = ctx.ingress.table;
             match admitted {
-                Ok((table, inner)) => {
+                Ok(inner) => {
                     if inner.v6 {
                         keys6[n6] = (table, inner.destination_key());
                         at6[n6] = i;
@@ -162,26 +166,26 @@ pub fn encapsulate_burst<P: PacketBuffer>(
     }
 }
 
-/// Trims link-layer padding after the parsed `inner` packet, applies the local-source rule and
-/// finds the map-cache table of the source's instance (a source outside our database, where
-/// allowed, is in the default instance).
+/// Trims link-layer padding after the parsed `inner` packet and applies the local-source rule
+/// (the source must be one of the ingress instance's EIDs, unless we are a proxy-ITR).
 #[inline(always)]
 fn admit<P: PacketBuffer>(
     ctx: &ItrContext<'_>,
     packet: &mut P,
     inner: &InnerPacket,
-) -> Result<usize, ItrVerdict> {
+) -> Result<(), ItrVerdict> {
     if packet.data().len() > inner.len {
         packet.trim_back(packet.data().len() - inner.len);
     }
-    if !ctx.config.require_local_source && !ctx.map_cache.has_instances() {
-        return Ok(0);
+    if ctx.config.require_local_source
+        && ctx
+            .database
+            .lookup(ctx.ingress.table, inner.source())
+            .is_none()
+    {
+        return Err(drop(ctx, Counter::DropNotLocalSource));
     }
-    match ctx.database.lookup(inner.source()) {
-        Some(local) => Ok(local.table),
-        None if ctx.config.require_local_source => Err(drop(ctx, Counter::DropNotLocalSource)),
-        None => Ok(0),
-    }
+    Ok(())
 }
 
 /// Everything after the map-cache lookup: the entry's action, RLOC choice, MTU, headers. Writes
@@ -267,9 +271,7 @@ fn miss<P: PacketBuffer>(
 /// an xTR behind a NAT, so the first packets of a flow are not lost while the control core
 /// resolves it: encapsulated with the
 /// source's instance-id, and the miss recorded for the caller to report. A packet that cannot be
-/// sent that way is dropped and counted. With a single instance the instance-id is the default
-/// one; only with several is the source's looked up here, on this cold path, rather than carried
-/// for every packet of every burst.
+/// sent that way is dropped and counted. The instance is the ingress port's.
 fn miss_to_petr<P: PacketBuffer>(
     ctx: &mut ItrContext<'_>,
     packet: &mut P,
@@ -277,13 +279,7 @@ fn miss_to_petr<P: PacketBuffer>(
     petr: IpAddr,
 ) -> ItrVerdict {
     ctx.counters.bump(Counter::MissToPetr);
-    let instance_id = if ctx.map_cache.has_instances() {
-        ctx.database
-            .lookup(inner.source())
-            .and_then(|local| local.instance_id)
-    } else {
-        None
-    };
+    let instance_id = ctx.ingress.instance_id;
     ctx.misses.record(inner.source(), inner.destination());
     match encapsulate_toward(
         ctx,

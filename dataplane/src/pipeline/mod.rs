@@ -61,8 +61,9 @@ pub enum ItrVerdict {
 /// What the ETR decided for one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EtrVerdict {
-    /// Decapsulated for a local EID: send on the EID side.
-    Decapsulated { destination: IpAddr },
+    /// Decapsulated for a local EID of the instance whose tables are `table`: send on that
+    /// instance's EID side.
+    Decapsulated { destination: IpAddr, table: usize },
     /// Proxy-ETR: decapsulated for a destination outside our EIDs (non-LISP space): forward it
     /// natively on the RLOC side.
     NativeForward { destination: IpAddr },

@@ -72,7 +72,7 @@ impl From<ItrVerdict> for Outcome {
 impl From<EtrVerdict> for Outcome {
     fn from(verdict: EtrVerdict) -> Self {
         match verdict {
-            EtrVerdict::Decapsulated { destination } => Self::Decapsulated { destination },
+            EtrVerdict::Decapsulated { destination, .. } => Self::Decapsulated { destination },
             EtrVerdict::NativeForward { destination } => Self::NativeForward { destination },
             EtrVerdict::Reencapsulate { destination } => Self::Reencapsulate { destination },
             EtrVerdict::ToControl => Self::Punted,

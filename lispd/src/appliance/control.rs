@@ -30,6 +30,8 @@ pub struct ControlPort {
     /// The configured name, for management.
     pub name: String,
     pub role: config::PortRole,
+    /// An EID-side port's instance (0: the default one).
+    pub instance_id: u32,
     pub port_id: u16,
     /// The link as last polled.
     pub link_up: bool,
@@ -58,6 +60,7 @@ impl ControlPort {
         Ok(Self {
             name: open.config.name.clone(),
             role: open.config.role,
+            instance_id: open.config.instance_id,
             port_id: open.port.id().raw(),
             link_up: true,
             mac: open.mac,

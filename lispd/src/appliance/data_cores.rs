@@ -10,7 +10,7 @@ use std::time::Duration;
 use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, PortIo};
 use dataplane::mailbox::{mailbox, Publisher};
-use dataplane::mapcache::{DatabaseWriter, MapCacheWriter};
+use dataplane::mapcache::{DatabaseWriter, Instances, LocalEid, MapCacheWriter};
 use dataplane::pipeline::{
     feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, LocalRlocs, MissLog, Neighbours,
     Nonces, PathConfig, PuntLimiter, Tracer, WantedNeighbours,
@@ -52,10 +52,19 @@ pub struct Tables<'a> {
     pub qsbr: &'a Arc<Qsbr>,
     pub map_cache: &'a MapCacheWriter,
     pub database: &'a DatabaseWriter,
+    pub instances: &'a Instances,
     pub local: &'a LocalRlocs,
     pub path: &'a PathConfig,
     /// The packet trace every data core records into.
     pub tracer: &'a Arc<Tracer>,
+}
+
+/// A port's instance as the data path uses it (every configured instance-id has tables).
+fn port_instance(instances: &Instances, instance_id: u32) -> LocalEid {
+    LocalEid {
+        instance_id: (instance_id != 0).then_some(instance_id),
+        table: instances.table(Some(instance_id)).unwrap_or(0),
+    }
 }
 
 /// Launches one data core on each of `workers` (EAL's worker lcores); they run until `stop` is
@@ -91,6 +100,7 @@ pub fn launch(
                     .tx_queue(core)
                     .map_err(dpdk(format!("port {} TX queue", open.config.name)))?,
                 mac: open.mac,
+                instance: port_instance(tables.instances, open.config.instance_id),
                 neighbours: Arc::new(channels.initial.clone()),
                 neighbour_updates: Some(updates),
                 wanted: channels.wanted.clone(),
@@ -115,6 +125,7 @@ pub fn launch(
                 .map_err(|e| RunError::Unsupported(format!("data core {core}: {e}")))?,
             map_cache: tables.map_cache.shared(),
             database: tables.database.shared(),
+            instances: tables.instances.clone(),
             local: Arc::new(tables.local.clone()),
             local_updates: Some(local_updates),
             config: Arc::new(*tables.path),

@@ -267,15 +267,15 @@ impl Appliance {
         }
 
         let qsbr = Qsbr::new(usize::from(cores));
-        let instances = Instances::new(config.database.iter().map(|e| e.instance_id))
-            .map_err(|e| table("instances")(&e))?;
+        let instances =
+            Instances::new(config.instance_ids()).map_err(|e| table("instances")(&e))?;
         let mut map_cache = MapCacheWriter::new(
             config.timers.map_cache_limit,
             instances.clone(),
             qsbr.clone(),
         );
         tables::static_map_cache(config, &mut map_cache).map_err(|e| table("map-cache")(&e))?;
-        let mut database = DatabaseWriter::new(instances, qsbr.clone());
+        let mut database = DatabaseWriter::new(instances.clone(), qsbr.clone());
         tables::database(config, &mut database).map_err(|e| table("database")(&e))?;
         tracing::info!(
             "tables loaded: {} database prefix(es), {} static map-cache entries",
@@ -303,6 +303,7 @@ impl Appliance {
                 qsbr: &qsbr,
                 map_cache: &map_cache,
                 database: &database,
+                instances: &instances,
                 local: &local,
                 path: &path,
                 tracer: &tracer,
@@ -587,11 +588,12 @@ impl Appliance {
     /// Handles every frame the data cores punted.
     fn take_punted(&mut self, now: Instant) -> usize {
         let mut received = 0;
-        let eid_ports: Vec<u16> = self
+        // Each EID-side port and its instance: a miss is resolved in its port's instance.
+        let eid_ports: Vec<(u16, Option<u32>)> = self
             .control_ports
             .iter()
             .filter(|p| p.role == config::PortRole::Eid)
-            .map(|p| p.port_id)
+            .map(|p| (p.port_id, (p.instance_id != 0).then_some(p.instance_id)))
             .collect();
         // An RTR resolves what it decapsulated: its misses come from the RLOC side.
         let rtr = self.path.reencapsulate;
@@ -609,10 +611,13 @@ impl Appliance {
                     Punted::Miss {
                         source,
                         destination,
-                    } if rtr || eid_ports.contains(&mbuf.input_port()) => {
-                        self.xtr.handle_miss(source, destination, now)
-                    }
-                    Punted::Miss { .. } => self.stats.other += 1,
+                    } => match eid_ports.iter().find(|(id, _)| *id == mbuf.input_port()) {
+                        Some(&(_, instance_id)) => {
+                            self.xtr.handle_miss(instance_id, source, destination, now)
+                        }
+                        None if rtr => self.xtr.handle_miss(None, source, destination, now),
+                        None => self.stats.other += 1,
+                    },
                     Punted::Fragment(fragment) => {
                         let Some((key, datagram)) = self.reassembly.add(fragment, now) else {
                             continue;

@@ -94,12 +94,9 @@ impl Reloader {
 
 /// Instance-ids with tables (the data cores' tables are sized for them at start).
 fn instances(config: &Config) -> BTreeSet<u32> {
-    config
-        .database
-        .iter()
-        .map(|d| d.instance_id)
-        .chain(config.map_cache.iter().map(|m| m.instance_id))
-        .collect()
+    let mut ids = config.instance_ids();
+    ids.extend(config.map_cache.iter().map(|m| m.instance_id));
+    ids
 }
 
 /// The sections whose change needs a restart.
@@ -215,10 +212,17 @@ key = "old"
                 .replace("address = \"192.0.2.1\"", "address = \"192.0.2.7\""),
         );
         assert_eq!(needs_restart(&old, &moved), ["[[port]]"]);
-        let tenant = config(&BASE.replace(
-            "prefix = \"10.1.0.0/24\"",
-            "prefix = \"10.1.0.0/24\"\ninstance_id = 7",
-        ));
-        assert_eq!(needs_restart(&old, &tenant), ["the set of instance-ids"]);
+        let tenant = config(
+            &BASE
+                .replace(
+                    "prefix = \"10.1.0.0/24\"",
+                    "prefix = \"10.1.0.0/24\"\ninstance_id = 7",
+                )
+                .replace("role = \"eid\"", "role = \"eid\"\ninstance_id = 7"),
+        );
+        assert_eq!(
+            needs_restart(&old, &tenant),
+            ["[[port]]", "the set of instance-ids"]
+        );
     }
 }

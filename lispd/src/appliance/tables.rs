@@ -71,8 +71,10 @@ pub fn reload_database(
             .collect()
     };
     let (before, after) = (prefixes(old), prefixes(new));
-    for (_, prefix) in before.difference(&after) {
-        database.remove(*prefix).map_err(|e| e.to_string())?;
+    for (instance_id, prefix) in before.difference(&after) {
+        database
+            .remove(*prefix, *instance_id)
+            .map_err(|e| e.to_string())?;
     }
     for (instance_id, prefix) in after.difference(&before) {
         database
