@@ -44,6 +44,7 @@ fn config() -> MapServerConfig {
             name: format!("site-{i}"),
             key: format!("key-of-site-{i}"),
             algorithm: config::AuthAlgorithm::HmacSha256,
+            instance_id: 0,
             prefixes: vec![format!("{}/24", v4(site_prefix(i)))
                 .parse()
                 .expect("prefix")],

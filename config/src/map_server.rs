@@ -102,6 +102,10 @@ pub struct Site {
     pub key: String,
     #[serde(default = "default_algorithm")]
     pub algorithm: AuthAlgorithm,
+    /// The instance (tenant) the site's prefixes are in (0: the default one): a site registers
+    /// and is answered within its instance only.
+    #[serde(default)]
+    pub instance_id: u32,
     /// The EID prefixes the site owns.
     pub prefixes: Vec<IpNet>,
     /// Whether registrations of more-specific prefixes inside them are accepted.
@@ -160,6 +164,7 @@ impl MapServerConfig {
             name: name.to_owned(),
             key: format!("demo-{name}"),
             algorithm: AuthAlgorithm::HmacSha256,
+            instance_id: 0,
             prefixes: prefixes.iter().filter_map(|p| p.parse().ok()).collect(),
             accept_more_specifics: true,
             mobile_prefixes: ["10.9.0.0/24", "2001:db8:9::/64"]
@@ -262,13 +267,17 @@ fn validate(config: &MapServerConfig) -> Vec<Issue> {
                     format!("{prefix} has host bits set; write {}", prefix.trunc()),
                 );
             }
-            if let Some((other, owner)) = owners
-                .iter()
-                .find(|(o, _)| o.contains(&prefix.network()) || prefix.contains(&o.network()))
-            {
+            if let Some((other, owner)) = owners.iter().find(|(o, owner)| {
+                config.site[*owner].instance_id == site.instance_id
+                    && (o.contains(&prefix.network()) || prefix.contains(&o.network()))
+            }) {
                 report(
                     path,
-                    format!("{prefix} overlaps {other} of site[{owner}]: a prefix has one owner"),
+                    format!(
+                        "{prefix} overlaps {other} of site[{owner}] in instance-id {}: a prefix \
+                         has one owner",
+                        site.instance_id
+                    ),
                 );
             }
         }
@@ -283,10 +292,10 @@ fn validate(config: &MapServerConfig) -> Vec<Issue> {
                     format!("{mobile} has host bits set; write {}", mobile.trunc()),
                 );
             }
-            if let Some((other, owner)) = owners
-                .iter()
-                .find(|(o, _)| o.contains(&mobile.network()) || mobile.contains(&o.network()))
-            {
+            if let Some((other, owner)) = owners.iter().find(|(o, owner)| {
+                config.site[*owner].instance_id == site.instance_id
+                    && (o.contains(&mobile.network()) || mobile.contains(&o.network()))
+            }) {
                 report(
                     path,
                     format!(

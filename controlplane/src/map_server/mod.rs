@@ -219,7 +219,7 @@ impl MapServer {
             let owned = site.prefixes.iter().map(|p| (p, false));
             for (prefix, mobile) in owned.chain(site.mobile_prefixes.iter().map(|p| (p, true))) {
                 site_space
-                    .get_or_insert_with(None, *prefix, Vec::new)
+                    .get_or_insert_with(instance(Some(site.instance_id)), *prefix, Vec::new)
                     .push((i, mobile));
             }
         }
@@ -301,10 +301,13 @@ impl MapServer {
         *counter += 1;
     }
 
-    /// Whether `site` may register `prefix` (one of its prefixes covers it, more-specifics only
-    /// where allowed; shared mobility space always).
-    fn may_register(&self, site: usize, prefix: &IpNet) -> bool {
-        let Some(((_, owned), holders)) = self.site_space.longest(None, prefix.network()) else {
+    /// Whether `site` may register `prefix` of `instance_id` (one of its prefixes in that
+    /// instance covers it, more-specifics only where allowed; shared mobility space always).
+    fn may_register(&self, site: usize, instance_id: Option<u32>, prefix: &IpNet) -> bool {
+        let Some(((_, owned), holders)) = self
+            .site_space
+            .longest(instance(instance_id), prefix.network())
+        else {
             return false;
         };
         owned.contains(prefix)
@@ -335,20 +338,25 @@ impl MapServer {
         let address = Self::record_prefix(first)
             .ok_or(MapServerRefused::Malformed)?
             .network();
-        self.site_verifying(address, packet.algorithm_id(), |key| packet.verify(key))
+        self.site_verifying(
+            (first.eid.instance_id(), address),
+            packet.algorithm_id(),
+            |key| packet.verify(key),
+        )
     }
 
-    /// Among the sites whose space holds `eid`, the one whose algorithm is `algorithm_id` and
-    /// whose key `verify` accepts.
+    /// Among the sites whose space holds `eid` in its instance, the one whose algorithm is
+    /// `algorithm_id` and whose key `verify` accepts (a site's key does not open another
+    /// instance's space).
     fn site_verifying(
         &self,
-        eid: IpAddr,
+        (instance_id, eid): (Option<u32>, IpAddr),
         algorithm_id: u8,
         verify: impl Fn(&[u8]) -> bool,
     ) -> Result<usize, MapServerRefused> {
         let (_, candidates) = self
             .site_space
-            .longest(None, eid)
+            .longest(instance(instance_id), eid)
             .ok_or(MapServerRefused::UnknownSite)?;
         candidates
             .iter()
@@ -559,7 +567,10 @@ impl MapServer {
                     .ok_or(MapServerRefused::Malformed)
             })
             .collect::<Result<_, _>>()?;
-        if keys.iter().any(|(_, p)| !self.may_register(site, p)) {
+        if keys
+            .iter()
+            .any(|(iid, p)| !self.may_register(site, *iid, p))
+        {
             return Err(MapServerRefused::OutsideSite);
         }
         if self.is_own(SocketAddr::new(
@@ -743,7 +754,7 @@ impl MapServer {
         address: &Address,
         now: Instant,
     ) -> EidRecord {
-        let site = self.site_space.longest(None, eid);
+        let site = self.site_space.longest(instance(instance_id), eid);
         let (prefix, ttl, action) = match site {
             Some(((_, owned), holders)) => {
                 let registered = holders
@@ -760,7 +771,14 @@ impl MapServer {
                 }
             }
             None => (
-                hole(eid, 0, self.site_space.iter().map(|((_, p), _)| *p)),
+                hole(
+                    eid,
+                    0,
+                    self.site_space
+                        .iter()
+                        .filter(|((iid, _), _)| *iid == instance(instance_id))
+                        .map(|((_, p), _)| *p),
+                ),
                 self.config.negative_ttl_minutes,
                 match self.config.negative_action {
                     NegativeAction::NativelyForward => Action::NativelyForward,
@@ -932,4 +950,9 @@ fn hole(eid: IpAddr, min_len: u8, occupied: impl Iterator<Item = IpNet>) -> IpNe
     IpNet::new(eid, len)
         .map(|p| p.trunc())
         .unwrap_or_else(|_| IpNet::from(eid))
+}
+
+/// An instance-id as sites are keyed: the default instance (none, or 0) as `None`.
+fn instance(instance_id: Option<u32>) -> Option<u32> {
+    instance_id.filter(|&iid| iid != 0)
 }

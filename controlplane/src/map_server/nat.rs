@@ -27,7 +27,11 @@ impl MapServer {
         }
         let eid = request.eid.ip().ok_or(malformed)?;
         let site = self
-            .site_verifying(eid, packet.algorithm_id(), |key| packet.verify(key))
+            .site_verifying(
+                (request.eid.instance_id(), eid),
+                packet.algorithm_id(),
+                |key| packet.verify(key),
+            )
             .map_err(|r| (r, None))?;
         let ms_rloc = self
             .own_address(from.is_ipv4())
