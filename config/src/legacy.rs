@@ -86,6 +86,7 @@ pub fn import(text: &str) -> Result<Config, LegacyError> {
                     algorithm: AuthAlgorithm::HmacSha1,
                     want_map_notify: false,
                     proxy_reply: false,
+                    instance_id: None,
                 });
             }
             Section::Eid(current) => match current {

@@ -364,6 +364,10 @@ pub struct MapServer {
     /// Ask the map-server to answer Map-Requests on our behalf.
     #[serde(default)]
     pub proxy_reply: bool,
+    /// Register only our prefixes of this instance here (with this key: a map-server keeps
+    /// each tenant's site, and key, apart); unset: every prefix.
+    #[serde(default)]
+    pub instance_id: Option<u32>,
 }
 
 fn default_algorithm() -> AuthAlgorithm {

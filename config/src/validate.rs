@@ -572,15 +572,25 @@ impl Validator {
                 "database entries are marked register = true but no [[map_server]] is configured",
             );
         }
+        // One map-server may be named once per instance (a key per tenant's site).
         let mut seen = HashMap::new();
+        let served = config.instance_ids();
         for (i, server) in config.map_server.iter().enumerate() {
             let here = path.index(i);
             self.host(here.key("address"), &server.address);
             self.key(here.key("key"), &server.key);
-            if let Some(first) = seen.insert(server.address.as_str(), i) {
+            if let Some(first) = seen.insert((server.address.as_str(), server.instance_id), i) {
                 self.report(
                     here.key("address"),
                     format!("already configured as map_server[{first}]"),
+                );
+            }
+            if let Some(iid) = server.instance_id.filter(|iid| !served.contains(iid)) {
+                self.report(
+                    here.key("instance_id"),
+                    format!(
+                        "instance-id {iid} is served by no EID-side port or [[database]] prefix"
+                    ),
                 );
             }
         }

@@ -54,6 +54,7 @@ fn every_key_is_in_the_reference() {
             algorithm: AuthAlgorithm::HmacSha1,
             want_map_notify: true,
             proxy_reply: false,
+            instance_id: Some(7),
         }],
         map_resolver: vec![MapResolver {
             address: "192.0.2.100".into(),

@@ -36,6 +36,8 @@ pub struct MapServerPeer {
     pub algorithm: AuthAlgorithm,
     pub want_map_notify: bool,
     pub proxy_reply: bool,
+    /// Only our records of this instance are registered here (`None`: all of them).
+    pub instance_id: Option<u32>,
 }
 
 /// Timers of the machine.
@@ -236,9 +238,24 @@ impl Registration {
         let nonce = self.nonces.timestamped(self.clock.unix_secs(now));
         let config = self.servers[i].config.clone();
         let via_rtr = self.servers[i].via_rtr;
+        let own: Vec<EidRecord> = self
+            .records
+            .iter()
+            .filter(|r| {
+                config
+                    .instance_id
+                    .is_none_or(|iid| r.eid.instance_id().unwrap_or(0) == iid)
+            })
+            .cloned()
+            .collect();
+        if own.is_empty() {
+            // Nothing of ours is this server's to hear (another tenant's): look again later.
+            self.servers[i].next_register = now + self.timers.interval;
+            return;
+        }
         let records = match via_rtr {
-            Some(via) => through(&self.records, via.rtr),
-            None => self.records.clone(),
+            Some(via) => through(&own, via.rtr),
+            None => own,
         };
         let repr = MapRegisterRepr {
             proxy_reply: config.proxy_reply || via_rtr.is_some(),
@@ -298,12 +315,16 @@ impl Registration {
         bytes: &[u8],
         now: Instant,
     ) -> Result<Notified, NotifyRefused> {
+        let notify = MapNotifyRepr::parse(bytes).map_err(|_| NotifyRefused::Malformed)?;
+        // Several entries may name one map-server (a key per tenant): the one whose
+        // Map-Register this answers, else the first.
+        let at_address = |s: &Server| s.config.address.ip() == from.ip();
         let i = self
             .servers
             .iter()
-            .position(|s| s.config.address.ip() == from.ip())
+            .position(|s| at_address(s) && s.outstanding.map(|(n, _)| n) == Some(notify.body.nonce))
+            .or_else(|| self.servers.iter().position(at_address))
             .ok_or(NotifyRefused::UnknownServer)?;
-        let notify = MapNotifyRepr::parse(bytes).map_err(|_| NotifyRefused::Malformed)?;
         if notify.ack {
             return Err(NotifyRefused::NotAMapNotify);
         }

@@ -61,6 +61,7 @@ fn xtr(eid: &str, rloc: &str, key: &str, now: Instant) -> Xtr {
             algorithm: AuthAlgorithm::HmacSha256,
             want_map_notify: true,
             proxy_reply: false,
+            instance_id: None,
         }],
         map_resolvers: vec![sa(MS)],
         mobility: Mobility::new(false, false, vec![]),

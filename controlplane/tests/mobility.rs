@@ -86,6 +86,7 @@ fn restarted(
             algorithm: AuthAlgorithm::HmacSha256,
             want_map_notify: false,
             proxy_reply: false,
+            instance_id: None,
         }],
         map_resolvers: vec![MS.parse().unwrap()],
         mobility,

@@ -37,6 +37,7 @@ fn discovery(key: &[u8], t0: Instant) -> NatDiscovery {
             algorithm: AuthAlgorithm::HmacSha256,
             want_map_notify: true,
             proxy_reply: false,
+            instance_id: None,
         }],
         (Address::Ipv4("10.1.0.0".parse().unwrap()), 24),
         vec![OUR_RLOC.parse().unwrap()],

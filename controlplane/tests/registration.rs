@@ -29,6 +29,7 @@ fn server(last: u8, key: &str, algorithm: AuthAlgorithm) -> MapServerPeer {
         algorithm,
         want_map_notify: true,
         proxy_reply: false,
+        instance_id: None,
     }
 }
 

@@ -1020,6 +1020,7 @@ fn a_dead_uplink_is_registered_at_priority_255_and_signalled() {
             algorithm: AuthAlgorithm::HmacSha256,
             want_map_notify: false,
             proxy_reply: false,
+            instance_id: None,
         }],
         ..setup(
             vec![record(
@@ -1122,6 +1123,7 @@ fn a_reload_registers_the_new_database_with_the_new_key() {
         algorithm: AuthAlgorithm::HmacSha256,
         want_map_notify: false,
         proxy_reply: false,
+        instance_id: None,
     };
     let first = record("10.1.0.0", 24, 1440, vec![locator("192.0.2.1", 1)]);
     let added = record("10.1.5.0", 24, 1440, vec![locator("192.0.2.1", 1)]);

@@ -56,6 +56,7 @@ fn xtr_behind_nat(t0: Instant) -> Xtr {
             algorithm: AuthAlgorithm::HmacSha256,
             want_map_notify: true,
             proxy_reply: false,
+            instance_id: None,
         }],
         map_cache_limit: 64,
         nat_discovery: true,

@@ -257,6 +257,7 @@ pub fn map_servers(config: &Config, addresses: &[IpAddr]) -> Vec<MapServerPeer> 
             algorithm: m.algorithm.into(),
             want_map_notify: m.want_map_notify,
             proxy_reply: m.proxy_reply,
+            instance_id: m.instance_id,
         })
         .collect()
 }
