@@ -1,0 +1,233 @@
+//! Two tenants with one address plan on two sites, as real processes: on each site's xTR, tenant
+//! 100's hosts are behind one EID-side port and tenant 200's behind another (instances 100 and
+//! 200), and both tenants use 10.1.0.0/24 and 2001:db8:1::/64 at site A, 10.2.0.0/24 and
+//! 2001:db8:2::/64 at site B, down to the same host addresses. Each tenant registers with
+//! lisp-ms under its own site and key, resolves its peer within its instance, and its hosts
+//! reach their own peer across the sites, IPv4 and IPv6; the other tenant's host sees none of
+//! that traffic.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tests::netns::{require_root, Namespace};
+use tests::topology::{kernel_side, link, Process};
+use tests::underlay::{
+    address, bridge_port, dpdk_side, lispd_header, ping_until_reply, route, start_lisp_ms,
+    start_lispd, stat, wait_for,
+};
+
+const MS: &str = "192.0.2.100";
+const TENANTS: [u32; 2] = [100, 200];
+
+/// A site: its xTR's namespace and one host namespace per tenant.
+struct Site {
+    xtr: Namespace,
+    hosts: [Namespace; 2],
+}
+
+struct Net {
+    core: Namespace,
+    sites: [Site; 2],
+}
+
+/// Site `n` (1 or 2): tenant hosts `10.{n}.0.{10n}` behind ports `eid0` and `eid1`.
+fn site(core: &Namespace, n: u8) -> Site {
+    let site = Site {
+        xtr: Namespace::create(&format!("tx{n}")).unwrap(),
+        hosts: [
+            Namespace::create(&format!("th{n}a")).unwrap(),
+            Namespace::create(&format!("th{n}b")).unwrap(),
+        ],
+    };
+    bridge_port(core, &format!("x{n}"), &site.xtr, "up0");
+    dpdk_side(&site.xtr, "up0");
+    for (i, host) in site.hosts.iter().enumerate() {
+        let port = format!("eid{i}");
+        link(host, "eth0", &site.xtr, &port).unwrap();
+        kernel_side(host, "eth0").unwrap();
+        address(
+            host,
+            "eth0",
+            &[
+                &format!("10.{n}.0.{}/24", 10 * n),
+                &format!("2001:db8:{n}::{}/64", 10 * n),
+            ],
+        );
+        route(
+            host,
+            &[
+                ("default", &format!("10.{n}.0.1")),
+                ("::/0", &format!("2001:db8:{n}::1")),
+            ],
+        );
+        dpdk_side(&site.xtr, &port);
+    }
+    site
+}
+
+fn build() -> Net {
+    let core = Namespace::create("tnc").unwrap();
+    core.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
+    core.ip(&["link", "set", "br0", "up"]).unwrap();
+    address(&core, "br0", &["192.0.2.254/24", &format!("{MS}/24")]);
+    let sites = [site(&core, 1), site(&core, 2)];
+    Net { core, sites }
+}
+
+/// Site `n`'s xTR: a port, a map-server entry (each with its key) and the prefixes per tenant.
+fn xtr_config(dir: &Path, n: u8) -> String {
+    let name = if n == 1 { "a" } else { "b" };
+    let mut text = lispd_header(
+        &[
+            "net_af_packet0,iface=eid0,qpairs=2".into(),
+            "net_af_packet1,iface=eid1,qpairs=2".into(),
+            "net_af_packet2,iface=up0,qpairs=2".into(),
+        ],
+        dir,
+        name,
+    );
+    let rloc = format!("192.0.2.{n}");
+    for (i, tenant) in TENANTS.iter().enumerate() {
+        text.push_str(&format!(
+            r#"
+[[port]]
+name = "tenant{tenant}"
+device = "net_af_packet{i}"
+role = "eid"
+instance_id = {tenant}
+addresses = ["10.{n}.0.1/24", "2001:db8:{n}::1/64"]
+
+[[map_server]]
+address = "{MS}"
+key = "key-{name}{tenant}"
+instance_id = {tenant}
+
+[[database]]
+prefix = "10.{n}.0.0/24"
+instance_id = {tenant}
+ttl_minutes = 1
+[[database.locator]]
+address = "{rloc}"
+local = true
+
+[[database]]
+prefix = "2001:db8:{n}::/64"
+instance_id = {tenant}
+ttl_minutes = 1
+[[database.locator]]
+address = "{rloc}"
+local = true
+"#
+        ));
+    }
+    text.push_str(&format!(
+        r#"
+[[port]]
+name = "uplink"
+device = "net_af_packet2"
+role = "rloc"
+addresses = ["{rloc}/24"]
+gateways = ["192.0.2.254"]
+
+[[map_resolver]]
+address = "{MS}"
+"#
+    ));
+    text
+}
+
+/// lisp-ms: a site per site and tenant, each in its tenant's instance with its own key.
+fn ms_config() -> String {
+    let mut text = format!("listen = [\"{MS}:4342\"]\n");
+    for (n, name) in [(1, "a"), (2, "b")] {
+        for tenant in TENANTS {
+            text.push_str(&format!(
+                "\n[[site]]\nname = \"{name}{tenant}\"\nkey = \"key-{name}{tenant}\"\ninstance_id = {tenant}\nprefixes = [\"10.{n}.0.0/24\", \"2001:db8:{n}::/64\"]\n"
+            ));
+        }
+    }
+    text
+}
+
+/// Bytes tenant host `host` received.
+fn received(host: &Namespace) -> u64 {
+    host.exec("cat", &["/sys/class/net/eth0/statistics/rx_bytes"])
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn tenants_with_one_address_plan_reach_their_own_peers_only() {
+    if let Err(e) = require_root() {
+        panic!("this test needs root and iproute2: {e}");
+    }
+    let dir = std::env::temp_dir().join(format!("lisp-tenants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let net = build();
+    for (n, name) in [(1, "a"), (2, "b")] {
+        std::fs::write(dir.join(format!("{name}.toml")), xtr_config(&dir, n)).unwrap();
+    }
+    let mut ms = start_lisp_ms(&dir, &net.core, &ms_config());
+    let mut a = start_lispd(&dir, "a", &net.sites[0].xtr);
+    let mut b = start_lispd(&dir, "b", &net.sites[1].xtr);
+    for site in ["a", "b"] {
+        for tenant in TENANTS {
+            let n = if site == "a" { 1 } else { 2 };
+            wait_for(
+                &mut ms,
+                &format!("registered {site}{tenant} 10.{n}.0.0/24"),
+                Duration::from_secs(20),
+            );
+        }
+    }
+    let logs = |a: &Process, b: &Process| format!("{}\n{}", a.output(), b.output());
+    // Each tenant reaches its own peer, IPv4 and IPv6, both ways.
+    for (t, tenant) in TENANTS.iter().enumerate() {
+        for (from, to) in [
+            (&net.sites[0].hosts[t], "10.2.0.20"),
+            (&net.sites[1].hosts[t], "10.1.0.10"),
+            (&net.sites[0].hosts[t], "2001:db8:2::20"),
+            (&net.sites[1].hosts[t], "2001:db8:1::10"),
+        ] {
+            assert!(
+                ping_until_reply(from, to, Duration::from_secs(20)).is_some(),
+                "tenant {tenant} never reached {to}:\n{}",
+                logs(&a, &b)
+            );
+        }
+    }
+    // Tenant 100's traffic never reaches tenant 200's host with the same address.
+    let before = received(&net.sites[1].hosts[1]);
+    let own_before = received(&net.sites[1].hosts[0]);
+    net.sites[0].hosts[0]
+        .exec(
+            "ping",
+            &[
+                "-c",
+                "20",
+                "-i",
+                "0.1",
+                "-s",
+                "1000",
+                "-W",
+                "1",
+                "10.2.0.20",
+            ],
+        )
+        .expect("tenant 100's pings answered");
+    let leaked = received(&net.sites[1].hosts[1]) - before;
+    let delivered = received(&net.sites[1].hosts[0]) - own_before;
+    assert!(
+        delivered >= 20 * 1000,
+        "tenant 100's host got {delivered} bytes"
+    );
+    assert!(leaked < 1000, "tenant 200's host got {leaked} bytes of it");
+    assert_eq!(stat(&dir, "b", "drop_unknown_instance"), 0);
+    for process in [&mut a, &mut b, &mut ms] {
+        let status = process.stop();
+        assert!(status.is_some_and(|s| s.success()), "{}", process.output());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
