@@ -71,7 +71,11 @@ pub enum Request {
         #[serde(default)]
         count: Option<usize>,
     },
-    ShowDatabase,
+    /// Our EID prefixes, of one instance when `instance_id` is given.
+    ShowDatabase {
+        #[serde(default)]
+        instance_id: Option<u32>,
+    },
     ShowServers,
     ShowNeighbours,
     ShowStats,
@@ -451,9 +455,12 @@ fn act(
                 .ok_or_else(|| format!("no map-cache entry covers {eid}"))?;
             typed(cache_entry(xtr, &prefix, &mapping, now))
         }
-        Request::ShowDatabase => typed(
+        Request::ShowDatabase { instance_id } => typed(
             xtr.database()
                 .iter()
+                .filter(|m| {
+                    instance_id.is_none_or(|iid| m.record.eid.instance_id().unwrap_or(0) == iid)
+                })
                 .map(|m| api::DatabaseEntry {
                     prefix: format!(
                         "{}/{}",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tests::netns::{require_root, Namespace};
 use tests::topology::{kernel_side, link, Process};
 use tests::underlay::{
-    address, bridge_port, dpdk_side, lispd_header, ping_until_reply, route, start_lisp_ms,
+    address, bridge_port, dpdk_side, lispctl, lispd_header, ping_until_reply, route, start_lisp_ms,
     start_lispd, stat, wait_for,
 };
 
@@ -225,6 +225,25 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     );
     assert!(leaked < 1000, "tenant 200's host got {leaked} bytes of it");
     assert_eq!(stat(&dir, "b", "drop_unknown_instance"), 0);
+    // lispctl shows each tenant's tables by instance.
+    let cache = lispctl(
+        &dir,
+        "a",
+        &["show", "cache", "--instance", "200", "10.2.0.20"],
+    );
+    assert!(
+        cache.contains("10.2.0.0/24") && cache.contains("192.0.2.2"),
+        "{cache}"
+    );
+    let db: serde_json::Value = serde_json::from_str(&lispctl(
+        &dir,
+        "a",
+        &["--json", "show", "db", "--instance", "100"],
+    ))
+    .unwrap();
+    let entries = db.as_array().expect("a list");
+    assert_eq!(entries.len(), 2, "{db}");
+    assert!(entries.iter().all(|e| e["instance_id"] == 100), "{db}");
     for process in [&mut a, &mut b, &mut ms] {
         let status = process.stop();
         assert!(status.is_some_and(|s| s.success()), "{}", process.output());

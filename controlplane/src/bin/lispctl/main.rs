@@ -90,6 +90,9 @@ enum Command {
         /// The VM's EID (a prefix, usually /32 or /128).
         #[arg(long)]
         eid: IpNet,
+        /// The instance (tenant) the VM's EID is in (default instance when omitted).
+        #[arg(long, visible_alias = "instance")]
+        instance_id: Option<u32>,
         /// What the receiving xTR is to the move.
         #[arg(long, value_enum)]
         role: Role,
@@ -110,7 +113,7 @@ enum Show {
     Cache {
         eid: Option<IpAddr>,
         /// The instance the EID is in (default instance when omitted).
-        #[arg(long)]
+        #[arg(long, visible_alias = "instance")]
         instance_id: Option<u32>,
         /// Only the entries inside this prefix (equal or more specific).
         #[arg(long, conflicts_with = "eid")]
@@ -119,8 +122,11 @@ enum Show {
         #[arg(long, conflicts_with = "eid")]
         count: Option<usize>,
     },
-    /// Our EID prefixes and their locators.
-    Db,
+    /// Our EID prefixes and their locators (of one instance with --instance).
+    Db {
+        #[arg(long, visible_alias = "instance")]
+        instance_id: Option<u32>,
+    },
     /// Registration state per map-server.
     Servers,
     /// Learned neighbours per port.
@@ -138,7 +144,7 @@ enum Map {
     /// The map-cache entry an EID's longest match reaches.
     Get {
         eid: IpAddr,
-        #[arg(long)]
+        #[arg(long, visible_alias = "instance")]
         instance_id: Option<u32>,
     },
     /// Install a static mapping: `lispctl map add 10.3.0.0/16 --locator 192.0.2.7:1:100`.
@@ -151,7 +157,7 @@ enum Map {
         /// send-map-request.
         #[arg(long)]
         action: Option<String>,
-        #[arg(long)]
+        #[arg(long, visible_alias = "instance")]
         instance_id: Option<u32>,
         /// Install it even inside one of lispd's own EID prefixes.
         #[arg(long)]
@@ -160,7 +166,7 @@ enum Map {
     /// Remove the mapping of exactly this prefix.
     Del {
         prefix: IpNet,
-        #[arg(long)]
+        #[arg(long, visible_alias = "instance")]
         instance_id: Option<u32>,
     },
 }
@@ -208,7 +214,10 @@ fn management_request(command: &Command, ms: bool) -> Result<(Value, Render), St
                        "within": within, "count": count}),
                 api::cache_table as Render,
             ),
-            Show::Db => (json!({"command": "show-database"}), api::database_table),
+            Show::Db { instance_id } => (
+                json!({"command": "show-database", "instance_id": instance_id}),
+                api::database_table,
+            ),
             Show::Servers => (json!({"command": "show-servers"}), api::servers_table),
             Show::Neighbours => (json!({"command": "show-neighbours"}), api::neighbours_table),
             Show::Stats => (json!({"command": "show-stats"}), api::stats_table),
@@ -356,6 +365,7 @@ fn main() -> ExitCode {
             key,
             algorithm,
             eid,
+            instance_id,
             role,
             priority,
             weight,
@@ -376,7 +386,7 @@ fn main() -> ExitCode {
                 priority: priority.unwrap_or(default_priority),
                 weight,
                 mask_len: eid.prefix_len(),
-                eid: Address::from(eid.network()),
+                eid: Address::in_instance(Address::from(eid.network()), instance_id),
                 correspondents: correspondents.into_iter().map(Address::from).collect(),
             };
             let algorithm = match algorithm {
