@@ -37,8 +37,9 @@ pub fn summary(config: &Config) -> String {
     }
     for port in &config.port {
         let role = match port.role {
-            PortRole::Eid => "eid",
-            PortRole::Rloc => "rloc",
+            PortRole::Eid if port.instance_id != 0 => format!("eid, instance {}", port.instance_id),
+            PortRole::Eid => "eid".to_owned(),
+            PortRole::Rloc => "rloc".to_owned(),
         };
         let addresses: Vec<String> = port.addresses.iter().map(ToString::to_string).collect();
         let _ = writeln!(
