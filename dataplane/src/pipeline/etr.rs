@@ -127,29 +127,35 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     let Some(table) = ctx.instances.table(header_instance) else {
         return drop(ctx, Counter::DropUnknownInstance);
     };
-    let verdict = match ctx.database.lookup(table, destination) {
-        Some(_) => EtrVerdict::Decapsulated { destination, table },
-        None if ctx.local.is_ours(destination) => EtrVerdict::ToControl,
+    let (verdict, counter) = match ctx.database.lookup(table, destination) {
+        Some(_) => (
+            EtrVerdict::Decapsulated { destination, table },
+            Counter::Decapsulated,
+        ),
+        None if ctx.local.is_ours(destination) => {
+            (EtrVerdict::ToControl, Counter::DecapsulatedControl)
+        }
         // An RTR and a proxy-ETR serve the default instance only: one map-cache table, one
         // underlay to forward natively into.
         None if table != 0 && (ctx.reencapsulate || ctx.proxy_etr) => {
             return drop(ctx, Counter::DropInstanceMismatch)
         }
-        None if ctx.reencapsulate => EtrVerdict::Reencapsulate { destination },
+        None if ctx.reencapsulate => (
+            EtrVerdict::Reencapsulate { destination },
+            Counter::RtrDecapsulated,
+        ),
         None if ctx.proxy_etr && !ctx.proxy_etr_allowed.admits(source) => {
             return drop(ctx, Counter::DropProxyEtrNotAllowed)
         }
-        None if ctx.proxy_etr => EtrVerdict::NativeForward { destination },
+        None if ctx.proxy_etr => (
+            EtrVerdict::NativeForward { destination },
+            Counter::ProxyEtrForwarded,
+        ),
         None => return drop(ctx, Counter::DropNotOurEid),
     };
     let total = data.len();
     packet.trim_back(total - (inner_start + inner.len));
     packet.trim_front(inner_start);
-    ctx.counters.bump(match verdict {
-        EtrVerdict::NativeForward { .. } => Counter::ProxyEtrForwarded,
-        EtrVerdict::Reencapsulate { .. } => Counter::RtrDecapsulated,
-        EtrVerdict::ToControl => Counter::DecapsulatedControl,
-        _ => Counter::Decapsulated,
-    });
+    ctx.counters.bump(counter);
     verdict
 }
