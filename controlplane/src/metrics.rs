@@ -75,8 +75,31 @@ pub fn exposition(xtr: &Xtr, view: &ApplianceView) -> String {
     out.family(
         "lispd_map_cache_entries",
         "gauge",
-        "Prefixes in the map-cache (static, database and learned).",
-        vec![(String::new(), xtr.map_cache.len() as f64)],
+        "Prefixes in the map-cache (static, database and learned), by instance.",
+        xtr.map_cache
+            .len_per_instance()
+            .map(|(instance, n)| (format!("{{instance=\"{instance}\"}}"), n as f64))
+            .collect(),
+    );
+    let mut database: std::collections::BTreeMap<u32, usize> = xtr
+        .map_cache
+        .instances()
+        .ids()
+        .map(|instance| (instance, 0))
+        .collect();
+    for local in xtr.database() {
+        *database
+            .entry(local.record.eid.instance_id().unwrap_or(0))
+            .or_default() += 1;
+    }
+    out.family(
+        "lispd_database_prefixes",
+        "gauge",
+        "Our EID prefixes, by instance.",
+        database
+            .into_iter()
+            .map(|(instance, n)| (format!("{{instance=\"{instance}\"}}"), n as f64))
+            .collect(),
     );
     out.family(
         "lispd_map_cache_learned_entries",

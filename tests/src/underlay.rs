@@ -172,3 +172,34 @@ pub fn stat(dir: &Path, name: &str, counter: &str) -> u64 {
         .find_map(|section| stats[section][counter].as_u64())
         .unwrap_or_else(|| panic!("no {counter} in {stats}"))
 }
+
+/// Runs `work` on a thread inside `namespace`.
+pub fn inside<T: Send + 'static>(
+    namespace: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let name = namespace.to_owned();
+    std::thread::spawn(move || {
+        crate::netns::enter_namespace(&name).expect("enter namespace");
+        work()
+    })
+}
+
+/// The body of `GET /metrics` from `address`, asked from inside `namespace`.
+pub fn scrape_metrics(namespace: &str, address: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let scrape = inside(namespace, move || {
+        let mut stream = std::net::TcpStream::connect(address).expect("metrics endpoint");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .join()
+    .unwrap();
+    let (head, body) = scrape.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tests::netns::{require_root, Namespace};
 use tests::topology::{kernel_side, link, Process};
 use tests::underlay::{
-    address, bridge_port, dpdk_side, lispctl, lispd_header, ping_until_reply, route, start_lisp_ms,
-    start_lispd, stat, wait_for,
+    address, bridge_port, dpdk_side, lispctl, lispd_header, ping_until_reply, route,
+    scrape_metrics, start_lisp_ms, start_lispd, stat, wait_for,
 };
 
 const MS: &str = "192.0.2.100";
@@ -244,6 +244,28 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     let entries = db.as_array().expect("a list");
     assert_eq!(entries.len(), 2, "{db}");
     assert!(entries.iter().all(|e| e["instance_id"] == 100), "{db}");
+    // Metrics count each tenant's tables.
+    let metrics = scrape_metrics(net.sites[0].xtr.name(), "127.0.0.1:9141".parse().unwrap());
+    for line in [
+        "lispd_database_prefixes{instance=\"100\"} 2",
+        "lispd_database_prefixes{instance=\"200\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line}:\n{metrics}");
+    }
+    for tenant in TENANTS {
+        let entries = metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "lispd_map_cache_entries{{instance=\"{tenant}\"}} "
+                ))
+            })
+            .and_then(|n| n.parse::<u32>().ok());
+        assert!(
+            entries.is_some_and(|n| n >= 4),
+            "tenant {tenant}: {entries:?}\n{metrics}"
+        );
+    }
     for process in [&mut a, &mut b, &mut ms] {
         let status = process.stop();
         assert!(status.is_some_and(|s| s.success()), "{}", process.output());

@@ -16,26 +16,14 @@ use std::time::{Duration, Instant};
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
 use controlplane::wire::cpm::{CpmRepr, CpmRoles};
-use tests::netns::enter_namespace;
 use tests::topology::{
     binary, Topology, HYPERVISOR, HYPERVISOR_KEY, MAP_SERVER, SECOND_XTR_B_EID_ADDRESS6,
     SECOND_XTR_B_RLOC, SITE_A, SITE_B, VM,
 };
+use tests::underlay::{inside, scrape_metrics};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-/// Runs `work` on a thread inside `namespace`.
-fn inside<T: Send + 'static>(
-    namespace: &str,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let name = namespace.to_owned();
-    std::thread::spawn(move || {
-        enter_namespace(&name).expect("enter namespace");
-        work()
-    })
 }
 
 fn start() -> Topology {
@@ -373,24 +361,6 @@ fn map_server_visibility(topology: &Topology) {
     }
     let lint = promtool_check(&body);
     assert!(lint.is_empty(), "promtool check metrics (lisp-ms):\n{lint}");
-}
-
-/// `GET /metrics` on `address` from inside `namespace`: the body of a 200 answer.
-fn scrape_metrics(namespace: &str, address: SocketAddr) -> String {
-    let scrape = inside(namespace, move || {
-        let mut stream = TcpStream::connect(address).expect("metrics endpoint");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    })
-    .join()
-    .unwrap();
-    let (head, body) = scrape.split_once("\r\n\r\n").expect("HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_owned()
 }
 
 /// What `promtool check metrics` says about `exposition` (nothing when it is clean).

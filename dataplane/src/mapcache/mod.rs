@@ -125,6 +125,8 @@ pub struct MapCacheWriter {
     /// Prefixes with identical mappings share one entry (a site's prefixes, negative entries):
     /// entry index and how many prefixes use it.
     shared_entries: HashMap<Mapping, (u32, usize)>,
+    /// Prefixes installed per instance table.
+    per_table: Vec<usize>,
     qsbr: Arc<Qsbr>,
 }
 
@@ -138,6 +140,7 @@ impl MapCacheWriter {
             v4: LpmWriter::new(32, tables, 16 * n + (1 << 16), qsbr.clone()),
             v6: LpmWriter::new(128, tables, 64 * n + (1 << 16), qsbr.clone()),
             entries: EntryWriter::new(max_entries, qsbr.clone()),
+            per_table: vec![0; tables],
             instances,
             installed: BTreeMap::new(),
             shared_entries: HashMap::new(),
@@ -145,12 +148,18 @@ impl MapCacheWriter {
         }
     }
 
-    /// What data cores need.
     /// The instances this map-cache has tables for.
     pub fn instances(&self) -> &Instances {
         &self.instances
     }
 
+    /// Each instance-id served and how many prefixes its table holds (kept as they change, so
+    /// a metrics scrape does not walk a million entries).
+    pub fn len_per_instance(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.instances.ids().zip(self.per_table.iter().copied())
+    }
+
+    /// What data cores need.
     pub fn shared(&self) -> MapCache {
         MapCache {
             v4: self.v4.table(),
@@ -275,8 +284,9 @@ impl MapCacheWriter {
             self.release(&mapping);
             return Err(e.into());
         }
-        if let Some((_, old)) = self.installed.insert((table, prefix), (index, mapping)) {
-            self.release(&old);
+        match self.installed.insert((table, prefix), (index, mapping)) {
+            Some((_, old)) => self.release(&old),
+            None => self.per_table[table] += 1,
         }
         Ok(())
     }
@@ -298,6 +308,7 @@ impl MapCacheWriter {
         self.lpm(v6).remove(table, key, len)?;
         if let Some((_, old)) = self.installed.remove(&(table, prefix)) {
             self.release(&old);
+            self.per_table[table] -= 1;
         }
         Ok(true)
     }
