@@ -396,3 +396,54 @@ fn nonce_memory_forgets_the_oldest_not_everything() {
         "only the oldest is forgotten"
     );
 }
+
+/// Two tenants hold a VM at the same address: a CPM naming tenant 100's instance moves tenant
+/// 100's VM record only; tenant 200's keeps its priorities.
+#[test]
+fn a_cpm_moves_one_tenants_vm_and_not_the_others() {
+    let t0 = Instant::now();
+    let in_instance = |iid: u32| {
+        let mut record = vm_record();
+        record.eid = Address::in_instance(record.eid, Some(iid));
+        record
+    };
+    let mut b = XtrSetup {
+        database: vec![in_instance(100), in_instance(200)],
+        rlocs: vec![ip(RLOC_B)],
+        mobility: Mobility::new(true, false, vec![peer(HYPERVISOR, "hv")]),
+        map_cache_limit: 100,
+        ..XtrSetup::default()
+    }
+    .build(t0);
+    let mut bytes = Vec::new();
+    CpmRepr {
+        roles: ARRIVED,
+        nonce: 1,
+        key_id: 0,
+        algorithm_id: 0,
+        auth_data: Vec::new(),
+        priority: 1,
+        weight: 100,
+        mask_len: 32,
+        eid: Address::in_instance(Address::from(ip(VM)), Some(100)),
+        correspondents: Vec::new(),
+    }
+    .emit_signed(AuthAlgorithm::HmacSha256, b"hv", &mut bytes)
+    .unwrap();
+    let hypervisor: SocketAddr = format!("{HYPERVISOR}:4342").parse().unwrap();
+    b.handle_datagram(hypervisor, &bytes, t0);
+    assert_eq!(b.stats().cpms_applied, 1);
+    let priorities_in = |iid: u32| -> Vec<u8> {
+        b.database()
+            .iter()
+            .find(|m| m.record.eid.instance_id() == Some(iid))
+            .unwrap()
+            .record
+            .locators
+            .iter()
+            .map(|l| l.priority)
+            .collect()
+    };
+    assert_eq!(priorities_in(100), [255, 1], "tenant 100's VM arrived here");
+    assert_eq!(priorities_in(200), [1, 255], "tenant 200's VM did not move");
+}
