@@ -14,10 +14,8 @@ use controlplane::clock::WallClock;
 use controlplane::map_server::MapServer;
 use controlplane::wire::address::Address;
 use controlplane::wire::auth::AuthAlgorithm;
-use controlplane::wire::ecm::EcmRepr;
 use controlplane::wire::map_reply::MapReplyRepr;
-use controlplane::wire::map_request::MapRequestRepr;
-use controlplane::wire::record::{EidRecord, RequestRecord};
+use controlplane::wire::record::EidRecord;
 use controlplane::xtr::SETUP_UNIX_SECS;
 
 const ITR: &str = "192.0.2.9";
@@ -59,34 +57,8 @@ fn register(n: u64, record: EidRecord, key: &str) -> Vec<u8> {
 
 /// An ECM Map-Request for 10.1.0.5 in `instance_id`.
 fn request(instance_id: u32) -> Vec<u8> {
-    let mut message = Vec::new();
-    MapRequestRepr::query(
-        u64::from(instance_id),
-        Address::from(ip("10.9.0.1")),
-        vec![Address::from(ip(ITR))],
-        vec![RequestRecord {
-            mask_len: 32,
-            eid: Address::in_instance(Address::from(ip("10.1.0.5")), Some(instance_id)),
-        }],
-    )
-    .emit(&mut message)
-    .unwrap();
-    let mut bytes = Vec::new();
-    EcmRepr {
-        security: false,
-        ddt: false,
-        to_etr: false,
-        to_map_server: false,
-        inner_source: ip(ITR),
-        inner_destination: ip("10.1.0.5"),
-        inner_ttl: 64,
-        source_port: 4342,
-        destination_port: 4342,
-        message,
-    }
-    .emit(&mut bytes)
-    .unwrap();
-    bytes
+    let eid = Address::in_instance(Address::from(ip("10.1.0.5")), Some(instance_id));
+    common::ecm_request_for(u64::from(instance_id), eid, ITR, false, 64)
 }
 
 /// The locators lisp-ms answers a request in `instance_id` with.

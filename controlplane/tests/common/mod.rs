@@ -75,15 +75,24 @@ pub fn register(
 
 /// An ECM Map-Request for `eid` from the ITR at `itr` (also its ITR-RLOC).
 pub fn ecm_request(nonce: u64, eid: &str, itr: &str, to_etr: bool, inner_ttl: u8) -> Vec<u8> {
+    ecm_request_for(nonce, Address::from(ip(eid)), itr, to_etr, inner_ttl)
+}
+
+/// [`ecm_request`] for an EID given as an address (in an instance, say).
+pub fn ecm_request_for(
+    nonce: u64,
+    eid: Address,
+    itr: &str,
+    to_etr: bool,
+    inner_ttl: u8,
+) -> Vec<u8> {
+    let inner_destination = eid.ip().unwrap_or_else(|| ip(itr));
     let mut message = Vec::new();
     MapRequestRepr::query(
         nonce,
         Address::from(ip("10.1.0.10")),
         vec![Address::from(ip(itr))],
-        vec![RequestRecord {
-            mask_len: 32,
-            eid: Address::from(ip(eid)),
-        }],
+        vec![RequestRecord { mask_len: 32, eid }],
     )
     .emit(&mut message)
     .unwrap();
@@ -94,7 +103,7 @@ pub fn ecm_request(nonce: u64, eid: &str, itr: &str, to_etr: bool, inner_ttl: u8
         to_etr,
         to_map_server: false,
         inner_source: ip(itr),
-        inner_destination: ip(eid),
+        inner_destination,
         inner_ttl,
         source_port: 4342,
         destination_port: 4342,
