@@ -64,7 +64,7 @@ fn pick_length(rng: &mut SmallRng, table: &[(u8, u32)]) -> u8 {
     table[table.len() - 1].0
 }
 
-fn v4_prefixes(rng: &mut SmallRng) -> Vec<(u32, u8)> {
+pub(crate) fn v4_prefixes(rng: &mut SmallRng) -> Vec<(u32, u8)> {
     let mut seen = HashSet::new();
     while seen.len() < V4_PREFIXES {
         let len = pick_length(rng, &V4_LENGTHS);
@@ -96,7 +96,7 @@ fn v6_prefixes(rng: &mut SmallRng) -> Vec<(u128, u8)> {
     list
 }
 
-fn median(mut runs: Vec<f64>) -> f64 {
+pub(crate) fn median(mut runs: Vec<f64>) -> f64 {
     runs.sort_by(f64::total_cmp);
     runs[runs.len() / 2]
 }

@@ -5,6 +5,7 @@ mod control;
 mod eal;
 mod encap;
 mod five_tuple;
+mod instances;
 mod line;
 mod lpm;
 mod memory;
@@ -16,7 +17,7 @@ mod wire;
 
 use std::process::ExitCode;
 
-const SUITES: [(&str, &str); 9] = [
+const SUITES: [(&str, &str); 10] = [
     (
         "control",
         "the xTR control core answering Map-Requests (direct and ECM) vs the 100k/s goal",
@@ -36,6 +37,10 @@ const SUITES: [(&str, &str); 9] = [
     (
         "lpm",
         "LPM cycles per lookup, update rates and memory vs rte_fib / rte_fib6 (1M IPv4, 100k IPv6)",
+    ),
+    (
+        "instances",
+        "memory per empty instance, and IPv4 lookup cycles with 1M prefixes over the most instances vs one",
     ),
     (
         "line",
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         "ports" => ports::run().map_err(|e| e.to_string()),
         "wire" => wire::run(),
         "lpm" => lpm::run(),
+        "instances" => instances::run(),
         "update" => update::run(),
         "encap" => encap::run(),
         "control" => control::run(),

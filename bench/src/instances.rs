@@ -1,0 +1,114 @@
+//! Tenants at scale: what an instance costs in memory with nothing in it, and what looking up in
+//! one of many instances costs against one instance. The same 1M BGP-like IPv4 prefixes go into
+//! one table, then dealt round-robin over the most instances lispd serves
+//! ([`MAX_INSTANCES`]); random keys are looked up in bursts of 32, each in a random instance.
+//! Memory is the process's resident size before and after the tables of every instance are
+//! created and touched by a lookup in each (a table's root is allocated whole, used or not).
+
+use std::hint::black_box;
+
+use dataplane::lpm::LpmWriter;
+use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter, MAX_INSTANCES};
+use dataplane::rcu::Qsbr;
+use dpdk_bindings::time;
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::lpm::{median, v4_prefixes};
+
+const BURST: usize = 32;
+const KEYS: usize = 1 << 20;
+const RUNS: usize = 5;
+
+/// Resident bytes of this process (`/proc/self/statm`).
+fn resident_bytes() -> Result<u64, String> {
+    let statm = std::fs::read_to_string("/proc/self/statm").map_err(|e| e.to_string())?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .ok_or("unreadable /proc/self/statm")?;
+    Ok(pages * 4096)
+}
+
+/// Median cycles per key of looking up every `(table, key)` in bursts.
+fn cycles_per_lookup(lpm: &LpmWriter, keys: &[(usize, u128)]) -> f64 {
+    let view = lpm.published();
+    let mut out = [None; BURST];
+    median(
+        (0..RUNS)
+            .map(|_| {
+                let start = time::tsc();
+                let mut found = 0u64;
+                for burst in keys.chunks(BURST) {
+                    view.lookup_burst(burst, &mut out);
+                    found += out.iter().flatten().count() as u64;
+                }
+                black_box(found);
+                (time::tsc() - start) as f64 / keys.len() as f64
+            })
+            .collect(),
+    )
+}
+
+/// 1M prefixes dealt over `tables` tables of one LPM, and random keys in random tables.
+fn loaded(
+    prefixes: &[(u32, u8)],
+    tables: usize,
+    rng: &mut SmallRng,
+) -> Result<(LpmWriter, Vec<(usize, u128)>), String> {
+    let mut lpm = LpmWriter::new(32, tables, 40 << 20, Qsbr::new(1));
+    for (i, &(net, len)) in prefixes.iter().enumerate() {
+        lpm.insert(i % tables, u128::from(net) << 96, len, i as u32 + 1)
+            .map_err(|e| e.to_string())?;
+    }
+    lpm.publish();
+    let keys = (0..KEYS)
+        .map(|_| {
+            (
+                rng.random_range(0..tables),
+                u128::from(rng.random::<u32>()) << 96,
+            )
+        })
+        .collect();
+    Ok((lpm, keys))
+}
+
+pub fn run() -> Result<(), String> {
+    let mut rng = SmallRng::seed_from_u64(24);
+    // An xTR's tables for every instance it can serve, empty: map-cache and database.
+    let before = resident_bytes()?;
+    let instances = Instances::new(1..MAX_INSTANCES as u32).map_err(|e| e.to_string())?;
+    let qsbr = Qsbr::new(1);
+    let map_cache = MapCacheWriter::new(16, instances.clone(), qsbr.clone());
+    let database = DatabaseWriter::new(instances, qsbr.clone());
+    let reader = qsbr.register().map_err(|e| e.to_string())?;
+    let (cache, db) = (map_cache.shared(), database.shared());
+    let (cache_view, db_view) = (cache.view(&reader), db.view(&reader));
+    for table in 0..MAX_INSTANCES {
+        for address in ["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()] {
+            black_box(cache_view.lookup(table, address).is_some());
+            black_box(db_view.lookup(table, address).is_some());
+        }
+    }
+    let per_instance = resident_bytes()?.saturating_sub(before) / MAX_INSTANCES as u64;
+    println!("instances_empty_bytes_per_instance {per_instance}");
+    println!(
+        "instances_empty_bytes_for_1000_instances_at_that_rate {}",
+        per_instance * 1000
+    );
+
+    let prefixes = v4_prefixes(&mut rng);
+    let (one, one_keys) = loaded(&prefixes, 1, &mut rng)?;
+    let single = cycles_per_lookup(&one, &one_keys);
+    drop(one);
+    let (many, many_keys) = loaded(&prefixes, MAX_INSTANCES, &mut rng)?;
+    let spread = cycles_per_lookup(&many, &many_keys);
+    println!("instances_lookup_cycles_one_instance {single:.1}");
+    println!("instances_lookup_cycles_{MAX_INSTANCES}_instances {spread:.1}");
+    println!(
+        "RATIO lookup_{MAX_INSTANCES}_instances_vs_one {:.3}",
+        spread / single
+    );
+    Ok(())
+}
