@@ -470,21 +470,35 @@ impl MapServer {
         bytes: &[u8],
         now: Instant,
     ) -> Result<(), (MapServerRefused, Option<usize>)> {
-        let packet = RegistrationPacket::new_checked(bytes)
-            .map_err(|_| (MapServerRefused::Malformed, None))?;
-        let register =
-            MapRegisterRepr::parse(bytes).map_err(|_| (MapServerRefused::Malformed, None))?;
-        let site = self
-            .site_of(&packet, &register.body.records)
-            .map_err(|r| (r, None))?;
-        self.register(from, &register, site, now)
-            .map_err(|r| (r, Some(site)))?;
+        let (site, register) = self.accept_register(from, bytes, false, now)?;
         if register.want_map_notify {
             if let Some(payload) = self.signed_notify(site, register) {
                 self.outbox.push_back(Transmit::control(from, payload));
             }
         }
         Ok(())
+    }
+
+    /// Parses `bytes` (a Map-Register from `registrant`), finds the site whose key verifies it
+    /// and registers it, answered by proxy when `answer_for_it`; its site and the message, for
+    /// the Map-Notify.
+    fn accept_register(
+        &mut self,
+        registrant: SocketAddr,
+        bytes: &[u8],
+        answer_for_it: bool,
+        now: Instant,
+    ) -> Result<(usize, MapRegisterRepr), (MapServerRefused, Option<usize>)> {
+        let malformed = (MapServerRefused::Malformed, None);
+        let packet = RegistrationPacket::new_checked(bytes).map_err(|_| malformed)?;
+        let mut register = MapRegisterRepr::parse(bytes).map_err(|_| malformed)?;
+        let site = self
+            .site_of(&packet, &register.body.records)
+            .map_err(|r| (r, None))?;
+        register.proxy_reply |= answer_for_it;
+        self.register(registrant, &register, site, now)
+            .map_err(|r| (r, Some(site)))?;
+        Ok((site, register))
     }
 
     /// An ECM: a Map-Request, or a Map-Register an RTR relays for an xTR behind a NAT.
@@ -511,15 +525,7 @@ impl MapServer {
         ecm: EcmRepr,
         now: Instant,
     ) -> Result<(), (MapServerRefused, Option<usize>)> {
-        let malformed = (MapServerRefused::Malformed, None);
-        let packet = RegistrationPacket::new_checked(&ecm.message[..]).map_err(|_| malformed)?;
-        let mut register = MapRegisterRepr::parse(&ecm.message).map_err(|_| malformed)?;
-        let site = self
-            .site_of(&packet, &register.body.records)
-            .map_err(|r| (r, None))?;
-        register.proxy_reply = true;
-        self.register(rtr, &register, site, now)
-            .map_err(|r| (r, Some(site)))?;
+        let (site, register) = self.accept_register(rtr, &ecm.message, true, now)?;
         self.stats.registers_relayed += 1;
         if !register.want_map_notify {
             return Ok(());
