@@ -134,11 +134,6 @@ impl Relay {
         }
     }
 
-    /// New map-servers to relay to (a reload); what was learned stays.
-    pub fn set_map_servers(&mut self, map_servers: Vec<IpAddr>) {
-        self.config.map_servers = map_servers;
-    }
-
     /// Whether `bytes` (an ECM) is ours to handle: it carries a Map-Register or a Map-Notify.
     pub fn wants(bytes: &[u8]) -> bool {
         EcmRepr::parse(bytes).is_ok_and(|ecm| {
@@ -282,17 +277,15 @@ impl Relay {
         let before = self.pending.len();
         self.pending.retain(|_, p| now < p.sent + timeout);
         self.stats.registers_unconfirmed += (before - self.pending.len()) as u64;
-        let lapsed: Vec<Key> = self
-            .learned
-            .iter()
-            .filter(|(_, l)| now >= l.expires)
-            .map(|(key, _)| *key)
-            .collect();
-        for key in lapsed {
-            self.learned.remove(&key);
-            self.stats.prefixes_lapsed += 1;
-            self.changes.push_back(RelayChange::Lapsed { key });
-        }
+        let (changes, stats) = (&mut self.changes, &mut self.stats);
+        self.learned.retain(|key, learned| {
+            let lapsed = now >= learned.expires;
+            if lapsed {
+                stats.prefixes_lapsed += 1;
+                changes.push_back(RelayChange::Lapsed { key: *key });
+            }
+            !lapsed
+        });
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
