@@ -4,7 +4,8 @@
 //! acknowledged; a server that stops answering is retried with exponential back-off while the
 //! others keep being served. From behind a NAT, a server is registered with through an RTR
 //! (draft-ietf-lisp-nat-traversal): the Map-Register names the RTR as our locator, asks the
-//! map-server to answer for us, and goes to the RTR in an ECM from our data port. The control-core runner feeds it datagrams and time and sends what
+//! map-server to answer for us, and goes to the RTR in an ECM from our data port. The
+//! control-core runner feeds it datagrams and time and sends what
 //! [`Registration::poll_transmit`] returns.
 
 use std::collections::VecDeque;
@@ -293,6 +294,14 @@ impl Registration {
             server.state = State::Registered;
             server.registered_at = Some(now);
         }
+    }
+
+    /// The RTR our registrations go through, if any (behind a NAT): the one that knows where
+    /// the NAT maps us, so our traffic goes there too.
+    pub fn rtr(&self) -> Option<IpAddr> {
+        self.servers
+            .iter()
+            .find_map(|s| s.via_rtr.map(|via| via.rtr))
     }
 
     /// Server `index` is reached through an RTR from now on (`None`: directly again); it is

@@ -269,8 +269,6 @@ pub struct Xtr {
     pub nat: Option<NatDiscovery>,
     /// The RTR role's relaying of registrations from behind NATs, when we are one.
     pub relay: Option<Relay>,
-    /// Behind a NAT: the RTR every encapsulated packet goes to.
-    data_rtr: Option<IpAddr>,
     pitrs: Vec<IpAddr>,
     smr_interval: Duration,
     last_smr: HashMap<IpAddr, Instant>,
@@ -325,7 +323,6 @@ impl Xtr {
             unusable: Vec::new(),
             nat: parts.nat,
             relay: parts.relay,
-            data_rtr: None,
             pitrs: parts.pitrs,
             smr_interval: parts.smr_interval,
             last_smr: HashMap::new(),
@@ -898,7 +895,7 @@ impl Xtr {
 
     /// The path to map-server `server` changed: behind a NAT, it is registered with through the
     /// first RTR of our family it offered (and at once, so the RTR learns where the NAT maps us
-    /// now), and data goes to that RTR; otherwise directly again.
+    /// now), and data goes to that RTR ([`Self::data_rtr`]); otherwise directly again.
     fn follow_nat(&mut self, server: SocketAddr, state: &NatState, now: Instant) {
         let Some(index) = self
             .registration
@@ -920,18 +917,11 @@ impl Xtr {
         };
         self.registration.set_via_rtr(index, via, now);
         self.registration.handle_timeout(now);
-        let behind = self.nat.as_ref().and_then(|nat| {
-            nat.states().find_map(|(_, state)| match state {
-                NatState::BehindNat { rtrs, .. } => rtrs.first().copied(),
-                _ => None,
-            })
-        });
-        self.data_rtr = behind.or(via.map(|v| v.rtr));
     }
 
-    /// Behind a NAT, the RTR every encapsulated packet goes to.
+    /// Behind a NAT, the RTR every encapsulated packet goes to: the one we register through.
     pub fn data_rtr(&self) -> Option<IpAddr> {
-        self.data_rtr
+        self.registration.rtr()
     }
 
     /// What the RTR role learned or let lapse, applied to the map-cache: a prefix behind a NAT
