@@ -90,7 +90,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
         .flat_map(|p| p.addresses.iter().map(IpNet::addr))
         .collect();
     v.database(&config.database, &rloc_addresses);
-    v.instances_apart(config);
+    v.instance_ports(config);
     let instances: HashSet<u32> = config.instance_ids().into_iter().collect();
     v.map_cache(&config.map_cache, &instances);
     v.map_servers(config);
@@ -470,7 +470,7 @@ impl Validator {
     /// A packet's instance is its EID-side port's, so each instance with local prefixes needs a
     /// port in it (prefixes of different instances may overlap: tenants with one address plan);
     /// and the data plane has a table per instance, up to a limit.
-    fn instances_apart(&mut self, config: &Config) {
+    fn instance_ports(&mut self, config: &Config) {
         let path = self.root.key("database");
         let on_ports: HashSet<u32> = config
             .port

@@ -110,7 +110,6 @@ impl Lpm {
         let active = self.active.load(Ordering::Acquire) as usize & 1;
         LpmView {
             root: &self.roots[active],
-            tables: self.tables,
             words: &self.words,
             max_depth: u32::from(self.bits),
         }
@@ -121,18 +120,11 @@ impl Lpm {
 #[derive(Debug, Clone, Copy)]
 pub struct LpmView<'a> {
     root: &'a Words,
-    tables: usize,
     words: &'a Words,
     max_depth: u32,
 }
 
 impl LpmView<'_> {
-    /// How many tables there are.
-    #[inline]
-    pub fn tables(&self) -> usize {
-        self.tables
-    }
-
     /// Where the root entry of `key` in `table` is (beyond the roots, so "no match", for a table
     /// that does not exist).
     #[inline(always)]

@@ -67,13 +67,6 @@ impl<'a> MapCacheView<'a> {
         }?;
         Some(self.entries.get(index))
     }
-
-    /// Whether more than the default instance has a table (packets then need their source's
-    /// instance before the lookup).
-    #[inline]
-    pub fn has_instances(&self) -> bool {
-        self.v4.tables() > 1
-    }
 }
 
 /// Why a map-cache change failed.

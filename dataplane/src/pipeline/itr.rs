@@ -117,13 +117,14 @@ pub fn encapsulate_burst<P: PacketBuffer>(
         let (mut keys4, mut keys6) = ([(0, 0u128); MAX], [(0, 0u128); MAX]);
         let (mut at4, mut at6) = ([0usize; MAX], [0usize; MAX]);
         let (mut n4, mut n6) = (0, 0);
+        // Every packet of a burst came in on one port: one instance, one table.
+        let table = ctx.ingress.table;
         for (i, (packet, verdict)) in packets.iter_mut().zip(verdicts.iter_mut()).enumerate() {
             let parsed = inspect(packet.data()).ok();
             let admitted = match &parsed {
                 None => Err(drop(ctx, Counter::DropMalformed)),
                 Some(inner) => admit(ctx, packet, inner).map(|()| inner),
             };
-            let table = ctx.ingress.table;
             match admitted {
                 Ok(inner) => {
                     if inner.v6 {
