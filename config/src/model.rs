@@ -126,12 +126,19 @@ impl Config {
             .iter()
             .map(|e| e.instance_id)
             .chain(
-                self.port
-                    .iter()
-                    .filter(|p| p.role == PortRole::Eid)
-                    .map(|p| p.instance_id),
+                self.interfaces()
+                    .filter(|i| i.role == PortRole::Eid)
+                    .map(|i| i.instance_id),
             )
             .collect()
+    }
+
+    /// Every port's interfaces (see [`Port::interfaces`]), ports in configuration order.
+    pub fn interfaces(&self) -> impl Iterator<Item = Interface<'_>> {
+        self.port
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.interfaces(i))
     }
 
     /// The file that keeps state across restarts (see [`Management::state_directory`]).
@@ -252,8 +259,79 @@ pub struct Port {
     pub neighbour: Vec<StaticNeighbour>,
     /// An EID-side port's instance (0: the default one): its hosts' packets are in it, and
     /// traffic for it leaves here, so tenants on different ports may use the same addresses.
+    /// With VLANs, this is the instance of the port's untagged frames.
     #[serde(default)]
     pub instance_id: u32,
+    /// 802.1Q VLANs on an EID-side port, each its own interface (addresses, neighbours,
+    /// instance): tagged frames are sorted by VLAN id, and what leaves by a VLAN is tagged.
+    #[serde(default)]
+    pub vlan: Vec<Vlan>,
+}
+
+/// One 802.1Q VLAN of an EID-side port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vlan {
+    /// The VLAN id, 1..=4094.
+    pub id: u16,
+    /// Name in logs and `lispctl`; default `PORT.ID`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The instance its hosts are in.
+    #[serde(default)]
+    pub instance_id: u32,
+    #[serde(default)]
+    pub addresses: Vec<IpNet>,
+    #[serde(default)]
+    pub gateways: Vec<IpAddr>,
+    #[serde(default)]
+    pub neighbour: Vec<StaticNeighbour>,
+}
+
+/// One interface of a port: its untagged frames or one of its VLANs, with what the data and
+/// control cores need of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interface<'a> {
+    pub name: std::borrow::Cow<'a, str>,
+    /// The port it is on, by index into `[[port]]`.
+    pub port: usize,
+    pub role: PortRole,
+    pub vlan: Option<u16>,
+    pub instance_id: u32,
+    pub addresses: &'a [IpNet],
+    pub gateways: &'a [IpAddr],
+    pub neighbour: &'a [StaticNeighbour],
+}
+
+impl Port {
+    /// The port's interfaces: its untagged frames first, then its VLANs in order; `index` is
+    /// the port's place in `[[port]]`.
+    pub fn interfaces(&self, index: usize) -> impl Iterator<Item = Interface<'_>> {
+        let untagged = Interface {
+            name: std::borrow::Cow::Borrowed(self.name.as_str()),
+            port: index,
+            role: self.role,
+            vlan: None,
+            instance_id: self.instance_id,
+            addresses: &self.addresses,
+            gateways: &self.gateways,
+            neighbour: &self.neighbour,
+        };
+        let vlans = self.vlan.iter().map(move |v| Interface {
+            name: v.name.as_deref().map_or_else(
+                || std::borrow::Cow::Owned(format!("{}.{}", self.name, v.id)),
+                std::borrow::Cow::Borrowed,
+            ),
+            port: index,
+            role: self.role,
+            vlan: Some(v.id),
+            instance_id: v.instance_id,
+            addresses: &v.addresses,
+            gateways: &v.gateways,
+            neighbour: &v.neighbour,
+        });
+        std::iter::once(untagged).chain(vlans)
+    }
 }
 
 fn default_mtu() -> u16 {

@@ -7,7 +7,8 @@ use ipnet::IpNet;
 
 use crate::diagnostics::{FieldPath, Issue};
 use crate::model::{
-    AuthAlgorithm, Config, DatabaseEntry, Locator, MapAction, Port, PortRole, StaticMapping,
+    AuthAlgorithm, Config, DatabaseEntry, Interface, Locator, MapAction, Port, PortRole,
+    StaticMapping,
 };
 
 /// Largest instance-id (24 bits on the wire).
@@ -263,24 +264,6 @@ impl Validator {
         let mut addresses = HashMap::new();
         for (i, port) in ports.iter().enumerate() {
             let here = path.index(i);
-            // Ports of different instances are different address spaces (each tenant may have
-            // its gateway at 10.0.0.1).
-            for (a, address) in port.addresses.iter().enumerate() {
-                if let Some(first) = addresses.insert((port.instance_id, address.addr()), i) {
-                    self.report(
-                        here.key("addresses").index(a),
-                        format!("{} is already an address of port[{first}]", address.addr()),
-                    );
-                }
-            }
-            if port.name.is_empty() {
-                self.report(here.key("name"), "must not be empty");
-            } else if let Some(first) = names.insert(port.name.as_str(), i) {
-                self.report(
-                    here.key("name"),
-                    format!("name {:?} already used by port[{first}]", port.name),
-                );
-            }
             if port.device.is_empty() {
                 self.report(
                     here.key("device"),
@@ -292,13 +275,10 @@ impl Validator {
                     format!("device already used by port[{first}]"),
                 );
             }
-            if port.addresses.is_empty() {
-                self.report(
-                    here.key("addresses"),
-                    "port has no address; expected at least one, e.g. addresses = [\"192.0.2.1/24\"]",
-                );
-            }
-            let has_v6 = port.addresses.iter().any(|a| matches!(a, IpNet::V6(_)));
+            let has_v6 = port
+                .interfaces(i)
+                .flat_map(|f| f.addresses)
+                .any(|a| matches!(a, IpNet::V6(_)));
             let min_mtu = if has_v6 { 1280 } else { 576 };
             if !(min_mtu..=9216).contains(&port.mtu) {
                 self.report(
@@ -306,46 +286,130 @@ impl Validator {
                     format!("MTU {} out of range; expected {min_mtu}..=9216", port.mtu),
                 );
             }
-            let on_link = |address: &IpAddr| port.addresses.iter().any(|net| net.contains(address));
-            for (g, gateway) in port.gateways.iter().enumerate() {
-                if !on_link(gateway) {
+            self.vlans(port, &here);
+            for (v, interface) in port.interfaces(i).enumerate() {
+                // The untagged side of a port that carries VLANs may have no address of its own.
+                let at = self.interface_path(i, v);
+                let needs_address = v > 0 || port.vlan.is_empty();
+                self.interface(&interface, &at, needs_address, &mut addresses);
+                if interface.name.is_empty() {
+                    self.report(at.key("name"), "must not be empty");
+                } else if let Some(first) = names.insert(interface.name.to_string(), i) {
                     self.report(
-                        here.key("gateways").index(g),
-                        format!("gateway {gateway} is not inside any address prefix of this port"),
-                    );
-                }
-            }
-            for family_v6 in [false, true] {
-                if port
-                    .gateways
-                    .iter()
-                    .filter(|g| g.is_ipv6() == family_v6)
-                    .count()
-                    > 1
-                {
-                    self.report(
-                        here.key("gateways"),
-                        "at most one gateway per address family",
-                    );
-                }
-            }
-            for (n, neighbour) in port.neighbour.iter().enumerate() {
-                let at = here.key("neighbour").index(n);
-                if !on_link(&neighbour.address) {
-                    self.report(
-                        at.key("address"),
+                        at.key("name"),
                         format!(
-                            "{} is not inside any address prefix of this port",
-                            neighbour.address
+                            "name {:?} already used by port[{first}] or a VLAN of it",
+                            interface.name
                         ),
                     );
                 }
-                if neighbour.mac.is_group() || neighbour.mac.is_zero() {
-                    self.report(
-                        at.key("mac"),
-                        format!("{} is not a unicast MAC", neighbour.mac),
-                    );
-                }
+            }
+        }
+    }
+
+    /// Where the `v`th interface of `port[i]` is configured (see [`Port::interfaces`]).
+    fn interface_path(&self, i: usize, v: usize) -> FieldPath {
+        let port = self.root.key("port").index(i);
+        match v {
+            0 => port,
+            _ => port.key("vlan").index(v - 1),
+        }
+    }
+
+    /// A port's VLANs: on EID-side ports only, valid and distinct ids.
+    fn vlans(&mut self, port: &Port, here: &FieldPath) {
+        if port.role == PortRole::Rloc && !port.vlan.is_empty() {
+            self.report(
+                here.key("vlan"),
+                "VLANs are for EID-side ports (tenants); an uplink is one interface",
+            );
+        }
+        let mut ids = HashMap::new();
+        for (v, vlan) in port.vlan.iter().enumerate() {
+            let at = here.key("vlan").index(v).key("id");
+            if !(1..=4094).contains(&vlan.id) {
+                self.report(
+                    at,
+                    format!("VLAN id {} out of range; expected 1..=4094", vlan.id),
+                );
+            } else if let Some(first) = ids.insert(vlan.id, v) {
+                self.report(at, format!("VLAN {} is already vlan[{first}]", vlan.id));
+            }
+        }
+    }
+
+    /// One interface's addresses (unique within its instance: each tenant may have its gateway
+    /// at 10.0.0.1), gateways and static neighbours.
+    fn interface(
+        &mut self,
+        interface: &Interface<'_>,
+        here: &FieldPath,
+        needs_address: bool,
+        addresses: &mut HashMap<(u32, IpAddr), String>,
+    ) {
+        for (a, address) in interface.addresses.iter().enumerate() {
+            let key = (interface.instance_id, address.addr());
+            if let Some(first) = addresses.insert(key, interface.name.to_string()) {
+                self.report(
+                    here.key("addresses").index(a),
+                    format!("{} is already an address of {first}", address.addr()),
+                );
+            }
+        }
+        if needs_address && interface.addresses.is_empty() {
+            let what = if interface.vlan.is_some() {
+                "VLAN"
+            } else {
+                "port"
+            };
+            self.report(
+                here.key("addresses"),
+                format!(
+                    "{what} has no address; expected at least one, e.g. addresses = \
+                     [\"192.0.2.1/24\"]"
+                ),
+            );
+        }
+        let on_link =
+            |address: &IpAddr| interface.addresses.iter().any(|net| net.contains(address));
+        for (g, gateway) in interface.gateways.iter().enumerate() {
+            if !on_link(gateway) {
+                self.report(
+                    here.key("gateways").index(g),
+                    format!("gateway {gateway} is not inside any address prefix of this interface"),
+                );
+            }
+        }
+        for family_v6 in [false, true] {
+            if interface
+                .gateways
+                .iter()
+                .filter(|g| g.is_ipv6() == family_v6)
+                .count()
+                > 1
+            {
+                self.report(
+                    here.key("gateways"),
+                    "at most one gateway per address family",
+                );
+            }
+        }
+        for (n, neighbour) in interface.neighbour.iter().enumerate() {
+            let at = here.key("neighbour").index(n);
+            if !on_link(&neighbour.address) {
+                self.report(
+                    at.key("address"),
+                    format!(
+                        "{} is not inside any address prefix of this interface",
+                        neighbour.address
+                    ),
+                );
+            }
+            if neighbour.mac.is_group() || neighbour.mac.is_zero() {
+                self.report(
+                    at.key("mac"),
+                    format!("{} is not a unicast MAC", neighbour.mac),
+                );
             }
         }
     }
@@ -473,10 +537,9 @@ impl Validator {
     fn instance_ports(&mut self, config: &Config) {
         let path = self.root.key("database");
         let on_ports: HashSet<u32> = config
-            .port
-            .iter()
-            .filter(|p| p.role == PortRole::Eid)
-            .map(|p| p.instance_id)
+            .interfaces()
+            .filter(|i| i.role == PortRole::Eid)
+            .map(|i| i.instance_id)
             .collect();
         let mut reported = HashSet::new();
         for (i, entry) in config.database.iter().enumerate() {
@@ -489,25 +552,27 @@ impl Validator {
                 self.report(
                     path.index(i).key("instance_id"),
                     format!(
-                        "no EID-side port is in instance-id {}, so no host could send from {}; \
-                         set instance_id = {} on the port its hosts are behind",
+                        "no EID-side port or VLAN is in instance-id {}, so no host could send \
+                         from {}; set instance_id = {} on the port or VLAN its hosts are behind",
                         entry.instance_id, entry.prefix, entry.instance_id
                     ),
                 );
             }
         }
         for (i, port) in config.port.iter().enumerate() {
-            let here = self.root.key("port").index(i).key("instance_id");
-            if port.instance_id > MAX_INSTANCE_ID {
-                self.report(
-                    here,
-                    format!(
-                        "instance-id {} does not fit 24 bits; expected 0..={MAX_INSTANCE_ID}",
-                        port.instance_id
-                    ),
-                );
-            } else if port.role == PortRole::Rloc && port.instance_id != 0 {
-                self.report(here, "only EID-side ports belong to an instance");
+            for (v, interface) in port.interfaces(i).enumerate() {
+                let here = self.interface_path(i, v).key("instance_id");
+                if interface.instance_id > MAX_INSTANCE_ID {
+                    self.report(
+                        here,
+                        format!(
+                            "instance-id {} does not fit 24 bits; expected 0..={MAX_INSTANCE_ID}",
+                            interface.instance_id
+                        ),
+                    );
+                } else if port.role == PortRole::Rloc && interface.instance_id != 0 {
+                    self.report(here, "only EID-side ports belong to an instance");
+                }
             }
         }
         let instances = config.instance_ids();

@@ -40,6 +40,14 @@ fn every_key_is_in_the_reference() {
                 mac: "02:00:00:00:00:01".parse().unwrap(),
             }],
             instance_id: 0,
+            vlan: vec![Vlan {
+                id: 100,
+                name: Some("p.100".into()),
+                instance_id: 7,
+                addresses: vec!["10.1.0.1/24".parse().unwrap()],
+                gateways: vec![],
+                neighbour: vec![],
+            }],
         }],
         database: vec![DatabaseEntry {
             prefix: "10.0.0.0/8".parse().unwrap(),

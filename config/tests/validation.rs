@@ -196,7 +196,7 @@ fn tenants_on_their_own_ports_may_use_the_same_prefixes() {
     one_error(
         &portless,
         "database[1].instance_id",
-        "no EID-side port is in instance-id 7",
+        "no EID-side port or VLAN is in instance-id 7",
     );
     let uplink_in_7 = VALID.replace("role = \"rloc\"", "role = \"rloc\"\ninstance_id = 7");
     one_error(
@@ -288,7 +288,7 @@ fn two_ports_with_one_address_are_refused() {
     assert!(
         errors
             .iter()
-            .any(|e| e.message.contains("is already an address of port[")),
+            .any(|e| e.message.contains("is already an address of uplink")),
         "{errors:?}"
     );
 }
@@ -302,6 +302,60 @@ fn lcores_beyond_the_cpus_need_a_cpu_each() {
     one_error(&short, "cores.cpus", "2 CPUs for 3 lcores");
     let absent = VALID.replace("data = [1]", "data = [1]\ncpus = [0, 7]");
     one_error(&absent, "cores.cpus[1]", "CPU 7 does not exist here");
+}
+
+/// Two tenants on VLANs of one trunk port: each VLAN its own instance and addresses.
+const TRUNK: &str = "\n[[port]]\nname = \"trunk\"\ndevice = \"net_null3\"\nrole = \"eid\"\n[[port.vlan]]\nid = 100\ninstance_id = 7\naddresses = [\"10.1.0.1/24\"]\n[[port.vlan]]\nid = 200\ninstance_id = 8\naddresses = [\"10.1.0.1/24\"]\n";
+
+#[test]
+fn tenants_on_vlans_of_one_port() {
+    let tenants = format!(
+        "{VALID}{TRUNK}{INSTANCE_7}\n[[database]]\nprefix = \"10.1.0.0/24\"\ninstance_id = 8\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n"
+    );
+    let config = parse_here(&tenants, "t", &host()).expect("two tenants on VLANs of a trunk");
+    let vlans: Vec<(String, Option<u16>, u32)> = config
+        .interfaces()
+        .map(|i| (i.name.to_string(), i.vlan, i.instance_id))
+        .filter(|(_, vlan, _)| vlan.is_some())
+        .collect();
+    assert_eq!(
+        vlans,
+        [
+            ("trunk.100".to_owned(), Some(100), 7),
+            ("trunk.200".to_owned(), Some(200), 8)
+        ]
+    );
+    one_error(
+        &tenants.replace("id = 200", "id = 100\nname = \"second\""),
+        "port[2].vlan[1].id",
+        "VLAN 100 is already vlan[0]",
+    );
+    one_error(
+        &tenants.replace("id = 200", "id = 4095"),
+        "port[2].vlan[1].id",
+        "out of range",
+    );
+    one_error(
+        &tenants.replace(
+            "instance_id = 8\naddresses = [\"10.1.0.1/24\"]",
+            "instance_id = 8\naddresses = [\"10.1.0.1/24\", \"10.1.0.1/25\"]",
+        ),
+        "port[2].vlan[1].addresses[1]",
+        "10.1.0.1 is already an address of trunk.200",
+    );
+    one_error(
+        &tenants.replace(
+            "instance_id = 8\naddresses = [\"10.1.0.1/24\"]\n",
+            "instance_id = 8\n",
+        ),
+        "port[2].vlan[1].addresses",
+        "VLAN has no address",
+    );
+    let on_uplink = VALID.replace(
+        "gateways = [\"192.0.2.254\"]\n",
+        "gateways = [\"192.0.2.254\"]\n[[port.vlan]]\nid = 5\naddresses = [\"10.9.0.1/24\"]\n",
+    );
+    one_error(&on_uplink, "port[1].vlan", "VLANs are for EID-side ports");
 }
 
 #[test]

@@ -187,5 +187,6 @@ fn port(name: &str, role: config::PortRole, addresses: Vec<String>) -> config::P
         gateways: Vec::new(),
         neighbour: Vec::new(),
         instance_id: 0,
+        vlan: Vec::new(),
     }
 }

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use dataplane::dpdk::{DataCore, PortIo};
+use dataplane::dpdk::{DataCore, Interface, PortIo, Side};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
 };
@@ -101,10 +101,15 @@ fn data_core(
     // The generator's side of each link is also its gateway: a proxy-ETR forwards non-LISP
     // destinations there.
     let side =
-        |port: &Port, link: Link, on_link: IpNet, hosts: &[IpAddr]| -> Result<PortIo, String> {
-            Ok(PortIo {
+        |port: &Port, link: Link, on_link: IpNet, hosts: &[IpAddr]| -> Result<Side, String> {
+            let io = PortIo {
                 rx: vec![port.rx_queue(0).map_err(|e| e.to_string())?],
                 tx: port.tx_queue(0).map_err(|e| e.to_string())?,
+                mac: link.dut,
+            };
+            let interface = Interface {
+                port: 0,
+                vlan: None,
                 mac: link.dut,
                 instance: LocalEid::default(),
                 neighbours: Arc::new(Neighbours {
@@ -114,7 +119,8 @@ fn data_core(
                 }),
                 neighbour_updates: None,
                 wanted: WantedNeighbours::new(8),
-            })
+            };
+            Side::new(vec![io], vec![interface]).map_err(|e| e.to_string())
         };
     let hosts: Vec<IpAddr> = world.hosts.iter().map(|&h| IpAddr::V4(h)).collect();
     let rloc_net = Ipv4Net::new(world.rloc, 24)
@@ -123,18 +129,13 @@ fn data_core(
     let (punt, punted) =
         spsc_ring(eal, &format!("{name}_punt"), 1024).map_err(|e| e.to_string())?;
     let core = DataCore {
-        eid: vec![side(
-            &rings.eid,
-            EID_LINK,
-            IpNet::V4(world.eid_prefix),
-            &hosts,
-        )?],
-        rloc: vec![side(
+        eid: side(&rings.eid, EID_LINK, IpNet::V4(world.eid_prefix), &hosts)?,
+        rloc: side(
             &rings.rloc,
             RLOC_LINK,
             IpNet::V4(rloc_net),
             &[IpAddr::V4(world.remote_rloc)],
-        )?],
+        )?,
         punt,
         pool: pool.clone(),
         reader: qsbr.register().map_err(|e| e.to_string())?,

@@ -10,56 +10,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, RxQueue, TxQueue, MAX_BURST};
+use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, MAX_BURST};
 
+use super::interfaces::{PortIo, Side};
 use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, Instances, LocalEid, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EchoNonces, EtrContext,
-    EtrVerdict, FeedbackSender, ItrContext, ItrVerdict, LocalRlocs, MissLog, Neighbours, NoMac,
-    Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer, WantedNeighbours,
+    EtrVerdict, FeedbackSender, ItrContext, ItrVerdict, LocalRlocs, MissLog, NoMac, Nonces,
+    Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
 };
 use crate::rcu::QsbrReader;
-use crate::wire::ethernet::{
-    EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6, HEADER_LEN as ETHERNET_LEN,
-};
+use crate::wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::ipv4::Ipv4Repr;
 use crate::wire::ipv6::Ipv6Repr;
-
-/// One port as a data core uses it: its RX queues (usually one; some devices, like af_packet with
-/// `qpairs`, spread receive over as many queues as they transmit on), its TX queue, its MAC and
-/// its neighbours.
-#[derive(Debug)]
-pub struct PortIo {
-    pub rx: Vec<RxQueue>,
-    pub tx: TxQueue,
-    pub mac: [u8; 6],
-    /// An EID-side port's instance: every packet it receives is in it, and decapsulated
-    /// packets of it leave by it (the default instance for RLOC-side ports).
-    pub instance: LocalEid,
-    pub neighbours: Arc<Neighbours>,
-    /// New neighbour tables from the control core, picked up at the quiescent point.
-    pub neighbour_updates: Option<Subscriber<Neighbours>>,
-    /// Where next hops without a MAC are reported.
-    pub wanted: WantedNeighbours,
-}
-
-impl PortIo {
-    fn refresh(&mut self) {
-        if let Some(updates) = &self.neighbour_updates {
-            updates.refresh(&mut self.neighbours);
-        }
-    }
-}
 
 /// Everything a data core owns.
 #[derive(Debug)]
 pub struct DataCore {
-    /// Ports toward the EIDs (at least one).
-    pub eid: Vec<PortIo>,
-    /// Ports toward the underlay (at least one), indexed by [`crate::pipeline::Uplink::port`].
-    pub rloc: Vec<PortIo>,
+    /// Ports and interfaces toward the EIDs (at least one).
+    pub eid: Side,
+    /// Ports toward the underlay (at least one), one interface each, indexed by
+    /// [`crate::pipeline::Uplink::port`].
+    pub rloc: Side,
     pub punt: RingProducer,
     /// Where reports of misses sent to the PETR come from.
     pub pool: Mempool,
@@ -97,39 +71,52 @@ pub struct DataCore {
 /// Consecutive empty polls before an idle sleep.
 const EMPTY_POLLS_BEFORE_SLEEP: u32 = 256;
 
-/// Prepends an Ethernet header for an IP packet.
-fn push_ethernet<P: PacketBuffer>(packet: &mut P, destination: [u8; 6], source: [u8; 6]) -> bool {
+/// Prepends an Ethernet header for an IP packet, tagged with `vlan` when set.
+fn push_ethernet<P: PacketBuffer>(
+    packet: &mut P,
+    destination: [u8; 6],
+    source: [u8; 6],
+    vlan: Option<u16>,
+) -> bool {
     let ethertype = match packet.data().first().map(|b| b >> 4) {
         Some(6) => ETHERTYPE_IPV6,
         _ => ETHERTYPE_IPV4,
     };
-    let Some(frame) = packet.prepend(ETHERNET_LEN) else {
-        return false;
-    };
-    EthernetRepr {
+    let header = EthernetRepr {
         destination,
         source,
+        vlan,
         ethertype,
-    }
-    .emit(frame);
+    };
+    let Some(frame) = packet.prepend(header.header_len()) else {
+        return false;
+    };
+    header.emit(frame);
     true
 }
 
-/// A frame standing for a miss: Ethernet and an IP header from `source` to `destination` with
-/// no payload.
-fn miss_report(pool: &Mempool, source: IpAddr, destination: IpAddr) -> Option<Mbuf> {
+/// A frame standing for a miss on `vlan`: Ethernet and an IP header from `source` to
+/// `destination` with no payload.
+fn miss_report(
+    pool: &Mempool,
+    vlan: Option<u16>,
+    source: IpAddr,
+    destination: IpAddr,
+) -> Option<Mbuf> {
     let mut mbuf = pool.alloc()?;
     let (ethertype, ip_len) = match source {
         IpAddr::V4(_) => (ETHERTYPE_IPV4, 20),
         IpAddr::V6(_) => (ETHERTYPE_IPV6, 40),
     };
-    let frame = mbuf.append(ETHERNET_LEN + ip_len)?;
-    EthernetRepr {
+    let header = EthernetRepr {
         destination: [0; 6],
         source: [0; 6],
+        vlan,
         ethertype,
-    }
-    .emit(frame);
+    };
+    let l2 = header.header_len();
+    let frame = mbuf.append(l2 + ip_len)?;
+    header.emit(frame);
     match (source, destination) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => Ipv4Repr {
             src,
@@ -139,7 +126,7 @@ fn miss_report(pool: &Mempool, source: IpAddr, destination: IpAddr) -> Option<Mb
             ttl: 1,
             tos: 0,
         }
-        .emit(&mut frame[ETHERNET_LEN..]),
+        .emit(&mut frame[l2..]),
         (IpAddr::V6(src), IpAddr::V6(dst)) => Ipv6Repr {
             src,
             dst,
@@ -149,7 +136,7 @@ fn miss_report(pool: &Mempool, source: IpAddr, destination: IpAddr) -> Option<Mb
             traffic_class: 0,
             flow_label: 0,
         }
-        .emit(&mut frame[ETHERNET_LEN..]),
+        .emit(&mut frame[l2..]),
         _ => return None,
     }
     Some(mbuf)
@@ -159,18 +146,19 @@ fn miss_report(pool: &Mempool, source: IpAddr, destination: IpAddr) -> Option<Mb
 const NO_NEXT_HEADER: u8 = 59;
 
 /// What leaves on one side during a burst, the port it is queued for, and the MAC of the last
-/// destination resolved: consecutive packets mostly go to the same RLOC or host by the same
-/// port, so one neighbour lookup serves the run (the neighbour table only changes between
-/// bursts). A packet for another port first sends what is queued, so order is kept.
+/// destination resolved (with its interface): consecutive packets mostly go to the same RLOC
+/// or host by the same interface, so one neighbour lookup serves the run (the neighbour table
+/// only changes between bursts). A packet for another port first sends what is queued, so
+/// order is kept; interfaces of one port (its VLANs) share the queue.
 struct Outgoing {
-    side: Side,
+    side: Direction,
     port: usize,
     burst: MbufBurst,
-    last_hop: Option<(IpAddr, [u8; 6])>,
+    last_hop: Option<(usize, IpAddr, [u8; 6])>,
 }
 
 impl Outgoing {
-    fn new(side: Side) -> Self {
+    fn new(side: Direction) -> Self {
         Self {
             side,
             port: 0,
@@ -219,8 +207,13 @@ impl DataCore {
     /// One iteration: every RX queue once. Returns how many packets arrived.
     pub fn poll(&mut self) -> usize {
         self.reader.quiescent();
-        for port in self.eid.iter_mut().chain(self.rloc.iter_mut()) {
-            port.refresh();
+        for interface in self
+            .eid
+            .interfaces
+            .iter_mut()
+            .chain(self.rloc.interfaces.iter_mut())
+        {
+            interface.refresh();
         }
         if let Some(updates) = &self.echo_updates {
             updates.refresh(&mut self.echo);
@@ -233,17 +226,21 @@ impl DataCore {
         }
         let mut rx = MbufBurst::new();
         let mut received = 0;
-        for port in 0..self.eid.len() {
-            for queue in 0..self.eid[port].rx.len() {
-                if self.eid[port].rx[queue].rx_burst(&mut rx) > 0 {
+        for port in 0..self.eid.ports.len() {
+            for queue in 0..self.eid.ports[port].rx.len() {
+                if self.eid.ports[port].rx[queue].rx_burst(&mut rx) > 0 {
                     received += rx.len();
-                    self.handle_eid_burst(port, &mut rx);
+                    if self.eid.has_vlans(port) {
+                        self.sort_by_vlan(port, &mut rx);
+                    } else {
+                        self.handle_eid_burst(self.eid.untagged(port), &mut rx);
+                    }
                 }
             }
         }
-        for port in 0..self.rloc.len() {
-            for queue in 0..self.rloc[port].rx.len() {
-                if self.rloc[port].rx[queue].rx_burst(&mut rx) > 0 {
+        for port in 0..self.rloc.ports.len() {
+            for queue in 0..self.rloc.ports[port].rx.len() {
+                if self.rloc.ports[port].rx[queue].rx_burst(&mut rx) > 0 {
                     received += rx.len();
                     self.handle_rloc_burst(&mut rx);
                 }
@@ -252,15 +249,46 @@ impl DataCore {
         received
     }
 
-    /// The EID port of the instance whose tables are `table` toward `destination`: the one whose
-    /// prefix holds it, else the first with a gateway of its family, else the instance's first.
+    /// A burst from an EID port that carries VLANs: each run of frames of one interface is
+    /// handled as a burst of it (frames keep their order); a VLAN the port does not carry is
+    /// dropped and counted.
+    fn sort_by_vlan(&mut self, port: usize, rx: &mut MbufBurst) {
+        let mut run = MbufBurst::new();
+        let mut current = usize::MAX;
+        for mbuf in rx.drain() {
+            let Some(interface) = self.eid.interface_of(port, mbuf.data()) else {
+                self.counters.bump(Counter::DropUnknownVlan);
+                if self.tracer.active() {
+                    self.trace(
+                        &mbuf,
+                        Class::Other,
+                        Outcome::Dropped(Counter::DropUnknownVlan),
+                    );
+                }
+                continue;
+            };
+            if interface != current && !run.is_empty() {
+                self.handle_eid_burst(current, &mut run);
+            }
+            current = interface;
+            let _ = run.push(mbuf);
+        }
+        if !run.is_empty() {
+            self.handle_eid_burst(current, &mut run);
+        }
+    }
+
+    /// The EID interface of the instance whose tables are `table` toward `destination`: the
+    /// one whose prefix holds it, else the first with a gateway of its family, else the
+    /// instance's first.
     #[inline]
-    fn eid_port_for(&self, table: usize, destination: IpAddr) -> usize {
-        if self.eid.len() == 1 {
+    fn eid_interface_for(&self, table: usize, destination: IpAddr) -> usize {
+        if self.eid.interfaces.len() == 1 {
             return 0;
         }
         let in_instance = || {
             self.eid
+                .interfaces
                 .iter()
                 .enumerate()
                 .filter(move |(_, p)| p.instance.table == table)
@@ -292,8 +320,8 @@ impl DataCore {
         punt.free_all();
     }
 
-    /// ITR direction: IP packets from EID port `ingress` are encapsulated as one burst; control
-    /// traffic is punted.
+    /// ITR direction: IP packets from EID interface `ingress` are encapsulated as one burst;
+    /// control traffic is punted.
     fn handle_eid_burst(&mut self, ingress: usize, rx: &mut MbufBurst) {
         let mut itr = MbufBurst::new();
         let mut punt = MbufBurst::new();
@@ -338,7 +366,7 @@ impl DataCore {
         let now = dpdk_bindings::time::tsc();
         {
             let mut ctx = ItrContext {
-                ingress: self.eid[ingress].instance,
+                ingress: self.eid.interfaces[ingress].instance,
                 map_cache: self.map_cache.view(&self.reader),
                 database: self.database.view(&self.reader),
                 local: &self.local,
@@ -353,9 +381,12 @@ impl DataCore {
         if self.misses.has_any() {
             self.report_misses(ingress, now, &mut punt);
         }
-        let mut to_rloc = Outgoing::new(Side::Rloc);
-        let mut to_eid = Outgoing::new(Side::Eid);
-        let eid_mac = self.eid[ingress].mac;
+        let mut to_rloc = Outgoing::new(Direction::Rloc);
+        let mut to_eid = Outgoing::new(Direction::Eid);
+        let (eid_mac, eid_vlan) = {
+            let interface = &self.eid.interfaces[ingress];
+            (interface.mac, interface.vlan)
+        };
         for (i, mut mbuf) in itr.drain().enumerate() {
             if tracing {
                 self.tracer.record(TraceRecord {
@@ -377,14 +408,15 @@ impl DataCore {
                     self.forward(mbuf, rloc, uplink, &mut to_rloc)
                 }
                 ItrVerdict::TooBig { .. } => {
-                    if push_ethernet(&mut mbuf, sources[i], eid_mac) {
-                        self.switch_port(&mut to_eid, ingress);
+                    if push_ethernet(&mut mbuf, sources[i], eid_mac, eid_vlan) {
+                        self.switch_port(&mut to_eid, self.eid.interfaces[ingress].port);
                         let _ = to_eid.burst.push(mbuf);
                     }
                 }
                 ItrVerdict::Local { destination } => {
-                    let port = self.eid_port_for(self.eid[ingress].instance.table, destination);
-                    self.forward(mbuf, destination, port, &mut to_eid)
+                    let table = self.eid.interfaces[ingress].instance.table;
+                    let interface = self.eid_interface_for(table, destination);
+                    self.forward(mbuf, destination, interface, &mut to_eid)
                 }
                 ItrVerdict::NativeForward { destination } => {
                     let uplink = self.local.uplink(destination.is_ipv6()).port;
@@ -393,8 +425,8 @@ impl DataCore {
                 ItrVerdict::Punt { .. } | ItrVerdict::Drop(_) => {}
             }
         }
-        to_rloc.transmit(&mut self.rloc, &self.counters);
-        to_eid.transmit(&mut self.eid, &self.counters);
+        to_rloc.transmit(&mut self.rloc.ports, &self.counters);
+        to_eid.transmit(&mut self.eid.ports, &self.counters);
         self.punt(&mut punt);
     }
 
@@ -405,8 +437,8 @@ impl DataCore {
             return;
         }
         let ports = match out.side {
-            Side::Eid => &mut self.eid,
-            Side::Rloc => &mut self.rloc,
+            Direction::Eid => &mut self.eid.ports,
+            Direction::Rloc => &mut self.rloc.ports,
         };
         out.transmit(ports, &self.counters);
         out.port = port;
@@ -435,16 +467,21 @@ impl DataCore {
 
     /// Reports the misses the burst sent to the PETR, at most once per destination prefix per
     /// interval: a frame with just the IP header (source and destination are all the control
-    /// core reads), marked as received on the EID port.
+    /// core reads), marked as received on the EID interface (port and VLAN).
     #[cold]
     fn report_misses(&mut self, ingress: usize, now: u64, punt: &mut MbufBurst) {
-        let eid_port = self.eid[ingress].rx.first().map(|q| q.port().raw());
+        let interface = &self.eid.interfaces[ingress];
+        let vlan = interface.vlan;
+        let eid_port = self.eid.ports[interface.port]
+            .rx
+            .first()
+            .map(|q| q.port().raw());
         for (source, destination) in self.misses.drain() {
             if !self.punt_limiter.allow(destination, now) {
                 self.counters.bump(Counter::DropPuntRateLimited);
                 continue;
             }
-            match (miss_report(&self.pool, source, destination), eid_port) {
+            match (miss_report(&self.pool, vlan, source, destination), eid_port) {
                 (Some(mut report), Some(port)) => {
                     report.set_input_port(port);
                     let _ = punt.push(report);
@@ -459,8 +496,8 @@ impl DataCore {
     fn handle_rloc_burst(&mut self, rx: &mut MbufBurst) {
         let mut punt = MbufBurst::new();
         let mut again = MbufBurst::new();
-        let mut to_eid = Outgoing::new(Side::Eid);
-        let mut to_rloc = Outgoing::new(Side::Rloc);
+        let mut to_eid = Outgoing::new(Direction::Eid);
+        let mut to_rloc = Outgoing::new(Direction::Rloc);
         let tracing = self.tracer.active();
         for mut mbuf in rx.drain() {
             let (class, l3) = classify(mbuf.data(), &self.local);
@@ -492,8 +529,8 @@ impl DataCore {
                     }
                     match verdict {
                         EtrVerdict::Decapsulated { destination, table } => {
-                            let port = self.eid_port_for(table, destination);
-                            self.forward(mbuf, destination, port, &mut to_eid);
+                            let interface = self.eid_interface_for(table, destination);
+                            self.forward(mbuf, destination, interface, &mut to_eid);
                         }
                         EtrVerdict::NativeForward { destination } => {
                             let uplink = self.local.uplink(destination.is_ipv6()).port;
@@ -503,7 +540,7 @@ impl DataCore {
                             let _ = again.push(mbuf);
                         }
                         EtrVerdict::ToControl => {
-                            if push_ethernet(&mut mbuf, [0; 6], [0; 6]) {
+                            if push_ethernet(&mut mbuf, [0; 6], [0; 6], None) {
                                 let _ = punt.push(mbuf);
                             }
                         }
@@ -531,8 +568,8 @@ impl DataCore {
         if !again.is_empty() {
             self.reencapsulate(&mut again, &mut to_rloc, &mut punt);
         }
-        to_eid.transmit(&mut self.eid, &self.counters);
-        to_rloc.transmit(&mut self.rloc, &self.counters);
+        to_eid.transmit(&mut self.eid.ports, &self.counters);
+        to_rloc.transmit(&mut self.rloc.ports, &self.counters);
         self.punt(&mut punt);
     }
 
@@ -580,7 +617,7 @@ impl DataCore {
                     self.forward(mbuf, destination, uplink, to_rloc);
                 }
                 ItrVerdict::Punt { destination } => {
-                    if push_ethernet(&mut mbuf, [0; 6], [0; 6]) {
+                    if push_ethernet(&mut mbuf, [0; 6], [0; 6], None) {
                         self.punt_miss(mbuf, destination, 0, now, punt);
                     }
                 }
@@ -603,8 +640,8 @@ impl DataCore {
         });
     }
 
-    /// Adds the Ethernet header toward `destination`'s next hop on `port` of `out`'s side and
-    /// queues the packet.
+    /// Adds the Ethernet header (and VLAN tag) toward `destination`'s next hop on `interface`
+    /// of `out`'s side and queues the packet.
     /// Inlined: `destination` would otherwise be passed through a fresh stack copy and read back
     /// word-wise (a store-forwarding stall per packet).
     #[inline(always)]
@@ -612,35 +649,44 @@ impl DataCore {
         &mut self,
         mut mbuf: dpdk_bindings::Mbuf,
         destination: IpAddr,
-        port: usize,
+        interface: usize,
         out: &mut Outgoing,
     ) {
-        self.switch_port(out, port);
-        let ports = match out.side {
-            Side::Eid => &self.eid,
-            Side::Rloc => &self.rloc,
+        let side = match out.side {
+            Direction::Eid => &self.eid,
+            Direction::Rloc => &self.rloc,
         };
-        let Some(port) = ports.get(port) else {
+        let Some(port) = side.interfaces.get(interface).map(|i| i.port) else {
             self.counters.bump(Counter::DropNoNeighbour);
             return;
         };
+        self.switch_port(out, port);
+        let side = match out.side {
+            Direction::Eid => &self.eid,
+            Direction::Rloc => &self.rloc,
+        };
+        let via = &side.interfaces[interface];
         let mac = match out.last_hop {
-            Some((last, mac)) if last == destination => mac,
-            _ => match port.neighbours.mac_for(destination) {
+            Some((last_interface, last, mac))
+                if last == destination && last_interface == interface =>
+            {
+                mac
+            }
+            _ => match via.neighbours.mac_for(destination) {
                 Ok(mac) => {
-                    out.last_hop = Some((destination, mac));
+                    out.last_hop = Some((interface, destination, mac));
                     mac
                 }
                 Err(missing) => {
                     if let NoMac::Unresolved(next_hop) = missing {
-                        port.wanted.want(next_hop);
+                        via.wanted.want(next_hop);
                     }
                     self.counters.bump(Counter::DropNoNeighbour);
                     return;
                 }
             },
         };
-        if push_ethernet(&mut mbuf, mac, port.mac) {
+        if push_ethernet(&mut mbuf, mac, via.mac, via.vlan) {
             let _ = out.burst.push(mbuf);
         } else {
             self.counters.bump(Counter::DropNoHeadroom);
@@ -648,8 +694,9 @@ impl DataCore {
     }
 }
 
+/// Which side a packet leaves by.
 #[derive(Debug, Clone, Copy)]
-enum Side {
+enum Direction {
     Eid,
     Rloc,
 }

@@ -1,8 +1,10 @@
 //! The thin DPDK glue (feature `dpdk`): mbufs as [`PacketBuffer`]s and the data-core poll loop.
 
 mod core;
+mod interfaces;
 
-pub use self::core::{DataCore, PortIo};
+pub use self::core::DataCore;
+pub use self::interfaces::{Interface, PortIo, Side, SideError};
 
 use dpdk_bindings::Mbuf;
 

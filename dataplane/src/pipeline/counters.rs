@@ -92,6 +92,8 @@ counters! {
         "Frames punted to the control core (ARP, ND, control messages, fragments to us).";
     DropUnknownFrame => "drop_unknown_frame",
         "Dropped: frames that are none of the above on their port.";
+    DropUnknownVlan => "drop_unknown_vlan",
+        "Dropped: frames tagged with a VLAN their EID port does not carry.";
     DropNoNeighbour => "drop_no_neighbour",
         "Dropped: next hop's MAC not known yet (resolution asked).";
     DropTxFull => "drop_tx_full",

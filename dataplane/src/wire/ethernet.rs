@@ -8,7 +8,8 @@ pub const ETHERTYPE_VLAN: u16 = 0x8100;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Untagged header length.
 pub const HEADER_LEN: usize = 14;
-const TAGGED_LEN: usize = 18;
+/// Tagged header length (one 802.1Q tag).
+pub const TAGGED_LEN: usize = 18;
 
 /// A view of an Ethernet frame.
 #[derive(Debug, Clone)]
@@ -104,22 +105,54 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     }
 }
 
-/// An untagged Ethernet header to write.
+/// An Ethernet header to write, tagged when `vlan` is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EthernetRepr {
     pub destination: [u8; 6],
     pub source: [u8; 6],
+    /// The 802.1Q VLAN id (priority 0).
+    pub vlan: Option<u16>,
     pub ethertype: u16,
 }
 
 impl EthernetRepr {
-    /// Writes the header into the first [`HEADER_LEN`] bytes of `out`.
+    /// [`HEADER_LEN`], or 18 with a VLAN tag.
+    #[inline]
+    pub fn header_len(&self) -> usize {
+        match self.vlan {
+            Some(_) => TAGGED_LEN,
+            None => HEADER_LEN,
+        }
+    }
+
+    /// Writes the header into the first [`Self::header_len`] bytes of `out`.
     #[inline]
     pub fn emit(&self, out: &mut [u8]) {
         out[0..6].copy_from_slice(&self.destination);
         out[6..12].copy_from_slice(&self.source);
-        put16(out, 12, self.ethertype);
+        let at = match self.vlan {
+            Some(id) => {
+                put16(out, 12, ETHERTYPE_VLAN);
+                put16(out, 14, id & 0x0fff);
+                16
+            }
+            None => 12,
+        };
+        put16(out, at, self.ethertype);
     }
+}
+
+/// Tags an untagged frame in place: `frame` is the frame with 4 free bytes before it (what
+/// prepending them gave); the addresses move forward over them and the tag goes between them
+/// and the EtherType. False when `frame` is too short to hold an Ethernet header after them.
+pub fn insert_tag(frame: &mut [u8], vlan: u16) -> bool {
+    if frame.len() < TAGGED_LEN {
+        return false;
+    }
+    frame.copy_within(4..16, 0);
+    put16(frame, 12, ETHERTYPE_VLAN);
+    put16(frame, 14, vlan & 0x0fff);
+    true
 }
 
 #[cfg(test)]
@@ -157,6 +190,7 @@ mod tests {
         EthernetRepr {
             destination: [2, 0, 0, 0, 0, 1],
             source: [2, 0, 0, 0, 0, 2],
+            vlan: None,
             ethertype: ETHERTYPE_ARP,
         }
         .emit(&mut frame);
@@ -165,6 +199,46 @@ mod tests {
             (view.destination(), view.source(), view.ethertype()),
             ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], ETHERTYPE_ARP)
         );
+    }
+
+    #[test]
+    fn an_emitted_tag_reads_back() {
+        let repr = EthernetRepr {
+            destination: [2, 0, 0, 0, 0, 1],
+            source: [2, 0, 0, 0, 0, 2],
+            vlan: Some(200),
+            ethertype: ETHERTYPE_IPV6,
+        };
+        let mut frame = [0u8; TAGGED_LEN];
+        repr.emit(&mut frame);
+        let view = EthernetFrame::new_checked(&frame[..]).expect("fits");
+        assert_eq!(
+            (view.vlan_id(), view.ethertype(), view.header_len()),
+            (Some(200), ETHERTYPE_IPV6, repr.header_len())
+        );
+    }
+
+    #[test]
+    fn an_inserted_tag_keeps_addresses_and_ethertype() {
+        let untagged = EthernetRepr {
+            destination: [2, 0, 0, 0, 0, 1],
+            source: [2, 0, 0, 0, 0, 2],
+            vlan: None,
+            ethertype: ETHERTYPE_ARP,
+        };
+        let mut frame = [0u8; TAGGED_LEN + 2];
+        untagged.emit(&mut frame[4..]);
+        frame[TAGGED_LEN..].copy_from_slice(&[0xab, 0xcd]);
+        assert!(insert_tag(&mut frame, 100));
+        let mut expected = [0u8; TAGGED_LEN + 2];
+        EthernetRepr {
+            vlan: Some(100),
+            ..untagged
+        }
+        .emit(&mut expected);
+        expected[TAGGED_LEN..].copy_from_slice(&[0xab, 0xcd]);
+        assert_eq!(frame, expected);
+        assert!(!insert_tag(&mut [0u8; TAGGED_LEN - 1], 100));
     }
 
     #[test]

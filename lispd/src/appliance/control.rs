@@ -3,14 +3,18 @@
 //! neighbour discovery, resolve the next hops the data path needs, and publish each port's
 //! neighbour table to the data core.
 
+use std::cell::RefCell;
 use std::net::{IpAddr, Ipv6Addr};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
 use hashbrown::HashMap;
 
 use dataplane::wire::arp::{self, ArpPacket, OP_REPLY, OP_REQUEST};
-use dataplane::wire::ethernet::{EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN};
+use dataplane::wire::ethernet::{
+    self, EthernetRepr, ETHERTYPE_ARP, ETHERTYPE_IPV6, HEADER_LEN, TAGGED_LEN,
+};
 use dataplane::wire::ipv6::{Ipv6Repr, NEXT_ICMPV6};
 use dataplane::wire::ndp::{self, NdpMessage, NdpRepr};
 
@@ -24,20 +28,26 @@ use super::data_cores::NeighbourChannels;
 use super::ports::OpenPort;
 use super::{dpdk, RunError};
 
-/// One port as the control core sees it.
+/// One interface (a port's untagged frames, or one VLAN of it) as the control core sees it.
 #[derive(Debug)]
 pub struct ControlPort {
     /// The configured name, for management.
     pub name: String,
     pub role: config::PortRole,
-    /// An EID-side port's instance (0: the default one).
+    /// An EID-side interface's instance (0: the default one).
     pub instance_id: u32,
+    /// Its DPDK port.
     pub port_id: u16,
+    /// Its VLAN: frames to and from it carry this tag.
+    pub vlan: Option<u16>,
+    /// Its place among all interfaces: what neighbour resolution knows it by.
+    pub interface: u16,
     /// The link as last polled.
     pub link_up: bool,
     pub mac: [u8; 6],
     pub addresses: Vec<IpAddr>,
-    pub tx: TxQueue,
+    /// The port's control TX queue, shared by the port's interfaces (all on this core).
+    pub tx: Rc<RefCell<TxQueue>>,
     /// The control core's copy of the port's neighbour table (configured plus learned MACs);
     /// published when the learned ones change.
     pub neighbours: Neighbours,
@@ -50,30 +60,30 @@ pub struct ControlPort {
 }
 
 impl ControlPort {
-    /// The control core's side of `open`: its last TX queue (after the `cores` data cores'), and
-    /// the neighbour tables the data cores were started with.
+    /// The control core's side of `interface` (the `index`th) on `open`, sending on the port's
+    /// control queue `tx`, with the neighbour tables the data cores were started with.
     pub fn new(
-        open: &OpenPort,
-        cores: u16,
+        (open, tx): (&OpenPort, &Rc<RefCell<TxQueue>>),
+        interface: &config::Interface<'_>,
+        index: u16,
         neighbours: NeighbourChannels,
-    ) -> Result<Self, RunError> {
-        Ok(Self {
-            name: open.config.name.clone(),
-            role: open.config.role,
-            instance_id: open.config.instance_id,
+    ) -> Self {
+        Self {
+            name: interface.name.to_string(),
+            role: interface.role,
+            instance_id: interface.instance_id,
             port_id: open.port.id().raw(),
+            vlan: interface.vlan,
+            interface: index,
             link_up: true,
             mac: open.mac,
-            addresses: open.config.addresses.iter().map(|a| a.addr()).collect(),
-            tx: open
-                .port
-                .tx_queue(cores)
-                .map_err(dpdk(format!("port {} control TX queue", open.config.name)))?,
+            addresses: interface.addresses.iter().map(|a| a.addr()).collect(),
+            tx: tx.clone(),
             configured: neighbours.initial.macs.clone(),
             neighbours: neighbours.initial,
             publishers: neighbours.publishers,
             wanted: neighbours.wanted,
-        })
+        }
     }
 
     /// Asks `resolution` for the next hop toward `destination`, unless it is configured.
@@ -86,7 +96,7 @@ impl ControlPort {
     ) {
         if let Some(next_hop) = self.neighbours.next_hop(destination) {
             if !self.configured.contains_key(&next_hop) {
-                resolution.want((self.port_id, next_hop), persistent, now);
+                resolution.want((self.interface, next_hop), persistent, now);
             }
         }
     }
@@ -105,7 +115,7 @@ impl ControlPort {
             .iter()
             .any(|net| net.contains(&address));
         if on_link && mac != [0; 6] && mac[0] & 1 == 0 && !self.configured.contains_key(&address) {
-            resolution.learn((self.port_id, address), mac, how, now);
+            resolution.learn((self.interface, address), mac, how, now);
         }
     }
 
@@ -115,7 +125,7 @@ impl ControlPort {
             .configured
             .iter()
             .map(|(a, m)| (*a, *m))
-            .chain(resolution.macs(self.port_id))
+            .chain(resolution.macs(self.interface))
             .collect();
         let snapshot = Arc::new(self.neighbours.clone());
         for publisher in &self.publishers {
@@ -140,6 +150,37 @@ impl ControlPort {
             .or_else(|| self.addresses.iter().find(usable))
             .copied()
     }
+}
+
+/// The control core's side of every interface of `ports` (in `interfaces` order, each with its
+/// neighbour channels): each port's control TX queue, the last after the `cores` data cores',
+/// is shared by its interfaces.
+pub fn ports(
+    ports: &[OpenPort],
+    interfaces: &[config::Interface<'_>],
+    neighbours: Vec<NeighbourChannels>,
+    cores: u16,
+) -> Result<Vec<ControlPort>, RunError> {
+    let queues = ports
+        .iter()
+        .map(|open| {
+            open.port
+                .tx_queue(cores)
+                .map(|queue| Rc::new(RefCell::new(queue)))
+                .map_err(dpdk(format!("port {} control TX queue", open.config.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    interfaces
+        .iter()
+        .zip(neighbours)
+        .enumerate()
+        .map(|(index, (interface, channels))| {
+            let index = u16::try_from(index)
+                .map_err(|_| RunError::Unsupported("more than 65535 interfaces".into()))?;
+            let port = (&ports[interface.port], &queues[interface.port]);
+            Ok(ControlPort::new(port, interface, index, channels))
+        })
+        .collect()
 }
 
 /// Asks `resolution` for the next hop toward underlay `destination` on every RLOC-side port of
@@ -204,19 +245,22 @@ pub enum NeighbourFrame<'a> {
     },
 }
 
-/// Handles one punted neighbour frame that arrived on `input_port`: learns what it reveals and
-/// answers for our addresses on the control core's TX queue of the port. Returns the address
-/// the frame came from (a gateway that speaks is alive).
+/// Handles one punted neighbour frame that arrived on `input_port` (with VLAN tag `vlan`):
+/// learns what it reveals and answers for our addresses on the control core's TX queue of the
+/// port. Returns the address the frame came from (a gateway that speaks is alive).
 pub fn handle(
     frame: NeighbourFrame<'_>,
-    input_port: u16,
+    (input_port, vlan): (u16, Option<u16>),
     ports: &mut [ControlPort],
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,
     stats: &mut ControlStats,
 ) -> Option<IpAddr> {
-    let Some(port) = ports.iter_mut().find(|p| p.port_id == input_port) else {
+    let Some(port) = ports
+        .iter_mut()
+        .find(|p| p.port_id == input_port && p.vlan == vlan)
+    else {
         stats.other += 1;
         return None;
     };
@@ -277,13 +321,13 @@ pub fn resolve(
     if resolution.poll_timeout().is_some_and(|due| due <= now) {
         resolution.handle_timeout(now);
     }
-    while let Some((port_id, next_hop)) = resolution.poll_solicitation() {
-        if let Some(port) = ports.iter_mut().find(|p| p.port_id == port_id) {
+    while let Some((interface, next_hop)) = resolution.poll_solicitation() {
+        if let Some(port) = ports.iter_mut().find(|p| p.interface == interface) {
             stats.resolutions_sent += u64::from(ask(port, next_hop, pool));
         }
     }
-    for port_id in resolution.take_changed() {
-        if let Some(port) = ports.iter_mut().find(|p| p.port_id == port_id) {
+    for interface in resolution.take_changed() {
+        if let Some(port) = ports.iter_mut().find(|p| p.interface == interface) {
             port.publish(resolution);
         }
     }
@@ -316,6 +360,7 @@ fn arp_request(
     EthernetRepr {
         destination: [0xff; 6],
         source: mac,
+        vlan: None,
         ethertype: ETHERTYPE_ARP,
     }
     .emit(bytes);
@@ -353,6 +398,7 @@ fn discovery_frame(
     EthernetRepr {
         destination: destination_mac,
         source: mac,
+        vlan: None,
         ethertype: ETHERTYPE_IPV6,
     }
     .emit(frame);
@@ -388,11 +434,20 @@ fn learned_from_discovery(
     }
 }
 
-/// Transmits one frame on the port's control queue; false if the queue refused it.
-pub fn send(port: &mut ControlPort, frame: Mbuf) -> bool {
+/// Transmits one untagged frame on the port's control queue, tagged with the interface's VLAN
+/// if it has one; false if it could not be tagged or the queue refused it.
+pub fn send(port: &mut ControlPort, mut frame: Mbuf) -> bool {
+    if let Some(vlan) = port.vlan {
+        let Some(bytes) = frame.prepend(TAGGED_LEN - HEADER_LEN) else {
+            return false;
+        };
+        if !ethernet::insert_tag(bytes, vlan) {
+            return false;
+        }
+    }
     let mut burst = MbufBurst::new();
     let _ = burst.push(frame);
-    port.tx.tx_burst(&mut burst);
+    port.tx.borrow_mut().tx_burst(&mut burst);
     burst.is_empty()
 }
 
@@ -447,6 +502,7 @@ fn answer_arp(
     EthernetRepr {
         destination: requester_mac,
         source: port.mac,
+        vlan: None,
         ethertype: ETHERTYPE_ARP,
     }
     .emit(bytes);

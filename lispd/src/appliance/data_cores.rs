@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use config::{Config, PortRole};
-use dataplane::dpdk::{DataCore, PortIo};
+use dataplane::dpdk::{DataCore, Interface, PortIo, Side, SideError};
 use dataplane::mailbox::{mailbox, Publisher};
 use dataplane::mapcache::{DatabaseWriter, Instances, LocalEid, MapCacheWriter};
 use dataplane::pipeline::{
@@ -37,7 +37,7 @@ pub struct DataCoreLink {
     pub counters: Arc<CoreCounters>,
 }
 
-/// Each port's neighbour table as the data cores start with it, where they ask for missing
+/// Each interface's neighbour table as the data cores start with it, where they ask for missing
 /// next hops, and (filled by [`launch`]) one mailbox per data core for new tables.
 #[derive(Debug)]
 pub struct NeighbourChannels {
@@ -59,8 +59,8 @@ pub struct Tables<'a> {
     pub tracer: &'a Arc<Tracer>,
 }
 
-/// A port's instance as the data path uses it (every configured instance-id has tables).
-fn port_instance(instances: &Instances, instance_id: u32) -> LocalEid {
+/// An interface's instance as the data path uses it (every configured instance-id has tables).
+fn interface_instance(instances: &Instances, instance_id: u32) -> LocalEid {
     LocalEid {
         instance_id: (instance_id != 0).then_some(instance_id),
         table: instances.table(Some(instance_id)).unwrap_or(0),
@@ -68,12 +68,12 @@ fn port_instance(instances: &Instances, instance_id: u32) -> LocalEid {
 }
 
 /// Launches one data core on each of `workers` (EAL's worker lcores); they run until `stop` is
-/// set. `neighbours` holds one entry per port of `ports`.
+/// set. `neighbours` holds one entry per interface of `interfaces` (those of `ports`).
 pub fn launch(
     eal: &Eal,
     workers: &[u32],
     config: &Config,
-    (pool, ports): (&Mempool, &[OpenPort]),
+    (pool, ports, interfaces): (&Mempool, &[OpenPort], &[config::Interface<'_>]),
     tables: Tables<'_>,
     neighbours: &mut [NeighbourChannels],
     stop: &Arc<AtomicBool>,
@@ -90,30 +90,7 @@ pub fn launch(
         let (local_publisher, local_updates) = mailbox();
         let (path_publisher, path_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
-        let io = |open: &OpenPort, channels: &mut NeighbourChannels| {
-            let (publisher, updates) = mailbox();
-            channels.publishers.push(publisher);
-            Ok::<_, RunError>(PortIo {
-                rx: rx_queues(&open.port, core, cores)?,
-                tx: open
-                    .port
-                    .tx_queue(core)
-                    .map_err(dpdk(format!("port {} TX queue", open.config.name)))?,
-                mac: open.mac,
-                instance: port_instance(tables.instances, open.config.instance_id),
-                neighbours: Arc::new(channels.initial.clone()),
-                neighbour_updates: Some(updates),
-                wanted: channels.wanted.clone(),
-            })
-        };
-        let (mut eid, mut rloc) = (Vec::new(), Vec::new());
-        for (open, channels) in ports.iter().zip(neighbours.iter_mut()) {
-            let side = match open.config.role {
-                PortRole::Eid => &mut eid,
-                PortRole::Rloc => &mut rloc,
-            };
-            side.push(io(open, channels)?);
-        }
+        let (eid, rloc) = sides(ports, interfaces, neighbours, tables.instances, core, cores)?;
         let data_core = DataCore {
             eid,
             rloc,
@@ -160,4 +137,55 @@ pub fn launch(
         });
     }
     Ok((links, running))
+}
+
+/// One data core's EID and RLOC sides: its RX queues and TX queue on every port, and every
+/// interface with a mailbox for its neighbour tables (the publisher goes into `neighbours`).
+fn sides(
+    ports: &[OpenPort],
+    interfaces: &[config::Interface<'_>],
+    neighbours: &mut [NeighbourChannels],
+    instances: &Instances,
+    core: u16,
+    cores: u16,
+) -> Result<(Side, Side), RunError> {
+    let mut by_role = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
+    let side = |role: PortRole| match role {
+        PortRole::Eid => 0,
+        PortRole::Rloc => 1,
+    };
+    // Where each configured port lands among its side's ports.
+    let mut index_on_side = Vec::with_capacity(ports.len());
+    for open in ports {
+        let (side_ports, _) = &mut by_role[side(open.config.role)];
+        index_on_side.push(side_ports.len());
+        side_ports.push(PortIo {
+            rx: rx_queues(&open.port, core, cores)?,
+            tx: open
+                .port
+                .tx_queue(core)
+                .map_err(dpdk(format!("port {} TX queue", open.config.name)))?,
+            mac: open.mac,
+        });
+    }
+    for (interface, channels) in interfaces.iter().zip(neighbours.iter_mut()) {
+        let (publisher, updates) = mailbox();
+        channels.publishers.push(publisher);
+        let (_, side_interfaces) = &mut by_role[side(interface.role)];
+        side_interfaces.push(Interface {
+            port: index_on_side[interface.port],
+            vlan: interface.vlan,
+            mac: ports[interface.port].mac,
+            instance: interface_instance(instances, interface.instance_id),
+            neighbours: Arc::new(channels.initial.clone()),
+            neighbour_updates: Some(updates),
+            wanted: channels.wanted.clone(),
+        });
+    }
+    let [(eid_ports, eid), (rloc_ports, rloc)] = by_role;
+    let wrong = |e: SideError| RunError::Unsupported(format!("interfaces: {e}"));
+    Ok((
+        Side::new(eid_ports, eid).map_err(wrong)?,
+        Side::new(rloc_ports, rloc).map_err(wrong)?,
+    ))
 }

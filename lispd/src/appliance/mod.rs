@@ -248,23 +248,8 @@ impl Appliance {
         )
         .map_err(dpdk("mbuf pool"))?;
         let ports = ports::open(&eal, &pool, config, cores)?;
-        for open in &ports {
-            let mac = open.mac.map(|b| format!("{b:02x}")).join(":");
-            let addresses: Vec<String> = open
-                .config
-                .addresses
-                .iter()
-                .map(|a| a.to_string())
-                .collect();
-            tracing::info!(
-                "port {} ({}) up: {:?} side, MTU {}, MAC {mac}, {}",
-                open.config.name,
-                open.config.device,
-                open.config.role,
-                open.config.mtu,
-                addresses.join(" ")
-            );
-        }
+        let interfaces: Vec<config::Interface<'_>> = config.interfaces().collect();
+        ports::log_up(&ports, &interfaces);
 
         let qsbr = Qsbr::new(usize::from(cores));
         let instances =
@@ -282,10 +267,10 @@ impl Appliance {
             config.database.len(),
             config.map_cache.len()
         );
-        let mut neighbours: Vec<NeighbourChannels> = ports
+        let mut neighbours: Vec<NeighbourChannels> = interfaces
             .iter()
-            .map(|open| NeighbourChannels {
-                initial: tables::neighbours(&open.config),
+            .map(|interface| NeighbourChannels {
+                initial: tables::neighbours(interface),
                 wanted: WantedNeighbours::new(64),
                 publishers: Vec::new(),
             })
@@ -298,7 +283,7 @@ impl Appliance {
             &eal,
             &workers,
             config,
-            (&pool, &ports),
+            (&pool, &ports, &interfaces),
             Tables {
                 qsbr: &qsbr,
                 map_cache: &map_cache,
@@ -311,11 +296,7 @@ impl Appliance {
             &mut neighbours,
             &data_stop,
         )?;
-        let control_ports = ports
-            .iter()
-            .zip(neighbours)
-            .map(|(open, channels)| ControlPort::new(open, cores, channels))
-            .collect::<Result<Vec<_>, _>>()?;
+        let control_ports = control::ports(&ports, &interfaces, neighbours, cores)?;
 
         let names = names::NameRefresh::start(config, &resolved)
             .map_err(|e| RunError::Names(format!("name refresh thread: {e}")))?;
@@ -588,18 +569,23 @@ impl Appliance {
     /// Handles every frame the data cores punted.
     fn take_punted(&mut self, now: Instant) -> usize {
         let mut received = 0;
-        // Each EID-side port and its instance: a miss is resolved in its port's instance.
-        let eid_ports: Vec<(u16, Option<u32>)> = self
+        // Each EID-side interface and its instance: a miss is resolved in its interface's
+        // instance.
+        let eid_interfaces: Vec<(Arrival, Option<u32>)> = self
             .control_ports
             .iter()
             .filter(|p| p.role == config::PortRole::Eid)
-            .map(|p| (p.port_id, (p.instance_id != 0).then_some(p.instance_id)))
+            .map(|p| {
+                let instance_id = (p.instance_id != 0).then_some(p.instance_id);
+                ((p.port_id, p.vlan), instance_id)
+            })
             .collect();
         // An RTR resolves what it decapsulated: its misses come from the RLOC side.
         let rtr = self.path.reencapsulate;
         for link in &mut self.links {
             received += link.punt.dequeue_burst(&mut self.burst);
             for mbuf in self.burst.drain() {
+                let arrived = (mbuf.input_port(), udp_io::vlan(mbuf.data()));
                 match udp_io::punted(mbuf.data(), &self.ours) {
                     Punted::Control { from, message } => {
                         tracing::debug!(
@@ -611,7 +597,7 @@ impl Appliance {
                     Punted::Miss {
                         source,
                         destination,
-                    } => match eid_ports.iter().find(|(id, _)| *id == mbuf.input_port()) {
+                    } => match eid_interfaces.iter().find(|(on, _)| *on == arrived) {
                         Some(&(_, instance_id)) => {
                             self.xtr.handle_miss(instance_id, source, destination, now)
                         }
@@ -632,7 +618,7 @@ impl Appliance {
                     Punted::Neighbour(frame) => {
                         let heard = control::handle(
                             frame,
-                            mbuf.input_port(),
+                            arrived,
                             &mut self.control_ports,
                             &self.pool,
                             &mut self.resolution,
@@ -839,6 +825,9 @@ pub fn run(
     let _ = sd_notify::notify(&[NotifyState::Stopping]);
     appliance.stop()
 }
+
+/// Where a punted frame arrived: its DPDK port and VLAN (an interface).
+type Arrival = (u16, Option<u16>);
 
 /// A management answer written over several loop turns.
 #[derive(Debug)]

@@ -92,6 +92,37 @@ fn open_one(
     })
 }
 
+/// Logs each port as it came up, and the VLANs on it.
+pub fn log_up(ports: &[OpenPort], interfaces: &[config::Interface<'_>]) {
+    let addresses = |interface: &config::Interface<'_>| {
+        let all: Vec<String> = interface.addresses.iter().map(|a| a.to_string()).collect();
+        all.join(" ")
+    };
+    for (index, open) in ports.iter().enumerate() {
+        let mac = open.mac.map(|b| format!("{b:02x}")).join(":");
+        for interface in interfaces.iter().filter(|i| i.port == index) {
+            match interface.vlan {
+                None => tracing::info!(
+                    "port {} ({}) up: {:?} side, MTU {}, MAC {mac}, instance {}, {}",
+                    open.config.name,
+                    open.config.device,
+                    open.config.role,
+                    open.config.mtu,
+                    interface.instance_id,
+                    addresses(interface)
+                ),
+                Some(vlan) => tracing::info!(
+                    "VLAN {vlan} of port {} ({}): instance {}, {}",
+                    open.config.name,
+                    interface.name,
+                    interface.instance_id,
+                    addresses(interface)
+                ),
+            }
+        }
+    }
+}
+
 /// The RX queues of a port that data core `core` of `cores` polls: every `cores`-th one.
 pub fn rx_queues(port: &Port, core: u16, cores: u16) -> Result<Vec<RxQueue>, RunError> {
     (core..port.config().rx_queues)

@@ -202,11 +202,11 @@ fn ipv6(address: IpAddr) -> Option<Ipv6Addr> {
 }
 
 /// A port's on-link prefixes, gateways and static neighbours.
-pub fn neighbours(port: &Port) -> Neighbours {
+pub fn neighbours(interface: &config::Interface<'_>) -> Neighbours {
     Neighbours {
-        on_link: port.addresses.iter().map(|a| a.trunc()).collect(),
-        gateways: port.gateways.clone(),
-        macs: port
+        on_link: interface.addresses.iter().map(|a| a.trunc()).collect(),
+        gateways: interface.gateways.to_vec(),
+        macs: interface
             .neighbour
             .iter()
             .map(|n| (n.address, n.mac.0))

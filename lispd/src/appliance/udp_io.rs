@@ -39,6 +39,7 @@ pub fn frame(
     EthernetRepr {
         destination: macs.1,
         source: macs.0,
+        vlan: None,
         ethertype,
     }
     .emit(bytes);
@@ -59,6 +60,14 @@ pub enum Punted<'a> {
     Neighbour(NeighbourFrame<'a>),
     /// Anything else.
     Other,
+}
+
+/// The VLAN a punted frame carries (the interface it came from, with its port).
+pub fn vlan(frame: &[u8]) -> Option<u16> {
+    EthernetFrame::new_checked(frame)
+        .ok()
+        .and_then(|f| f.vlan_id())
+        .filter(|&id| id != 0)
 }
 
 /// Sorts a punted frame; `ours` are the addresses of our ports.
