@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev iproute2 ethtool procps iputils-ping
-  dpkg-dev systemd man-db prometheus nftables conntrack netcat-openbsd)
+  dpkg-dev systemd man-db prometheus nftables conntrack netcat-openbsd python3)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,10 +1,10 @@
-//! Two tenants with one address plan on two sites, as real processes: on each site's xTR, tenant
-//! 100's hosts are behind one EID-side port and tenant 200's behind another (instances 100 and
-//! 200), and both tenants use 10.1.0.0/24 and 2001:db8:1::/64 at site A, 10.2.0.0/24 and
-//! 2001:db8:2::/64 at site B, down to the same host addresses. Each tenant registers with
-//! lisp-ms under its own site and key, resolves its peer within its instance, and its hosts
-//! reach their own peer across the sites, IPv4 and IPv6; the other tenant's host sees none of
-//! that traffic.
+//! Two tenants with one address plan on two sites, as real processes: on each site's xTR, one
+//! EID-side trunk port carries tenant 100's hosts on VLAN 100 and tenant 200's on VLAN 200
+//! (instances 100 and 200), and both tenants use 10.1.0.0/24 and 2001:db8:1::/64 at site A,
+//! 10.2.0.0/24 and 2001:db8:2::/64 at site B, down to the same host addresses. Each tenant
+//! registers with lisp-ms under its own site and key, resolves its peer within its instance,
+//! and its hosts reach their own peer across the sites, IPv4 and IPv6; the other tenant's VLAN
+//! carries none of that traffic, and frames of a VLAN the trunk does not carry are dropped.
 
 use std::path::Path;
 use std::time::Duration;
@@ -30,7 +30,8 @@ struct Net {
     sites: [Site; 2],
 }
 
-/// Site `n` (1 or 2): tenant hosts `10.{n}.0.{10n}` behind ports `eid0` and `eid1`.
+/// Site `n` (1 or 2): tenant hosts `10.{n}.0.{10n}`, each on an access port (`h100`, `h200`) of
+/// the VLAN switch whose trunk is the other end of the xTR's `eid0`.
 fn site(core: &Namespace, n: u8) -> Site {
     let site = Site {
         xtr: Namespace::create(&format!("tx{n}")).unwrap(),
@@ -41,10 +42,14 @@ fn site(core: &Namespace, n: u8) -> Site {
     };
     bridge_port(core, &format!("x{n}"), &site.xtr, "up0");
     dpdk_side(&site.xtr, "up0");
-    for (i, host) in site.hosts.iter().enumerate() {
-        let port = format!("eid{i}");
-        link(host, "eth0", &site.xtr, &port).unwrap();
+    link(&site.xtr, "trunk", &site.xtr, "eid0").unwrap();
+    dpdk_side(&site.xtr, "eid0");
+    dpdk_side(&site.xtr, "trunk");
+    for (host, tenant) in site.hosts.iter().zip(TENANTS) {
+        let access = format!("h{tenant}");
+        link(host, "eth0", &site.xtr, &access).unwrap();
         kernel_side(host, "eth0").unwrap();
+        dpdk_side(&site.xtr, &access);
         address(
             host,
             "eth0",
@@ -60,9 +65,33 @@ fn site(core: &Namespace, n: u8) -> Site {
                 ("::/0", &format!("2001:db8:{n}::1")),
             ],
         );
-        dpdk_side(&site.xtr, &port);
     }
+    // An access port on VLAN 300, which the xTR's trunk does not carry.
+    link(&site.xtr, "stranger", &site.xtr, "h300").unwrap();
+    dpdk_side(&site.xtr, "h300");
     site
+}
+
+/// The VLAN switch of site `n`: this kernel has no 802.1Q support, so a packet-socket switch
+/// (tests/scripts/vlan_switch.py) joins the trunk and the access ports.
+fn start_vlan_switch(dir: &Path, site: &Site, n: u8) -> Process {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/vlan_switch.py");
+    let mut switch = Process::spawn(
+        dir,
+        &format!("vlan-switch-{n}"),
+        site.xtr.name(),
+        Path::new("python3"),
+        &[
+            script.to_str().unwrap(),
+            "trunk",
+            "100=h100",
+            "200=h200",
+            "300=h300",
+        ],
+    )
+    .unwrap();
+    wait_for(&mut switch, "switching trunk", Duration::from_secs(10));
+    switch
 }
 
 fn build() -> Net {
@@ -74,29 +103,34 @@ fn build() -> Net {
     Net { core, sites }
 }
 
-/// Site `n`'s xTR: a port, a map-server entry (each with its key) and the prefixes per tenant.
+/// Site `n`'s xTR: a trunk with a VLAN, a map-server entry (each with its key) and the prefixes
+/// per tenant.
 fn xtr_config(dir: &Path, n: u8) -> String {
     let name = if n == 1 { "a" } else { "b" };
     let mut text = lispd_header(
         &[
             "net_af_packet0,iface=eid0,qpairs=2".into(),
-            "net_af_packet1,iface=eid1,qpairs=2".into(),
-            "net_af_packet2,iface=up0,qpairs=2".into(),
+            "net_af_packet1,iface=up0,qpairs=2".into(),
         ],
         dir,
         name,
     );
     let rloc = format!("192.0.2.{n}");
-    for (i, tenant) in TENANTS.iter().enumerate() {
+    text.push_str("\n[[port]]\nname = \"trunk\"\ndevice = \"net_af_packet0\"\nrole = \"eid\"\n");
+    for tenant in TENANTS {
         text.push_str(&format!(
             r#"
-[[port]]
+[[port.vlan]]
+id = {tenant}
 name = "tenant{tenant}"
-device = "net_af_packet{i}"
-role = "eid"
 instance_id = {tenant}
 addresses = ["10.{n}.0.1/24", "2001:db8:{n}::1/64"]
-
+"#
+        ));
+    }
+    for tenant in TENANTS {
+        text.push_str(&format!(
+            r#"
 [[map_server]]
 address = "{MS}"
 key = "key-{name}{tenant}"
@@ -124,7 +158,7 @@ local = true
         r#"
 [[port]]
 name = "uplink"
-device = "net_af_packet2"
+device = "net_af_packet1"
 role = "rloc"
 addresses = ["{rloc}/24"]
 gateways = ["192.0.2.254"]
@@ -169,6 +203,10 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     for (n, name) in [(1, "a"), (2, "b")] {
         std::fs::write(dir.join(format!("{name}.toml")), xtr_config(&dir, n)).unwrap();
     }
+    let mut switches = [
+        start_vlan_switch(&dir, &net.sites[0], 1),
+        start_vlan_switch(&dir, &net.sites[1], 2),
+    ];
     let mut ms = start_lisp_ms(&dir, &net.core, &ms_config());
     let mut a = start_lispd(&dir, "a", &net.sites[0].xtr);
     let mut b = start_lispd(&dir, "b", &net.sites[1].xtr);
@@ -225,6 +263,16 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     );
     assert!(leaked < 1000, "tenant 200's host got {leaked} bytes of it");
     assert_eq!(stat(&dir, "b", "drop_unknown_instance"), 0);
+    // Frames on a VLAN the trunk does not carry are dropped and counted.
+    let xtr_b = &net.sites[1].xtr;
+    address(xtr_b, "stranger", &["10.9.0.2/24"]);
+    xtr_b.ip(&["link", "set", "stranger", "up"]).unwrap();
+    let _ = xtr_b.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.9.0.1"]);
+    assert!(
+        stat(&dir, "b", "drop_unknown_vlan") >= 3,
+        "ARP on VLAN 300 not counted:\n{}",
+        b.output()
+    );
     // lispctl shows each tenant's tables by instance.
     let cache = lispctl(
         &dir,
@@ -269,6 +317,9 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     for process in [&mut a, &mut b, &mut ms] {
         let status = process.stop();
         assert!(status.is_some_and(|s| s.success()), "{}", process.output());
+    }
+    for switch in &mut switches {
+        switch.stop();
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
