@@ -35,7 +35,7 @@ pub fn summary(config: &Config) -> String {
             config.nat_traversal.keepalive_secs
         );
     }
-    for port in &config.port {
+    for (index, port) in config.port.iter().enumerate() {
         let role = match port.role {
             PortRole::Eid if port.instance_id != 0 => format!("eid, instance {}", port.instance_id),
             PortRole::Eid => "eid".to_owned(),
@@ -52,6 +52,17 @@ pub fn summary(config: &Config) -> String {
             c.data.len(),
             c.data.len() + 1
         );
+        for vlan in port.interfaces(index).skip(1) {
+            let addresses: Vec<String> = vlan.addresses.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "  vlan {} {} (instance {}): addresses [{}]",
+                vlan.vlan.unwrap_or_default(),
+                vlan.name,
+                vlan.instance_id,
+                addresses.join(", ")
+            );
+        }
     }
     for entry in &config.database {
         let locators: Vec<String> = entry
