@@ -1,14 +1,15 @@
 //! Tenants at scale: what an instance costs in memory with nothing in it, and what looking up in
 //! one of many instances costs against one instance. The same 1M BGP-like IPv4 prefixes go into
-//! one table, then dealt round-robin over the most instances lispd serves
-//! ([`MAX_INSTANCES`]); random keys are looked up in bursts of 32, each in a random instance.
-//! Memory is the process's resident size before and after the tables of every instance are
-//! created and touched by a lookup in each (a table's root is allocated whole, used or not).
+//! one table, then dealt round-robin over 1,000 instances (16 with direct roots, the rest
+//! compact; see [`dataplane::lpm::DIRECT_TABLES`]); random keys are looked up in bursts of 32,
+//! each in a random instance. Memory is the process's resident size before and after the
+//! map-cache and database tables of 1,000 instances are created and touched by a lookup in each
+//! (a table's root is allocated whole, used or not).
 
 use std::hint::black_box;
 
-use dataplane::lpm::LpmWriter;
-use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter, MAX_INSTANCES};
+use dataplane::lpm::{LpmWriter, DIRECT_TABLES};
+use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::time;
 use rand::rngs::SmallRng;
@@ -19,6 +20,8 @@ use crate::lpm::{median, v4_prefixes};
 const BURST: usize = 32;
 const KEYS: usize = 1 << 20;
 const RUNS: usize = 5;
+/// The tenants an xTR of this scale serves, the default instance included.
+const INSTANCES: usize = 1000;
 
 /// Resident bytes of this process (`/proc/self/statm`).
 fn resident_bytes() -> Result<u64, String> {
@@ -74,40 +77,59 @@ fn loaded(
     Ok((lpm, keys))
 }
 
-pub fn run() -> Result<(), String> {
-    let mut rng = SmallRng::seed_from_u64(24);
-    // An xTR's tables for every instance it can serve, empty: map-cache and database.
+/// Resident bytes an xTR's tables (map-cache and database) take for `count` empty instances,
+/// each table touched by a lookup.
+fn empty_instances(count: usize) -> Result<u64, String> {
     let before = resident_bytes()?;
-    let instances = Instances::new(1..MAX_INSTANCES as u32).map_err(|e| e.to_string())?;
+    let instances = Instances::new(1..count as u32).map_err(|e| e.to_string())?;
     let qsbr = Qsbr::new(1);
     let map_cache = MapCacheWriter::new(16, instances.clone(), qsbr.clone());
     let database = DatabaseWriter::new(instances, qsbr.clone());
     let reader = qsbr.register().map_err(|e| e.to_string())?;
     let (cache, db) = (map_cache.shared(), database.shared());
     let (cache_view, db_view) = (cache.view(&reader), db.view(&reader));
-    for table in 0..MAX_INSTANCES {
+    for table in 0..count {
         for address in ["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()] {
             black_box(cache_view.lookup(table, address).is_some());
             black_box(db_view.lookup(table, address).is_some());
         }
     }
-    let per_instance = resident_bytes()?.saturating_sub(before) / MAX_INSTANCES as u64;
-    println!("instances_empty_bytes_per_instance {per_instance}");
+    Ok(resident_bytes()?.saturating_sub(before))
+}
+
+pub fn run() -> Result<(), String> {
+    let mut rng = SmallRng::seed_from_u64(24);
+    let direct = empty_instances(DIRECT_TABLES)?;
+    let all = empty_instances(INSTANCES)?;
+    println!("instances_empty_bytes_for_{DIRECT_TABLES}_instances {direct}");
+    println!("instances_empty_bytes_for_{INSTANCES}_instances {all}");
     println!(
-        "instances_empty_bytes_for_1000_instances_at_that_rate {}",
-        per_instance * 1000
+        "instances_empty_bytes_per_direct_instance {}",
+        direct / DIRECT_TABLES as u64
+    );
+    println!(
+        "instances_empty_bytes_per_further_instance {}",
+        all.saturating_sub(direct) / (INSTANCES - DIRECT_TABLES) as u64
     );
 
     let prefixes = v4_prefixes(&mut rng);
     let (one, one_keys) = loaded(&prefixes, 1, &mut rng)?;
     let single = cycles_per_lookup(&one, &one_keys);
+    println!(
+        "instances_arena_words_per_prefix_one_instance {:.1}",
+        one.used_words() as f64 / prefixes.len() as f64
+    );
     drop(one);
-    let (many, many_keys) = loaded(&prefixes, MAX_INSTANCES, &mut rng)?;
+    let (many, many_keys) = loaded(&prefixes, INSTANCES, &mut rng)?;
     let spread = cycles_per_lookup(&many, &many_keys);
     println!("instances_lookup_cycles_one_instance {single:.1}");
-    println!("instances_lookup_cycles_{MAX_INSTANCES}_instances {spread:.1}");
+    println!("instances_lookup_cycles_{INSTANCES}_instances {spread:.1}");
     println!(
-        "RATIO lookup_{MAX_INSTANCES}_instances_vs_one {:.3}",
+        "instances_arena_words_per_prefix_{INSTANCES}_instances {:.1}",
+        many.used_words() as f64 / prefixes.len() as f64
+    );
+    println!(
+        "RATIO lookup_{INSTANCES}_instances_vs_one {:.3}",
         spread / single
     );
     Ok(())

@@ -14,7 +14,7 @@ use crate::model::{
 /// Largest instance-id (24 bits on the wire).
 pub const MAX_INSTANCE_ID: u32 = 0x00ff_ffff;
 /// Most instance-ids, the default included, one xTR serves (the data plane's table count).
-pub const MAX_INSTANCES: usize = 128;
+pub const MAX_INSTANCES: usize = 4096;
 /// Most ITR prefixes a proxy-ETR's allowed list holds (the data path's fixed-size list).
 pub const MAX_PROXY_ETR_ALLOWED: usize = 16;
 /// Most map-cache entries the data plane is built for.

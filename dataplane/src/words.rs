@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub struct Words(Box<[AtomicU32]>);
 
 impl Words {
+    /// `len` zero words, from zeroed memory the OS maps in as it is first written: capacity
+    /// (an arena sized for a full map-cache) costs address space until used.
     pub fn new(len: usize) -> Self {
-        Self((0..len).map(|_| AtomicU32::new(0)).collect())
+        Self(bytemuck::allocation::zeroed_slice_box(len))
     }
 
     /// Word `i`, or `fallback` outside the array (a reader that broke the QSBR rules gets a wrong

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use dataplane::dpdk::{DataCore, Interface, PortIo, Side};
+use dataplane::mailbox::Signal;
 use dataplane::mapcache::{
     Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
 };
@@ -192,6 +193,7 @@ fn data_core_forwards_between_real_ports() {
             }],
         )
         .unwrap(),
+        neighbour_news: Signal::default(),
         punt: punt_tx,
         pool: pool.clone(),
         reader: qsbr.register().unwrap(),

@@ -1,15 +1,26 @@
 //! The LPM against a naive reference on random prefix sets and keys, with inserts, replacements
 //! and deletes that uncover shorter prefixes; IPv4 and IPv6; several tables (instance-ids) in
-//! one LPM, which must never see each other's prefixes.
+//! one LPM, direct-rooted and compact-rooted, which must never see each other's prefixes.
 
 use std::collections::HashMap;
 
-use dataplane::lpm::{mask, Key, LpmWriter};
+use dataplane::lpm::{mask, Key, LpmWriter, DIRECT_TABLES};
 use dataplane::rcu::Qsbr;
 use proptest::prelude::*;
 
-/// Tables the property tests use; lookups also probe one beyond them.
-const TABLES: usize = 3;
+/// Tables the LPM has: the direct-rooted ones and two compact-rooted ones; lookups also probe
+/// one beyond them.
+const TABLES: usize = DIRECT_TABLES + 2;
+
+/// The tables prefixes go to: two of each kind.
+fn table() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(DIRECT_TABLES),
+        Just(DIRECT_TABLES + 1)
+    ]
+}
 
 /// Longest match in `table` by scanning every prefix.
 fn reference(prefixes: &HashMap<(usize, Key, u8), u32>, table: usize, key: Key) -> Option<u32> {
@@ -35,7 +46,7 @@ fn ops(bits: u8, dense: bool) -> impl Strategy<Value = Vec<Op>> {
         roots,
         proptest::collection::vec(
             (
-                (0usize..3, 0..TABLES),
+                (0usize..3, table()),
                 any::<u128>(),
                 0u8..=bits,
                 0u32..1000,

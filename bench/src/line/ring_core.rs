@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use dataplane::dpdk::{DataCore, Interface, PortIo, Side};
+use dataplane::mailbox::Signal;
 use dataplane::mapcache::{
     Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
 };
@@ -136,6 +137,7 @@ fn data_core(
             IpNet::V4(rloc_net),
             &[IpAddr::V4(world.remote_rloc)],
         )?,
+        neighbour_news: Signal::default(),
         punt,
         pool: pool.clone(),
         reader: qsbr.register().map_err(|e| e.to_string())?,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, MAX_BURST};
 
 use super::interfaces::{PortIo, Side};
-use crate::mailbox::Subscriber;
+use crate::mailbox::{Signal, Subscriber};
 use crate::mapcache::{Database, Instances, LocalEid, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
@@ -34,6 +34,9 @@ pub struct DataCore {
     /// Ports toward the underlay (at least one), one interface each, indexed by
     /// [`crate::pipeline::Uplink::port`].
     pub rloc: Side,
+    /// Raised when the control core publishes an interface's neighbour table: the interfaces'
+    /// mailboxes (one per VLAN: there may be thousands) are only looked into then.
+    pub neighbour_news: Signal,
     pub punt: RingProducer,
     /// Where reports of misses sent to the PETR come from.
     pub pool: Mempool,
@@ -207,13 +210,15 @@ impl DataCore {
     /// One iteration: every RX queue once. Returns how many packets arrived.
     pub fn poll(&mut self) -> usize {
         self.reader.quiescent();
-        for interface in self
-            .eid
-            .interfaces
-            .iter_mut()
-            .chain(self.rloc.interfaces.iter_mut())
-        {
-            interface.refresh();
+        if self.neighbour_news.take() {
+            for interface in self
+                .eid
+                .interfaces
+                .iter_mut()
+                .chain(self.rloc.interfaces.iter_mut())
+            {
+                interface.refresh();
+            }
         }
         if let Some(updates) = &self.echo_updates {
             updates.refresh(&mut self.echo);

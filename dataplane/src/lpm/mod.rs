@@ -12,7 +12,10 @@
 //! which prefetching decides (see [`LpmView::lookup_burst`]).
 //!
 //! Tables: one LPM holds several independent tables (one per instance-id, the EID space of a
-//! VPN): each has its own root, all share the arena, so a table costs only its root (256 KiB).
+//! VPN), all sharing the arena. The first [`DIRECT_TABLES`] (the default instance and the lowest
+//! instance-ids) have the 16-bit direct root (256 KiB each); any further table has an 8-bit root
+//! (1 KiB) and one more node level on its lookups, so a thousand tenants cost megabytes, not
+//! gigabytes.
 //!
 //! Publication: the writer builds changed nodes in free arena space (copying only the path from
 //! the root), edits the *inactive* one of two roots, and flips a selector; a data core loads the
@@ -62,21 +65,68 @@ pub fn mask(key: Key, len: u8) -> Key {
 
 /// 16-bit root, 8-bit strides: an IPv4 /24 in one node, an IPv6 /48 in four.
 const LAYOUT: Layout = Layout::new(16, 8);
+/// The root width of tables beyond the direct ones.
+const COMPACT_ROOT_BITS: u32 = 8;
+/// Tables with a direct (16-bit) root; the rest have compact (8-bit) ones.
+pub const DIRECT_TABLES: usize = 16;
+
+/// Where tables' root entries are: direct tables first, then compact ones.
+#[derive(Debug, Clone, Copy)]
+struct RootLayout {
+    direct: usize,
+}
+
+impl RootLayout {
+    fn for_tables(tables: usize) -> Self {
+        Self {
+            direct: tables.min(DIRECT_TABLES),
+        }
+    }
+
+    /// Root entries of `tables` tables.
+    fn entries(self, tables: usize) -> usize {
+        (self.direct << LAYOUT.root_bits) + ((tables - self.direct) << COMPACT_ROOT_BITS)
+    }
+
+    /// Where `table`'s root starts and how many key bits it indexes. A table that does not
+    /// exist starts beyond every root (its lookups find nothing).
+    #[inline(always)]
+    fn root(self, table: usize) -> (usize, u32) {
+        if table < self.direct {
+            (table << LAYOUT.root_bits, LAYOUT.root_bits)
+        } else {
+            let compact = (table - self.direct).saturating_mul(1 << COMPACT_ROOT_BITS);
+            (
+                (self.direct << LAYOUT.root_bits).saturating_add(compact),
+                COMPACT_ROOT_BITS,
+            )
+        }
+    }
+
+    /// The root entry of `key` in `table` and the depth its lookup goes on from.
+    #[inline(always)]
+    fn entry_of(self, table: usize, key: Key) -> (usize, u32) {
+        let (base, bits) = self.root(table);
+        (base.saturating_add((key >> (128 - bits)) as usize), bits)
+    }
+}
 
 /// The shared part: arena, two sets of roots and the selector of the published one.
 #[derive(Debug)]
 pub struct Lpm {
     words: Words,
-    /// Table `t`'s root entries are `roots[_][t << root_bits..][..1 << root_bits]`.
+    /// Each table's root entries, placed by `layout`.
     roots: [Words; 2],
     active: AtomicU32,
     bits: u8,
     tables: usize,
+    layout: RootLayout,
 }
 
 impl Lpm {
     fn new(bits: u8, tables: usize, capacity_words: usize) -> Self {
-        let entries = tables << LAYOUT.root_bits;
+        let layout = RootLayout::for_tables(tables);
+        let entries = layout.entries(tables);
         let roots = [Words::new(entries), Words::new(entries)];
         for root in &roots {
             for i in 0..entries {
@@ -89,7 +139,13 @@ impl Lpm {
             active: AtomicU32::new(0),
             bits,
             tables,
+            layout,
         }
+    }
+
+    /// Bytes of the two root copies (every table's, whether it holds prefixes or not).
+    pub fn root_bytes(&self) -> usize {
+        2 * 4 * self.layout.entries(self.tables)
     }
 
     /// Key width (32 or 128).
@@ -112,6 +168,7 @@ impl Lpm {
             root: &self.roots[active],
             words: &self.words,
             max_depth: u32::from(self.bits),
+            layout: self.layout,
         }
     }
 }
@@ -122,22 +179,16 @@ pub struct LpmView<'a> {
     root: &'a Words,
     words: &'a Words,
     max_depth: u32,
+    layout: RootLayout,
 }
 
 impl LpmView<'_> {
-    /// Where the root entry of `key` in `table` is (beyond the roots, so "no match", for a table
-    /// that does not exist).
-    #[inline(always)]
-    fn root_index(&self, table: usize, key: Key) -> usize {
-        table.saturating_mul(1 << LAYOUT.root_bits) | LAYOUT.root_index(key)
-    }
-
     /// The value of the longest prefix covering `key` in `table`.
     #[inline]
     pub fn lookup(&self, table: usize, key: Key) -> Option<u32> {
-        let mut entry = self.root.get_or(self.root_index(table, key), INHERIT);
+        let (index, mut depth) = self.layout.entry_of(table, key);
+        let mut entry = self.root.get_or(index, INHERIT);
         let mut best = INHERIT;
-        let mut depth = LAYOUT.root_bits;
         while entry & CHILD != 0 && depth < self.max_depth {
             entry = self
                 .words
@@ -171,31 +222,35 @@ impl LpmView<'_> {
             let n = keys.len();
             let mut entry = [INHERIT; MAX];
             let mut best = [INHERIT; MAX];
+            // Per key, the depth its next node is at (keys of compact tables start higher up).
+            let mut depth = [0u32; MAX];
             // Per key, the slot to read next (usize::MAX when done).
             let mut at = [usize::MAX; MAX];
-            for (e, &(table, key)) in entry.iter_mut().zip(keys) {
-                *e = self.root.get_or(self.root_index(table, key), INHERIT);
-                self.prefetch_node(*e);
+            for i in 0..n {
+                let (table, key) = keys[i];
+                let (index, from) = self.layout.entry_of(table, key);
+                entry[i] = self.root.get_or(index, INHERIT);
+                depth[i] = from;
+                self.prefetch_node(entry[i]);
             }
-            let mut depth = LAYOUT.root_bits;
             let mut pending = true;
-            while pending && depth < self.max_depth {
+            while pending {
                 for i in 0..n {
                     at[i] = usize::MAX;
-                    if entry[i] & CHILD != 0 {
-                        at[i] = self.slot_of(entry[i], keys[i].1, depth, &mut best[i]);
+                    if entry[i] & CHILD != 0 && depth[i] < self.max_depth {
+                        at[i] = self.slot_of(entry[i], keys[i].1, depth[i], &mut best[i]);
                         self.words.prefetch(at[i]);
+                        depth[i] += LAYOUT.stride;
                     }
                 }
-                depth += LAYOUT.stride;
                 pending = false;
-                for (e, &at) in entry.iter_mut().zip(&at[..n]) {
-                    if at != usize::MAX {
-                        *e = self.words.get_or(at, INHERIT);
-                        if depth < self.max_depth {
-                            self.prefetch_node(*e);
+                for i in 0..n {
+                    if at[i] != usize::MAX {
+                        entry[i] = self.words.get_or(at[i], INHERIT);
+                        if depth[i] < self.max_depth {
+                            self.prefetch_node(entry[i]);
+                            pending |= entry[i] & CHILD != 0;
                         }
-                        pending |= *e & CHILD != 0;
                     }
                 }
             }

@@ -55,12 +55,6 @@ impl Layout {
     pub fn index(&self, key: u128, depth: u32) -> usize {
         ((key >> (128 - depth - self.stride)) as usize) & (self.fanout() - 1)
     }
-
-    /// The root entry of `key`.
-    #[inline(always)]
-    pub fn root_index(&self, key: u128) -> usize {
-        (key >> (128 - self.root_bits)) as usize
-    }
 }
 
 /// What a lookup needs from a node's header for one sub-block.

@@ -107,7 +107,7 @@ impl LpmWriter {
         self.prefixes.is_empty()
     }
 
-    /// Words in live nodes (times 4 for bytes); each table's two roots add 512 KiB.
+    /// Words in live nodes (times 4 for bytes); the roots add [`Lpm::root_bytes`].
     pub fn used_words(&self) -> usize {
         self.alloc.used()
     }
@@ -267,10 +267,10 @@ impl LpmWriter {
     }
 
     fn repaint(&mut self, table: usize, key: Key, len: u8) -> Result<(), LpmError> {
-        let root_bits = LAYOUT.root_bits as u8;
-        let block_key = |index: usize| (index as u128) << (128 - LAYOUT.root_bits);
-        let base = table << LAYOUT.root_bits;
-        let first = LAYOUT.root_index(key);
+        let (base, bits) = self.shared.layout.root(table);
+        let root_bits = bits as u8;
+        let block_key = |index: usize| (index as u128) << (128 - bits);
+        let first = (key >> (128 - bits)) as usize;
         if len <= root_bits {
             for index in first..first + (1usize << (root_bits - len)) {
                 let painted = self.best_of(table, block_key(index), 0..=root_bits);

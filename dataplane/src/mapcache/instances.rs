@@ -1,11 +1,11 @@
 //! Instance-ids (the EID spaces of separate VPNs) and the LPM tables that hold them: table 0 is
 //! the default instance (no instance-id, or 0), every other configured instance-id has its own
-//! table. Fixed when the tables are created; data cores learn a packet's table from the local
-//! database entry of its source.
+//! table. Fixed when the tables are created; data cores learn a packet's table from the port or
+//! VLAN it arrived on (ITR) or from its instance-id (ETR).
 
-/// Most instances (tables) one xTR serves; the table index shares the database's 31-bit value
-/// with the 24-bit instance-id.
-pub const MAX_INSTANCES: usize = 128;
+/// Most instances (tables) one xTR serves. Beyond the first [`crate::lpm::DIRECT_TABLES`], an
+/// empty instance costs 8 KiB of LPM roots (four LPMs, two root copies of 1 KiB each).
+pub const MAX_INSTANCES: usize = 4096;
 
 /// The instance-ids in table order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::lpm::{ipv4_key, ipv6_key, Key, Lpm, LpmError, LpmView, LpmWriter};
+use crate::lpm::{ipv4_key, ipv6_key, Key, Lpm, LpmError, LpmView, LpmWriter, DIRECT_TABLES};
 use crate::rcu::{Qsbr, QsbrReader};
 use entry::{EntryTable, EntryWriter};
 
@@ -125,13 +125,17 @@ pub struct MapCacheWriter {
 
 impl MapCacheWriter {
     /// A map-cache for up to `max_entries` mappings in `instances`. The LPM arenas are sized for
-    /// BGP-like prefix sets (16 words per IPv4 prefix, 64 per IPv6 prefix, plus a floor).
+    /// BGP-like prefix sets: 16 words per IPv4 prefix, 64 per IPv6 prefix, plus a floor, and
+    /// three times that when prefixes are spread over many instances (they share fewer nodes:
+    /// 23 words per IPv4 prefix measured with 1M over 1,000 instances). The arena is only
+    /// address space until used.
     pub fn new(max_entries: u32, instances: Instances, qsbr: Arc<Qsbr>) -> Self {
         let n = max_entries as usize;
         let tables = instances.tables();
+        let spread = if tables > DIRECT_TABLES { 3 } else { 1 };
         Self {
-            v4: LpmWriter::new(32, tables, 16 * n + (1 << 16), qsbr.clone()),
-            v6: LpmWriter::new(128, tables, 64 * n + (1 << 16), qsbr.clone()),
+            v4: LpmWriter::new(32, tables, spread * 16 * n + (1 << 16), qsbr.clone()),
+            v6: LpmWriter::new(128, tables, spread * 64 * n + (1 << 16), qsbr.clone()),
             entries: EntryWriter::new(max_entries, qsbr.clone()),
             per_table: vec![0; tables],
             instances,
@@ -363,15 +367,13 @@ pub struct LocalEid {
     pub table: usize,
 }
 
-/// Database values: the map-cache table above the 24-bit instance-id.
-const TABLE_SHIFT: u32 = 24;
-
 impl LocalEid {
-    fn from_value(value: u32) -> Self {
-        let instance_id = value & ((1 << TABLE_SHIFT) - 1);
+    /// A database entry's value (its instance-id) found in `table`.
+    #[inline(always)]
+    fn found(instance_id: u32, table: usize) -> Self {
         Self {
             instance_id: (instance_id != 0).then_some(instance_id),
-            table: (value >> TABLE_SHIFT) as usize,
+            table,
         }
     }
 }
@@ -394,7 +396,7 @@ impl DatabaseView<'_> {
             IpAddr::V4(a) => self.v4.lookup(table, ipv4_key(a)),
             IpAddr::V6(a) => self.v6.lookup(table, ipv6_key(a)),
         }?;
-        Some(LocalEid::from_value(value))
+        Some(LocalEid::found(value, table))
     }
 }
 
@@ -407,12 +409,14 @@ pub struct DatabaseWriter {
 }
 
 impl DatabaseWriter {
-    /// An empty database whose prefixes may be in any of `instances` (the map-cache's).
+    /// An empty database whose prefixes may be in any of `instances` (the map-cache's), with
+    /// room for a few prefixes in each (a prefix alone in a compact table takes a node per
+    /// level: up to 4 cache lines for IPv4, 16 for IPv6).
     pub fn new(instances: Instances, qsbr: Arc<Qsbr>) -> Self {
         let tables = instances.tables();
         Self {
-            v4: LpmWriter::new(32, tables, 1 << 18, qsbr.clone()),
-            v6: LpmWriter::new(128, tables, 1 << 18, qsbr),
+            v4: LpmWriter::new(32, tables, (1 << 18) + tables * 256, qsbr.clone()),
+            v6: LpmWriter::new(128, tables, (1 << 18) + tables * 1024, qsbr),
             instances,
         }
     }
@@ -435,8 +439,7 @@ impl DatabaseWriter {
         let table = self.table(instance_id)?;
         let (key, len, v6) = prefix_key(&prefix.trunc());
         let lpm = if v6 { &mut self.v6 } else { &mut self.v4 };
-        let value = (table as u32) << TABLE_SHIFT | instance_id;
-        lpm.insert(table, key, len, value).map(drop)?;
+        lpm.insert(table, key, len, instance_id).map(drop)?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use config::{Config, PortRole};
 use dataplane::dpdk::{DataCore, Interface, PortIo, Side, SideError};
-use dataplane::mailbox::{mailbox, Publisher};
+use dataplane::mailbox::{mailbox, signalled_mailbox, Publisher, Signal};
 use dataplane::mapcache::{DatabaseWriter, Instances, LocalEid, MapCacheWriter};
 use dataplane::pipeline::{
     feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, LocalRlocs, MissLog, Neighbours,
@@ -90,10 +90,18 @@ pub fn launch(
         let (local_publisher, local_updates) = mailbox();
         let (path_publisher, path_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
-        let (eid, rloc) = sides(ports, interfaces, neighbours, tables.instances, core, cores)?;
+        let neighbour_news = Signal::default();
+        let (eid, rloc) = sides(
+            (ports, interfaces),
+            neighbours,
+            &neighbour_news,
+            tables.instances,
+            (core, cores),
+        )?;
         let data_core = DataCore {
             eid,
             rloc,
+            neighbour_news,
             punt: punt_tx,
             pool: pool.clone(),
             reader: tables
@@ -139,15 +147,15 @@ pub fn launch(
     Ok((links, running))
 }
 
-/// One data core's EID and RLOC sides: its RX queues and TX queue on every port, and every
-/// interface with a mailbox for its neighbour tables (the publisher goes into `neighbours`).
+/// Data core `core`'s EID and RLOC sides: its RX queues and TX queue on every port, and every
+/// interface with a mailbox for its neighbour tables (the publisher goes into `neighbours`),
+/// all raising `news`.
 fn sides(
-    ports: &[OpenPort],
-    interfaces: &[config::Interface<'_>],
+    (ports, interfaces): (&[OpenPort], &[config::Interface<'_>]),
     neighbours: &mut [NeighbourChannels],
+    news: &Signal,
     instances: &Instances,
-    core: u16,
-    cores: u16,
+    (core, cores): (u16, u16),
 ) -> Result<(Side, Side), RunError> {
     let mut by_role = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
     let side = |role: PortRole| match role {
@@ -169,7 +177,7 @@ fn sides(
         });
     }
     for (interface, channels) in interfaces.iter().zip(neighbours.iter_mut()) {
-        let (publisher, updates) = mailbox();
+        let (publisher, updates) = signalled_mailbox(news);
         channels.publishers.push(publisher);
         let (_, side_interfaces) = &mut by_role[side(interface.role)];
         side_interfaces.push(Interface {
