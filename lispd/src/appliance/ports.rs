@@ -92,7 +92,8 @@ fn open_one(
     })
 }
 
-/// Logs each port as it came up, and the VLANs on it.
+/// Logs each port as it came up (with how many VLANs it carries), and each VLAN at debug level
+/// (a trunk may carry thousands).
 pub fn log_up(ports: &[OpenPort], interfaces: &[config::Interface<'_>]) {
     let addresses = |interface: &config::Interface<'_>| {
         let all: Vec<String> = interface.addresses.iter().map(|a| a.to_string()).collect();
@@ -100,18 +101,20 @@ pub fn log_up(ports: &[OpenPort], interfaces: &[config::Interface<'_>]) {
     };
     for (index, open) in ports.iter().enumerate() {
         let mac = open.mac.map(|b| format!("{b:02x}")).join(":");
-        for interface in interfaces.iter().filter(|i| i.port == index) {
+        let on_port = interfaces.iter().filter(|i| i.port == index);
+        for interface in on_port.clone() {
             match interface.vlan {
                 None => tracing::info!(
-                    "port {} ({}) up: {:?} side, MTU {}, MAC {mac}, instance {}, {}",
+                    "port {} ({}) up: {:?} side, MTU {}, MAC {mac}, instance {}, {} VLAN(s), {}",
                     open.config.name,
                     open.config.device,
                     open.config.role,
                     open.config.mtu,
                     interface.instance_id,
+                    on_port.clone().count() - 1,
                     addresses(interface)
                 ),
-                Some(vlan) => tracing::info!(
+                Some(vlan) => tracing::debug!(
                     "VLAN {vlan} of port {} ({}): instance {}, {}",
                     open.config.name,
                     interface.name,

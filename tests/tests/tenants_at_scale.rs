@@ -1,0 +1,178 @@
+//! A thousand tenants on one xTR, as a real process: one EID-side trunk with VLANs 1..=1000,
+//! each its own instance with the same 10.0.0.0/24 database prefix and gateway address, and
+//! 100 static mappings per instance (100,000 in all, the same prefixes in every instance) from a
+//! `map_cache_file`. Hosts on VLANs 7 and 1000 reach the xTR's gateway address of their VLAN
+//! (ARP answered per VLAN), and their packets leave encapsulated with their own instance-id;
+//! management and metrics see every instance.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use tests::netns::{require_root, Namespace};
+use tests::topology::{kernel_side, link, Process};
+use tests::underlay::{
+    address, dpdk_side, lispctl, lispd_header, route, scrape_metrics, start_lispd, wait_for,
+};
+
+const TENANTS: u32 = 1000;
+const MAPPINGS_PER_TENANT: u32 = 100;
+/// The VLANs hosts are on in this test.
+const PROBED: [u32; 2] = [7, TENANTS];
+
+fn config(dir: &Path) -> String {
+    // A top-level key: before the header's tables.
+    let mut text = String::from("map_cache_file = \"maps.txt\"\n");
+    text.push_str(&lispd_header(
+        &[
+            "net_af_packet0,iface=eid0,qpairs=2".into(),
+            "net_af_packet1,iface=up0,qpairs=2".into(),
+        ],
+        dir,
+        "x",
+    ));
+    text.push_str("\n[[port]]\nname = \"trunk\"\ndevice = \"net_af_packet0\"\nrole = \"eid\"\n");
+    for tenant in 1..=TENANTS {
+        let _ = write!(
+            text,
+            "\n[[port.vlan]]\nid = {tenant}\ninstance_id = {tenant}\naddresses = [\"10.0.0.1/24\"]\n"
+        );
+    }
+    text.push_str(
+        "\n[[port]]\nname = \"uplink\"\ndevice = \"net_af_packet1\"\nrole = \"rloc\"\naddresses = [\"192.0.2.1/24\"]\n",
+    );
+    for tenant in 1..=TENANTS {
+        let _ = write!(
+            text,
+            "\n[[database]]\nprefix = \"10.0.0.0/24\"\ninstance_id = {tenant}\nregister = false\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n"
+        );
+    }
+    text
+}
+
+/// 100 mappings per tenant toward the RLOC 192.0.2.2: 10.100.0.0/16 to 10.199.0.0/16.
+fn mappings() -> String {
+    let mut lines = String::new();
+    for tenant in 1..=TENANTS {
+        for j in 0..MAPPINGS_PER_TENANT {
+            let _ = writeln!(
+                lines,
+                "10.{}.0.0/16 instance-id={tenant} 192.0.2.2",
+                100 + j
+            );
+        }
+    }
+    lines
+}
+
+#[test]
+fn a_thousand_tenants_on_vlans_of_one_trunk() {
+    if let Err(e) = require_root() {
+        panic!("this test needs root and iproute2: {e}");
+    }
+    let dir = std::env::temp_dir().join(format!("lisp-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x.toml"), config(&dir)).unwrap();
+    std::fs::write(dir.join("maps.txt"), mappings()).unwrap();
+
+    let xtr = Namespace::create("sx").unwrap();
+    let rloc = Namespace::create("sr").unwrap();
+    link(&rloc, "eth0", &xtr, "up0").unwrap();
+    kernel_side(&rloc, "eth0").unwrap();
+    address(&rloc, "eth0", &["192.0.2.2/24"]);
+    dpdk_side(&xtr, "up0");
+    link(&xtr, "trunk", &xtr, "eid0").unwrap();
+    dpdk_side(&xtr, "eid0");
+    dpdk_side(&xtr, "trunk");
+    let hosts: Vec<Namespace> = PROBED
+        .iter()
+        .map(|vlan| {
+            let host = Namespace::create(&format!("sh{vlan}")).unwrap();
+            link(&host, "eth0", &xtr, &format!("h{vlan}")).unwrap();
+            kernel_side(&host, "eth0").unwrap();
+            dpdk_side(&xtr, &format!("h{vlan}"));
+            address(&host, "eth0", &["10.0.0.10/24"]);
+            route(&host, &[("default", "10.0.0.1")]);
+            host
+        })
+        .collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/vlan_switch.py");
+    let access: Vec<String> = PROBED.iter().map(|v| format!("{v}=h{v}")).collect();
+    let mut switch_args = vec![script.to_str().unwrap(), "trunk"];
+    switch_args.extend(access.iter().map(String::as_str));
+    let mut switch = Process::spawn(
+        &dir,
+        "vlan-switch",
+        xtr.name(),
+        Path::new("python3"),
+        &switch_args,
+    )
+    .unwrap();
+    wait_for(&mut switch, "switching trunk", Duration::from_secs(10));
+    // The far RLOC prints the instance-id of each LISP packet it receives.
+    let mut far = Process::spawn(
+        &dir,
+        "far-rloc",
+        rloc.name(),
+        Path::new("python3"),
+        &[
+            "-c",
+            "import socket\n\
+             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             s.bind(('192.0.2.2', 4341))\n\
+             print('listening', flush=True)\n\
+             while True:\n\
+             \x20   d = s.recv(4096)\n\
+             \x20   print('instance', int.from_bytes(d[4:7], 'big'), flush=True)\n",
+        ],
+    )
+    .unwrap();
+    wait_for(&mut far, "listening", Duration::from_secs(10));
+
+    let mut lispd = start_lispd(&dir, "x", &xtr);
+    wait_for(&mut lispd, "ready: ", Duration::from_secs(120));
+    for (host, vlan) in hosts.iter().zip(PROBED) {
+        // ARP for the gateway is answered on the host's own VLAN.
+        let _ = host.exec("ping", &["-c", "1", "-W", "1", "10.0.0.1"]);
+        let neighbours = host.ip(&["neigh", "show", "10.0.0.1"]).unwrap();
+        assert!(
+            neighbours.contains("lladdr"),
+            "VLAN {vlan}: no ARP answer for its gateway: {neighbours:?}\n{}",
+            lispd.output()
+        );
+        // A packet to a mapped destination leaves encapsulated with the VLAN's instance-id.
+        let _ = host.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.150.1.1"]);
+        wait_for(
+            &mut far,
+            &format!("instance {vlan}\n"),
+            Duration::from_secs(10),
+        );
+    }
+    let cache = lispctl(
+        &dir,
+        "x",
+        &["show", "cache", "--instance", "1000", "10.199.3.4"],
+    );
+    assert!(
+        cache.contains("10.199.0.0/16") && cache.contains("192.0.2.2"),
+        "{cache}"
+    );
+    let metrics = scrape_metrics(xtr.name(), "127.0.0.1:9141".parse().unwrap());
+    // Each instance's map-cache: its mappings and its database prefix.
+    let full = format!(" {}", MAPPINGS_PER_TENANT + 1);
+    let instances = metrics
+        .lines()
+        .filter(|l| l.starts_with("lispd_map_cache_entries{instance=") && l.ends_with(&full))
+        .count();
+    assert_eq!(instances, TENANTS as usize, "{metrics}");
+    assert!(
+        metrics.contains("lispd_database_prefixes{instance=\"1000\"} 1"),
+        "{metrics}"
+    );
+    let status = lispd.stop();
+    assert!(status.is_some_and(|s| s.success()), "{}", lispd.output());
+    for process in [&mut switch, &mut far] {
+        process.stop();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
