@@ -118,8 +118,8 @@ impl Entry {
     }
 }
 
-/// A next hop on a port (the port's DPDK id).
-pub type NextHop = (u16, IpAddr);
+/// A next hop on an interface (its key: a port, or a VLAN of it).
+pub type NextHop = (u32, IpAddr);
 
 /// The resolution state of every next hop on every port.
 #[derive(Debug)]
@@ -132,7 +132,7 @@ pub struct NeighbourResolution {
     solicit: VecDeque<NextHop>,
     budget: Budget,
     resolved: usize,
-    changed: Vec<u16>,
+    changed: Vec<u32>,
     stats: NeighbourStats,
 }
 
@@ -159,17 +159,25 @@ impl NeighbourResolution {
         (self.resolved, self.entries.len() - self.resolved)
     }
 
-    /// The learned MACs of `port`.
-    pub fn macs(&self, port: u16) -> impl Iterator<Item = (IpAddr, [u8; 6])> + '_ {
+    /// The learned MACs of interface `key`.
+    pub fn macs(&self, key: u32) -> impl Iterator<Item = (IpAddr, [u8; 6])> + '_ {
         self.entries
             .iter()
-            .filter(move |((p, _), _)| *p == port)
+            .filter(move |((k, _), _)| *k == key)
             .filter_map(|((_, address), entry)| Some((*address, entry.mac()?)))
     }
 
-    /// Ports whose learned MACs changed since the last call (each once).
-    pub fn take_changed(&mut self) -> Vec<u16> {
+    /// Interfaces whose learned MACs changed since the last call (each once).
+    pub fn take_changed(&mut self) -> Vec<u32> {
         std::mem::take(&mut self.changed)
+    }
+
+    /// Drops every next hop of interface `key` (it is gone); their timers lapse unseen.
+    pub fn forget_interface(&mut self, key: u32) {
+        self.entries.retain(|(k, _), _| *k != key);
+        self.solicit.retain(|(k, _)| *k != key);
+        self.changed.retain(|k| *k != key);
+        self.resolved = self.entries.values().filter(|e| e.mac().is_some()).count();
     }
 
     /// `next_hop` is needed; `persistent` ones (configured) are kept resolved for good.
@@ -361,9 +369,9 @@ impl NeighbourResolution {
         }
     }
 
-    fn mark_changed(&mut self, port: u16) {
-        if !self.changed.contains(&port) {
-            self.changed.push(port);
+    fn mark_changed(&mut self, key: u32) {
+        if !self.changed.contains(&key) {
+            self.changed.push(key);
         }
     }
 }

@@ -1142,6 +1142,28 @@ impl Xtr {
         Ok(removed)
     }
 
+    /// Serves `instances` from now on (a reload added or removed tenants; see
+    /// [`dataplane::mapcache::InstanceTables`]).
+    pub fn set_instances(&mut self, instances: dataplane::mapcache::Instances) {
+        self.map_cache.set_instances(instances);
+    }
+
+    /// Drops every mapping of `instance_id`, learned or static (the instance is no longer
+    /// served), and stops probing locators no other mapping names; returns how many.
+    pub fn clear_instance(&mut self, instance_id: u32) -> Result<usize, String> {
+        let instance = (instance_id != 0).then_some(instance_id);
+        let prefixes = self.map_cache.prefixes_in(instance);
+        for prefix in &prefixes {
+            self.learned.forget(instance, prefix);
+            self.map_cache
+                .remove(instance, prefix)
+                .map_err(|e| e.to_string())?;
+        }
+        self.map_cache.publish();
+        self.forget_absent_locators(false);
+        Ok(prefixes.len())
+    }
+
     /// Drops every learned mapping, and stops probing their locators; returns how many.
     pub fn flush_learned(&mut self) -> Result<usize, String> {
         let flushed = self

@@ -8,7 +8,7 @@ use controlplane::neighbour_resolution::{
     Learned, NeighbourLimits, NeighbourResolution, HOLD_DOWN, RETRANSMIT, TRIES,
 };
 
-const PORT: u16 = 1;
+const PORT: u32 = 1;
 
 fn on_link(i: u32) -> IpAddr {
     IpAddr::V6(Ipv6Addr::new(

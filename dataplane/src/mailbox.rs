@@ -3,36 +3,17 @@
 //! quiescent point and sends the one it replaces back, so memory is only ever freed by the
 //! control core and a data core never locks, allocates or frees.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
 const DEPTH: usize = 8;
 
-/// Raised when any mailbox of a group has news, so a data core with many mailboxes (one per
-/// VLAN) reads one flag per iteration and looks into the mailboxes only after a publication.
-#[derive(Debug, Clone, Default)]
-pub struct Signal(Arc<AtomicBool>);
-
-impl Signal {
-    fn raise(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    /// Whether a mailbox of the group had news since the last call (and lowers the flag).
-    #[inline]
-    pub fn take(&self) -> bool {
-        self.0.load(Ordering::Relaxed) && self.0.swap(false, Ordering::Acquire)
-    }
-}
-
 /// The control core's end.
 #[derive(Debug)]
 pub struct Publisher<T> {
     fresh: Arc<ArrayQueue<Arc<T>>>,
     retired: Arc<ArrayQueue<Arc<T>>>,
-    signal: Option<Signal>,
 }
 
 /// The data core's end.
@@ -44,22 +25,12 @@ pub struct Subscriber<T> {
 
 /// A connected pair.
 pub fn mailbox<T>() -> (Publisher<T>, Subscriber<T>) {
-    connected(None)
-}
-
-/// A connected pair in the group of `signal`: each publication raises it.
-pub fn signalled_mailbox<T>(signal: &Signal) -> (Publisher<T>, Subscriber<T>) {
-    connected(Some(signal.clone()))
-}
-
-fn connected<T>(signal: Option<Signal>) -> (Publisher<T>, Subscriber<T>) {
     let fresh = Arc::new(ArrayQueue::new(DEPTH));
     let retired = Arc::new(ArrayQueue::new(DEPTH * 2));
     (
         Publisher {
             fresh: fresh.clone(),
             retired: retired.clone(),
-            signal,
         },
         Subscriber { fresh, retired },
     )
@@ -72,9 +43,6 @@ impl<T> Publisher<T> {
         if let Err(snapshot) = self.fresh.push(snapshot) {
             drop(self.fresh.pop());
             let _ = self.fresh.push(snapshot);
-        }
-        if let Some(signal) = &self.signal {
-            signal.raise();
         }
     }
 
@@ -129,20 +97,5 @@ mod tests {
         }
         subscriber.refresh(&mut current);
         assert_eq!(*current, 29, "a full box keeps the newest");
-    }
-
-    #[test]
-    fn a_publication_raises_the_group_signal_once() {
-        let signal = Signal::default();
-        let (first, _) = signalled_mailbox::<u32>(&signal);
-        let (second, subscriber) = signalled_mailbox(&signal);
-        assert!(!signal.take());
-        first.publish(Arc::new(1));
-        second.publish(Arc::new(2));
-        assert!(signal.take());
-        assert!(!signal.take(), "lowered by the first take");
-        let mut current = Arc::new(0);
-        assert!(subscriber.refresh(&mut current));
-        assert_eq!(*current, 2);
     }
 }

@@ -6,8 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use dataplane::dpdk::{DataCore, Interface, PortIo, Side};
-use dataplane::mailbox::Signal;
+use dataplane::dpdk::{DataCore, Interface, InterfaceSet, PortIo, Side};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
 };
@@ -147,24 +146,28 @@ fn data_core_forwards_between_real_ports() {
                 tx: core_eid.tx_queue(0).unwrap(),
                 mac: eid_mac,
             }],
-            vec![Interface {
-                port: 0,
-                vlan: None,
-                mac: eid_mac,
-                instance: LocalEid::default(),
-                neighbours: Arc::new(Neighbours {
-                    on_link: vec![
-                        "10.1.0.0/24".parse().unwrap(),
-                        "2001:db8:a::/64".parse().unwrap(),
-                    ],
-                    gateways: vec![],
-                    macs: [(host_v4, HOST_MAC), (host_v6, HOST_MAC)]
-                        .into_iter()
-                        .collect(),
-                }),
-                neighbour_updates: None,
-                wanted: dataplane::pipeline::WantedNeighbours::new(8),
-            }],
+            InterfaceSet::new(
+                1,
+                vec![Interface {
+                    port: 0,
+                    vlan: None,
+                    mac: eid_mac,
+                    instance: LocalEid::default(),
+                    neighbours: Arc::new(Neighbours {
+                        on_link: vec![
+                            "10.1.0.0/24".parse().unwrap(),
+                            "2001:db8:a::/64".parse().unwrap(),
+                        ],
+                        gateways: vec![],
+                        macs: [(host_v4, HOST_MAC), (host_v6, HOST_MAC)]
+                            .into_iter()
+                            .collect(),
+                    }),
+                    wanted: dataplane::pipeline::WantedNeighbours::new(8),
+                }],
+            )
+            .unwrap(),
+            None,
         )
         .unwrap(),
         rloc: Side::new(
@@ -173,33 +176,37 @@ fn data_core_forwards_between_real_ports() {
                 tx: core_rloc.tx_queue(0).unwrap(),
                 mac: rloc_mac,
             }],
-            vec![Interface {
-                port: 0,
-                vlan: None,
-                mac: rloc_mac,
-                instance: LocalEid::default(),
-                neighbours: Arc::new(Neighbours {
-                    on_link: vec!["192.0.2.0/24".parse().unwrap()],
-                    gateways: vec![],
-                    macs: [
-                        (IpAddr::V4(REMOTE_RLOC), REMOTE_MAC),
-                        (IpAddr::V4(PETR), PETR_MAC),
-                    ]
-                    .into_iter()
-                    .collect(),
-                }),
-                neighbour_updates: None,
-                wanted: dataplane::pipeline::WantedNeighbours::new(8),
-            }],
+            InterfaceSet::new(
+                1,
+                vec![Interface {
+                    port: 0,
+                    vlan: None,
+                    mac: rloc_mac,
+                    instance: LocalEid::default(),
+                    neighbours: Arc::new(Neighbours {
+                        on_link: vec!["192.0.2.0/24".parse().unwrap()],
+                        gateways: vec![],
+                        macs: [
+                            (IpAddr::V4(REMOTE_RLOC), REMOTE_MAC),
+                            (IpAddr::V4(PETR), PETR_MAC),
+                        ]
+                        .into_iter()
+                        .collect(),
+                    }),
+                    wanted: dataplane::pipeline::WantedNeighbours::new(8),
+                }],
+            )
+            .unwrap(),
+            None,
         )
         .unwrap(),
-        neighbour_news: Signal::default(),
         punt: punt_tx,
         pool: pool.clone(),
         reader: qsbr.register().unwrap(),
         map_cache: cache.shared(),
         database: database.shared(),
-        instances: Instances::default(),
+        instances: Arc::new(Instances::default()),
+        instances_updates: None,
         local: Arc::new(local.clone()),
         local_updates: None,
         config: Arc::new(PathConfig::default()),

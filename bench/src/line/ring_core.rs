@@ -8,8 +8,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use dataplane::dpdk::{DataCore, Interface, PortIo, Side};
-use dataplane::mailbox::Signal;
+use dataplane::dpdk::{DataCore, Interface, InterfaceSet, PortIo, Side};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
 };
@@ -118,10 +117,10 @@ fn data_core(
                     gateways: hosts.first().copied().into_iter().collect(),
                     macs: hosts.iter().map(|&h| (h, link.generator)).collect(),
                 }),
-                neighbour_updates: None,
                 wanted: WantedNeighbours::new(8),
             };
-            Side::new(vec![io], vec![interface]).map_err(|e| e.to_string())
+            let set = InterfaceSet::new(1, vec![interface]).map_err(|e| e.to_string())?;
+            Side::new(vec![io], set, None).map_err(|e| e.to_string())
         };
     let hosts: Vec<IpAddr> = world.hosts.iter().map(|&h| IpAddr::V4(h)).collect();
     let rloc_net = Ipv4Net::new(world.rloc, 24)
@@ -137,13 +136,13 @@ fn data_core(
             IpNet::V4(rloc_net),
             &[IpAddr::V4(world.remote_rloc)],
         )?,
-        neighbour_news: Signal::default(),
         punt,
         pool: pool.clone(),
         reader: qsbr.register().map_err(|e| e.to_string())?,
         map_cache: cache.shared(),
         database: database.shared(),
-        instances: Instances::default(),
+        instances: Arc::new(Instances::default()),
+        instances_updates: None,
         local: Arc::new(LocalRlocs {
             v4: Some(world.rloc),
             all: vec![IpAddr::V4(world.rloc)],

@@ -13,7 +13,7 @@ use std::time::Duration;
 use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, MAX_BURST};
 
 use super::interfaces::{PortIo, Side};
-use crate::mailbox::{Signal, Subscriber};
+use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, Instances, LocalEid, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
@@ -34,17 +34,17 @@ pub struct DataCore {
     /// Ports toward the underlay (at least one), one interface each, indexed by
     /// [`crate::pipeline::Uplink::port`].
     pub rloc: Side,
-    /// Raised when the control core publishes an interface's neighbour table: the interfaces'
-    /// mailboxes (one per VLAN: there may be thousands) are only looked into then.
-    pub neighbour_news: Signal,
     pub punt: RingProducer,
     /// Where reports of misses sent to the PETR come from.
     pub pool: Mempool,
     pub reader: QsbrReader,
     pub map_cache: MapCache,
     pub database: Database,
-    /// The instance-ids served and their tables (LISP data names its instance by id).
-    pub instances: Instances,
+    /// The instance-ids served and their tables (LISP data names its instance by id), and new
+    /// ones from the control core (a reload added or removed tenants), picked up at the
+    /// quiescent point.
+    pub instances: Arc<Instances>,
+    pub instances_updates: Option<Subscriber<Instances>>,
     pub local: Arc<LocalRlocs>,
     /// New locator choices from the control core (an uplink went down or came back), picked up
     /// at the quiescent point.
@@ -210,15 +210,10 @@ impl DataCore {
     /// One iteration: every RX queue once. Returns how many packets arrived.
     pub fn poll(&mut self) -> usize {
         self.reader.quiescent();
-        if self.neighbour_news.take() {
-            for interface in self
-                .eid
-                .interfaces
-                .iter_mut()
-                .chain(self.rloc.interfaces.iter_mut())
-            {
-                interface.refresh();
-            }
+        self.eid.refresh();
+        self.rloc.refresh();
+        if let Some(updates) = &self.instances_updates {
+            updates.refresh(&mut self.instances);
         }
         if let Some(updates) = &self.echo_updates {
             updates.refresh(&mut self.echo);
@@ -235,10 +230,10 @@ impl DataCore {
             for queue in 0..self.eid.ports[port].rx.len() {
                 if self.eid.ports[port].rx[queue].rx_burst(&mut rx) > 0 {
                     received += rx.len();
-                    if self.eid.has_vlans(port) {
+                    if self.eid.set.has_vlans(port) {
                         self.sort_by_vlan(port, &mut rx);
                     } else {
-                        self.handle_eid_burst(self.eid.untagged(port), &mut rx);
+                        self.handle_eid_burst(self.eid.set.untagged(port), &mut rx);
                     }
                 }
             }
@@ -261,7 +256,7 @@ impl DataCore {
         let mut run = MbufBurst::new();
         let mut current = usize::MAX;
         for mbuf in rx.drain() {
-            let Some(interface) = self.eid.interface_of(port, mbuf.data()) else {
+            let Some(interface) = self.eid.set.interface_of(port, mbuf.data()) else {
                 self.counters.bump(Counter::DropUnknownVlan);
                 if self.tracer.active() {
                     self.trace(
@@ -288,11 +283,12 @@ impl DataCore {
     /// instance's first.
     #[inline]
     fn eid_interface_for(&self, table: usize, destination: IpAddr) -> usize {
-        if self.eid.interfaces.len() == 1 {
+        if self.eid.set.interfaces.len() == 1 {
             return 0;
         }
         let in_instance = || {
             self.eid
+                .set
                 .interfaces
                 .iter()
                 .enumerate()
@@ -371,7 +367,7 @@ impl DataCore {
         let now = dpdk_bindings::time::tsc();
         {
             let mut ctx = ItrContext {
-                ingress: self.eid.interfaces[ingress].instance,
+                ingress: self.eid.set.interfaces[ingress].instance,
                 map_cache: self.map_cache.view(&self.reader),
                 database: self.database.view(&self.reader),
                 local: &self.local,
@@ -389,7 +385,7 @@ impl DataCore {
         let mut to_rloc = Outgoing::new(Direction::Rloc);
         let mut to_eid = Outgoing::new(Direction::Eid);
         let (eid_mac, eid_vlan) = {
-            let interface = &self.eid.interfaces[ingress];
+            let interface = &self.eid.set.interfaces[ingress];
             (interface.mac, interface.vlan)
         };
         for (i, mut mbuf) in itr.drain().enumerate() {
@@ -414,12 +410,12 @@ impl DataCore {
                 }
                 ItrVerdict::TooBig { .. } => {
                     if push_ethernet(&mut mbuf, sources[i], eid_mac, eid_vlan) {
-                        self.switch_port(&mut to_eid, self.eid.interfaces[ingress].port);
+                        self.switch_port(&mut to_eid, self.eid.set.interfaces[ingress].port);
                         let _ = to_eid.burst.push(mbuf);
                     }
                 }
                 ItrVerdict::Local { destination } => {
-                    let table = self.eid.interfaces[ingress].instance.table;
+                    let table = self.eid.set.interfaces[ingress].instance.table;
                     let interface = self.eid_interface_for(table, destination);
                     self.forward(mbuf, destination, interface, &mut to_eid)
                 }
@@ -475,7 +471,7 @@ impl DataCore {
     /// core reads), marked as received on the EID interface (port and VLAN).
     #[cold]
     fn report_misses(&mut self, ingress: usize, now: u64, punt: &mut MbufBurst) {
-        let interface = &self.eid.interfaces[ingress];
+        let interface = &self.eid.set.interfaces[ingress];
         let vlan = interface.vlan;
         let eid_port = self.eid.ports[interface.port]
             .rx
@@ -661,7 +657,7 @@ impl DataCore {
             Direction::Eid => &self.eid,
             Direction::Rloc => &self.rloc,
         };
-        let Some(port) = side.interfaces.get(interface).map(|i| i.port) else {
+        let Some(port) = side.set.interfaces.get(interface).map(|i| i.port) else {
             self.counters.bump(Counter::DropNoNeighbour);
             return;
         };
@@ -670,7 +666,7 @@ impl DataCore {
             Direction::Eid => &self.eid,
             Direction::Rloc => &self.rloc,
         };
-        let via = &side.interfaces[interface];
+        let via = &side.set.interfaces[interface];
         let mac = match out.last_hop {
             Some((last_interface, last, mac))
                 if last == destination && last_interface == interface =>

@@ -1,7 +1,9 @@
 //! A data core's ports and the interfaces on them. A port is what DPDK gives (RX queues, one
 //! TX queue, a MAC); an interface is what routing sees (an instance, on-link prefixes,
 //! neighbours): a port's untagged frames, or one 802.1Q VLAN of it. VLAN interfaces share
-//! their port's queues, so a thousand tenants cost no more queues than one.
+//! their port's queues, so a thousand tenants cost no more queues than one. The interfaces of
+//! a side are one immutable [`InterfaceSet`] the control core publishes whole when a neighbour
+//! table changes or a reload adds or removes VLANs: a data core checks one mailbox per side.
 
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ pub struct PortIo {
 }
 
 /// One interface: a port's untagged frames or one VLAN of it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Interface {
     /// Its port, by index into the side's ports.
     pub port: usize,
@@ -34,25 +36,15 @@ pub struct Interface {
     /// packets of it leave by it (the default instance for RLOC-side ports).
     pub instance: LocalEid,
     pub neighbours: Arc<Neighbours>,
-    /// New neighbour tables from the control core, picked up at the quiescent point.
-    pub neighbour_updates: Option<Subscriber<Neighbours>>,
     /// Where next hops without a MAC are reported.
     pub wanted: WantedNeighbours,
-}
-
-impl Interface {
-    pub(super) fn refresh(&mut self) {
-        if let Some(updates) = &self.neighbour_updates {
-            updates.refresh(&mut self.neighbours);
-        }
-    }
 }
 
 /// No interface for this VLAN id.
 const NONE: u16 = u16::MAX;
 
 /// Where a port's frames go: untagged ones to one interface, tagged ones by VLAN id.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Demux {
     untagged: u16,
     /// Interface by VLAN id (a direct table: one load per frame, whatever the VLAN count).
@@ -113,12 +105,20 @@ fn demux(
     Ok(demux)
 }
 
+/// The interfaces of one side's ports, and how each port's frames are sorted to them.
+#[derive(Debug, Clone)]
+pub struct InterfaceSet {
+    pub interfaces: Vec<Interface>,
+    demux: Vec<Demux>,
+}
+
 /// The ports of one side (EID or RLOC) and their interfaces.
 #[derive(Debug)]
 pub struct Side {
     pub ports: Vec<PortIo>,
-    pub interfaces: Vec<Interface>,
-    demux: Vec<Demux>,
+    pub set: Arc<InterfaceSet>,
+    /// New interface sets from the control core, picked up at the quiescent point.
+    pub updates: Option<Subscriber<InterfaceSet>>,
 }
 
 /// Why a side's ports and interfaces do not fit together.
@@ -134,18 +134,16 @@ pub enum SideError {
     BadVlan(u16),
     #[error("too many interfaces")]
     TooMany,
+    #[error("the interfaces are for {0} ports, the side has {1}")]
+    OtherPorts(usize, usize),
 }
 
-impl Side {
-    /// `interfaces` over `ports`: each port needs exactly one untagged interface and at most one
-    /// per VLAN id.
-    pub fn new(ports: Vec<PortIo>, interfaces: Vec<Interface>) -> Result<Self, SideError> {
-        let demux = demux(ports.len(), interfaces.iter().map(|i| (i.port, i.vlan)))?;
-        Ok(Self {
-            ports,
-            interfaces,
-            demux,
-        })
+impl InterfaceSet {
+    /// `interfaces` over `ports` ports: each port needs exactly one untagged interface and at
+    /// most one per VLAN id.
+    pub fn new(ports: usize, interfaces: Vec<Interface>) -> Result<Self, SideError> {
+        let demux = demux(ports, interfaces.iter().map(|i| (i.port, i.vlan)))?;
+        Ok(Self { interfaces, demux })
     }
 
     /// Whether `port` carries VLANs (its frames must be sorted by tag).
@@ -165,6 +163,32 @@ impl Side {
     #[inline]
     pub(super) fn untagged(&self, port: usize) -> usize {
         usize::from(self.demux[port].untagged)
+    }
+}
+
+impl Side {
+    /// `ports` with the interfaces of `set` on them (and later sets from `updates`).
+    pub fn new(
+        ports: Vec<PortIo>,
+        set: InterfaceSet,
+        updates: Option<Subscriber<InterfaceSet>>,
+    ) -> Result<Self, SideError> {
+        if set.demux.len() != ports.len() {
+            return Err(SideError::OtherPorts(set.demux.len(), ports.len()));
+        }
+        Ok(Self {
+            ports,
+            set: Arc::new(set),
+            updates,
+        })
+    }
+
+    /// Picks up the newest interface set, if the control core published one.
+    #[inline]
+    pub(super) fn refresh(&mut self) {
+        if let Some(updates) = &self.updates {
+            updates.refresh(&mut self.set);
+        }
     }
 }
 

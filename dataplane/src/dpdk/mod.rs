@@ -4,7 +4,7 @@ mod core;
 mod interfaces;
 
 pub use self::core::DataCore;
-pub use self::interfaces::{Interface, PortIo, Side, SideError};
+pub use self::interfaces::{Interface, InterfaceSet, PortIo, Side, SideError};
 
 use dpdk_bindings::Mbuf;
 

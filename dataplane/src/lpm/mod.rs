@@ -111,12 +111,35 @@ impl RootLayout {
     }
 }
 
+/// Root entries, stored XORed with [`INHERIT`] so that zeroed memory reads as "no prefix":
+/// the roots come from memory the OS maps in as it is first touched, and the tables of
+/// instances that have nothing in them, or do not exist yet, cost no resident memory.
+#[derive(Debug)]
+struct Roots(Words);
+
+impl Roots {
+    fn new(entries: usize) -> Self {
+        Self(Words::new(entries))
+    }
+
+    /// Entry `i` (`INHERIT` beyond the roots).
+    #[inline(always)]
+    fn get(&self, i: usize) -> u32 {
+        self.0.get_or(i, 0) ^ INHERIT
+    }
+
+    #[inline]
+    fn set(&self, i: usize, entry: u32) {
+        self.0.set(i, entry ^ INHERIT);
+    }
+}
+
 /// The shared part: arena, two sets of roots and the selector of the published one.
 #[derive(Debug)]
 pub struct Lpm {
     words: Words,
     /// Each table's root entries, placed by `layout`.
-    roots: [Words; 2],
+    roots: [Roots; 2],
     active: AtomicU32,
     bits: u8,
     tables: usize,
@@ -127,12 +150,7 @@ impl Lpm {
     fn new(bits: u8, tables: usize, capacity_words: usize) -> Self {
         let layout = RootLayout::for_tables(tables);
         let entries = layout.entries(tables);
-        let roots = [Words::new(entries), Words::new(entries)];
-        for root in &roots {
-            for i in 0..entries {
-                root.set(i, INHERIT);
-            }
-        }
+        let roots = [Roots::new(entries), Roots::new(entries)];
         Self {
             words: Words::new(capacity_words),
             roots,
@@ -143,7 +161,8 @@ impl Lpm {
         }
     }
 
-    /// Bytes of the two root copies (every table's, whether it holds prefixes or not).
+    /// Bytes of the two root copies (every table's, whether it holds prefixes or not; mapped in
+    /// as touched).
     pub fn root_bytes(&self) -> usize {
         2 * 4 * self.layout.entries(self.tables)
     }
@@ -176,7 +195,7 @@ impl Lpm {
 /// One published version, as a data core sees it during a burst.
 #[derive(Debug, Clone, Copy)]
 pub struct LpmView<'a> {
-    root: &'a Words,
+    root: &'a Roots,
     words: &'a Words,
     max_depth: u32,
     layout: RootLayout,
@@ -187,7 +206,7 @@ impl LpmView<'_> {
     #[inline]
     pub fn lookup(&self, table: usize, key: Key) -> Option<u32> {
         let (index, mut depth) = self.layout.entry_of(table, key);
-        let mut entry = self.root.get_or(index, INHERIT);
+        let mut entry = self.root.get(index);
         let mut best = INHERIT;
         while entry & CHILD != 0 && depth < self.max_depth {
             entry = self
@@ -229,7 +248,7 @@ impl LpmView<'_> {
             for i in 0..n {
                 let (table, key) = keys[i];
                 let (index, from) = self.layout.entry_of(table, key);
-                entry[i] = self.root.get_or(index, INHERIT);
+                entry[i] = self.root.get(index);
                 depth[i] = from;
                 self.prefetch_node(entry[i]);
             }

@@ -206,7 +206,7 @@ impl LpmWriter {
         let active = self.shared.active.load(Ordering::Relaxed) as usize & 1;
         let (from, to) = (&self.shared.roots[active], &self.shared.roots[active ^ 1]);
         for &index in &pending.dirty {
-            to.set(index as usize, from.get_or(index as usize, INHERIT));
+            to.set(index as usize, from.get(index as usize));
         }
         for (offset, size) in self.retired.reclaim(&self.qsbr) {
             self.alloc.free(offset, size);
@@ -214,7 +214,7 @@ impl LpmWriter {
         Ok(())
     }
 
-    fn inactive(&self) -> &crate::words::Words {
+    fn inactive(&self) -> &super::Roots {
         let active = self.shared.active.load(Ordering::Relaxed) as usize & 1;
         &self.shared.roots[active ^ 1]
     }
@@ -275,7 +275,7 @@ impl LpmWriter {
             for index in first..first + (1usize << (root_bits - len)) {
                 let painted = self.best_of(table, block_key(index), 0..=root_bits);
                 let index = base + index;
-                let entry = self.inactive().get_or(index, INHERIT);
+                let entry = self.inactive().get(index);
                 let entry = if entry & CHILD != 0 {
                     self.with_background(entry, painted)?
                 } else {
@@ -284,7 +284,7 @@ impl LpmWriter {
                 self.set_root(index, entry);
             }
         } else {
-            let entry = self.inactive().get_or(base + first, INHERIT);
+            let entry = self.inactive().get(base + first);
             let painted = self.best_of(table, block_key(first), 0..=root_bits);
             let block = (table, block_key(first), root_bits);
             let new = self.rebuild(entry, painted, block, key, len)?;

@@ -8,7 +8,7 @@ mod instances;
 pub use entry::{
     Action, Destination, EntryRef, EntryView, Locator, Mapping, BUCKETS, MAX_LOCATORS,
 };
-pub use instances::{Instances, InstancesError, MAX_INSTANCES, MAX_INSTANCE_ID};
+pub use instances::{InstanceTables, Instances, InstancesError, MAX_INSTANCES, MAX_INSTANCE_ID};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::lpm::{ipv4_key, ipv6_key, Key, Lpm, LpmError, LpmView, LpmWriter, DIRECT_TABLES};
+use crate::lpm::{ipv4_key, ipv6_key, Key, Lpm, LpmError, LpmView, LpmWriter};
 use crate::rcu::{Qsbr, QsbrReader};
 use entry::{EntryTable, EntryWriter};
 
@@ -124,20 +124,18 @@ pub struct MapCacheWriter {
 }
 
 impl MapCacheWriter {
-    /// A map-cache for up to `max_entries` mappings in `instances`. The LPM arenas are sized for
-    /// BGP-like prefix sets: 16 words per IPv4 prefix, 64 per IPv6 prefix, plus a floor, and
-    /// three times that when prefixes are spread over many instances (they share fewer nodes:
-    /// 23 words per IPv4 prefix measured with 1M over 1,000 instances). The arena is only
-    /// address space until used.
+    /// A map-cache for up to `max_entries` mappings in `instances` (more may come, up to
+    /// [`MAX_INSTANCES`]). The LPM arenas are sized for BGP-like prefix sets spread over many
+    /// instances: 48 words per IPv4 prefix and 192 per IPv6 prefix, plus a floor (in one
+    /// instance, 1M IPv4 prefixes take 3.4 words each; over 1,000 instances they share fewer
+    /// nodes and take 23). The arena is only address space until used.
     pub fn new(max_entries: u32, instances: Instances, qsbr: Arc<Qsbr>) -> Self {
         let n = max_entries as usize;
-        let tables = instances.tables();
-        let spread = if tables > DIRECT_TABLES { 3 } else { 1 };
         Self {
-            v4: LpmWriter::new(32, tables, spread * 16 * n + (1 << 16), qsbr.clone()),
-            v6: LpmWriter::new(128, tables, spread * 64 * n + (1 << 16), qsbr.clone()),
+            v4: LpmWriter::new(32, MAX_INSTANCES, 48 * n + (1 << 16), qsbr.clone()),
+            v6: LpmWriter::new(128, MAX_INSTANCES, 192 * n + (1 << 16), qsbr.clone()),
             entries: EntryWriter::new(max_entries, qsbr.clone()),
-            per_table: vec![0; tables],
+            per_table: vec![0; MAX_INSTANCES],
             instances,
             installed: BTreeMap::new(),
             shared_entries: HashMap::new(),
@@ -150,10 +148,30 @@ impl MapCacheWriter {
         &self.instances
     }
 
+    /// Serves `instances` from now on (see [`InstanceTables`]): an instance that leaves must
+    /// have no prefix left ([`Self::prefixes_in`]).
+    pub fn set_instances(&mut self, instances: Instances) {
+        self.instances = instances;
+    }
+
+    /// Every prefix installed in `instance_id`.
+    pub fn prefixes_in(&self, instance_id: Option<u32>) -> Vec<IpNet> {
+        let Ok(table) = self.table(instance_id) else {
+            return Vec::new();
+        };
+        self.installed
+            .keys()
+            .filter(|(t, _)| *t == table)
+            .map(|(_, prefix)| *prefix)
+            .collect()
+    }
+
     /// Each instance-id served and how many prefixes its table holds (kept as they change, so
     /// a metrics scrape does not walk a million entries).
     pub fn len_per_instance(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
-        self.instances.ids().zip(self.per_table.iter().copied())
+        self.instances
+            .tables()
+            .map(|(id, table)| (id, self.per_table[table]))
     }
 
     /// What data cores need.
@@ -410,13 +428,13 @@ pub struct DatabaseWriter {
 
 impl DatabaseWriter {
     /// An empty database whose prefixes may be in any of `instances` (the map-cache's), with
-    /// room for a few prefixes in each (a prefix alone in a compact table takes a node per
-    /// level: up to 4 cache lines for IPv4, 16 for IPv6).
+    /// room for a few prefixes in each instance there may be (a prefix alone in a compact table
+    /// takes a node per level: up to 4 cache lines for IPv4, 16 for IPv6).
     pub fn new(instances: Instances, qsbr: Arc<Qsbr>) -> Self {
-        let tables = instances.tables();
+        let room = |per_instance: usize| (1 << 18) + MAX_INSTANCES * per_instance;
         Self {
-            v4: LpmWriter::new(32, tables, (1 << 18) + tables * 256, qsbr.clone()),
-            v6: LpmWriter::new(128, tables, (1 << 18) + tables * 1024, qsbr),
+            v4: LpmWriter::new(32, MAX_INSTANCES, room(256), qsbr.clone()),
+            v6: LpmWriter::new(128, MAX_INSTANCES, room(1024), qsbr),
             instances,
         }
     }
@@ -425,6 +443,12 @@ impl DatabaseWriter {
         self.instances
             .table(Some(instance_id))
             .ok_or(MapCacheError::UnknownInstance(instance_id))
+    }
+
+    /// Serves `instances` from now on (see [`InstanceTables`]): an instance that leaves must
+    /// have no prefix left.
+    pub fn set_instances(&mut self, instances: Instances) {
+        self.instances = instances;
     }
 
     pub fn shared(&self) -> Database {

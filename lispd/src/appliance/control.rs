@@ -1,15 +1,10 @@
 //! The control core's neighbour work: answer ARP requests and IPv6 neighbour solicitations for
-//! our port addresses (so hosts and routers reach us), learn neighbours' MACs from ARP and
-//! neighbour discovery, resolve the next hops the data path needs, and publish each port's
-//! neighbour table to the data core.
+//! our interfaces' addresses (so hosts and routers reach us), learn neighbours' MACs from ARP
+//! and neighbour discovery, resolve the next hops the data path needs, and say when an
+//! interface's neighbour table changed (the data cores then get new interface sets).
 
-use std::cell::RefCell;
 use std::net::{IpAddr, Ipv6Addr};
-use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
-
-use hashbrown::HashMap;
 
 use dataplane::wire::arp::{self, ArpPacket, OP_REPLY, OP_REQUEST};
 use dataplane::wire::ethernet::{
@@ -20,168 +15,9 @@ use dataplane::wire::ndp::{self, NdpMessage, NdpRepr};
 
 use controlplane::neighbour_resolution::{Learned, NeighbourResolution, NeighbourStats};
 use controlplane::reassembly::ReassemblyStats;
-use dataplane::mailbox::Publisher;
-use dataplane::pipeline::{Neighbours, WantedNeighbours};
-use dpdk_bindings::{Mbuf, MbufBurst, Mempool, TxQueue};
+use dpdk_bindings::{Mbuf, MbufBurst, Mempool};
 
-use super::data_cores::NeighbourChannels;
-use super::ports::OpenPort;
-use super::{dpdk, RunError};
-
-/// One interface (a port's untagged frames, or one VLAN of it) as the control core sees it.
-#[derive(Debug)]
-pub struct ControlPort {
-    /// The configured name, for management.
-    pub name: String,
-    pub role: config::PortRole,
-    /// An EID-side interface's instance (0: the default one).
-    pub instance_id: u32,
-    /// Its DPDK port.
-    pub port_id: u16,
-    /// Its VLAN: frames to and from it carry this tag.
-    pub vlan: Option<u16>,
-    /// Its place among all interfaces: what neighbour resolution knows it by.
-    pub interface: u16,
-    /// The link as last polled.
-    pub link_up: bool,
-    pub mac: [u8; 6],
-    pub addresses: Vec<IpAddr>,
-    /// The port's control TX queue, shared by the port's interfaces (all on this core).
-    pub tx: Rc<RefCell<TxQueue>>,
-    /// The control core's copy of the port's neighbour table (configured plus learned MACs);
-    /// published when the learned ones change.
-    pub neighbours: Neighbours,
-    /// The configured neighbours, which resolution never replaces.
-    pub configured: HashMap<IpAddr, [u8; 6]>,
-    /// One per data core.
-    pub publishers: Vec<Publisher<Neighbours>>,
-    /// Next hops the data cores met without a MAC.
-    pub wanted: WantedNeighbours,
-}
-
-impl ControlPort {
-    /// The control core's side of `interface` (the `index`th) on `open`, sending on the port's
-    /// control queue `tx`, with the neighbour tables the data cores were started with.
-    pub fn new(
-        (open, tx): (&OpenPort, &Rc<RefCell<TxQueue>>),
-        interface: &config::Interface<'_>,
-        index: u16,
-        neighbours: NeighbourChannels,
-    ) -> Self {
-        Self {
-            name: interface.name.to_string(),
-            role: interface.role,
-            instance_id: interface.instance_id,
-            port_id: open.port.id().raw(),
-            vlan: interface.vlan,
-            interface: index,
-            link_up: true,
-            mac: open.mac,
-            addresses: interface.addresses.iter().map(|a| a.addr()).collect(),
-            tx: tx.clone(),
-            configured: neighbours.initial.macs.clone(),
-            neighbours: neighbours.initial,
-            publishers: neighbours.publishers,
-            wanted: neighbours.wanted,
-        }
-    }
-
-    /// Asks `resolution` for the next hop toward `destination`, unless it is configured.
-    pub fn want(
-        &self,
-        destination: IpAddr,
-        persistent: bool,
-        resolution: &mut NeighbourResolution,
-        now: Instant,
-    ) {
-        if let Some(next_hop) = self.neighbours.next_hop(destination) {
-            if !self.configured.contains_key(&next_hop) {
-                resolution.want((self.interface, next_hop), persistent, now);
-            }
-        }
-    }
-
-    /// Passes a MAC seen for an on-link `address` to `resolution`.
-    fn learn(
-        &self,
-        (address, mac): (IpAddr, [u8; 6]),
-        how: Learned,
-        resolution: &mut NeighbourResolution,
-        now: Instant,
-    ) {
-        let on_link = self
-            .neighbours
-            .on_link
-            .iter()
-            .any(|net| net.contains(&address));
-        if on_link && mac != [0; 6] && mac[0] & 1 == 0 && !self.configured.contains_key(&address) {
-            resolution.learn((self.interface, address), mac, how, now);
-        }
-    }
-
-    /// Rebuilds and publishes the table from the configured and learned MACs.
-    fn publish(&mut self, resolution: &NeighbourResolution) {
-        self.neighbours.macs = self
-            .configured
-            .iter()
-            .map(|(a, m)| (*a, *m))
-            .chain(resolution.macs(self.interface))
-            .collect();
-        let snapshot = Arc::new(self.neighbours.clone());
-        for publisher in &self.publishers {
-            publisher.publish(snapshot.clone());
-        }
-    }
-
-    /// Our address to ask for `target` from: one on the same subnet when we have one (a host
-    /// only answers senders it can route back to), else any of the family; never link-local.
-    fn address_for(&self, target: IpAddr) -> Option<IpAddr> {
-        let usable = |a: &&IpAddr| {
-            a.is_ipv6() == target.is_ipv6()
-                && !matches!(a, IpAddr::V6(v) if v.segments()[0] == 0xfe80)
-        };
-        let same_subnet = self.addresses.iter().filter(usable).find(|a| {
-            self.neighbours
-                .on_link
-                .iter()
-                .any(|net| net.contains(*a) && net.contains(&target))
-        });
-        same_subnet
-            .or_else(|| self.addresses.iter().find(usable))
-            .copied()
-    }
-}
-
-/// The control core's side of every interface of `ports` (in `interfaces` order, each with its
-/// neighbour channels): each port's control TX queue, the last after the `cores` data cores',
-/// is shared by its interfaces.
-pub fn ports(
-    ports: &[OpenPort],
-    interfaces: &[config::Interface<'_>],
-    neighbours: Vec<NeighbourChannels>,
-    cores: u16,
-) -> Result<Vec<ControlPort>, RunError> {
-    let queues = ports
-        .iter()
-        .map(|open| {
-            open.port
-                .tx_queue(cores)
-                .map(|queue| Rc::new(RefCell::new(queue)))
-                .map_err(dpdk(format!("port {} control TX queue", open.config.name)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    interfaces
-        .iter()
-        .zip(neighbours)
-        .enumerate()
-        .map(|(index, (interface, channels))| {
-            let index = u16::try_from(index)
-                .map_err(|_| RunError::Unsupported("more than 65535 interfaces".into()))?;
-            let port = (&ports[interface.port], &queues[interface.port]);
-            Ok(ControlPort::new(port, interface, index, channels))
-        })
-        .collect()
-}
+use super::interfaces::ControlPort;
 
 /// Asks `resolution` for the next hop toward underlay `destination` on every RLOC-side port of
 /// its family, so traffic can move to another uplink without waiting for a resolution.
@@ -310,28 +146,33 @@ pub fn handle(
 }
 
 /// Runs `resolution`'s timers, sends the ARP requests and neighbour solicitations it asks for,
-/// and publishes the tables of ports whose learned MACs changed.
+/// and updates the tables of interfaces whose learned MACs changed; true if any did (the data
+/// cores need new interface sets).
+#[must_use]
 pub fn resolve(
     ports: &mut [ControlPort],
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,
     stats: &mut ControlStats,
-) {
+) -> bool {
     if resolution.poll_timeout().is_some_and(|due| due <= now) {
         resolution.handle_timeout(now);
     }
-    while let Some((interface, next_hop)) = resolution.poll_solicitation() {
-        if let Some(port) = ports.iter_mut().find(|p| p.interface == interface) {
+    while let Some((key, next_hop)) = resolution.poll_solicitation() {
+        if let Some(port) = ports.iter_mut().find(|p| p.key() == key) {
             stats.resolutions_sent += u64::from(ask(port, next_hop, pool));
         }
     }
-    for interface in resolution.take_changed() {
-        if let Some(port) = ports.iter_mut().find(|p| p.interface == interface) {
+    let mut changed = false;
+    for key in resolution.take_changed() {
+        if let Some(port) = ports.iter_mut().find(|p| p.key() == key) {
             port.publish(resolution);
+            changed = true;
         }
     }
     stats.neighbours = resolution.stats();
+    changed
 }
 
 /// Sends an ARP request or neighbour solicitation for `next_hop` out of `port`; false when it

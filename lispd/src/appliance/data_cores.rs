@@ -1,19 +1,19 @@
 //! The data cores: one per EAL worker lcore, each with its RX queues and a TX queue on every
-//! port, a punt ring and a feedback queue to the control core, mailboxes for neighbour and
-//! echo-nonce tables, and its counters. What the control core keeps of each is a
-//! [`DataCoreLink`].
+//! port, a punt ring and a feedback queue to the control core, mailboxes for interface sets,
+//! instances, echo-nonce tables and settings, and its counters. What the control core keeps of
+//! each is a [`DataCoreLink`].
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use config::{Config, PortRole};
-use dataplane::dpdk::{DataCore, Interface, PortIo, Side, SideError};
-use dataplane::mailbox::{mailbox, signalled_mailbox, Publisher, Signal};
-use dataplane::mapcache::{DatabaseWriter, Instances, LocalEid, MapCacheWriter};
+use dataplane::dpdk::{DataCore, InterfaceSet, PortIo, Side, SideError};
+use dataplane::mailbox::{mailbox, Publisher};
+use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
 use dataplane::pipeline::{
-    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, LocalRlocs, MissLog, Neighbours,
-    Nonces, PathConfig, PuntLimiter, Tracer, WantedNeighbours,
+    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, LocalRlocs, MissLog, Nonces,
+    PathConfig, PuntLimiter, Tracer,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::lcore::LcoreJoin;
@@ -34,16 +34,12 @@ pub struct DataCoreLink {
     pub local: Publisher<LocalRlocs>,
     /// Where new data-path settings go (a PETR's new address).
     pub path: Publisher<PathConfig>,
+    /// Where new interface sets go (EID side, RLOC side): a neighbour table changed, or a
+    /// reload changed VLANs.
+    pub interfaces: (Publisher<InterfaceSet>, Publisher<InterfaceSet>),
+    /// Where the instances' tables go when a reload adds or removes tenants.
+    pub instances: Publisher<Instances>,
     pub counters: Arc<CoreCounters>,
-}
-
-/// Each interface's neighbour table as the data cores start with it, where they ask for missing
-/// next hops, and (filled by [`launch`]) one mailbox per data core for new tables.
-#[derive(Debug)]
-pub struct NeighbourChannels {
-    pub initial: Neighbours,
-    pub wanted: WantedNeighbours,
-    pub publishers: Vec<Publisher<Neighbours>>,
 }
 
 /// The shared tables the data cores read, and our locators as they start.
@@ -59,23 +55,14 @@ pub struct Tables<'a> {
     pub tracer: &'a Arc<Tracer>,
 }
 
-/// An interface's instance as the data path uses it (every configured instance-id has tables).
-fn interface_instance(instances: &Instances, instance_id: u32) -> LocalEid {
-    LocalEid {
-        instance_id: (instance_id != 0).then_some(instance_id),
-        table: instances.table(Some(instance_id)).unwrap_or(0),
-    }
-}
-
-/// Launches one data core on each of `workers` (EAL's worker lcores); they run until `stop` is
-/// set. `neighbours` holds one entry per interface of `interfaces` (those of `ports`).
+/// Launches one data core on each of `workers` (EAL's worker lcores), with the interfaces of
+/// `sets` (EID, RLOC) on `ports`; they run until `stop` is set.
 pub fn launch(
     eal: &Eal,
     workers: &[u32],
     config: &Config,
-    (pool, ports, interfaces): (&Mempool, &[OpenPort], &[config::Interface<'_>]),
+    (pool, ports, sets): (&Mempool, &[OpenPort], &(InterfaceSet, InterfaceSet)),
     tables: Tables<'_>,
-    neighbours: &mut [NeighbourChannels],
     stop: &Arc<AtomicBool>,
 ) -> Result<(Vec<DataCoreLink>, Vec<LcoreJoin<DataCore>>), RunError> {
     let cores = u16::try_from(workers.len())
@@ -90,18 +77,16 @@ pub fn launch(
         let (local_publisher, local_updates) = mailbox();
         let (path_publisher, path_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
-        let neighbour_news = Signal::default();
-        let (eid, rloc) = sides(
-            (ports, interfaces),
-            neighbours,
-            &neighbour_news,
-            tables.instances,
-            (core, cores),
-        )?;
+        let (eid_publisher, eid_updates) = mailbox();
+        let (rloc_publisher, rloc_updates) = mailbox();
+        let (instances_publisher, instances_updates) = mailbox();
+        let (eid_ports, rloc_ports) = port_queues(ports, core, cores)?;
+        let wrong = |e: SideError| RunError::Unsupported(format!("interfaces: {e}"));
+        let eid = Side::new(eid_ports, sets.0.clone(), Some(eid_updates)).map_err(wrong)?;
+        let rloc = Side::new(rloc_ports, sets.1.clone(), Some(rloc_updates)).map_err(wrong)?;
         let data_core = DataCore {
             eid,
             rloc,
-            neighbour_news,
             punt: punt_tx,
             pool: pool.clone(),
             reader: tables
@@ -110,7 +95,8 @@ pub fn launch(
                 .map_err(|e| RunError::Unsupported(format!("data core {core}: {e}")))?,
             map_cache: tables.map_cache.shared(),
             database: tables.database.shared(),
-            instances: tables.instances.clone(),
+            instances: Arc::new(tables.instances.clone()),
+            instances_updates: Some(instances_updates),
             local: Arc::new(tables.local.clone()),
             local_updates: Some(local_updates),
             config: Arc::new(*tables.path),
@@ -141,59 +127,35 @@ pub fn launch(
             echo: echo_publisher,
             local: local_publisher,
             path: path_publisher,
+            interfaces: (eid_publisher, rloc_publisher),
+            instances: instances_publisher,
             counters,
         });
     }
     Ok((links, running))
 }
 
-/// Data core `core`'s EID and RLOC sides: its RX queues and TX queue on every port, and every
-/// interface with a mailbox for its neighbour tables (the publisher goes into `neighbours`),
-/// all raising `news`.
-fn sides(
-    (ports, interfaces): (&[OpenPort], &[config::Interface<'_>]),
-    neighbours: &mut [NeighbourChannels],
-    news: &Signal,
-    instances: &Instances,
-    (core, cores): (u16, u16),
-) -> Result<(Side, Side), RunError> {
-    let mut by_role = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
-    let side = |role: PortRole| match role {
-        PortRole::Eid => 0,
-        PortRole::Rloc => 1,
-    };
-    // Where each configured port lands among its side's ports.
-    let mut index_on_side = Vec::with_capacity(ports.len());
+/// Data core `core`'s RX queues and TX queue on every port, by side (EID, RLOC), in
+/// configuration order.
+fn port_queues(
+    ports: &[OpenPort],
+    core: u16,
+    cores: u16,
+) -> Result<(Vec<PortIo>, Vec<PortIo>), RunError> {
+    let (mut eid, mut rloc) = (Vec::new(), Vec::new());
     for open in ports {
-        let (side_ports, _) = &mut by_role[side(open.config.role)];
-        index_on_side.push(side_ports.len());
-        side_ports.push(PortIo {
+        let io = PortIo {
             rx: rx_queues(&open.port, core, cores)?,
             tx: open
                 .port
                 .tx_queue(core)
                 .map_err(dpdk(format!("port {} TX queue", open.config.name)))?,
             mac: open.mac,
-        });
+        };
+        match open.config.role {
+            PortRole::Eid => eid.push(io),
+            PortRole::Rloc => rloc.push(io),
+        }
     }
-    for (interface, channels) in interfaces.iter().zip(neighbours.iter_mut()) {
-        let (publisher, updates) = signalled_mailbox(news);
-        channels.publishers.push(publisher);
-        let (_, side_interfaces) = &mut by_role[side(interface.role)];
-        side_interfaces.push(Interface {
-            port: index_on_side[interface.port],
-            vlan: interface.vlan,
-            mac: ports[interface.port].mac,
-            instance: interface_instance(instances, interface.instance_id),
-            neighbours: Arc::new(channels.initial.clone()),
-            neighbour_updates: Some(updates),
-            wanted: channels.wanted.clone(),
-        });
-    }
-    let [(eid_ports, eid), (rloc_ports, rloc)] = by_role;
-    let wrong = |e: SideError| RunError::Unsupported(format!("interfaces: {e}"));
-    Ok((
-        Side::new(eid_ports, eid).map_err(wrong)?,
-        Side::new(rloc_ports, rloc).map_err(wrong)?,
-    ))
+    Ok((eid, rloc))
 }

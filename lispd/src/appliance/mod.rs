@@ -11,6 +11,7 @@
 mod control;
 mod counters;
 mod data_cores;
+mod interfaces;
 mod machines;
 mod names;
 mod outbox;
@@ -20,6 +21,7 @@ mod tables;
 mod udp_io;
 mod uplinks;
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,19 +30,19 @@ use std::time::{Duration, Instant};
 
 use config::Config;
 use dataplane::dpdk::DataCore;
-use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
-use dataplane::pipeline::{CoreCounters, Counter, PathConfig, Tracer, WantedNeighbours};
+use dataplane::mapcache::{DatabaseWriter, InstanceTables, Instances, MapCacheWriter};
+use dataplane::pipeline::{CoreCounters, Counter, PathConfig, Tracer};
 use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::PROTOCOL_UDP;
 use dpdk_bindings::lcore::LcoreJoin;
 use dpdk_bindings::{lcore, Eal, EalBuilder, MbufBurst, Mempool, MempoolConfig};
 
-use control::ControlPort;
 pub use control::ControlStats;
 use controlplane::listeners::{
     ManagementSocket, MetricsListener, MetricsService, Response, Service,
 };
-use data_cores::{DataCoreLink, NeighbourChannels, Tables};
+use data_cores::{DataCoreLink, Tables};
+use interfaces::{ControlPort, PortHandles};
 use names::Peer;
 use outbox::Outbox;
 use ports::OpenPort;
@@ -158,8 +160,12 @@ const TELEMETRY_SNAPSHOT: Duration = Duration::from_millis(100);
 /// The running appliance. Dropping it stops the data cores.
 pub struct Appliance {
     xtr: Xtr,
-    /// One per port, in the order of `ports`.
+    /// One per interface (each port's untagged frames, then its VLANs), ports in order.
     control_ports: Vec<ControlPort>,
+    /// Each port's control TX queue and place on its side, to make interfaces from.
+    handles: PortHandles,
+    /// Which table each instance has; reloads add and remove instances.
+    instance_tables: InstanceTables,
     uplinks: Uplinks,
     names: names::NameRefresh,
     /// The data-path settings the data cores run with, republished when a PETR moves or NAT
@@ -267,14 +273,13 @@ impl Appliance {
             config.database.len(),
             config.map_cache.len()
         );
-        let mut neighbours: Vec<NeighbourChannels> = interfaces
+        let handles = PortHandles::new(&ports, cores)?;
+        let control_ports: Vec<ControlPort> = interfaces
             .iter()
-            .map(|interface| NeighbourChannels {
-                initial: tables::neighbours(interface),
-                wanted: WantedNeighbours::new(64),
-                publishers: Vec::new(),
-            })
+            .map(|interface| handles.control_port(&ports, interface))
             .collect();
+        let sets = interfaces::interface_sets(&control_ports, &instances, handles.per_side)
+            .map_err(|e| RunError::Unsupported(format!("interfaces: {e}")))?;
         let local = tables::local_rlocs(config, &[]);
         let tracer = Arc::new(Tracer::default());
         let path = tables::path_config(config, &resolved.section(Peer::Petr));
@@ -283,7 +288,7 @@ impl Appliance {
             &eal,
             &workers,
             config,
-            (&pool, &ports, &interfaces),
+            (&pool, &ports, &sets),
             Tables {
                 qsbr: &qsbr,
                 map_cache: &map_cache,
@@ -293,10 +298,8 @@ impl Appliance {
                 path: &path,
                 tracer: &tracer,
             },
-            &mut neighbours,
             &data_stop,
         )?;
-        let control_ports = control::ports(&ports, &interfaces, neighbours, cores)?;
 
         let names = names::NameRefresh::start(config, &resolved)
             .map_err(|e| RunError::Names(format!("name refresh thread: {e}")))?;
@@ -325,6 +328,8 @@ impl Appliance {
         Ok(Self {
             xtr,
             uplinks: Uplinks::new(&control_ports, now),
+            handles,
+            instance_tables: InstanceTables::new(instances, qsbr),
             names,
             path,
             reloader: Reloader::new(owned),
@@ -434,11 +439,34 @@ impl Appliance {
             return;
         };
         let old = self.reloader.running();
-        let changed_tables = tables::reload_database(old, &new, &mut self.database)
-            .and_then(|()| tables::reload_static_map_cache(old, &new, &mut self.xtr, now));
+        let (before, after) = (reload::instances(old), reload::instances(&new));
+        // While prefixes move, the instances leaving and those arriving all have tables.
+        let both: BTreeSet<u32> = before.union(&after).copied().collect();
+        let changed_tables = serve_instances(
+            &both,
+            &mut self.instance_tables,
+            (&mut self.database, &mut self.xtr),
+        )
+        .and_then(|()| tables::reload_database(old, &new, &mut self.database))
+        .and_then(|()| tables::reload_static_map_cache(old, &new, &mut self.xtr, now));
         if let Err(e) = changed_tables {
             tracing::error!("reload: {e}; the rest is applied");
         }
+        for &gone in before.difference(&after) {
+            match self.xtr.clear_instance(gone) {
+                Ok(dropped) => tracing::info!(
+                    "reload: instance-id {gone} no longer served ({dropped} mapping(s) dropped)"
+                ),
+                Err(e) => tracing::error!("reload: instance-id {gone}: {e}"),
+            }
+        }
+        let writers = (&mut self.database, &mut self.xtr);
+        if let Err(e) = serve_instances(&after, &mut self.instance_tables, writers) {
+            tracing::error!("reload: {e}");
+        }
+        self.reload_interfaces(&new, now);
+        self.publish_interfaces();
+        self.instance_tables.published();
         let peers = machines::peers(&new, &resolved);
         for destination in tables::map_cache_locators(&new)
             .chain(resolved.section(Peer::Petr))
@@ -652,13 +680,76 @@ impl Appliance {
                 port.want(next_hop, false, &mut self.resolution, now);
             }
         }
-        control::resolve(
+        let changed = control::resolve(
             &mut self.control_ports,
             &self.pool,
             &mut self.resolution,
             now,
             &mut self.stats,
         );
+        if changed {
+            self.publish_interfaces();
+        }
+    }
+
+    /// Gives every data core the interfaces as they are now (their neighbour tables, VLANs and
+    /// instances' tables) and the instances served.
+    fn publish_interfaces(&mut self) {
+        let instances = self.instance_tables.current();
+        match interfaces::interface_sets(&self.control_ports, instances, self.handles.per_side) {
+            Ok((eid, rloc)) => {
+                let (eid, rloc) = (Arc::new(eid), Arc::new(rloc));
+                let instances = Arc::new(instances.clone());
+                for link in &self.links {
+                    link.interfaces.0.publish(eid.clone());
+                    link.interfaces.1.publish(rloc.clone());
+                    link.instances.publish(instances.clone());
+                }
+            }
+            Err(e) => tracing::error!("interfaces not published: {e}"),
+        }
+    }
+
+    /// The interfaces of `new`: those that run as configured stay (with what they learned),
+    /// the rest are made anew; next hops of interfaces gone are forgotten.
+    fn reload_interfaces(&mut self, new: &Config, now: Instant) {
+        let mut running = std::mem::take(&mut self.control_ports);
+        let mut kept: Vec<Option<ControlPort>> = Vec::new();
+        for interface in new.interfaces() {
+            let same = running.iter().position(|p| {
+                p.port_id == self.ports[interface.port].port.id().raw() && p.runs(&interface)
+            });
+            kept.push(same.map(|i| running.swap_remove(i)));
+        }
+        for gone in &running {
+            self.resolution.forget_interface(gone.key());
+        }
+        let added = kept.iter().filter(|p| p.is_none()).count();
+        let (handles, ports, resolution) = (&self.handles, &self.ports, &mut self.resolution);
+        self.control_ports = new
+            .interfaces()
+            .zip(kept)
+            .map(|(interface, kept)| {
+                kept.unwrap_or_else(|| {
+                    let port = handles.control_port(ports, &interface);
+                    for &gateway in &port.neighbours.gateways {
+                        port.want(gateway, true, resolution, now);
+                    }
+                    port
+                })
+            })
+            .collect();
+        self.ours = self
+            .control_ports
+            .iter()
+            .flat_map(|p| p.addresses.iter().copied())
+            .collect();
+        if added + running.len() > 0 {
+            tracing::info!(
+                "reload: {added} interface(s) added or changed, {} removed",
+                running.len()
+            );
+        }
     }
 
     /// Serves the management and metrics clients that are ready.
@@ -766,6 +857,19 @@ impl Drop for Appliance {
     fn drop(&mut self) {
         self.data_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// The database and the map-cache (in `xtr`) serve `ids` from now on (new ones get tables from
+/// `tables`).
+fn serve_instances(
+    ids: &BTreeSet<u32>,
+    tables: &mut InstanceTables,
+    (database, xtr): (&mut DatabaseWriter, &mut Xtr),
+) -> Result<(), String> {
+    let instances = tables.change(ids).map_err(|e| e.to_string())?.clone();
+    database.set_instances(instances.clone());
+    xtr.set_instances(instances);
+    Ok(())
 }
 
 /// DPDK telemetry (`/lispd/stats`): data-core counters live, control counters as of the last

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use dataplane::pipeline::{LocalRlocs, NoMac};
 use dpdk_bindings::Mempool;
 
-use super::control::{self, ControlPort, ControlStats};
+use super::control::{self, ControlStats};
+use super::interfaces::ControlPort;
 use super::udp_io;
 use controlplane::neighbour_resolution::NeighbourResolution;
 use controlplane::Transmit;

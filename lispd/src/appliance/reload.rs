@@ -1,8 +1,9 @@
 //! Reloading the configuration file (SIGHUP, `lispctl reload`) without restarting the data
-//! cores. A reload is checked in full first: the file validates,
-//! changes nothing that needs a restart (EAL, cores, ports, management endpoints, identity,
-//! CPM mode, the map-cache size, the set of instance-ids) and its names resolve. Only then is
-//! it applied, in the same control-loop turn; a refused reload changes nothing and says why.
+//! cores. A reload is checked in full first: the file validates, changes nothing that needs a
+//! restart (EAL, cores, ports other than their VLANs, management endpoints, identity, CPM mode,
+//! the map-cache size) and its names resolve. Only then is it applied, in the same
+//! control-loop turn; a refused reload changes nothing and says why. Tenants (VLANs and
+//! instances) come and go by reload.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -92,8 +93,8 @@ impl Reloader {
     }
 }
 
-/// Instance-ids with tables (the data cores' tables are sized for them at start).
-fn instances(config: &Config) -> BTreeSet<u32> {
+/// Instance-ids with tables.
+pub fn instances(config: &Config) -> BTreeSet<u32> {
     let mut ids = config.instance_ids();
     ids.extend(config.map_cache.iter().map(|m| m.instance_id));
     ids
@@ -105,7 +106,10 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     [
         ("[dpdk]", old.dpdk != new.dpdk),
         ("[cores]", old.cores != new.cores),
-        ("[[port]]", old.port != new.port),
+        (
+            "[[port]] (other than its VLANs)",
+            without_vlans(old) != without_vlans(new),
+        ),
         (
             "[management] socket, metrics_listen, state_directory or log_format",
             (
@@ -135,16 +139,34 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
             "timers.map_cache_limit",
             old.timers.map_cache_limit != new.timers.map_cache_limit,
         ),
-        ("the set of instance-ids", instances(old) != instances(new)),
     ]
     .into_iter()
     .filter_map(|(what, differs)| differs.then_some(what))
     .collect()
 }
 
+/// The ports with their VLANs left out (those a reload may change).
+fn without_vlans(config: &Config) -> Vec<config::Port> {
+    config
+        .port
+        .iter()
+        .map(|p| config::Port {
+            vlan: Vec::new(),
+            ..p.clone()
+        })
+        .collect()
+}
+
 /// The sections a reload changes.
 fn changed(old: &Config, new: &Config) -> Vec<&'static str> {
     [
+        (
+            "port.vlan",
+            old.port
+                .iter()
+                .map(|p| &p.vlan)
+                .ne(new.port.iter().map(|p| &p.vlan)),
+        ),
         ("database", old.database != new.database),
         ("map_server", old.map_server != new.map_server),
         ("map_resolver", old.map_resolver != new.map_resolver),
@@ -211,18 +233,19 @@ key = "old"
                 .replace("192.0.2.1/24", "192.0.2.7/24")
                 .replace("address = \"192.0.2.1\"", "address = \"192.0.2.7\""),
         );
-        assert_eq!(needs_restart(&old, &moved), ["[[port]]"]);
-        let tenant = config(
-            &BASE
-                .replace(
-                    "prefix = \"10.1.0.0/24\"",
-                    "prefix = \"10.1.0.0/24\"\ninstance_id = 7",
-                )
-                .replace("role = \"eid\"", "role = \"eid\"\ninstance_id = 7"),
-        );
         assert_eq!(
-            needs_restart(&old, &tenant),
-            ["[[port]]", "the set of instance-ids"]
+            needs_restart(&old, &moved),
+            ["[[port]] (other than its VLANs)"]
         );
+        let tenant = config(&format!(
+            "{}\n[[database]]\nprefix = \"10.1.0.0/24\"\ninstance_id = 7\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n",
+            BASE.replace(
+                "role = \"eid\"\naddresses = [\"10.1.0.1/24\"]\n",
+                "role = \"eid\"\naddresses = [\"10.1.0.1/24\"]\n[[port.vlan]]\nid = 7\ninstance_id = 7\naddresses = [\"10.1.0.1/24\"]\n",
+            )
+        ));
+        assert!(needs_restart(&old, &tenant).is_empty());
+        assert_eq!(changed(&old, &tenant), ["port.vlan", "database"]);
+        assert_eq!(instances(&tenant), BTreeSet::from([0, 7]));
     }
 }

@@ -11,7 +11,8 @@ use config::PortRole;
 use controlplane::gateway_watch::{GatewayTimers, GatewayWatch};
 use dpdk_bindings::Mempool;
 
-use super::control::{self, ControlPort, ControlStats};
+use super::control::{self, ControlStats};
+use super::interfaces::ControlPort;
 use super::ports::OpenPort;
 
 /// How often each port's link is read.
