@@ -3,7 +3,9 @@
 //! 100 static mappings per instance (100,000 in all, the same prefixes in every instance) from a
 //! `map_cache_file`. Hosts on VLANs 7 and 1000 reach the xTR's gateway address of their VLAN
 //! (ARP answered per VLAN), and their packets leave encapsulated with their own instance-id;
-//! management and metrics see every instance.
+//! management and metrics see every instance. Then a reload takes tenant 1000 away and brings
+//! tenant 2000 (VLAN and instance) in while the data cores keep running: VLAN 1000's frames are
+//! dropped as an unknown VLAN from then on, VLAN 2000's host is served in instance 2000.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,27 +14,24 @@ use std::time::Duration;
 use tests::netns::{require_root, Namespace};
 use tests::topology::{kernel_side, link, Process};
 use tests::underlay::{
-    address, dpdk_side, lispctl, lispd_header, route, scrape_metrics, start_lispd, wait_for,
+    address, dpdk_side, lispctl, lispd_header, route, scrape_metrics, start_lispd, stat, wait_for,
 };
 
 const TENANTS: u32 = 1000;
 const MAPPINGS_PER_TENANT: u32 = 100;
+/// The tenant a reload adds.
+const ARRIVING: u32 = 2000;
 /// The VLANs hosts are on in this test.
-const PROBED: [u32; 2] = [7, TENANTS];
+const PROBED: [u32; 3] = [7, TENANTS, ARRIVING];
 
-fn config(dir: &Path) -> String {
+/// lispd's file for `tenants` (VLAN and instance-id alike) after `header` (the same across
+/// reloads: a new DPDK file prefix would need a restart).
+fn config(header: &str, tenants: &[u32]) -> String {
     // A top-level key: before the header's tables.
     let mut text = String::from("map_cache_file = \"maps.txt\"\n");
-    text.push_str(&lispd_header(
-        &[
-            "net_af_packet0,iface=eid0,qpairs=2".into(),
-            "net_af_packet1,iface=up0,qpairs=2".into(),
-        ],
-        dir,
-        "x",
-    ));
+    text.push_str(header);
     text.push_str("\n[[port]]\nname = \"trunk\"\ndevice = \"net_af_packet0\"\nrole = \"eid\"\n");
-    for tenant in 1..=TENANTS {
+    for tenant in tenants {
         let _ = write!(
             text,
             "\n[[port.vlan]]\nid = {tenant}\ninstance_id = {tenant}\naddresses = [\"10.0.0.1/24\"]\n"
@@ -41,7 +40,7 @@ fn config(dir: &Path) -> String {
     text.push_str(
         "\n[[port]]\nname = \"uplink\"\ndevice = \"net_af_packet1\"\nrole = \"rloc\"\naddresses = [\"192.0.2.1/24\"]\n",
     );
-    for tenant in 1..=TENANTS {
+    for tenant in tenants {
         let _ = write!(
             text,
             "\n[[database]]\nprefix = \"10.0.0.0/24\"\ninstance_id = {tenant}\nregister = false\n[[database.locator]]\naddress = \"192.0.2.1\"\nlocal = true\n"
@@ -51,9 +50,9 @@ fn config(dir: &Path) -> String {
 }
 
 /// 100 mappings per tenant toward the RLOC 192.0.2.2: 10.100.0.0/16 to 10.199.0.0/16.
-fn mappings() -> String {
+fn mappings(tenants: &[u32]) -> String {
     let mut lines = String::new();
-    for tenant in 1..=TENANTS {
+    for tenant in tenants {
         for j in 0..MAPPINGS_PER_TENANT {
             let _ = writeln!(
                 lines,
@@ -65,6 +64,25 @@ fn mappings() -> String {
     lines
 }
 
+/// Whether the xTR answers `host`'s ARP for its gateway (asked afresh).
+fn gateway_answers(host: &Namespace) -> bool {
+    let _ = host.ip(&["neigh", "flush", "dev", "eth0"]);
+    let _ = host.exec("ping", &["-c", "1", "-W", "1", "10.0.0.1"]);
+    host.ip(&["neigh", "show", "10.0.0.1"])
+        .unwrap()
+        .contains("lladdr")
+}
+
+/// Sends from `host` to a mapped destination until the far RLOC reports a packet of `instance`.
+fn leaves_in_instance(host: &Namespace, far: &mut Process, instance: u32) {
+    let _ = host.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.150.1.1"]);
+    wait_for(
+        far,
+        &format!("instance {instance}\n"),
+        Duration::from_secs(10),
+    );
+}
+
 #[test]
 fn a_thousand_tenants_on_vlans_of_one_trunk() {
     if let Err(e) = require_root() {
@@ -72,8 +90,17 @@ fn a_thousand_tenants_on_vlans_of_one_trunk() {
     }
     let dir = std::env::temp_dir().join(format!("lisp-scale-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("x.toml"), config(&dir)).unwrap();
-    std::fs::write(dir.join("maps.txt"), mappings()).unwrap();
+    let header = lispd_header(
+        &[
+            "net_af_packet0,iface=eid0,qpairs=2".into(),
+            "net_af_packet1,iface=up0,qpairs=2".into(),
+        ],
+        &dir,
+        "x",
+    );
+    let first: Vec<u32> = (1..=TENANTS).collect();
+    std::fs::write(dir.join("x.toml"), config(&header, &first)).unwrap();
+    std::fs::write(dir.join("maps.txt"), mappings(&first)).unwrap();
 
     let xtr = Namespace::create("sx").unwrap();
     let rloc = Namespace::create("sr").unwrap();
@@ -131,23 +158,17 @@ fn a_thousand_tenants_on_vlans_of_one_trunk() {
 
     let mut lispd = start_lispd(&dir, "x", &xtr);
     wait_for(&mut lispd, "ready: ", Duration::from_secs(120));
-    for (host, vlan) in hosts.iter().zip(PROBED) {
-        // ARP for the gateway is answered on the host's own VLAN.
-        let _ = host.exec("ping", &["-c", "1", "-W", "1", "10.0.0.1"]);
-        let neighbours = host.ip(&["neigh", "show", "10.0.0.1"]).unwrap();
-        assert!(
-            neighbours.contains("lladdr"),
-            "VLAN {vlan}: no ARP answer for its gateway: {neighbours:?}\n{}",
-            lispd.output()
-        );
-        // A packet to a mapped destination leaves encapsulated with the VLAN's instance-id.
-        let _ = host.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.150.1.1"]);
-        wait_for(
-            &mut far,
-            &format!("instance {vlan}\n"),
-            Duration::from_secs(10),
-        );
+    let [host7, host1000, host2000] = [&hosts[0], &hosts[1], &hosts[2]];
+    for (host, vlan) in [(host7, 7), (host1000, TENANTS)] {
+        assert!(gateway_answers(host), "VLAN {vlan}:\n{}", lispd.output());
+        leaves_in_instance(host, &mut far, vlan);
     }
+    assert!(
+        !gateway_answers(host2000),
+        "VLAN 2000 is not configured yet"
+    );
+    let unknown_vlan = stat(&dir, "x", "drop_unknown_vlan");
+    assert!(unknown_vlan > 0, "VLAN 2000's ARP was not counted");
     let cache = lispctl(
         &dir,
         "x",
@@ -168,6 +189,39 @@ fn a_thousand_tenants_on_vlans_of_one_trunk() {
     assert!(
         metrics.contains("lispd_database_prefixes{instance=\"1000\"} 1"),
         "{metrics}"
+    );
+
+    // Tenant 1000 leaves, tenant 2000 arrives, by reload.
+    let second: Vec<u32> = (1..TENANTS).chain([ARRIVING]).collect();
+    std::fs::write(dir.join("x.toml"), config(&header, &second)).unwrap();
+    std::fs::write(dir.join("maps.txt"), mappings(&second)).unwrap();
+    let reloaded = lispctl(&dir, "x", &["reload"]);
+    assert!(reloaded.contains("reloaded"), "{reloaded}");
+    wait_for(
+        &mut lispd,
+        "configuration reloaded",
+        Duration::from_secs(60),
+    );
+    assert!(
+        gateway_answers(host2000),
+        "VLAN 2000 after the reload:\n{}",
+        lispd.output()
+    );
+    leaves_in_instance(host2000, &mut far, ARRIVING);
+    assert!(!gateway_answers(host1000), "VLAN 1000 is gone");
+    assert!(stat(&dir, "x", "drop_unknown_vlan") > unknown_vlan);
+    let metrics = scrape_metrics(xtr.name(), "127.0.0.1:9141".parse().unwrap());
+    assert!(
+        metrics.contains(&format!(
+            "lispd_map_cache_entries{{instance=\"2000\"}}{full}"
+        )),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("instance=\"1000\""), "{metrics}");
+    assert!(
+        lispd.output().contains("instance-id 1000 no longer served"),
+        "{}",
+        lispd.output()
     );
     let status = lispd.stop();
     assert!(status.is_some_and(|s| s.success()), "{}", lispd.output());
