@@ -400,7 +400,8 @@ impl DataCore {
             // Verdicts are matched where they lie: a copy of one written moments ago (an
             // `IpAddr` inside, stored byte-wise) stalls on store forwarding.
             if let ItrVerdict::Punt { destination } = verdicts[i] {
-                self.punt_miss(mbuf, destination, offsets[i], now, &mut punt);
+                let table = self.eid.set.interfaces[ingress].instance.table;
+                self.punt_miss(mbuf, (table, destination), offsets[i], now, &mut punt);
                 continue;
             }
             match verdicts[i] {
@@ -448,16 +449,16 @@ impl DataCore {
 
     /// A map-cache miss without a PETR: the whole frame (its Ethernet header is `l2_len` bytes
     /// before the data, still in the headroom) goes to the control core, at most once per
-    /// destination prefix per interval.
+    /// destination prefix of the instance (table) per interval.
     fn punt_miss(
         &mut self,
         mut mbuf: Mbuf,
-        destination: IpAddr,
+        (table, destination): (usize, IpAddr),
         l2_len: usize,
         now: u64,
         punt: &mut MbufBurst,
     ) {
-        if !self.punt_limiter.allow(destination, now) {
+        if !self.punt_limiter.allow(table, destination, now) {
             self.counters.bump(Counter::DropPuntRateLimited);
             return;
         }
@@ -472,13 +473,13 @@ impl DataCore {
     #[cold]
     fn report_misses(&mut self, ingress: usize, now: u64, punt: &mut MbufBurst) {
         let interface = &self.eid.set.interfaces[ingress];
-        let vlan = interface.vlan;
+        let (vlan, table) = (interface.vlan, interface.instance.table);
         let eid_port = self.eid.ports[interface.port]
             .rx
             .first()
             .map(|q| q.port().raw());
         for (source, destination) in self.misses.drain() {
-            if !self.punt_limiter.allow(destination, now) {
+            if !self.punt_limiter.allow(table, destination, now) {
                 self.counters.bump(Counter::DropPuntRateLimited);
                 continue;
             }
@@ -619,7 +620,7 @@ impl DataCore {
                 }
                 ItrVerdict::Punt { destination } => {
                     if push_ethernet(&mut mbuf, [0; 6], [0; 6], None) {
-                        self.punt_miss(mbuf, destination, 0, now, punt);
+                        self.punt_miss(mbuf, (0, destination), 0, now, punt);
                     }
                 }
                 ItrVerdict::TooBig { .. } | ItrVerdict::Local { .. } => {

@@ -1,6 +1,7 @@
 //! Per-destination-prefix limit on map-cache-miss punts, so a miss flood (many packets to one
 //! unknown EID) cannot starve the control core: at most one punt per /24 (IPv4) or /64 (IPv6)
-//! per interval. A fixed direct-mapped table, no allocation; time is explicit (TSC ticks).
+//! of an instance per interval (tenants with one address plan do not hold back each other's
+//! misses). A fixed direct-mapped table, no allocation; time is explicit (TSC ticks).
 
 use std::net::IpAddr;
 
@@ -20,13 +21,14 @@ impl PuntLimiter {
         }
     }
 
-    /// True when a miss for `destination` may be punted at `now`.
+    /// True when a miss for `destination` in instance table `table` may be punted at `now`.
     #[inline]
-    pub fn allow(&mut self, destination: IpAddr, now: u64) -> bool {
-        let key = match destination {
+    pub fn allow(&mut self, table: usize, destination: IpAddr, now: u64) -> bool {
+        let prefix = match destination {
             IpAddr::V4(a) => u128::from(u32::from(a) >> 8),
             IpAddr::V6(a) => (u128::from(a) >> 64) | 1 << 100,
         };
+        let key = prefix | (table as u128) << 104;
         let hash = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = &mut self.slots[(hash >> 40) as usize & (self.slots.len() - 1)];
         if slot.0 == key && now.wrapping_sub(slot.1) < self.interval {
@@ -47,15 +49,20 @@ mod tests {
         let a: IpAddr = "10.9.0.1".parse().unwrap();
         let same_prefix: IpAddr = "10.9.0.200".parse().unwrap();
         let other: IpAddr = "10.9.1.1".parse().unwrap();
-        assert!(limiter.allow(a, 0));
+        assert!(limiter.allow(0, a, 0));
         assert!(
-            !limiter.allow(same_prefix, 10),
+            !limiter.allow(0, same_prefix, 10),
             "same /24 within the interval"
         );
-        assert!(limiter.allow(other, 10), "another /24");
-        assert!(limiter.allow(a, 1000), "after the interval");
+        assert!(limiter.allow(0, other, 10), "another /24");
+        assert!(
+            limiter.allow(3, same_prefix, 10),
+            "the same /24 of another instance"
+        );
+        assert!(!limiter.allow(3, a, 20));
+        assert!(limiter.allow(0, a, 1000), "after the interval");
         let v6: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        assert!(limiter.allow(v6, 0));
-        assert!(!limiter.allow("2001:db8:1:2::99".parse().unwrap(), 1));
+        assert!(limiter.allow(0, v6, 0));
+        assert!(!limiter.allow(0, "2001:db8:1:2::99".parse().unwrap(), 1));
     }
 }
