@@ -53,7 +53,7 @@ impl Uplinks {
     }
 
     /// Reads links that are due, asks gateways that are due, and returns the new set of unusable
-    /// locators when it changed. `open[i]` is the device of `ports[i]`.
+    /// locators when it changed. `open` are the devices of `ports` (interfaces).
     pub fn poll(
         &mut self,
         ports: &mut [ControlPort],
@@ -65,18 +65,24 @@ impl Uplinks {
         let mut changed = false;
         if now >= self.next_link_poll {
             self.next_link_poll = now + LINK_POLL;
-            for (port, device) in ports.iter_mut().zip(open) {
+            for device in open {
                 let up = device.port.link_status().map_or(true, |link| link.up);
-                if up != port.link_up {
-                    port.link_up = up;
-                    stats.link_transitions += 1;
-                    changed = true;
-                    tracing::warn!(
-                        "port {}: link {}",
-                        port.name,
-                        if up { "up" } else { "down" }
-                    );
+                let id = device.port.id().raw();
+                // The port's interfaces (its untagged side, its VLANs) share its link.
+                let mut interfaces = ports.iter_mut().filter(|p| p.port_id == id).peekable();
+                if interfaces.peek().is_none_or(|p| p.link_up == up) {
+                    continue;
                 }
+                for interface in interfaces {
+                    interface.link_up = up;
+                }
+                stats.link_transitions += 1;
+                changed = true;
+                tracing::warn!(
+                    "port {}: link {}",
+                    device.config.name,
+                    if up { "up" } else { "down" }
+                );
             }
         }
         if self.watch.poll_timeout().is_some_and(|due| due <= now) {
