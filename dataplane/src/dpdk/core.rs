@@ -170,6 +170,17 @@ impl Outgoing {
         }
     }
 
+    /// Queues for `port` of `ports` from now on, first sending what it holds for another one.
+    #[inline(always)]
+    fn switch(&mut self, port: usize, ports: &mut [PortIo], counters: &CoreCounters) {
+        if self.port == port {
+            return;
+        }
+        self.transmit(ports, counters);
+        self.port = port;
+        self.last_hop = None;
+    }
+
     /// Transmits what the queue takes; counts and frees the rest.
     fn transmit(&mut self, ports: &mut [PortIo], counters: &CoreCounters) {
         if self.burst.is_empty() {
@@ -411,7 +422,8 @@ impl DataCore {
                 }
                 ItrVerdict::TooBig { .. } => {
                     if push_ethernet(&mut mbuf, sources[i], eid_mac, eid_vlan) {
-                        self.switch_port(&mut to_eid, self.eid.set.interfaces[ingress].port);
+                        let port = self.eid.set.interfaces[ingress].port;
+                        to_eid.switch(port, &mut self.eid.ports, &self.counters);
                         let _ = to_eid.burst.push(mbuf);
                     }
                 }
@@ -430,21 +442,6 @@ impl DataCore {
         to_rloc.transmit(&mut self.rloc.ports, &self.counters);
         to_eid.transmit(&mut self.eid.ports, &self.counters);
         self.punt(&mut punt);
-    }
-
-    /// Makes `out` queue for `port`, first sending what it holds for another one.
-    #[inline(always)]
-    fn switch_port(&mut self, out: &mut Outgoing, port: usize) {
-        if out.port == port {
-            return;
-        }
-        let ports = match out.side {
-            Direction::Eid => &mut self.eid.ports,
-            Direction::Rloc => &mut self.rloc.ports,
-        };
-        out.transmit(ports, &self.counters);
-        out.port = port;
-        out.last_hop = None;
     }
 
     /// A map-cache miss without a PETR: the whole frame (its Ethernet header is `l2_len` bytes
@@ -655,19 +652,14 @@ impl DataCore {
         out: &mut Outgoing,
     ) {
         let side = match out.side {
-            Direction::Eid => &self.eid,
-            Direction::Rloc => &self.rloc,
+            Direction::Eid => &mut self.eid,
+            Direction::Rloc => &mut self.rloc,
         };
-        let Some(port) = side.set.interfaces.get(interface).map(|i| i.port) else {
+        let Some(via) = side.set.interfaces.get(interface) else {
             self.counters.bump(Counter::DropNoNeighbour);
             return;
         };
-        self.switch_port(out, port);
-        let side = match out.side {
-            Direction::Eid => &self.eid,
-            Direction::Rloc => &self.rloc,
-        };
-        let via = &side.set.interfaces[interface];
+        out.switch(via.port, &mut side.ports, &self.counters);
         let mac = match out.last_hop {
             Some((last_interface, last, mac))
                 if last == destination && last_interface == interface =>

@@ -69,6 +69,8 @@ const LAYOUT: Layout = Layout::new(16, 8);
 const COMPACT_ROOT_BITS: u32 = 8;
 /// Tables with a direct (16-bit) root; the rest have compact (8-bit) ones.
 pub const DIRECT_TABLES: usize = 16;
+// One node level takes a compact table's lookup to where a direct root leaves off.
+const _: () = assert!(COMPACT_ROOT_BITS + LAYOUT.stride == LAYOUT.root_bits);
 
 /// Where tables' root entries are: direct tables first, then compact ones.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +83,12 @@ impl RootLayout {
         Self {
             direct: tables.min(DIRECT_TABLES),
         }
+    }
+
+    /// Whether `table` has a compact root.
+    #[inline(always)]
+    fn is_compact(self, table: usize) -> bool {
+        table >= self.direct
     }
 
     /// Root entries of `tables` tables.
@@ -103,11 +111,18 @@ impl RootLayout {
         }
     }
 
-    /// The root entry of `key` in `table` and the depth its lookup goes on from.
+    /// The root entry of `key` in `table` and the depth its lookup goes on from. Shifts by
+    /// constants: a u128 shift by a variable amount costs several instructions per key.
     #[inline(always)]
     fn entry_of(self, table: usize, key: Key) -> (usize, u32) {
-        let (base, bits) = self.root(table);
-        (base.saturating_add((key >> (128 - bits)) as usize), bits)
+        if table < self.direct {
+            let index = (key >> (128 - LAYOUT.root_bits)) as usize;
+            ((table << LAYOUT.root_bits) | index, LAYOUT.root_bits)
+        } else {
+            let (base, _) = self.root(table);
+            let index = (key >> (128 - COMPACT_ROOT_BITS)) as usize;
+            (base.saturating_add(index), COMPACT_ROOT_BITS)
+        }
     }
 }
 
@@ -241,35 +256,51 @@ impl LpmView<'_> {
             let n = keys.len();
             let mut entry = [INHERIT; MAX];
             let mut best = [INHERIT; MAX];
-            // Per key, the depth its next node is at (keys of compact tables start higher up).
-            let mut depth = [0u32; MAX];
             // Per key, the slot to read next (usize::MAX when done).
             let mut at = [usize::MAX; MAX];
+            // Keys of compact tables start at the compact root's depth: one pass brings them
+            // level with the rest, which then go level by level together.
+            let mut any_compact = false;
             for i in 0..n {
                 let (table, key) = keys[i];
                 let (index, from) = self.layout.entry_of(table, key);
                 entry[i] = self.root.get(index);
-                depth[i] = from;
                 self.prefetch_node(entry[i]);
+                any_compact |= from != LAYOUT.root_bits;
             }
-            let mut pending = true;
-            while pending {
+            if any_compact {
                 for i in 0..n {
-                    at[i] = usize::MAX;
-                    if entry[i] & CHILD != 0 && depth[i] < self.max_depth {
-                        at[i] = self.slot_of(entry[i], keys[i].1, depth[i], &mut best[i]);
+                    if self.layout.is_compact(keys[i].0) && entry[i] & CHILD != 0 {
+                        at[i] = self.slot_of(entry[i], keys[i].1, COMPACT_ROOT_BITS, &mut best[i]);
                         self.words.prefetch(at[i]);
-                        depth[i] += LAYOUT.stride;
                     }
                 }
-                pending = false;
                 for i in 0..n {
                     if at[i] != usize::MAX {
                         entry[i] = self.words.get_or(at[i], INHERIT);
-                        if depth[i] < self.max_depth {
-                            self.prefetch_node(entry[i]);
-                            pending |= entry[i] & CHILD != 0;
+                        self.prefetch_node(entry[i]);
+                    }
+                }
+            }
+            let mut depth = LAYOUT.root_bits;
+            let mut pending = true;
+            while pending && depth < self.max_depth {
+                for i in 0..n {
+                    at[i] = usize::MAX;
+                    if entry[i] & CHILD != 0 {
+                        at[i] = self.slot_of(entry[i], keys[i].1, depth, &mut best[i]);
+                        self.words.prefetch(at[i]);
+                    }
+                }
+                depth += LAYOUT.stride;
+                pending = false;
+                for (e, &at) in entry.iter_mut().zip(&at[..n]) {
+                    if at != usize::MAX {
+                        *e = self.words.get_or(at, INHERIT);
+                        if depth < self.max_depth {
+                            self.prefetch_node(*e);
                         }
+                        pending |= *e & CHILD != 0;
                     }
                 }
             }
