@@ -40,11 +40,11 @@ const SUITES: [(&str, &str); 10] = [
     ),
     (
         "instances",
-        "memory per empty instance, and IPv4 lookup cycles with 1M prefixes over the most instances vs one",
+        "memory per empty instance, and IPv4 lookup cycles with 1M prefixes over 1,000 instances vs one",
     ),
     (
         "line",
-        "lispd behind net_memif vs dpdk-testpmd 5tswap: Mpps, cycles/packet, p50/p99 latency (1M prefixes)",
+        "lispd vs the reference ITR/ETR (rte_fib + templates) in a ring pair and behind net_memif, and vs dpdk-testpmd 5tswap: Mpps, cycles/packet, p50/p99 latency (1M prefixes)",
     ),
     (
         "memory",
@@ -73,6 +73,11 @@ fn main() -> ExitCode {
         "control" => control::run(),
         "ms" => ms::run(),
         "line" => line::run(),
+        // The reference forwarder as `line`'s DUT, in a process of its own.
+        line::REFERENCE_DUT => match std::env::args().nth(2) {
+            Some(socket) => line::run_reference_dut(std::path::Path::new(&socket)),
+            None => Err(format!("usage: bench {} SOCKET", line::REFERENCE_DUT)),
+        },
         _ => {
             eprintln!("usage: bench SUITE\nsuites:");
             for (name, what) in SUITES {

@@ -26,13 +26,13 @@ use crate::eal;
 pub const DUT_MEMORY_MIB: u64 = 512;
 
 /// The client end of memif link `id`.
-fn client_vdev(socket: &Path, id: u8, link: Link) -> String {
+pub(super) fn client_vdev(socket: &Path, id: u8, link: Link) -> String {
     format!("--vdev={}", memif_devargs(socket, id, "client", link.dut))
 }
 
 /// A child process whose output is collected as it runs (so a full pipe never stalls it) and
 /// which is killed by PID if dropped while running.
-struct Process {
+pub(super) struct Process {
     name: &'static str,
     child: Child,
     output: Option<JoinHandle<String>>,
@@ -50,7 +50,7 @@ fn collect(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
 impl Process {
     /// Starts `command` from a helper thread allowed on every CPU: the generator's thread is pinned
     /// to CPU 0 and a child inherits its parent thread's affinity.
-    fn spawn(
+    pub(super) fn spawn(
         name: &'static str,
         command: &mut Command,
     ) -> Result<(Self, Option<ChildStdin>), String> {
@@ -94,7 +94,7 @@ impl Process {
 
     /// Waits up to `timeout` for the process to end, then returns its stdout; stderr goes into
     /// the error if it failed.
-    fn finish(mut self, timeout: Duration) -> Result<String, String> {
+    pub(super) fn finish(mut self, timeout: Duration) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         while !self.exited() {
             if Instant::now() > deadline {

@@ -1,6 +1,8 @@
 //! `line`: lispd as a DUT behind two `net_memif` links, driven by our own generator, next to
-//! `dpdk-testpmd` in `5tswap` mode in the same position (same memif links, same CPUs: the
-//! generator on CPU 0, the DUT's forwarding lcore on CPU 1).
+//! `dpdk-testpmd` in `5tswap` mode and the reference ITR/ETR built from DPDK's parts
+//! (`reference`, in a process of its own) in the same position (same memif links, same CPUs:
+//! the generator on CPU 0, the DUT's forwarding lcore on CPU 1). Before that, the same three
+//! forwarders in an in-process ring pair (`ring_core`), without memif's copies.
 //!
 //! For each DUT and direction (ITR: EID frames in, encapsulated out; ETR: the reverse):
 //! saturation for a few seconds gives Mpps, the DUT's own busy cycles per packet (testpmd's
@@ -13,7 +15,10 @@ mod dut;
 mod frames;
 mod generator;
 mod reference;
+mod reference_dut;
 mod ring_core;
+
+pub use reference_dut::{run as run_reference_dut, SUBCOMMAND as REFERENCE_DUT};
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -31,6 +36,7 @@ use crate::{eal, prefixes};
 use dut::{Lispd, Testpmd};
 use frames::{Expect, Flow, Link, EID_FRAME_LEN, EID_UDP_PORT, LISP_FRAME_LEN};
 use generator::{Counts, Direction, Generator, Traffic};
+use reference_dut::ReferenceDut;
 
 const WARMUP: Duration = Duration::from_millis(500);
 /// Saturation runs in windows; the median window's rate is reported (shared VMs are noisy).
@@ -198,6 +204,21 @@ fn templates(rng: &mut SmallRng, map_cache: &[Ipv4Net], hosts: &[Ipv4Addr]) -> [
     [itr, etr]
 }
 
+/// What an ITR or ETR (lispd, the reference) sends back in `direction`: LISP frames toward
+/// the RLOC side, the inner frames toward the EID side.
+fn lispd_expect(direction: Direction) -> Expect {
+    match direction {
+        Direction::Itr => Expect {
+            len: LISP_FRAME_LEN,
+            udp_port: Some(DATA_PORT),
+        },
+        Direction::Etr => Expect {
+            len: EID_FRAME_LEN,
+            udp_port: Some(EID_UDP_PORT),
+        },
+    }
+}
+
 /// Removes the run's directory (memif socket, lispd config and socket) however the run ends.
 struct RunDir(PathBuf);
 
@@ -207,16 +228,23 @@ impl Drop for RunDir {
     }
 }
 
-pub fn run() -> Result<(), String> {
-    let lispd_binary = lispd_binary()?;
+/// The map-cache prefixes, our EID prefix and hosts every DUT is given (the same in the
+/// reference DUT's process: the same seed), and the random source after them.
+fn world_parts() -> (Vec<Ipv4Net>, Ipv4Net, Vec<Ipv4Addr>, SmallRng) {
     let mut rng = SmallRng::seed_from_u64(4341);
     let map_cache = prefixes::bgp_like_v4(&mut rng, prefixes::count());
     let eid_prefix = Ipv4Net::new(EID_GATEWAY, 24)
-        .map_err(|e| e.to_string())?
+        .expect("a /24 is a valid prefix")
         .trunc();
     let hosts: Vec<Ipv4Addr> = (0..HOSTS)
         .map(|i| Ipv4Addr::new(10, 1, 0, 10 + i))
         .collect();
+    (map_cache, eid_prefix, hosts, rng)
+}
+
+pub fn run() -> Result<(), String> {
+    let lispd_binary = lispd_binary()?;
+    let (map_cache, eid_prefix, hosts, mut rng) = world_parts();
     let [itr_frames, etr_frames] = templates(&mut rng, &map_cache, &hosts);
     let traffic = |direction, expect| Traffic {
         direction,
@@ -273,6 +301,24 @@ pub fn run() -> Result<(), String> {
         testpmd_cycles[i] = cycles;
     }
 
+    let reference = ReferenceDut::start(&dir.0, &socket)?;
+    generator.wait_for_links(LINK_TIMEOUT)?;
+    let mut reference_mpps = [0.0; 2];
+    let mut reference_measured = Vec::new();
+    for (i, direction) in [Direction::Itr, Direction::Etr].into_iter().enumerate() {
+        let measured = measure(&mut generator, &traffic(direction, lispd_expect(direction)))?;
+        reference_mpps[i] = measured.mpps;
+        reference_measured.push((direction, measured));
+    }
+    let reference_cycles = reference.stop()?;
+    for (direction, measured) in &reference_measured {
+        let cycles = match direction {
+            Direction::Itr => reference_cycles.itr,
+            Direction::Etr => reference_cycles.etr,
+        };
+        report("reference", *direction, measured, Some(cycles));
+    }
+
     let started = Instant::now();
     let lispd = Lispd::start(
         &lispd_binary,
@@ -290,18 +336,8 @@ pub fn run() -> Result<(), String> {
     );
     let mut ratios = Vec::new();
     for (i, direction) in [Direction::Itr, Direction::Etr].into_iter().enumerate() {
-        let expect = match direction {
-            Direction::Itr => Expect {
-                len: LISP_FRAME_LEN,
-                udp_port: Some(DATA_PORT),
-            },
-            Direction::Etr => Expect {
-                len: EID_FRAME_LEN,
-                udp_port: Some(EID_UDP_PORT),
-            },
-        };
         let before = lispd.snapshot()?;
-        let measured = measure(&mut generator, &traffic(direction, expect))?;
+        let measured = measure(&mut generator, &traffic(direction, lispd_expect(direction)))?;
         let after = lispd.snapshot()?;
         let cycles = after.cycles_per_packet_since(&before);
         report("lispd", direction, &measured, cycles);
@@ -312,10 +348,22 @@ pub fn run() -> Result<(), String> {
             format!("{}_mpps_vs_testpmd", direction.name()),
             measured.mpps / testpmd_mpps[i],
         ));
+        ratios.push((
+            format!("{}_memif_mpps_vs_reference", direction.name()),
+            measured.mpps / reference_mpps[i],
+        ));
         if let Some(cycles) = cycles {
             ratios.push((
                 format!("{}_cycles_vs_testpmd", direction.name()),
                 cycles / testpmd_cycles[i],
+            ));
+            let reference = match direction {
+                Direction::Itr => reference_cycles.itr,
+                Direction::Etr => reference_cycles.etr,
+            };
+            ratios.push((
+                format!("{}_memif_cycles_vs_reference", direction.name()),
+                cycles / reference,
             ));
         }
     }

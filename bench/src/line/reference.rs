@@ -50,7 +50,7 @@ impl Template {
     }
 }
 
-/// One forwarder's queues.
+/// A pair of queues a forwarder receives from and transmits to.
 pub struct Queues {
     pub rx: RxQueue,
     pub tx: TxQueue,
@@ -62,12 +62,18 @@ pub struct ReferenceItr {
     map_cache: Fib4,
     /// Next hop `n` (FIB value `n + 1`; 0 is a miss) is `templates[n]`.
     templates: Vec<Template>,
-    queues: Queues,
+    /// Each pair polled in turn (a memif port has one per generator queue).
+    queues: Vec<Queues>,
     burst: MbufBurst,
 }
 
 impl ReferenceItr {
-    pub fn new(eal: &Eal, world: &World<'_>, link: Link, queues: Queues) -> Result<Self, String> {
+    pub fn new(
+        eal: &Eal,
+        world: &World<'_>,
+        link: Link,
+        queues: Vec<Queues>,
+    ) -> Result<Self, String> {
         let fib = |name: &str, routes: usize| {
             Fib4::new(eal, name, routes as i32 + 16, 1 << 15).map_err(|e| e.to_string())
         };
@@ -115,10 +121,14 @@ impl ReferenceItr {
         (dpdk_bindings::time::tsc() - start) as f64 / (rounds * keys.len().max(1)) as f64
     }
 
-    /// One burst; returns how many frames arrived.
+    /// One burst from each queue pair; returns how many frames arrived.
     pub fn poll(&mut self) -> usize {
+        (0..self.queues.len()).map(|q| self.poll_queue(q)).sum()
+    }
+
+    fn poll_queue(&mut self, q: usize) -> usize {
         let burst = &mut self.burst;
-        let n = self.queues.rx.rx_burst(burst);
+        let n = self.queues[q].rx.rx_burst(burst);
         if n == 0 {
             return 0;
         }
@@ -166,7 +176,7 @@ impl ReferenceItr {
             },
             drop,
         );
-        self.queues.tx.tx_burst(burst);
+        self.queues[q].tx.tx_burst(burst);
         burst.free_all();
         n
     }
@@ -179,12 +189,18 @@ pub struct ReferenceEtr {
     /// Next hop `n` (FIB value `n + 1`) is reached at `macs[n]`, from `our_mac`.
     macs: Vec<[u8; 6]>,
     our_mac: [u8; 6],
-    queues: Queues,
+    /// Each pair polled in turn.
+    queues: Vec<Queues>,
     burst: MbufBurst,
 }
 
 impl ReferenceEtr {
-    pub fn new(eal: &Eal, world: &World<'_>, link: Link, queues: Queues) -> Result<Self, String> {
+    pub fn new(
+        eal: &Eal,
+        world: &World<'_>,
+        link: Link,
+        queues: Vec<Queues>,
+    ) -> Result<Self, String> {
         let mut database = Fib4::new(eal, "reference_etr_db", 16, 16).map_err(|e| e.to_string())?;
         database
             .add(
@@ -203,10 +219,14 @@ impl ReferenceEtr {
         })
     }
 
-    /// One burst; returns how many frames arrived.
+    /// One burst from each queue pair; returns how many frames arrived.
     pub fn poll(&mut self) -> usize {
+        (0..self.queues.len()).map(|q| self.poll_queue(q)).sum()
+    }
+
+    fn poll_queue(&mut self, q: usize) -> usize {
         let burst = &mut self.burst;
-        let n = self.queues.rx.rx_burst(burst);
+        let n = self.queues[q].rx.rx_burst(burst);
         if n == 0 {
             return 0;
         }
@@ -257,7 +277,7 @@ impl ReferenceEtr {
             },
             drop,
         );
-        self.queues.tx.tx_burst(burst);
+        self.queues[q].tx.tx_burst(burst);
         burst.free_all();
         n
     }

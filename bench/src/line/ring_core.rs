@@ -293,13 +293,13 @@ pub fn run(eal: &Eal, world: &World<'_>, templates: [&[Vec<u8>]; 2]) -> Result<(
         eal,
         world,
         RLOC_LINK,
-        queues(&reference_rings.eid, &reference_rings.rloc)?,
+        vec![queues(&reference_rings.eid, &reference_rings.rloc)?],
     )?;
     let mut reference_etr = ReferenceEtr::new(
         eal,
         world,
         EID_LINK,
-        queues(&reference_rings.rloc, &reference_rings.eid)?,
+        vec![queues(&reference_rings.rloc, &reference_rings.eid)?],
     )?;
     let mut ratios = Vec::new();
     let mut lispd_cycles = Vec::new();
