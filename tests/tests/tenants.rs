@@ -4,19 +4,25 @@
 //! 10.2.0.0/24 and 2001:db8:2::/64 at site B, down to the same host addresses. Each tenant
 //! registers with lisp-ms under its own site and key, resolves its peer within its instance,
 //! and its hosts reach their own peer across the sites, IPv4 and IPv6; the other tenant's VLAN
-//! carries none of that traffic, and frames of a VLAN the trunk does not carry are dropped.
+//! carries none of that traffic, and frames of a VLAN the trunk does not carry are dropped. A
+//! CPM moving tenant 100's VM leaves tenant 200's VM, at the same address, where it was.
 
 use std::path::Path;
 use std::time::Duration;
 
 use tests::netns::{require_root, Namespace};
-use tests::topology::{kernel_side, link, Process};
+use tests::topology::{binary, kernel_side, link, Process};
 use tests::underlay::{
     address, bridge_port, dpdk_side, lispctl, lispd_header, ping_until_reply, route,
     scrape_metrics, start_lisp_ms, start_lispd, stat, wait_for,
 };
 
 const MS: &str = "192.0.2.100";
+/// Each tenant's VM (outside both sites' prefixes), at site A until a CPM moves tenant 100's.
+const VM: &str = "10.9.0.50";
+/// The hypervisor manager that sends CPMs, and its key.
+const HYPERVISOR: &str = "192.0.2.200";
+const HYPERVISOR_KEY: &str = "tenants-hypervisor";
 const TENANTS: [u32; 2] = [100, 200];
 
 /// A site: its xTR's namespace and one host namespace per tenant.
@@ -98,7 +104,15 @@ fn build() -> Net {
     let core = Namespace::create("tnc").unwrap();
     core.ip(&["link", "add", "br0", "type", "bridge"]).unwrap();
     core.ip(&["link", "set", "br0", "up"]).unwrap();
-    address(&core, "br0", &["192.0.2.254/24", &format!("{MS}/24")]);
+    address(
+        &core,
+        "br0",
+        &[
+            "192.0.2.254/24",
+            &format!("{MS}/24"),
+            &format!("{HYPERVISOR}/24"),
+        ],
+    );
     let sites = [site(&core, 1), site(&core, 2)];
     Net { core, sites }
 }
@@ -126,6 +140,30 @@ name = "tenant{tenant}"
 instance_id = {tenant}
 addresses = ["10.{n}.0.1/24", "2001:db8:{n}::1/64"]
 "#
+        ));
+    }
+    // Each tenant has a VM at 10.9.0.50, living at site A: both xTRs know its record, the
+    // hypervisor moves it with CPMs (not registered: no lisp-ms site owns it).
+    let (a_priority, b_priority) = if n == 1 { (1, 255) } else { (255, 1) };
+    for tenant in TENANTS {
+        text.push_str(&format!(
+            r#"
+[[database]]
+prefix = "{VM}/32"
+instance_id = {tenant}
+ttl_minutes = 1
+register = false
+[[database.locator]]
+address = "192.0.2.1"
+priority = {a_priority}
+local = {a_local}
+[[database.locator]]
+address = "192.0.2.2"
+priority = {b_priority}
+local = {b_local}
+"#,
+            a_local = n == 1,
+            b_local = n == 2,
         ));
     }
     for tenant in TENANTS {
@@ -165,6 +203,12 @@ gateways = ["192.0.2.254"]
 
 [[map_resolver]]
 address = "{MS}"
+
+[cpm]
+enabled = true
+[[cpm.sender]]
+address = "{HYPERVISOR}"
+key = "{HYPERVISOR_KEY}"
 "#
     ));
     text
@@ -290,13 +334,13 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     ))
     .unwrap();
     let entries = db.as_array().expect("a list");
-    assert_eq!(entries.len(), 2, "{db}");
+    assert_eq!(entries.len(), 3, "its two prefixes and its VM: {db}");
     assert!(entries.iter().all(|e| e["instance_id"] == 100), "{db}");
     // Metrics count each tenant's tables.
     let metrics = scrape_metrics(net.sites[0].xtr.name(), "127.0.0.1:9141".parse().unwrap());
     for line in [
-        "lispd_database_prefixes{instance=\"100\"} 2",
-        "lispd_database_prefixes{instance=\"200\"} 2",
+        "lispd_database_prefixes{instance=\"100\"} 3",
+        "lispd_database_prefixes{instance=\"200\"} 3",
     ] {
         assert!(metrics.contains(line), "{line}:\n{metrics}");
     }
@@ -314,6 +358,57 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
             "tenant {tenant}: {entries:?}\n{metrics}"
         );
     }
+    // A CPM tells site B that tenant 100's VM arrived: B's record of it in instance 100 takes
+    // B's locator first; tenant 200's VM with the same address stays where it was.
+    let record = |instance: &str| {
+        let db: serde_json::Value = serde_json::from_str(&lispctl(
+            &dir,
+            "b",
+            &["--json", "show", "db", "--instance", instance],
+        ))
+        .unwrap();
+        db.as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|r| r.to_string().contains(&format!("{VM}/32")))
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no VM record in instance {instance}: {db}"))
+    };
+    let (before_100, before_200) = (record("100"), record("200"));
+    let lispctl_binary = binary("lispctl").unwrap();
+    net.core
+        .exec(
+            lispctl_binary.to_str().unwrap(),
+            &[
+                "cpm",
+                "--to",
+                "192.0.2.2",
+                "--from",
+                HYPERVISOR,
+                "--key",
+                HYPERVISOR_KEY,
+                "--eid",
+                &format!("{VM}/32"),
+                "--instance",
+                "100",
+                "--role",
+                "arrived",
+            ],
+        )
+        .expect("CPM sent");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while record("100") == before_100 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ne!(
+        record("100"),
+        before_100,
+        "the CPM changed nothing:\n{}",
+        b.output()
+    );
+    assert_eq!(record("200"), before_200, "tenant 200's VM moved too");
+    assert_eq!(stat(&dir, "b", "cpms_applied"), 1);
     for process in [&mut a, &mut b, &mut ms] {
         let status = process.stop();
         assert!(status.is_some_and(|s| s.success()), "{}", process.output());

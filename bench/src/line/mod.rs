@@ -368,7 +368,10 @@ pub fn run() -> Result<(), String> {
         }
     }
     let stopped = lispd.stop()?;
-    if let Some(core) = stopped.lines().find(|l| l.trim_start().starts_with("data core ")) {
+    if let Some(core) = stopped
+        .lines()
+        .find(|l| l.trim_start().starts_with("data core "))
+    {
         println!("line_lispd_stop_report {}", core.trim());
     }
     for (name, ratio) in ratios {
