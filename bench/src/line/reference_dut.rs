@@ -107,11 +107,9 @@ pub fn run(socket: &Path) -> Result<(), String> {
             tx_queues: QUEUES,
             ..PortConfig::default()
         };
-        let mut port = Port::configure(&eal, port, &pool, config).map_err(|e| e.to_string())?;
-        port.start().map_err(|e| e.to_string())?;
-        Ok(port)
+        Port::configure(&eal, port, &pool, config).map_err(|e| e.to_string())
     };
-    let (eid, rloc) = (open(0)?, open(1)?);
+    let (mut eid, mut rloc) = (open(0)?, open(1)?);
     let pairs = |rx: &Port, tx: &Port| -> Result<Vec<Queues>, String> {
         (0..QUEUES)
             .map(|q| {
@@ -124,6 +122,10 @@ pub fn run(socket: &Path) -> Result<(), String> {
     };
     let mut itr = ReferenceItr::new(&eal, &world, RLOC_LINK, pairs(&eid, &rloc)?)?;
     let mut etr = ReferenceEtr::new(&eal, &world, EID_LINK, pairs(&rloc, &eid)?)?;
+    // Links come up only now, with the tables built: the generator waits for them.
+    for port in [&mut eid, &mut rloc] {
+        port.start().map_err(|e| e.to_string())?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     std::thread::spawn(move || {
