@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use dataplane::dpdk::{DataCore, Interface, InterfaceSet, PortIo, Side};
+use dataplane::dpdk::{DataCore, PortIo, Side};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
 };
@@ -140,66 +140,42 @@ fn data_core_forwards_between_real_ports() {
     let host_v4: IpAddr = "10.1.0.10".parse().unwrap();
     let host_v6: IpAddr = "2001:db8:a::10".parse().unwrap();
     let mut core = DataCore {
-        eid: Side::new(
-            vec![PortIo {
+        eid: Side::one_port(
+            PortIo {
                 rx: vec![core_eid.rx_queue(0).unwrap()],
                 tx: core_eid.tx_queue(0).unwrap(),
                 mac: eid_mac,
-            }],
-            InterfaceSet::new(
-                1,
-                vec![Interface {
-                    port: 0,
-                    vlan: None,
-                    mac: eid_mac,
-                    instance: LocalEid::default(),
-                    neighbours: Arc::new(Neighbours {
-                        on_link: vec![
-                            "10.1.0.0/24".parse().unwrap(),
-                            "2001:db8:a::/64".parse().unwrap(),
-                        ],
-                        gateways: vec![],
-                        macs: [(host_v4, HOST_MAC), (host_v6, HOST_MAC)]
-                            .into_iter()
-                            .collect(),
-                    }),
-                    wanted: dataplane::pipeline::WantedNeighbours::new(8),
-                }],
-            )
-            .unwrap(),
-            None,
-        )
-        .unwrap(),
-        rloc: Side::new(
-            vec![PortIo {
+            },
+            LocalEid::default(),
+            Neighbours {
+                on_link: vec![
+                    "10.1.0.0/24".parse().unwrap(),
+                    "2001:db8:a::/64".parse().unwrap(),
+                ],
+                gateways: vec![],
+                macs: [(host_v4, HOST_MAC), (host_v6, HOST_MAC)]
+                    .into_iter()
+                    .collect(),
+            },
+        ),
+        rloc: Side::one_port(
+            PortIo {
                 rx: vec![core_rloc.rx_queue(0).unwrap()],
                 tx: core_rloc.tx_queue(0).unwrap(),
                 mac: rloc_mac,
-            }],
-            InterfaceSet::new(
-                1,
-                vec![Interface {
-                    port: 0,
-                    vlan: None,
-                    mac: rloc_mac,
-                    instance: LocalEid::default(),
-                    neighbours: Arc::new(Neighbours {
-                        on_link: vec!["192.0.2.0/24".parse().unwrap()],
-                        gateways: vec![],
-                        macs: [
-                            (IpAddr::V4(REMOTE_RLOC), REMOTE_MAC),
-                            (IpAddr::V4(PETR), PETR_MAC),
-                        ]
-                        .into_iter()
-                        .collect(),
-                    }),
-                    wanted: dataplane::pipeline::WantedNeighbours::new(8),
-                }],
-            )
-            .unwrap(),
-            None,
-        )
-        .unwrap(),
+            },
+            LocalEid::default(),
+            Neighbours {
+                on_link: vec!["192.0.2.0/24".parse().unwrap()],
+                gateways: vec![],
+                macs: [
+                    (IpAddr::V4(REMOTE_RLOC), REMOTE_MAC),
+                    (IpAddr::V4(PETR), PETR_MAC),
+                ]
+                .into_iter()
+                .collect(),
+            },
+        ),
         punt: punt_tx,
         pool: pool.clone(),
         reader: qsbr.register().unwrap(),

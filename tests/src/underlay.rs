@@ -203,3 +203,51 @@ pub fn scrape_metrics(namespace: &str, address: std::net::SocketAddr) -> String 
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     body.to_owned()
 }
+
+/// The 802.1Q switch of a trunk whose other end is a DPDK port: this kernel has no VLAN support
+/// (no 8021q, no VLAN-filtering bridge, no tc vlan action), so `tests/scripts/vlan_switch.py`
+/// joins `trunk` and the access interfaces (VLAN id, interface), all in `ns`, with packet
+/// sockets. Output to `{dir}/{name}.log`.
+pub fn start_vlan_switch(
+    dir: &Path,
+    name: &str,
+    ns: &Namespace,
+    trunk: &str,
+    access: &[(u32, &str)],
+) -> Process {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/vlan_switch.py");
+    let ports: Vec<String> = access
+        .iter()
+        .map(|(vlan, ifname)| format!("{vlan}={ifname}"))
+        .collect();
+    let mut args = vec![script.to_str().unwrap(), trunk];
+    args.extend(ports.iter().map(String::as_str));
+    let mut switch = Process::spawn(dir, name, ns.name(), Path::new("python3"), &args).unwrap();
+    wait_for(
+        &mut switch,
+        &format!("switching {trunk}"),
+        Duration::from_secs(10),
+    );
+    switch
+}
+
+/// Asserts that lispd `name`'s map-cache in `instance` answers `address` with `prefix` toward
+/// `rloc`.
+pub fn assert_cached(
+    dir: &Path,
+    name: &str,
+    (instance, address): (u32, &str),
+    prefix: &str,
+    rloc: &str,
+) {
+    let instance = instance.to_string();
+    let cache = lispctl(
+        dir,
+        name,
+        &["show", "cache", "--instance", &instance, address],
+    );
+    assert!(
+        cache.contains(prefix) && cache.contains(rloc),
+        "{name}, instance {instance}, {address}: {cache}"
+    );
+}

@@ -13,8 +13,8 @@ use std::time::Duration;
 use tests::netns::{require_root, Namespace};
 use tests::topology::{binary, kernel_side, link, Process};
 use tests::underlay::{
-    address, bridge_port, dpdk_side, lispctl, lispd_header, ping_until_reply, route,
-    scrape_metrics, start_lisp_ms, start_lispd, stat, wait_for,
+    address, assert_cached, bridge_port, dpdk_side, lispctl, lispd_header, ping_until_reply, route,
+    scrape_metrics, start_lisp_ms, start_lispd, start_vlan_switch, stat, wait_for,
 };
 
 const MS: &str = "192.0.2.100";
@@ -76,28 +76,6 @@ fn site(core: &Namespace, n: u8) -> Site {
     link(&site.xtr, "stranger", &site.xtr, "h300").unwrap();
     dpdk_side(&site.xtr, "h300");
     site
-}
-
-/// The VLAN switch of site `n`: this kernel has no 802.1Q support, so a packet-socket switch
-/// (tests/scripts/vlan_switch.py) joins the trunk and the access ports.
-fn start_vlan_switch(dir: &Path, site: &Site, n: u8) -> Process {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/vlan_switch.py");
-    let mut switch = Process::spawn(
-        dir,
-        &format!("vlan-switch-{n}"),
-        site.xtr.name(),
-        Path::new("python3"),
-        &[
-            script.to_str().unwrap(),
-            "trunk",
-            "100=h100",
-            "200=h200",
-            "300=h300",
-        ],
-    )
-    .unwrap();
-    wait_for(&mut switch, "switching trunk", Duration::from_secs(10));
-    switch
 }
 
 fn build() -> Net {
@@ -247,9 +225,10 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     for (n, name) in [(1, "a"), (2, "b")] {
         std::fs::write(dir.join(format!("{name}.toml")), xtr_config(&dir, n)).unwrap();
     }
+    let access = [(100, "h100"), (200, "h200"), (300, "h300")];
     let mut switches = [
-        start_vlan_switch(&dir, &net.sites[0], 1),
-        start_vlan_switch(&dir, &net.sites[1], 2),
+        start_vlan_switch(&dir, "vlan-switch-1", &net.sites[0].xtr, "trunk", &access),
+        start_vlan_switch(&dir, "vlan-switch-2", &net.sites[1].xtr, "trunk", &access),
     ];
     let mut ms = start_lisp_ms(&dir, &net.core, &ms_config());
     let mut a = start_lispd(&dir, "a", &net.sites[0].xtr);
@@ -318,15 +297,7 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
         b.output()
     );
     // lispctl shows each tenant's tables by instance.
-    let cache = lispctl(
-        &dir,
-        "a",
-        &["show", "cache", "--instance", "200", "10.2.0.20"],
-    );
-    assert!(
-        cache.contains("10.2.0.0/24") && cache.contains("192.0.2.2"),
-        "{cache}"
-    );
+    assert_cached(&dir, "a", (200, "10.2.0.20"), "10.2.0.0/24", "192.0.2.2");
     let db: serde_json::Value = serde_json::from_str(&lispctl(
         &dir,
         "a",

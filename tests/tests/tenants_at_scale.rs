@@ -14,7 +14,8 @@ use std::time::Duration;
 use tests::netns::{require_root, Namespace};
 use tests::topology::{kernel_side, link, Process};
 use tests::underlay::{
-    address, dpdk_side, lispctl, lispd_header, route, scrape_metrics, start_lispd, stat, wait_for,
+    address, assert_cached, dpdk_side, lispctl, lispd_header, route, scrape_metrics, start_lispd,
+    start_vlan_switch, stat, wait_for,
 };
 
 const TENANTS: u32 = 1000;
@@ -123,19 +124,9 @@ fn a_thousand_tenants_on_vlans_of_one_trunk() {
             host
         })
         .collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/vlan_switch.py");
-    let access: Vec<String> = PROBED.iter().map(|v| format!("{v}=h{v}")).collect();
-    let mut switch_args = vec![script.to_str().unwrap(), "trunk"];
-    switch_args.extend(access.iter().map(String::as_str));
-    let mut switch = Process::spawn(
-        &dir,
-        "vlan-switch",
-        xtr.name(),
-        Path::new("python3"),
-        &switch_args,
-    )
-    .unwrap();
-    wait_for(&mut switch, "switching trunk", Duration::from_secs(10));
+    let access: Vec<(u32, String)> = PROBED.iter().map(|&v| (v, format!("h{v}"))).collect();
+    let access: Vec<(u32, &str)> = access.iter().map(|(v, i)| (*v, i.as_str())).collect();
+    let mut switch = start_vlan_switch(&dir, "vlan-switch", &xtr, "trunk", &access);
     // The far RLOC prints the instance-id of each LISP packet it receives.
     let mut far = Process::spawn(
         &dir,
@@ -169,14 +160,12 @@ fn a_thousand_tenants_on_vlans_of_one_trunk() {
     );
     let unknown_vlan = stat(&dir, "x", "drop_unknown_vlan");
     assert!(unknown_vlan > 0, "VLAN 2000's ARP was not counted");
-    let cache = lispctl(
+    assert_cached(
         &dir,
         "x",
-        &["show", "cache", "--instance", "1000", "10.199.3.4"],
-    );
-    assert!(
-        cache.contains("10.199.0.0/16") && cache.contains("192.0.2.2"),
-        "{cache}"
+        (1000, "10.199.3.4"),
+        "10.199.0.0/16",
+        "192.0.2.2",
     );
     let metrics = scrape_metrics(xtr.name(), "127.0.0.1:9141".parse().unwrap());
     // Each instance's map-cache: its mappings and its database prefix.

@@ -8,13 +8,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use dataplane::dpdk::{DataCore, Interface, InterfaceSet, PortIo, Side};
+use dataplane::dpdk::{DataCore, PortIo, Side};
 use dataplane::mapcache::{
     Action, DatabaseWriter, Instances, LocalEid, Locator, MapCacheWriter, Mapping,
 };
 use dataplane::pipeline::{
     feedback_channel, CoreCounters, EchoNonces, LocalRlocs, MissLog, Neighbours, Nonces,
-    PathConfig, PuntLimiter, WantedNeighbours,
+    PathConfig, PuntLimiter,
 };
 use dataplane::rcu::Qsbr;
 use dataplane::wire::checksum::checksum;
@@ -107,20 +107,15 @@ fn data_core(
                 tx: port.tx_queue(0).map_err(|e| e.to_string())?,
                 mac: link.dut,
             };
-            let interface = Interface {
-                port: 0,
-                vlan: None,
-                mac: link.dut,
-                instance: LocalEid::default(),
-                neighbours: Arc::new(Neighbours {
+            Ok(Side::one_port(
+                io,
+                LocalEid::default(),
+                Neighbours {
                     on_link: vec![on_link],
                     gateways: hosts.first().copied().into_iter().collect(),
                     macs: hosts.iter().map(|&h| (h, link.generator)).collect(),
-                }),
-                wanted: WantedNeighbours::new(8),
-            };
-            let set = InterfaceSet::new(1, vec![interface]).map_err(|e| e.to_string())?;
-            Side::new(vec![io], set, None).map_err(|e| e.to_string())
+                },
+            ))
         };
     let hosts: Vec<IpAddr> = world.hosts.iter().map(|&h| IpAddr::V4(h)).collect();
     let rloc_net = Ipv4Net::new(world.rloc, 24)

@@ -183,6 +183,31 @@ impl Side {
         })
     }
 
+    /// `port` with one untagged interface in `instance`, whose neighbours never change: a
+    /// fixed side, as the in-process harnesses build it.
+    pub fn one_port(port: PortIo, instance: LocalEid, neighbours: Neighbours) -> Self {
+        let interface = Interface {
+            port: 0,
+            vlan: None,
+            mac: port.mac,
+            instance,
+            neighbours: Arc::new(neighbours),
+            wanted: WantedNeighbours::new(8),
+        };
+        let set = InterfaceSet {
+            interfaces: vec![interface],
+            demux: vec![Demux {
+                untagged: 0,
+                tagged: None,
+            }],
+        };
+        Self {
+            ports: vec![port],
+            set: Arc::new(set),
+            updates: None,
+        }
+    }
+
     /// Picks up the newest interface set, if the control core published one.
     #[inline]
     pub(super) fn refresh(&mut self) {
