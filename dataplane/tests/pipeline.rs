@@ -840,6 +840,29 @@ fn etr_reports_locator_status_bits_to_the_control_core() {
     );
 }
 
+/// A LISP packet whose inner packet is malformed changes no locator state: nothing is reported.
+#[test]
+fn a_malformed_inner_packet_reports_nothing() {
+    let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
+    let b = site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None);
+    let mut buffer = VecBuffer::new(
+        128,
+        &inner_packet(
+            "10.1.0.10".parse().unwrap(),
+            "10.2.0.20".parse().unwrap(),
+            10,
+            0,
+        ),
+        256,
+    );
+    run_itr(&a, &PathConfig::default(), &mut buffer);
+    // The inner IPv4 header (after outer IPv4, UDP and LISP) claims a version it does not have.
+    buffer.data_mut()[20 + 8 + 8] = 0x75;
+    let (verdict, _, report) = run_etr(&b, &mut buffer);
+    assert_eq!(verdict, EtrVerdict::Drop(Counter::DropMalformed));
+    assert_eq!(report, None, "no status bits from a malformed packet");
+}
+
 /// A asks B to echo a nonce (E bit); B's ETR reports the request; B's ITR, told to echo it,
 /// sends it back without the E bit; A's ETR recognises its own nonce coming back.
 #[test]

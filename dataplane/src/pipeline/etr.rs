@@ -107,6 +107,11 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
         return drop(ctx, Counter::DropBadLispHeader);
     };
     let header_instance = lisp.instance_id();
+    let inner_start = udp_start + UDP_HEADER_LEN + LISP_HEADER_LEN;
+    let Ok(inner) = inspect_unhashed(&data[inner_start..udp_end]) else {
+        return drop(ctx, Counter::DropMalformed);
+    };
+    // Reported once the inner packet checked out: a malformed one changes no locator state.
     let nonce = lisp.nonce();
     let echo_request = lisp.echo_nonce_request();
     // A request we already echo is not reported again: a peer sets E on every packet of its
@@ -118,10 +123,6 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
         nonce.filter(|&n| echo_request && !already_echoed(n)),
         !echo_request && nonce.is_some_and(|n| ctx.echo.echoes(source, n)),
     );
-    let inner_start = udp_start + UDP_HEADER_LEN + LISP_HEADER_LEN;
-    let Ok(inner) = inspect_unhashed(&data[inner_start..udp_end]) else {
-        return drop(ctx, Counter::DropMalformed);
-    };
     // No I bit means the default instance, as does instance-id 0.
     let destination = inner.destination();
     let Some(table) = ctx.instances.table(header_instance) else {
