@@ -31,7 +31,7 @@ fn ms(t0: Instant) -> MapServer {
         mobile_prefixes: Vec::new(),
         ..config.site[0].clone()
     };
-    config.site = vec![tenant("t100", 100), tenant("t200", 200)];
+    config.site = vec![tenant("t0", 0), tenant("t100", 100), tenant("t200", 200)];
     MapServer::new(
         config,
         WallClock::new(t0, Duration::from_secs(SETUP_UNIX_SECS)),
@@ -102,4 +102,23 @@ fn tenants_register_and_resolve_within_their_instance() {
     );
     assert_eq!(ms.stats().refused_bad_authentication, 1);
     assert_eq!(answer(&mut ms, 200, t0), [Some(ip("192.0.2.2"))]);
+}
+
+/// An xTR that names the default instance explicitly (an instance-id LCAF of 0) registers in the
+/// default instance: Map-Requests without an instance-id find it.
+#[test]
+fn an_explicit_instance_id_0_is_the_default_instance() {
+    let t0 = Instant::now();
+    let mut ms = ms(t0);
+    let mut record = record("10.1.0.0/24", &["192.0.2.7"]);
+    record.eid = Address::InstanceId {
+        instance_id: 0,
+        mask_len: 32,
+        address: Box::new(record.eid),
+    };
+    let xtr: SocketAddr = "192.0.2.7:4342".parse().unwrap();
+    ms.handle_datagram(xtr, &register(1, record, "key-t0"), t0);
+    while ms.poll_transmit().is_some() {}
+    assert_eq!(ms.stats().registers_accepted, 1);
+    assert_eq!(answer(&mut ms, 0, t0), [Some(ip("192.0.2.7"))]);
 }

@@ -568,8 +568,9 @@ impl MapServer {
             .records
             .iter()
             .map(|r| {
+                // Keyed as sites are: an explicit instance-id 0 is the default instance.
                 Self::record_prefix(r)
-                    .map(|p| (r.eid.instance_id(), p))
+                    .map(|p| (instance(r.eid.instance_id()), p))
                     .ok_or(MapServerRefused::Malformed)
             })
             .collect::<Result<_, _>>()?;
