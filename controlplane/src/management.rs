@@ -146,6 +146,9 @@ pub struct ApplianceView {
     pub peer_names: Vec<(&'static str, usize, Option<String>)>,
     /// The PETR in use.
     pub petr: Option<IpAddr>,
+    /// Per instance served: its id and the packets encapsulated from and decapsulated toward
+    /// its hosts, summed over the data cores.
+    pub instance_packets: Vec<(u32, u64, u64)>,
     pub set_log_level: fn(&str) -> Result<(), String>,
 }
 

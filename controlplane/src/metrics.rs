@@ -81,6 +81,24 @@ pub fn exposition(xtr: &Xtr, view: &ApplianceView) -> String {
             .map(|(instance, n)| (format!("{{instance=\"{instance}\"}}"), n as f64))
             .collect(),
     );
+    let per_instance = |pick: fn(&(u32, u64, u64)) -> u64| {
+        view.instance_packets
+            .iter()
+            .map(|entry| (format!("{{instance=\"{}\"}}", entry.0), pick(entry) as f64))
+            .collect()
+    };
+    out.family(
+        "lispd_instance_encapsulated_packets_total",
+        "counter",
+        "Packets from an instance's hosts encapsulated (ITR), by instance.",
+        per_instance(|&(_, encapsulated, _)| encapsulated),
+    );
+    out.family(
+        "lispd_instance_decapsulated_packets_total",
+        "counter",
+        "Packets decapsulated toward an instance's hosts (ETR), by instance.",
+        per_instance(|&(_, _, decapsulated)| decapsulated),
+    );
     let mut database: std::collections::BTreeMap<u32, usize> = xtr
         .map_cache
         .instances()

@@ -189,6 +189,7 @@ fn data_core_forwards_between_real_ports() {
         config_updates: None,
         tracer: Arc::default(),
         counters: counters.clone(),
+        instance_counters: Arc::default(),
         feedback: feedback_channel(64).0,
         nonces: Nonces::new(9),
         echo: Arc::new(dataplane::pipeline::EchoNonces::default()),

@@ -251,3 +251,11 @@ pub fn assert_cached(
         "{name}, instance {instance}, {address}: {cache}"
     );
 }
+
+/// The value of the sample `series` (name and labels, e.g. `lispd_x{instance="7"}`) in a
+/// metrics scrape, if it is there.
+pub fn metric(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}

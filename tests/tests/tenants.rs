@@ -13,8 +13,9 @@ use std::time::Duration;
 use tests::netns::{require_root, Namespace};
 use tests::topology::{binary, kernel_side, link, Process};
 use tests::underlay::{
-    address, assert_cached, bridge_port, dpdk_side, lispctl, lispd_header, ping_until_reply, route,
-    scrape_metrics, start_lisp_ms, start_lispd, start_vlan_switch, stat, wait_for,
+    address, assert_cached, bridge_port, dpdk_side, lispctl, lispd_header, metric,
+    ping_until_reply, route, scrape_metrics, start_lisp_ms, start_lispd, start_vlan_switch, stat,
+    wait_for,
 };
 
 const MS: &str = "192.0.2.100";
@@ -262,6 +263,12 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
     // Tenant 100's traffic never reaches tenant 200's host with the same address.
     let before = received(&net.sites[1].hosts[1]);
     let own_before = received(&net.sites[1].hosts[0]);
+    let b_metrics = || scrape_metrics(net.sites[1].xtr.name(), "127.0.0.1:9141".parse().unwrap());
+    let decapsulated = |scrape: &str, tenant: u32| {
+        let series = format!("lispd_instance_decapsulated_packets_total{{instance=\"{tenant}\"}}");
+        metric(scrape, &series).unwrap_or_else(|| panic!("no {series} in:\n{scrape}"))
+    };
+    let counted_before = b_metrics();
     net.sites[0].hosts[0]
         .exec(
             "ping",
@@ -285,6 +292,13 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
         "tenant 100's host got {delivered} bytes"
     );
     assert!(leaked < 1000, "tenant 200's host got {leaked} bytes of it");
+    // Site B counts them as tenant 100's packets, none as tenant 200's.
+    let counted = b_metrics();
+    assert!(decapsulated(&counted, 100) - decapsulated(&counted_before, 100) >= 20.0);
+    assert_eq!(
+        decapsulated(&counted, 200),
+        decapsulated(&counted_before, 200)
+    );
     assert_eq!(stat(&dir, "b", "drop_unknown_instance"), 0);
     // Frames on a VLAN the trunk does not carry are dropped and counted.
     let xtr_b = &net.sites[1].xtr;

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tests::netns::{require_root, Namespace};
 use tests::topology::{kernel_side, link, Process};
 use tests::underlay::{
-    address, assert_cached, dpdk_side, lispctl, lispd_header, route, scrape_metrics, start_lispd,
-    start_vlan_switch, stat, wait_for,
+    address, assert_cached, dpdk_side, lispctl, lispd_header, metric, route, scrape_metrics,
+    start_lispd, start_vlan_switch, stat, wait_for,
 };
 
 const TENANTS: u32 = 1000;
@@ -207,6 +207,11 @@ fn a_thousand_tenants_on_vlans_of_one_trunk() {
         "{metrics}"
     );
     assert!(!metrics.contains("instance=\"1000\""), "{metrics}");
+    let encapsulated = metric(
+        &metrics,
+        "lispd_instance_encapsulated_packets_total{instance=\"2000\"}",
+    );
+    assert!(encapsulated.is_some_and(|n| n >= 1.0), "{metrics}");
     assert!(
         lispd.output().contains("instance-id 1000 no longer served"),
         "{}",

@@ -149,6 +149,7 @@ fn data_core(
         config_updates: None,
         tracer: Arc::default(),
         counters: Arc::new(CoreCounters::default()),
+        instance_counters: Arc::default(),
         feedback: feedback_channel(1024).0,
         nonces: Nonces::new(1),
         echo: Arc::new(EchoNonces::default()),

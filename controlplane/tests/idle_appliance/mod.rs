@@ -17,5 +17,6 @@ pub fn view() -> ApplianceView {
         locators: vec![],
         peer_names: vec![],
         petr: None,
+        instance_packets: vec![(0, 0, 0)],
     }
 }

@@ -18,8 +18,8 @@ use crate::mapcache::{Database, Instances, LocalEid, MapCache};
 use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EchoNonces, EtrContext,
-    EtrVerdict, FeedbackSender, ItrContext, ItrVerdict, LocalRlocs, MissLog, NoMac, Nonces,
-    Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
+    EtrVerdict, FeedbackSender, InstanceCounters, ItrContext, ItrVerdict, LocalRlocs, MissLog,
+    NoMac, Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
@@ -54,6 +54,8 @@ pub struct DataCore {
     /// up at the quiescent point.
     pub config_updates: Option<Subscriber<PathConfig>>,
     pub counters: Arc<CoreCounters>,
+    /// Packets encapsulated and decapsulated per instance (tenant).
+    pub instance_counters: Arc<InstanceCounters>,
     pub feedback: FeedbackSender,
     pub nonces: Nonces,
     /// Echo-nonce state per remote RLOC, and its updates from the control core (picked up at
@@ -395,6 +397,7 @@ impl DataCore {
         }
         let mut to_rloc = Outgoing::new(Direction::Rloc);
         let mut to_eid = Outgoing::new(Direction::Eid);
+        let mut encapsulated = 0;
         let (eid_mac, eid_vlan) = {
             let interface = &self.eid.set.interfaces[ingress];
             (interface.mac, interface.vlan)
@@ -417,6 +420,7 @@ impl DataCore {
             }
             match verdicts[i] {
                 ItrVerdict::Encapsulated { rloc } => {
+                    encapsulated += 1;
                     let uplink = self.local.uplink(rloc.is_ipv6()).port;
                     self.forward(mbuf, rloc, uplink, &mut to_rloc)
                 }
@@ -438,6 +442,10 @@ impl DataCore {
                 }
                 ItrVerdict::Punt { .. } | ItrVerdict::Drop(_) => {}
             }
+        }
+        if encapsulated > 0 {
+            let table = self.eid.set.interfaces[ingress].instance.table;
+            self.instance_counters.add_encapsulated(table, encapsulated);
         }
         to_rloc.transmit(&mut self.rloc.ports, &self.counters);
         to_eid.transmit(&mut self.eid.ports, &self.counters);
@@ -528,6 +536,7 @@ impl DataCore {
                     }
                     match verdict {
                         EtrVerdict::Decapsulated { destination, table } => {
+                            self.instance_counters.add_decapsulated(table, 1);
                             let interface = self.eid_interface_for(table, destination);
                             self.forward(mbuf, destination, interface, &mut to_eid);
                         }

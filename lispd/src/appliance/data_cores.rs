@@ -12,8 +12,8 @@ use dataplane::dpdk::{DataCore, InterfaceSet, PortIo, Side, SideError};
 use dataplane::mailbox::{mailbox, Publisher};
 use dataplane::mapcache::{DatabaseWriter, Instances, MapCacheWriter};
 use dataplane::pipeline::{
-    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, LocalRlocs, MissLog, Nonces,
-    PathConfig, PuntLimiter, Tracer,
+    feedback_channel, CoreCounters, EchoNonces, FeedbackReceiver, InstanceCounters, LocalRlocs,
+    MissLog, Nonces, PathConfig, PuntLimiter, Tracer,
 };
 use dataplane::rcu::Qsbr;
 use dpdk_bindings::lcore::LcoreJoin;
@@ -40,6 +40,8 @@ pub struct DataCoreLink {
     /// Where the instances' tables go when a reload adds or removes tenants.
     pub instances: Publisher<Instances>,
     pub counters: Arc<CoreCounters>,
+    /// Its packets per instance table.
+    pub instance_counters: Arc<InstanceCounters>,
 }
 
 /// The shared tables the data cores read, and our locators as they start.
@@ -77,6 +79,7 @@ pub fn launch(
         let (local_publisher, local_updates) = mailbox();
         let (path_publisher, path_updates) = mailbox();
         let counters = Arc::new(CoreCounters::default());
+        let instance_counters = Arc::new(InstanceCounters::default());
         let (eid_publisher, eid_updates) = mailbox();
         let (rloc_publisher, rloc_updates) = mailbox();
         let (instances_publisher, instances_updates) = mailbox();
@@ -103,6 +106,7 @@ pub fn launch(
             config_updates: Some(path_updates),
             tracer: tables.tracer.clone(),
             counters: counters.clone(),
+            instance_counters: instance_counters.clone(),
             feedback,
             nonces: Nonces::new(lcore_id.wrapping_mul(0x9e37_79b9) | 1),
             echo: Arc::new(EchoNonces::default()),
@@ -130,6 +134,7 @@ pub fn launch(
             interfaces: (eid_publisher, rloc_publisher),
             instances: instances_publisher,
             counters,
+            instance_counters,
         });
     }
     Ok((links, running))

@@ -36,6 +36,7 @@ use dataplane::rcu::Qsbr;
 use dataplane::wire::ipv4::PROTOCOL_UDP;
 use dpdk_bindings::lcore::LcoreJoin;
 use dpdk_bindings::{lcore, Eal, EalBuilder, MbufBurst, Mempool, MempoolConfig};
+use hashbrown::HashMap;
 
 pub use control::ControlStats;
 use controlplane::listeners::{
@@ -166,6 +167,8 @@ pub struct Appliance {
     handles: PortHandles,
     /// Which table each instance has; reloads add and remove instances.
     instance_tables: InstanceTables,
+    /// What a reused instance table had counted before its instance took it.
+    instance_baselines: HashMap<usize, (u64, u64)>,
     uplinks: Uplinks,
     names: names::NameRefresh,
     /// The data-path settings the data cores run with, republished when a PETR moves or NAT
@@ -330,6 +333,7 @@ impl Appliance {
             uplinks: Uplinks::new(&control_ports, now),
             handles,
             instance_tables: InstanceTables::new(instances, qsbr),
+            instance_baselines: HashMap::new(),
             names,
             path,
             reloader: Reloader::new(owned),
@@ -440,6 +444,12 @@ impl Appliance {
         };
         let old = self.reloader.running();
         let (before, after) = (reload::instances(old), reload::instances(&new));
+        let tables_before: Vec<usize> = self
+            .instance_tables
+            .current()
+            .tables()
+            .map(|(_, t)| t)
+            .collect();
         // While prefixes move, the instances leaving and those arriving all have tables.
         let both: BTreeSet<u32> = before.union(&after).copied().collect();
         let changed_tables = serve_instances(
@@ -463,6 +473,13 @@ impl Appliance {
         let writers = (&mut self.database, &mut self.xtr);
         if let Err(e) = serve_instances(&after, &mut self.instance_tables, writers) {
             tracing::error!("reload: {e}");
+        }
+        // A table another instance had before counts from here for its new instance.
+        for (_, table) in self.instance_tables.current().tables() {
+            if !tables_before.contains(&table) {
+                let counted = counters::table_packets(&self.links, table);
+                self.instance_baselines.insert(table, counted);
+            }
         }
         self.reload_interfaces(&new, now);
         self.publish_interfaces();
@@ -764,6 +781,7 @@ impl Appliance {
         let (unusable, running) = (self.uplinks.unusable(), self.reloader.running());
         let petr = self.path.petr;
         let set_log_level = self.set_log_level;
+        let (instances, baselines) = (self.instance_tables.current(), &self.instance_baselines);
         let view = || ApplianceView {
             counters: counters::data_totals(links),
             per_core: counters::per_core(links),
@@ -788,6 +806,7 @@ impl Appliance {
                 .collect(),
             peer_names: names::peer_names(running),
             petr,
+            instance_packets: counters::instance_packets(links, instances, baselines),
         };
         let xtr = &mut self.xtr;
         self.metrics.poll(
