@@ -816,8 +816,8 @@ fn burst_encapsulation_matches_one_by_one() {
         .any(|v| matches!(v, ItrVerdict::Drop(Counter::DropNotLocalSource))));
 }
 
-#[test]
-fn etr_reports_locator_status_bits_to_the_control_core() {
+/// Site B, and a packet site A's ITR encapsulated toward it.
+fn encapsulated_from_a_to_b() -> (Site, VecBuffer) {
     let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
     let b = site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None);
     let mut buffer = VecBuffer::new(
@@ -831,6 +831,12 @@ fn etr_reports_locator_status_bits_to_the_control_core() {
         256,
     );
     run_itr(&a, &PathConfig::default(), &mut buffer);
+    (b, buffer)
+}
+
+#[test]
+fn etr_reports_locator_status_bits_to_the_control_core() {
+    let (b, mut buffer) = encapsulated_from_a_to_b();
     let (verdict, _, report) = run_etr(&b, &mut buffer);
     assert!(matches!(verdict, EtrVerdict::Decapsulated { .. }));
     let report = report.expect("status bits reported");
@@ -843,19 +849,7 @@ fn etr_reports_locator_status_bits_to_the_control_core() {
 /// A LISP packet whose inner packet is malformed changes no locator state: nothing is reported.
 #[test]
 fn a_malformed_inner_packet_reports_nothing() {
-    let a = site((RLOC_A4, rloc_a6()), IpAddr::V4(RLOC_B4), None);
-    let b = site((RLOC_B4, rloc_b6()), IpAddr::V4(RLOC_A4), None);
-    let mut buffer = VecBuffer::new(
-        128,
-        &inner_packet(
-            "10.1.0.10".parse().unwrap(),
-            "10.2.0.20".parse().unwrap(),
-            10,
-            0,
-        ),
-        256,
-    );
-    run_itr(&a, &PathConfig::default(), &mut buffer);
+    let (b, mut buffer) = encapsulated_from_a_to_b();
     // The inner IPv4 header (after outer IPv4, UDP and LISP) claims a version it does not have.
     buffer.data_mut()[20 + 8 + 8] = 0x75;
     let (verdict, _, report) = run_etr(&b, &mut buffer);
