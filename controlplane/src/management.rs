@@ -78,6 +78,8 @@ pub enum Request {
     },
     ShowServers,
     ShowNeighbours,
+    /// Each instance (tenant): its interfaces, table sizes and packets.
+    ShowInstances,
     ShowStats,
     /// Installs a static mapping (replacing what the prefix had), checked by the rules of the
     /// configuration's `[[map_cache]]`; one inside our own EID space is refused unless forced.
@@ -149,6 +151,8 @@ pub struct ApplianceView {
     /// Per instance served: its id and the packets encapsulated from and decapsulated toward
     /// its hosts, summed over the data cores.
     pub instance_packets: Vec<(u32, u64, u64)>,
+    /// Each EID-side interface (port or VLAN): its instance and name.
+    pub eid_interfaces: Vec<(u32, String)>,
     pub set_log_level: fn(&str) -> Result<(), String>,
 }
 
@@ -555,6 +559,32 @@ fn act(
                 })
                 .collect::<Vec<_>>(),
         ),
+        Request::ShowInstances => {
+            let map_cache: std::collections::BTreeMap<u32, usize> =
+                xtr.map_cache.len_per_instance().collect();
+            let database = xtr.database_per_instance();
+            let mut entries: Vec<api::InstanceEntry> = view
+                .instance_packets
+                .iter()
+                .map(
+                    |&(instance_id, encapsulated, decapsulated)| api::InstanceEntry {
+                        instance_id,
+                        interfaces: view
+                            .eid_interfaces
+                            .iter()
+                            .filter(|(instance, _)| *instance == instance_id)
+                            .map(|(_, name)| name.clone())
+                            .collect(),
+                        map_cache_entries: map_cache.get(&instance_id).copied().unwrap_or(0),
+                        database_prefixes: database.get(&instance_id).copied().unwrap_or(0),
+                        encapsulated,
+                        decapsulated,
+                    },
+                )
+                .collect();
+            entries.sort_by_key(|e| e.instance_id);
+            typed(entries)
+        }
         Request::ShowStats => typed(api::Stats {
             data: counter_map(&view.counters),
             cores: view

@@ -110,6 +110,19 @@ pub struct NeighbourEntry {
     pub mac: String,
 }
 
+/// One instance (tenant) served (`show-instances`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceEntry {
+    pub instance_id: u32,
+    /// The EID-side interfaces (ports, VLANs) in it, by name.
+    pub interfaces: Vec<String>,
+    pub map_cache_entries: usize,
+    pub database_prefixes: usize,
+    /// Packets from its hosts encapsulated, and toward them decapsulated.
+    pub encapsulated: u64,
+    pub decapsulated: u64,
+}
+
 /// Counters by name.
 pub type Counters = BTreeMap<String, u64>;
 

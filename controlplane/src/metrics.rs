@@ -99,22 +99,11 @@ pub fn exposition(xtr: &Xtr, view: &ApplianceView) -> String {
         "Packets decapsulated toward an instance's hosts (ETR), by instance.",
         per_instance(|&(_, _, decapsulated)| decapsulated),
     );
-    let mut database: std::collections::BTreeMap<u32, usize> = xtr
-        .map_cache
-        .instances()
-        .ids()
-        .map(|instance| (instance, 0))
-        .collect();
-    for local in xtr.database() {
-        *database
-            .entry(local.record.eid.instance_id().unwrap_or(0))
-            .or_default() += 1;
-    }
     out.family(
         "lispd_database_prefixes",
         "gauge",
         "Our EID prefixes, by instance.",
-        database
+        xtr.database_per_instance()
             .into_iter()
             .map(|(instance, n)| (format!("{{instance=\"{instance}\"}}"), n as f64))
             .collect(),

@@ -1142,6 +1142,22 @@ impl Xtr {
         Ok(removed)
     }
 
+    /// Each instance served and how many of our EID prefixes are in it.
+    pub fn database_per_instance(&self) -> std::collections::BTreeMap<u32, usize> {
+        let mut counts: std::collections::BTreeMap<u32, usize> = self
+            .map_cache
+            .instances()
+            .ids()
+            .map(|instance| (instance, 0))
+            .collect();
+        for local in &self.database {
+            *counts
+                .entry(local.record.eid.instance_id().unwrap_or(0))
+                .or_default() += 1;
+        }
+        counts
+    }
+
     /// Serves `instances` from now on (a reload added or removed tenants; see
     /// [`dataplane::mapcache::InstanceTables`]).
     pub fn set_instances(&mut self, instances: dataplane::mapcache::Instances) {

@@ -299,6 +299,19 @@ fn tenants_with_one_address_plan_reach_their_own_peers_only() {
         decapsulated(&counted, 200),
         decapsulated(&counted_before, 200)
     );
+    // `lispctl show instances` sums each tenant up.
+    let instances: serde_json::Value =
+        serde_json::from_str(&lispctl(&dir, "b", &["--json", "show", "instances"])).unwrap();
+    let tenant = |id: u32| {
+        instances
+            .as_array()
+            .and_then(|all| all.iter().find(|i| i["instance_id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no instance {id} in {instances}"))
+    };
+    assert_eq!(tenant(100)["interfaces"], serde_json::json!(["tenant100"]));
+    assert_eq!(tenant(200)["database_prefixes"], 3);
+    assert!(tenant(100)["decapsulated"].as_f64() >= Some(decapsulated(&counted, 100)));
     assert_eq!(stat(&dir, "b", "drop_unknown_instance"), 0);
     // Frames on a VLAN the trunk does not carry are dropped and counted.
     let xtr_b = &net.sites[1].xtr;

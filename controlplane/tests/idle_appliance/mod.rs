@@ -18,5 +18,6 @@ pub fn view() -> ApplianceView {
         peer_names: vec![],
         petr: None,
         instance_packets: vec![(0, 0, 0)],
+        eid_interfaces: vec![(0, "inside".into())],
     }
 }

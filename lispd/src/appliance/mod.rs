@@ -807,6 +807,11 @@ impl Appliance {
             peer_names: names::peer_names(running),
             petr,
             instance_packets: counters::instance_packets(links, instances, baselines),
+            eid_interfaces: control_ports
+                .iter()
+                .filter(|p| p.role == config::PortRole::Eid)
+                .map(|p| (p.instance_id, p.name.clone()))
+                .collect(),
         };
         let xtr = &mut self.xtr;
         self.metrics.poll(

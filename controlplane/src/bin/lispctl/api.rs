@@ -203,6 +203,30 @@ pub fn servers_table(result: &Value) -> String {
     format!("{registration}\n{peers}")
 }
 
+pub fn instances_table(result: &Value) -> String {
+    render(
+        result,
+        &[
+            "INSTANCE",
+            "INTERFACES",
+            "MAP-CACHE",
+            "DATABASE",
+            "ENCAPSULATED",
+            "DECAPSULATED",
+        ],
+        |i: api::InstanceEntry| {
+            vec![
+                i.instance_id.to_string(),
+                or_dash(Some(i.interfaces.join(" ")).filter(|s| !s.is_empty())),
+                i.map_cache_entries.to_string(),
+                i.database_prefixes.to_string(),
+                i.encapsulated.to_string(),
+                i.decapsulated.to_string(),
+            ]
+        },
+    )
+}
+
 pub fn neighbours_table(result: &Value) -> String {
     render(
         result,

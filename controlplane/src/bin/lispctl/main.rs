@@ -131,6 +131,8 @@ enum Show {
     Servers,
     /// Learned neighbours per port.
     Neighbours,
+    /// Each instance (tenant): its interfaces, map-cache and database sizes, and packets.
+    Instances,
     /// Data-core and control-plane counters (lisp-ms: its counters).
     Stats,
     /// lisp-ms: its sites and how many of their prefixes are registered.
@@ -220,6 +222,7 @@ fn management_request(command: &Command, ms: bool) -> Result<(Value, Render), St
             ),
             Show::Servers => (json!({"command": "show-servers"}), api::servers_table),
             Show::Neighbours => (json!({"command": "show-neighbours"}), api::neighbours_table),
+            Show::Instances => (json!({"command": "show-instances"}), api::instances_table),
             Show::Stats => (json!({"command": "show-stats"}), api::stats_table),
             Show::Sites | Show::Registrations => {
                 return Err("show sites and show registrations are lisp-ms's: add --ms".into())
