@@ -62,7 +62,7 @@ pub fn routed_link(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str, n: 
 /// The head of a lispd configuration for vdevs `ports` (full devargs) on a shared 2-CPU
 /// machine: no hugepages, one data core that sleeps when idle, fast probing and name refresh,
 /// its management socket `{dir}/{name}.sock`.
-pub fn lispd_header(ports: &[String], dir: &Path, name: &str) -> String {
+pub fn lispd_header(ports: &[&str], dir: &Path, name: &str) -> String {
     let vdevs: Vec<String> = ports.iter().map(|p| format!("\"--vdev={p}\"")).collect();
     format!(
         r#"[dpdk]

@@ -241,9 +241,9 @@ local = true
 "#,
         header = lispd_header(
             &[
-                "net_af_packet0,iface=eid0,qpairs=2".into(),
-                "net_af_packet1,iface=up1,qpairs=2".into(),
-                "net_af_packet2,iface=up2,qpairs=2".into(),
+                "net_af_packet0,iface=eid0,qpairs=2",
+                "net_af_packet1,iface=up1,qpairs=2",
+                "net_af_packet2,iface=up2,qpairs=2",
             ],
             dir,
             "m"
@@ -290,11 +290,7 @@ ttl_minutes = 1
 address = "2001:db8:22::1"
 local = true
 "#,
-        header = lispd_header(
-            &["net_tap0,iface=rtap0".into(), "net_tap1,iface=rtap1".into()],
-            dir,
-            "r"
-        ),
+        header = lispd_header(&["net_tap0,iface=rtap0", "net_tap1,iface=rtap1"], dir, "r"),
     )
 }
 

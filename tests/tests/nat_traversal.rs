@@ -103,8 +103,7 @@ fn build() -> Net {
 
 /// lispd's configuration head, registering every 5 s.
 fn head(ports: &[&str], dir: &Path, name: &str) -> String {
-    let ports: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
-    lispd_header(&ports, dir, name)
+    lispd_header(ports, dir, name)
         .replace("[timers]\n", "[timers]\nmap_register_interval_secs = 5\n")
 }
 

@@ -70,11 +70,6 @@ fn build() -> Net {
     net
 }
 
-fn head(ports: &[&str], dir: &Path, name: &str) -> String {
-    let ports: Vec<String> = ports.iter().map(|p| p.to_string()).collect();
-    lispd_header(&ports, dir, name)
-}
-
 fn s_config(dir: &Path) -> String {
     format!(
         r#"{head}
@@ -109,7 +104,7 @@ ttl_minutes = 1
 address = "{S_RLOC}"
 local = true
 "#,
-        head = head(
+        head = lispd_header(
             &[
                 "net_af_packet0,iface=eid0,qpairs=2",
                 "net_af_packet1,iface=up0,qpairs=2"
@@ -160,7 +155,7 @@ fn a_non_lisp_host_and_a_site_reach_each_other_through_the_pxtr() {
     let ms_config = format!(
         "listen = [\"{MS}:4342\"]\nnegative_action = \"natively-forward\"\n\n[[site]]\nname = \"s\"\nkey = \"key-s\"\nprefixes = [\"10.1.0.0/24\"]\n"
     );
-    let p_header = head(
+    let p_header = lispd_header(
         &[
             "net_af_packet0,iface=eid0,qpairs=2",
             "net_af_packet1,iface=up0,qpairs=2",

@@ -102,8 +102,8 @@ fn xtr_config(dir: &Path, n: u8) -> String {
     let name = if n == 1 { "a" } else { "b" };
     let mut text = lispd_header(
         &[
-            "net_af_packet0,iface=eid0,qpairs=2".into(),
-            "net_af_packet1,iface=up0,qpairs=2".into(),
+            "net_af_packet0,iface=eid0,qpairs=2",
+            "net_af_packet1,iface=up0,qpairs=2",
         ],
         dir,
         name,

@@ -93,8 +93,8 @@ fn a_thousand_tenants_on_vlans_of_one_trunk() {
     std::fs::create_dir_all(&dir).unwrap();
     let header = lispd_header(
         &[
-            "net_af_packet0,iface=eid0,qpairs=2".into(),
-            "net_af_packet1,iface=up0,qpairs=2".into(),
+            "net_af_packet0,iface=eid0,qpairs=2",
+            "net_af_packet1,iface=up0,qpairs=2",
         ],
         &dir,
         "x",
