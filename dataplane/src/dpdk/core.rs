@@ -375,12 +375,22 @@ impl DataCore {
                 }
             }
         }
+        // The ingress interface as it is for this burst (sets change only between bursts).
+        let (instance, eid_mac, eid_vlan, eid_port) = {
+            let interface = &self.eid.set.interfaces[ingress];
+            (
+                interface.instance,
+                interface.mac,
+                interface.vlan,
+                interface.port,
+            )
+        };
         let mut verdicts = [ItrVerdict::Drop(Counter::DropMalformed); MAX_BURST];
         let n = itr.len();
         let now = dpdk_bindings::time::tsc();
         {
             let mut ctx = ItrContext {
-                ingress: self.eid.set.interfaces[ingress].instance,
+                ingress: instance,
                 map_cache: self.map_cache.view(&self.reader),
                 database: self.database.view(&self.reader),
                 local: &self.local,
@@ -398,10 +408,6 @@ impl DataCore {
         let mut to_rloc = Outgoing::new(Direction::Rloc);
         let mut to_eid = Outgoing::new(Direction::Eid);
         let mut encapsulated = 0;
-        let (eid_mac, eid_vlan) = {
-            let interface = &self.eid.set.interfaces[ingress];
-            (interface.mac, interface.vlan)
-        };
         for (i, mut mbuf) in itr.drain().enumerate() {
             if tracing {
                 self.tracer.record(TraceRecord {
@@ -414,8 +420,13 @@ impl DataCore {
             // Verdicts are matched where they lie: a copy of one written moments ago (an
             // `IpAddr` inside, stored byte-wise) stalls on store forwarding.
             if let ItrVerdict::Punt { destination } = verdicts[i] {
-                let table = self.eid.set.interfaces[ingress].instance.table;
-                self.punt_miss(mbuf, (table, destination), offsets[i], now, &mut punt);
+                self.punt_miss(
+                    mbuf,
+                    (instance.table, destination),
+                    offsets[i],
+                    now,
+                    &mut punt,
+                );
                 continue;
             }
             match verdicts[i] {
@@ -426,14 +437,12 @@ impl DataCore {
                 }
                 ItrVerdict::TooBig { .. } => {
                     if push_ethernet(&mut mbuf, sources[i], eid_mac, eid_vlan) {
-                        let port = self.eid.set.interfaces[ingress].port;
-                        to_eid.switch(port, &mut self.eid.ports, &self.counters);
+                        to_eid.switch(eid_port, &mut self.eid.ports, &self.counters);
                         let _ = to_eid.burst.push(mbuf);
                     }
                 }
                 ItrVerdict::Local { destination } => {
-                    let table = self.eid.set.interfaces[ingress].instance.table;
-                    let interface = self.eid_interface_for(table, destination);
+                    let interface = self.eid_interface_for(instance.table, destination);
                     self.forward(mbuf, destination, interface, &mut to_eid)
                 }
                 ItrVerdict::NativeForward { destination } => {
@@ -444,8 +453,8 @@ impl DataCore {
             }
         }
         if encapsulated > 0 {
-            let table = self.eid.set.interfaces[ingress].instance.table;
-            self.instance_counters.add_encapsulated(table, encapsulated);
+            self.instance_counters
+                .add_encapsulated(instance.table, encapsulated);
         }
         to_rloc.transmit(&mut self.rloc.ports, &self.counters);
         to_eid.transmit(&mut self.eid.ports, &self.counters);
