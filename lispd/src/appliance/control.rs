@@ -17,7 +17,7 @@ use controlplane::neighbour_resolution::{Learned, NeighbourResolution, Neighbour
 use controlplane::reassembly::ReassemblyStats;
 use dpdk_bindings::{Mbuf, MbufBurst, Mempool};
 
-use super::interfaces::ControlPort;
+use super::interfaces::{arrived_on, Arrival, ControlPort};
 
 /// Asks `resolution` for the next hop toward underlay `destination` on every RLOC-side port of
 /// its family, so traffic can move to another uplink without waiting for a resolution.
@@ -81,22 +81,19 @@ pub enum NeighbourFrame<'a> {
     },
 }
 
-/// Handles one punted neighbour frame that arrived on `input_port` (with VLAN tag `vlan`):
+/// Handles one punted neighbour frame that arrived on `arrival` (a port and VLAN, an interface):
 /// learns what it reveals and answers for our addresses on the control core's TX queue of the
 /// port. Returns the address the frame came from (a gateway that speaks is alive).
 pub fn handle(
     frame: NeighbourFrame<'_>,
-    (input_port, vlan): (u16, Option<u16>),
+    arrival: Arrival,
     ports: &mut [ControlPort],
     pool: &Mempool,
     resolution: &mut NeighbourResolution,
     now: Instant,
     stats: &mut ControlStats,
 ) -> Option<IpAddr> {
-    let Some(port) = ports
-        .iter_mut()
-        .find(|p| p.port_id == input_port && p.vlan == vlan)
-    else {
+    let Some(port) = arrived_on(ports, arrival).map(|i| &mut ports[i]) else {
         stats.other += 1;
         return None;
     };

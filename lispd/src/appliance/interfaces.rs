@@ -227,6 +227,24 @@ impl ControlPort {
     }
 }
 
+/// Where a punted frame arrived: its DPDK port and VLAN (an interface).
+pub type Arrival = (u16, Option<u16>);
+
+/// The place among `ports` of the interface a frame arrived on.
+pub fn arrived_on(ports: &[ControlPort], (port_id, vlan): Arrival) -> Option<usize> {
+    ports
+        .iter()
+        .position(|p| p.port_id == port_id && p.vlan == vlan)
+}
+
+/// Every address of `ports`: punted datagrams to them are for the control plane.
+pub fn our_addresses(ports: &[ControlPort]) -> Vec<IpAddr> {
+    ports
+        .iter()
+        .flat_map(|p| p.addresses.iter().copied())
+        .collect()
+}
+
 /// Each side's interface set as the data cores get it (EID, RLOC), the instances' tables from
 /// `instances`.
 pub fn interface_sets(

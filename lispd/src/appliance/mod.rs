@@ -321,10 +321,7 @@ impl Appliance {
             control::want_uplinks(&control_ports, destination, true, &mut resolution, now);
         }
         let xtr = machines::control_plane(config, peers, map_cache, now);
-        let ours = control_ports
-            .iter()
-            .flat_map(|p| p.addresses.iter().copied())
-            .collect();
+        let ours = interfaces::our_addresses(&control_ports);
         let telemetry = Arc::default();
         register_telemetry(&eal, &links, &telemetry);
         let state_path = config.state_file();
@@ -614,17 +611,6 @@ impl Appliance {
     /// Handles every frame the data cores punted.
     fn take_punted(&mut self, now: Instant) -> usize {
         let mut received = 0;
-        // Each EID-side interface and its instance: a miss is resolved in its interface's
-        // instance.
-        let eid_interfaces: Vec<(Arrival, Option<u32>)> = self
-            .control_ports
-            .iter()
-            .filter(|p| p.role == config::PortRole::Eid)
-            .map(|p| {
-                let instance_id = (p.instance_id != 0).then_some(p.instance_id);
-                ((p.port_id, p.vlan), instance_id)
-            })
-            .collect();
         // An RTR resolves what it decapsulated: its misses come from the RLOC side.
         let rtr = self.path.reencapsulate;
         for link in &mut self.links {
@@ -642,8 +628,13 @@ impl Appliance {
                     Punted::Miss {
                         source,
                         destination,
-                    } => match eid_interfaces.iter().find(|(on, _)| *on == arrived) {
-                        Some(&(_, instance_id)) => {
+                    } => match interfaces::arrived_on(&self.control_ports, arrived)
+                        .map(|i| &self.control_ports[i])
+                        .filter(|p| p.role == config::PortRole::Eid)
+                    {
+                        // A miss is resolved in its interface's instance.
+                        Some(port) => {
+                            let instance_id = (port.instance_id != 0).then_some(port.instance_id);
                             self.xtr.handle_miss(instance_id, source, destination, now)
                         }
                         None if rtr => self.xtr.handle_miss(None, source, destination, now),
@@ -756,11 +747,7 @@ impl Appliance {
                 })
             })
             .collect();
-        self.ours = self
-            .control_ports
-            .iter()
-            .flat_map(|p| p.addresses.iter().copied())
-            .collect();
+        self.ours = interfaces::our_addresses(&self.control_ports);
         if added + running.len() > 0 {
             tracing::info!(
                 "reload: {added} interface(s) added or changed, {} removed",
@@ -953,9 +940,6 @@ pub fn run(
     let _ = sd_notify::notify(&[NotifyState::Stopping]);
     appliance.stop()
 }
-
-/// Where a punted frame arrived: its DPDK port and VLAN (an interface).
-type Arrival = (u16, Option<u16>);
 
 /// A management answer written over several loop turns.
 #[derive(Debug)]
