@@ -55,6 +55,42 @@ impl InnerPacket {
     }
 }
 
+/// An address held as whole words: a value that lives across calls on the fast path is spilled
+/// to the stack, and an `IpAddr` (tag and octets, byte-aligned) is spilled byte-wise but read
+/// back word-wise, a store-forwarding stall each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressWords {
+    bits: u128,
+    v6: bool,
+}
+
+impl From<IpAddr> for AddressWords {
+    #[inline(always)]
+    fn from(address: IpAddr) -> Self {
+        match address {
+            IpAddr::V4(a) => Self {
+                bits: u128::from(u32::from(a)),
+                v6: false,
+            },
+            IpAddr::V6(a) => Self {
+                bits: u128::from(a),
+                v6: true,
+            },
+        }
+    }
+}
+
+impl AddressWords {
+    #[inline(always)]
+    pub fn get(self) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(Ipv6Addr::from(self.bits))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(self.bits as u32))
+        }
+    }
+}
+
 #[inline]
 fn mix(mut h: u64) -> u32 {
     h ^= h >> 33;

@@ -12,7 +12,7 @@ use crate::wire::lisp::{LispRepr, CONTROL_PORT, DATA_PORT};
 use crate::wire::udp;
 
 use super::{
-    inspect, overhead, CoreCounters, Counter, EchoNonces, InnerPacket, ItrVerdict, LocalRlocs,
+    inspect, overhead, AddressWords, CoreCounters, Counter, EchoNonces, InnerPacket, ItrVerdict, LocalRlocs,
     Nonces, PacketBuffer, PathConfig,
 };
 
@@ -243,10 +243,12 @@ fn complete<P: PacketBuffer>(
             return;
         }
     };
+    // The locator is kept as whole words across the encapsulation: an `IpAddr` spilled there is
+    // stored byte-wise and read back word-wise for the verdict (a store-forwarding stall per
+    // packet).
+    let rloc = AddressWords::from(target.address);
     *verdict = match encapsulate_toward(ctx, packet, inner, target, entry.instance_id()) {
-        Ok(()) => ItrVerdict::Encapsulated {
-            rloc: target.address,
-        },
+        Ok(()) => ItrVerdict::Encapsulated { rloc: rloc.get() },
         Err(other) => other,
     };
 }

@@ -23,7 +23,7 @@ pub use counters::{total, CoreCounters, Counter};
 pub use echo::EchoNonces;
 pub use etr::{decapsulate, EtrContext};
 pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFeedback};
-pub use flow::{inspect, inspect_unhashed, InnerPacket};
+pub use flow::{inspect, inspect_unhashed, AddressWords, InnerPacket};
 pub use instance_counters::InstanceCounters;
 pub use itr::{encapsulate, encapsulate_burst, ItrContext, MissLog};
 pub use neighbours::{Neighbours, NoMac, WantedNeighbours};
