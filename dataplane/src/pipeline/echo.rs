@@ -30,11 +30,19 @@ impl EchoNonces {
 
     /// The nonce for the next packet to `rloc` and whether it asks for an echo (answering a
     /// request comes first); `None`: a fresh nonce, no request.
+    /// Inlined is only the emptiness check: the look-ups take the address by reference, and
+    /// inlined they have the caller store it to memory byte-wise on every packet (which the
+    /// compiler then reuses for word-wise reads: a store-forwarding stall).
     #[inline]
     pub fn outgoing(&self, rloc: IpAddr) -> Option<(u32, bool)> {
         if self.echo.is_empty() && self.request.is_empty() {
             return None;
         }
+        self.outgoing_to(rloc)
+    }
+
+    #[inline(never)]
+    fn outgoing_to(&self, rloc: IpAddr) -> Option<(u32, bool)> {
         if let Some(&nonce) = self.echo.get(&rloc) {
             return Some((nonce, false));
         }
@@ -42,9 +50,15 @@ impl EchoNonces {
     }
 
     /// Whether a packet from `rloc` carrying `nonce` without the E bit echoes our request.
+    /// Inlined is only the emptiness check, as in [`Self::outgoing`].
     #[inline]
     pub fn echoes(&self, rloc: IpAddr, nonce: u32) -> bool {
-        !self.request.is_empty() && self.request.get(&rloc) == Some(&nonce)
+        !self.request.is_empty() && self.requested_of(rloc) == Some(nonce)
+    }
+
+    #[inline(never)]
+    fn requested_of(&self, rloc: IpAddr) -> Option<u32> {
+        self.request.get(&rloc).copied()
     }
 }
 
