@@ -15,7 +15,7 @@ use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, MAX_BURST};
 use super::interfaces::{PortIo, Side};
 use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, Instances, LocalEid, MapCache};
-use crate::pipeline::PuntLimiter;
+use crate::pipeline::{covers, PuntLimiter};
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EchoNonces, EtrContext,
     EtrVerdict, FeedbackSender, InstanceCounters, ItrContext, ItrVerdict, LocalRlocs, MissLog,
@@ -312,7 +312,7 @@ impl DataCore {
                 p.neighbours
                     .on_link
                     .iter()
-                    .any(|net| net.contains(&destination))
+                    .any(|net| covers(net, destination))
             })
             .or_else(|| {
                 in_instance().find(|(_, p)| {

@@ -26,7 +26,7 @@ pub use feedback::{feedback_channel, FeedbackReceiver, FeedbackSender, LocatorFe
 pub use flow::{inspect, inspect_unhashed, AddressWords, InnerPacket};
 pub use instance_counters::InstanceCounters;
 pub use itr::{encapsulate, encapsulate_burst, ItrContext, MissLog};
-pub use neighbours::{Neighbours, NoMac, WantedNeighbours};
+pub use neighbours::{covers, Neighbours, NoMac, WantedNeighbours};
 pub use ratelimit::PuntLimiter;
 pub use trace::{Outcome, TraceRecord, Tracer};
 

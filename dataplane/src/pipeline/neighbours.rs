@@ -39,6 +39,18 @@ pub enum NoMac {
     Unresolved(IpAddr),
 }
 
+/// Whether `net` holds `address`, reading only the address's own family: `IpNet::contains`
+/// copies the whole `IpAddr` (16 bytes of octets) whatever its family, which for an IPv4 address
+/// just written (4 bytes) is a store-forwarding stall per packet.
+#[inline]
+pub fn covers(net: &IpNet, address: IpAddr) -> bool {
+    match (net, address) {
+        (IpNet::V4(net), IpAddr::V4(address)) => net.contains(&address),
+        (IpNet::V6(net), IpAddr::V6(address)) => net.contains(&address),
+        _ => false,
+    }
+}
+
 /// Next hops and MACs of one port.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Neighbours {
@@ -55,7 +67,7 @@ impl Neighbours {
     /// The next hop toward `destination`.
     #[inline]
     pub fn next_hop(&self, destination: IpAddr) -> Option<IpAddr> {
-        if self.on_link.iter().any(|net| net.contains(&destination)) {
+        if self.on_link.iter().any(|net| covers(net, destination)) {
             return Some(destination);
         }
         self.gateways
