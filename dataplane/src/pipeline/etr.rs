@@ -14,7 +14,7 @@ use crate::wire::lisp::{LispHeader, DATA_PORT, HEADER_LEN as LISP_HEADER_LEN};
 use crate::wire::udp::{UdpPacket, HEADER_LEN as UDP_HEADER_LEN};
 
 use super::{
-    inspect_unhashed, AllowedSources, CoreCounters, Counter, EchoNonces, EtrVerdict,
+    inspect_unhashed, AddressWords, AllowedSources, CoreCounters, Counter, EchoNonces, EtrVerdict,
     FeedbackSender, LocalRlocs, PacketBuffer,
 };
 
@@ -45,9 +45,11 @@ fn drop(ctx: &EtrContext<'_>, counter: Counter) -> EtrVerdict {
 
 /// The outer source and where the UDP datagram starts and ends, after checking the outer header.
 /// Inlined: its result, returned through memory, would be read back at once (a store-forwarding
-/// stall per packet).
+/// stall per packet). The source is held as whole words for the same reason: it lives across
+/// the rest of the packet's handling, and a spilled `IpAddr` is stored byte-wise and read back
+/// word-wise.
 #[inline(always)]
-fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(IpAddr, usize, usize), Counter> {
+fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(AddressWords, usize, usize), Counter> {
     let (source, destination, start, end) = match data.first().map(|b| b >> 4) {
         Some(4) => {
             let ip = Ipv4Packet::new_checked(data).map_err(|_| Counter::DropMalformed)?;
@@ -82,7 +84,7 @@ fn outer_udp(ctx: &EtrContext<'_>, data: &[u8]) -> Result<(IpAddr, usize, usize)
     if !ctx.local.is_ours(destination) {
         return Err(Counter::DropNotOurRloc);
     }
-    Ok((source, start, end))
+    Ok((AddressWords::from(source), start, end))
 }
 
 /// Decapsulates `packet` (starting at its outer IP header) in place. Inlined into the data core's
@@ -116,12 +118,12 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
     let echo_request = lisp.echo_nonce_request();
     // A request we already echo is not reported again: a peer sets E on every packet of its
     // window, and the control core renews the echo when a report comes after it lapsed.
-    let already_echoed = |n| ctx.echo.outgoing(source) == Some((n, false));
+    let already_echoed = |n| ctx.echo.outgoing(source.get()) == Some((n, false));
     ctx.feedback.report(
         source,
         lisp.locator_status_bits(),
         nonce.filter(|&n| echo_request && !already_echoed(n)),
-        !echo_request && nonce.is_some_and(|n| ctx.echo.echoes(source, n)),
+        !echo_request && nonce.is_some_and(|n| ctx.echo.echoes(source.get(), n)),
     );
     // No I bit means the default instance, as does instance-id 0.
     let destination = inner.destination();
@@ -145,7 +147,7 @@ pub fn decapsulate<P: PacketBuffer>(ctx: &mut EtrContext<'_>, packet: &mut P) ->
             EtrVerdict::Reencapsulate { destination },
             Counter::RtrDecapsulated,
         ),
-        None if ctx.proxy_etr && !ctx.proxy_etr_allowed.admits(source) => {
+        None if ctx.proxy_etr && !ctx.proxy_etr_allowed.admits(source.get()) => {
             return drop(ctx, Counter::DropProxyEtrNotAllowed)
         }
         None if ctx.proxy_etr => (

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
+use super::AddressWords;
+
 /// One observation about a remote locator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocatorFeedback {
@@ -27,7 +29,7 @@ const RECENT: usize = 64;
 #[derive(Debug)]
 pub struct FeedbackSender {
     queue: Arc<ArrayQueue<LocatorFeedback>>,
-    recent: [Option<(IpAddr, u32)>; RECENT],
+    recent: [Option<(AddressWords, u32)>; RECENT],
     dropped: u64,
 }
 
@@ -50,25 +52,21 @@ pub fn feedback_channel(capacity: usize) -> (FeedbackSender, FeedbackReceiver) {
     )
 }
 
-fn slot(rloc: IpAddr) -> usize {
-    let folded = match rloc {
-        IpAddr::V4(a) => u64::from(u32::from(a)),
-        IpAddr::V6(a) => {
-            let v = u128::from(a);
-            (v as u64) ^ (v >> 64) as u64
-        }
-    };
+fn slot(rloc: AddressWords) -> usize {
+    let bits = rloc.bits();
+    let folded = (bits as u64) ^ (bits >> 64) as u64;
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
 }
 
 impl FeedbackSender {
     /// Reports what a packet from `rloc` carried; status bits already reported are skipped. Takes
-    /// the parts rather than a [`LocatorFeedback`]: the struct, written byte-wise (its `IpAddr`)
-    /// and read back word-wise at once, would stall on store forwarding on every packet.
+    /// the parts, the address as whole words, rather than a [`LocatorFeedback`]: its `IpAddr`,
+    /// written byte-wise and read back word-wise at once, would stall on store forwarding on
+    /// every packet.
     #[inline]
     pub fn report(
         &mut self,
-        rloc: IpAddr,
+        rloc: AddressWords,
         status_bits: Option<u32>,
         echo_nonce: Option<u32>,
         echoed: bool,
@@ -85,7 +83,7 @@ impl FeedbackSender {
             return;
         }
         let feedback = LocatorFeedback {
-            rloc,
+            rloc: rloc.get(),
             status_bits,
             echo_nonce,
             echoed,
@@ -125,15 +123,15 @@ mod tests {
     fn repeats_are_filtered_and_changes_pass() {
         let (mut tx, rx) = feedback_channel(3);
         let rloc: IpAddr = "192.0.2.1".parse().unwrap();
-        tx.report(rloc, Some(3), None, false);
-        tx.report(rloc, Some(3), None, false);
-        tx.report(rloc, None, None, false);
+        tx.report(AddressWords::from(rloc), Some(3), None, false);
+        tx.report(AddressWords::from(rloc), Some(3), None, false);
+        tx.report(AddressWords::from(rloc), None, None, false);
         assert_eq!(rx.pop(), Some(seen(rloc, Some(3), None)));
         assert_eq!(rx.pop(), None, "the repeat was filtered");
-        tx.report(rloc, Some(1), None, false);
-        tx.report(rloc, Some(1), Some(77), false);
-        tx.report(rloc, Some(1), None, true);
-        tx.report(rloc, Some(2), None, false);
+        tx.report(AddressWords::from(rloc), Some(1), None, false);
+        tx.report(AddressWords::from(rloc), Some(1), Some(77), false);
+        tx.report(AddressWords::from(rloc), Some(1), None, true);
+        tx.report(AddressWords::from(rloc), Some(2), None, false);
         assert_eq!(tx.dropped(), 1, "bounded: the fourth did not fit");
         assert_eq!(rx.pop().map(|f| f.status_bits), Some(Some(1)));
         assert_eq!(rx.pop().map(|f| f.echo_nonce), Some(Some(77)));

@@ -81,6 +81,12 @@ impl From<IpAddr> for AddressWords {
 }
 
 impl AddressWords {
+    /// The address's bits (an IPv4 address in the low 32).
+    #[inline(always)]
+    pub fn bits(self) -> u128 {
+        self.bits
+    }
+
     #[inline(always)]
     pub fn get(self) -> IpAddr {
         if self.v6 {
