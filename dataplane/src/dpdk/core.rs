@@ -17,7 +17,7 @@ use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, Instances, LocalEid, MapCache};
 use crate::pipeline::{covers, PuntLimiter};
 use crate::pipeline::{
-    classify, decapsulate, encapsulate_burst, Class, CoreCounters, Counter, EchoNonces, EtrContext,
+    classify, decapsulate, encapsulate_burst, AddressWords, Class, CoreCounters, Counter, EchoNonces, EtrContext,
     EtrVerdict, FeedbackSender, InstanceCounters, ItrContext, ItrVerdict, LocalRlocs, MissLog,
     NoMac, Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
 };
@@ -150,16 +150,13 @@ fn miss_report(
 /// IPv6 "no next header" (RFC 8200).
 const NO_NEXT_HEADER: u8 = 59;
 
-/// What leaves on one side during a burst, the port it is queued for, and the MAC of the last
-/// destination resolved (with its interface): consecutive packets mostly go to the same RLOC
-/// or host by the same interface, so one neighbour lookup serves the run (the neighbour table
-/// only changes between bursts). A packet for another port first sends what is queued, so
-/// order is kept; interfaces of one port (its VLANs) share the queue.
+/// What leaves on one side during a burst and the port it is queued for. A packet for another
+/// port first sends what is queued, so order is kept; interfaces of one port (its VLANs) share
+/// the queue.
 struct Outgoing {
     side: Direction,
     port: usize,
     burst: MbufBurst,
-    last_hop: Option<(usize, IpAddr, [u8; 6])>,
 }
 
 impl Outgoing {
@@ -168,7 +165,6 @@ impl Outgoing {
             side,
             port: 0,
             burst: MbufBurst::new(),
-            last_hop: None,
         }
     }
 
@@ -180,7 +176,6 @@ impl Outgoing {
         }
         self.transmit(ports, counters);
         self.port = port;
-        self.last_hop = None;
     }
 
     /// Transmits what the queue takes; counts and frees the rest.
@@ -678,15 +673,12 @@ impl DataCore {
             return;
         };
         out.switch(via.port, &mut side.ports, &self.counters);
-        let mac = match out.last_hop {
-            Some((last_interface, last, mac))
-                if last == destination && last_interface == interface =>
-            {
-                mac
-            }
-            _ => match via.neighbours.mac_for(destination) {
+        let key = AddressWords::from(destination);
+        let mac = match side.macs.get(interface, key) {
+            Some(mac) => mac,
+            None => match via.neighbours.mac_for(destination) {
                 Ok(mac) => {
-                    out.last_hop = Some((interface, destination, mac));
+                    side.macs.insert(interface, key, mac);
                     mac
                 }
                 Err(missing) => {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use dpdk_bindings::{RxQueue, TxQueue};
 
+use super::mac_cache::MacCache;
 use crate::mailbox::Subscriber;
 use crate::mapcache::LocalEid;
 use crate::pipeline::{Neighbours, WantedNeighbours};
@@ -119,6 +120,8 @@ pub struct Side {
     pub set: Arc<InterfaceSet>,
     /// New interface sets from the control core, picked up at the quiescent point.
     pub updates: Option<Subscriber<InterfaceSet>>,
+    /// Next-hop MACs this core resolved in the current set.
+    pub(super) macs: MacCache,
 }
 
 /// Why a side's ports and interfaces do not fit together.
@@ -180,6 +183,7 @@ impl Side {
             ports,
             set: Arc::new(set),
             updates,
+            macs: MacCache::default(),
         })
     }
 
@@ -205,14 +209,18 @@ impl Side {
             ports: vec![port],
             set: Arc::new(set),
             updates: None,
+            macs: MacCache::default(),
         }
     }
 
-    /// Picks up the newest interface set, if the control core published one.
+    /// Picks up the newest interface set, if the control core published one (and forgets the
+    /// MACs resolved in the old one).
     #[inline]
     pub(super) fn refresh(&mut self) {
         if let Some(updates) = &self.updates {
-            updates.refresh(&mut self.set);
+            if updates.refresh(&mut self.set) {
+                self.macs.clear();
+            }
         }
     }
 }

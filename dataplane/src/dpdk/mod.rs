@@ -2,6 +2,7 @@
 
 mod core;
 mod interfaces;
+mod mac_cache;
 
 pub use self::core::DataCore;
 pub use self::interfaces::{Interface, InterfaceSet, PortIo, Side, SideError};

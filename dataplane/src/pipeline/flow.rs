@@ -81,6 +81,11 @@ impl From<IpAddr> for AddressWords {
 }
 
 impl AddressWords {
+    #[inline(always)]
+    pub fn is_ipv6(self) -> bool {
+        self.v6
+    }
+
     /// The address's bits (an IPv4 address in the low 32).
     #[inline(always)]
     pub fn bits(self) -> u128 {

@@ -1,0 +1,125 @@
+//! A data core's next-hop MACs for one side, by interface and destination: the neighbour table's
+//! on-link check and hash probe cost about a fifth of a decapsulated packet's cycles, and
+//! traffic goes to a working set of hosts and RLOCs far smaller than the table. Direct-mapped,
+//! owned by one core (no sharing, no locks), emptied whenever the side's interface set is
+//! republished (the only way a MAC changes), so it never answers with a stale MAC.
+
+use crate::pipeline::AddressWords;
+
+/// Slots (a power of two): 8 KiB per side.
+const SLOTS: usize = 256;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    address: u128,
+    interface: u32,
+    /// Bit 0: the slot is filled; bit 1: the address is IPv6.
+    flags: u32,
+    mac: [u8; 6],
+}
+
+const FILLED: u32 = 1;
+const V6: u32 = 2;
+
+impl Slot {
+    #[inline(always)]
+    fn holds(&self, interface: usize, destination: AddressWords) -> bool {
+        self.address == destination.bits()
+            && self.interface as usize == interface
+            && self.flags == flags(destination)
+    }
+}
+
+#[inline(always)]
+fn flags(destination: AddressWords) -> u32 {
+    FILLED | if destination.is_ipv6() { V6 } else { 0 }
+}
+
+#[inline(always)]
+fn slot(interface: usize, destination: AddressWords) -> usize {
+    let bits = destination.bits();
+    let folded = (bits as u64) ^ (bits >> 64) as u64 ^ (interface as u64).rotate_left(32);
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize
+}
+
+/// The cache: the last MAC resolved per slot.
+#[derive(Debug)]
+pub struct MacCache {
+    slots: Box<[Slot]>,
+}
+
+impl Default for MacCache {
+    fn default() -> Self {
+        Self {
+            slots: vec![Slot::default(); SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl MacCache {
+    /// The MAC of `destination`'s next hop on `interface`, if cached.
+    #[inline(always)]
+    pub fn get(&self, interface: usize, destination: AddressWords) -> Option<[u8; 6]> {
+        let slot = self.slots.get(slot(interface, destination))?;
+        slot.holds(interface, destination).then_some(slot.mac)
+    }
+
+    /// Remembers `mac` for `destination` on `interface`, in place of what shared its slot.
+    #[inline]
+    pub fn insert(&mut self, interface: usize, destination: AddressWords, mac: [u8; 6]) {
+        if let Some(slot) = self.slots.get_mut(slot(interface, destination)) {
+            *slot = Slot {
+                address: destination.bits(),
+                interface: interface as u32,
+                flags: flags(destination),
+                mac,
+            };
+        }
+    }
+
+    /// Forgets everything (the interface set changed).
+    pub fn clear(&mut self) {
+        self.slots.fill(Slot::default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn words(text: &str) -> AddressWords {
+        AddressWords::from(text.parse::<IpAddr>().unwrap())
+    }
+
+    #[test]
+    fn answers_only_for_the_same_interface_family_and_address() {
+        let mut cache = MacCache::default();
+        let mac = [2, 0, 0, 0, 0, 1];
+        cache.insert(3, words("10.0.0.1"), mac);
+        assert_eq!(cache.get(3, words("10.0.0.1")), Some(mac));
+        assert_eq!(cache.get(4, words("10.0.0.1")), None, "another interface");
+        assert_eq!(cache.get(3, words("10.0.0.2")), None, "another address");
+        assert_eq!(
+            cache.get(3, words("::a00:1")),
+            None,
+            "the IPv6 address with the same bits"
+        );
+        cache.clear();
+        assert_eq!(cache.get(3, words("10.0.0.1")), None, "cleared");
+    }
+
+    #[test]
+    fn a_colliding_entry_replaces_the_old_one() {
+        let mut cache = MacCache::default();
+        let first = words("10.0.0.1");
+        let other = (2..100_000u32)
+            .map(|i| AddressWords::from(IpAddr::from(std::net::Ipv4Addr::from(i))))
+            .find(|&w| slot(0, w) == slot(0, first))
+            .expect("some address shares the slot");
+        cache.insert(0, first, [1; 6]);
+        cache.insert(0, other, [2; 6]);
+        assert_eq!(cache.get(0, first), None);
+        assert_eq!(cache.get(0, other), Some([2; 6]));
+    }
+}
