@@ -19,7 +19,7 @@ use crate::pipeline::{covers, PuntLimiter};
 use crate::pipeline::{
     classify, decapsulate, encapsulate_burst, AddressWords, Class, CoreCounters, Counter, EchoNonces, EtrContext,
     EtrVerdict, FeedbackSender, InstanceCounters, ItrContext, ItrVerdict, LocalRlocs, MissLog,
-    NoMac, Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
+    Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
@@ -673,18 +673,21 @@ impl DataCore {
             return;
         };
         out.switch(via.port, &mut side.ports, &self.counters);
-        let key = AddressWords::from(destination);
+        let Some(next_hop) = via.neighbours.next_hop(destination) else {
+            self.counters.bump(Counter::DropNoNeighbour);
+            return;
+        };
+        // Cached by next hop: traffic through a gateway to many destinations shares one slot.
+        let key = AddressWords::from(next_hop);
         let mac = match side.macs.get(interface, key) {
             Some(mac) => mac,
-            None => match via.neighbours.mac_for(destination) {
+            None => match via.neighbours.mac_of(next_hop) {
                 Ok(mac) => {
                     side.macs.insert(interface, key, mac);
                     mac
                 }
-                Err(missing) => {
-                    if let NoMac::Unresolved(next_hop) = missing {
-                        via.wanted.want(next_hop);
-                    }
+                Err(_) => {
+                    via.wanted.want(next_hop);
                     self.counters.bump(Counter::DropNoNeighbour);
                     return;
                 }

@@ -1,6 +1,6 @@
-//! A data core's next-hop MACs for one side, by interface and destination: the neighbour table's
-//! on-link check and hash probe cost about a fifth of a decapsulated packet's cycles, and
-//! traffic goes to a working set of hosts and RLOCs far smaller than the table. Direct-mapped,
+//! A data core's next-hop MACs for one side, by interface and next hop: the neighbour table's
+//! hash probe cost about a fifth of a decapsulated packet's cycles, and traffic goes to a
+//! working set of hosts, gateways and RLOCs far smaller than the table. Direct-mapped,
 //! owned by one core (no sharing, no locks), emptied whenever the side's interface set is
 //! republished (the only way a MAC changes), so it never answers with a stale MAC.
 
@@ -57,7 +57,7 @@ impl Default for MacCache {
 }
 
 impl MacCache {
-    /// The MAC of `destination`'s next hop on `interface`, if cached.
+    /// The MAC of next hop `destination` on `interface`, if cached.
     #[inline(always)]
     pub fn get(&self, interface: usize, destination: AddressWords) -> Option<[u8; 6]> {
         let slot = self.slots.get(slot(interface, destination))?;

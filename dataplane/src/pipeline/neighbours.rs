@@ -80,6 +80,12 @@ impl Neighbours {
     #[inline]
     pub fn mac_for(&self, destination: IpAddr) -> Result<[u8; 6], NoMac> {
         let next_hop = self.next_hop(destination).ok_or(NoMac::NoRoute)?;
+        self.mac_of(next_hop)
+    }
+
+    /// The MAC of `next_hop` (one of [`Self::next_hop`]'s answers).
+    #[inline]
+    pub fn mac_of(&self, next_hop: IpAddr) -> Result<[u8; 6], NoMac> {
         self.macs
             .get(&next_hop)
             .copied()
