@@ -15,11 +15,11 @@ use dpdk_bindings::{time, Mbuf, MbufBurst, Mempool, RingProducer, MAX_BURST};
 use super::interfaces::{PortIo, Side};
 use crate::mailbox::Subscriber;
 use crate::mapcache::{Database, Instances, LocalEid, MapCache};
-use crate::pipeline::{covers, PuntLimiter};
+use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
-    classify, decapsulate, encapsulate_burst, AddressWords, Class, CoreCounters, Counter, EchoNonces, EtrContext,
-    EtrVerdict, FeedbackSender, InstanceCounters, ItrContext, ItrVerdict, LocalRlocs, MissLog,
-    Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
+    classify, covers, decapsulate, encapsulate_burst, AddressWords, Class, CoreCounters, Counter,
+    EchoNonces, EtrContext, EtrVerdict, FeedbackSender, InstanceCounters, ItrContext, ItrVerdict,
+    LocalRlocs, MissLog, Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6};

@@ -12,8 +12,8 @@ use crate::wire::lisp::{LispRepr, CONTROL_PORT, DATA_PORT};
 use crate::wire::udp;
 
 use super::{
-    inspect, overhead, AddressWords, CoreCounters, Counter, EchoNonces, InnerPacket, ItrVerdict, LocalRlocs,
-    Nonces, PacketBuffer, PathConfig,
+    inspect, overhead, AddressWords, CoreCounters, Counter, EchoNonces, InnerPacket, ItrVerdict,
+    LocalRlocs, Nonces, PacketBuffer, PathConfig,
 };
 
 /// What the ITR reads during one burst.
