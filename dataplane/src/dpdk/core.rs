@@ -19,7 +19,7 @@ use crate::pipeline::PuntLimiter;
 use crate::pipeline::{
     classify, covers, decapsulate, encapsulate_burst, AddressWords, Class, CoreCounters, Counter,
     EchoNonces, EtrContext, EtrVerdict, FeedbackSender, InstanceCounters, ItrContext, ItrVerdict,
-    LocalRlocs, MissLog, Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
+    LocalRlocs, MissLog, NoMac, Nonces, Outcome, PacketBuffer, PathConfig, TraceRecord, Tracer,
 };
 use crate::rcu::QsbrReader;
 use crate::wire::ethernet::{EthernetRepr, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
@@ -150,13 +150,16 @@ fn miss_report(
 /// IPv6 "no next header" (RFC 8200).
 const NO_NEXT_HEADER: u8 = 59;
 
-/// What leaves on one side during a burst and the port it is queued for. A packet for another
-/// port first sends what is queued, so order is kept; interfaces of one port (its VLANs) share
-/// the queue.
+/// What leaves on one side during a burst, the port it is queued for, and the MAC of the last
+/// destination resolved (with its interface): consecutive packets mostly go to the same RLOC
+/// or host, and comparing with the last one is cheaper than finding the next hop again. A
+/// packet for another port first sends what is queued, so order is kept; interfaces of one
+/// port (its VLANs) share the queue.
 struct Outgoing {
     side: Direction,
     port: usize,
     burst: MbufBurst,
+    last_hop: Option<(usize, AddressWords, [u8; 6])>,
 }
 
 impl Outgoing {
@@ -165,6 +168,7 @@ impl Outgoing {
             side,
             port: 0,
             burst: MbufBurst::new(),
+            last_hop: None,
         }
     }
 
@@ -673,21 +677,20 @@ impl DataCore {
             return;
         };
         out.switch(via.port, &mut side.ports, &self.counters);
-        let Some(next_hop) = via.neighbours.next_hop(destination) else {
-            self.counters.bump(Counter::DropNoNeighbour);
-            return;
-        };
-        // Cached by next hop: traffic through a gateway to many destinations shares one slot.
-        let key = AddressWords::from(next_hop);
-        let mac = match side.macs.get(interface, key) {
-            Some(mac) => mac,
-            None => match via.neighbours.mac_of(next_hop) {
+        let wanted = AddressWords::from(destination);
+        let mac = match out.last_hop {
+            Some((last_interface, last, mac)) if last == wanted && last_interface == interface => {
+                mac
+            }
+            _ => match side.macs.resolve(interface, &via.neighbours, destination) {
                 Ok(mac) => {
-                    side.macs.insert(interface, key, mac);
+                    out.last_hop = Some((interface, wanted, mac));
                     mac
                 }
-                Err(_) => {
-                    via.wanted.want(next_hop);
+                Err(missing) => {
+                    if let NoMac::Unresolved(next_hop) = missing {
+                        via.wanted.want(next_hop);
+                    }
                     self.counters.bump(Counter::DropNoNeighbour);
                     return;
                 }

@@ -4,7 +4,9 @@
 //! owned by one core (no sharing, no locks), emptied whenever the side's interface set is
 //! republished (the only way a MAC changes), so it never answers with a stale MAC.
 
-use crate::pipeline::AddressWords;
+use std::net::IpAddr;
+
+use crate::pipeline::{AddressWords, Neighbours, NoMac};
 
 /// Slots (a power of two): 8 KiB per side.
 const SLOTS: usize = 256;
@@ -64,6 +66,26 @@ impl MacCache {
         slot.holds(interface, destination).then_some(slot.mac)
     }
 
+    /// The MAC to send a packet for `destination` to on `interface`, whose neighbours are
+    /// `neighbours`: from the cache by next hop, else from the neighbour table (and cached).
+    #[inline(always)]
+    pub fn resolve(
+        &mut self,
+        interface: usize,
+        neighbours: &Neighbours,
+        destination: IpAddr,
+    ) -> Result<[u8; 6], NoMac> {
+        let next_hop = neighbours.next_hop(destination).ok_or(NoMac::NoRoute)?;
+        // By next hop: traffic through a gateway to many destinations shares one slot.
+        let key = AddressWords::from(next_hop);
+        if let Some(mac) = self.get(interface, key) {
+            return Ok(mac);
+        }
+        let mac = neighbours.mac_of(next_hop)?;
+        self.insert(interface, key, mac);
+        Ok(mac)
+    }
+
     /// Remembers `mac` for `destination` on `interface`, in place of what shared its slot.
     #[inline]
     pub fn insert(&mut self, interface: usize, destination: AddressWords, mac: [u8; 6]) {
@@ -86,7 +108,6 @@ impl MacCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::IpAddr;
 
     fn words(text: &str) -> AddressWords {
         AddressWords::from(text.parse::<IpAddr>().unwrap())
