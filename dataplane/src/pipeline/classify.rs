@@ -60,13 +60,15 @@ pub fn classify(frame: &[u8], local: &LocalRlocs) -> (Class, usize) {
     (class, l3)
 }
 
+/// UDP for one of our addresses on a LISP port is ours to handle; any other is IP to forward.
+/// The address is checked once, first: most UDP an ITR sees is for somewhere else.
 fn udp_class(destination: IpAddr, udp: &[u8], local: &LocalRlocs) -> Class {
+    if !local.is_ours(destination) {
+        return Class::Ip;
+    }
     match UdpPacket::new_checked(udp) {
-        Ok(u) if local.is_ours(destination) && u.dst_port() == DATA_PORT => Class::LispData,
-        Ok(u)
-            if local.is_ours(destination)
-                && (u.dst_port() == CONTROL_PORT || u.src_port() == CONTROL_PORT) =>
-        {
+        Ok(u) if u.dst_port() == DATA_PORT => Class::LispData,
+        Ok(u) if u.dst_port() == CONTROL_PORT || u.src_port() == CONTROL_PORT => {
             Class::LispControl
         }
         _ => Class::Ip,
