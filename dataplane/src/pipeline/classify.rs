@@ -68,9 +68,7 @@ fn udp_class(destination: IpAddr, udp: &[u8], local: &LocalRlocs) -> Class {
     }
     match UdpPacket::new_checked(udp) {
         Ok(u) if u.dst_port() == DATA_PORT => Class::LispData,
-        Ok(u) if u.dst_port() == CONTROL_PORT || u.src_port() == CONTROL_PORT => {
-            Class::LispControl
-        }
+        Ok(u) if u.dst_port() == CONTROL_PORT || u.src_port() == CONTROL_PORT => Class::LispControl,
         _ => Class::Ip,
     }
 }
