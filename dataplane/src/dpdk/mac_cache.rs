@@ -8,39 +8,20 @@ use std::net::IpAddr;
 
 use crate::pipeline::{AddressWords, Neighbours, NoMac};
 
-/// Slots (a power of two): 8 KiB per side.
+/// Slots (a power of two): 12 KiB per side.
 const SLOTS: usize = 256;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
-    address: u128,
+    filled: bool,
     interface: u32,
-    /// Bit 0: the slot is filled; bit 1: the address is IPv6.
-    flags: u32,
+    next_hop: AddressWords,
     mac: [u8; 6],
 }
 
-const FILLED: u32 = 1;
-const V6: u32 = 2;
-
-impl Slot {
-    #[inline(always)]
-    fn holds(&self, interface: usize, destination: AddressWords) -> bool {
-        self.address == destination.bits()
-            && self.interface as usize == interface
-            && self.flags == flags(destination)
-    }
-}
-
 #[inline(always)]
-fn flags(destination: AddressWords) -> u32 {
-    FILLED | if destination.is_ipv6() { V6 } else { 0 }
-}
-
-#[inline(always)]
-fn slot(interface: usize, destination: AddressWords) -> usize {
-    let bits = destination.bits();
-    let folded = (bits as u64) ^ (bits >> 64) as u64 ^ (interface as u64).rotate_left(32);
+fn slot(interface: usize, next_hop: AddressWords) -> usize {
+    let folded = next_hop.folded() ^ (interface as u64).rotate_left(32);
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
@@ -59,11 +40,12 @@ impl Default for MacCache {
 }
 
 impl MacCache {
-    /// The MAC of next hop `destination` on `interface`, if cached.
+    /// The MAC of `next_hop` on `interface`, if cached.
     #[inline(always)]
-    pub fn get(&self, interface: usize, destination: AddressWords) -> Option<[u8; 6]> {
-        let slot = self.slots.get(slot(interface, destination))?;
-        slot.holds(interface, destination).then_some(slot.mac)
+    pub fn get(&self, interface: usize, next_hop: AddressWords) -> Option<[u8; 6]> {
+        let slot = self.slots.get(slot(interface, next_hop))?;
+        (slot.filled && slot.next_hop == next_hop && slot.interface as usize == interface)
+            .then_some(slot.mac)
     }
 
     /// The MAC to send a packet for `destination` to on `interface`, whose neighbours are
@@ -86,14 +68,14 @@ impl MacCache {
         Ok(mac)
     }
 
-    /// Remembers `mac` for `destination` on `interface`, in place of what shared its slot.
+    /// Remembers `mac` for `next_hop` on `interface`, in place of what shared its slot.
     #[inline]
-    pub fn insert(&mut self, interface: usize, destination: AddressWords, mac: [u8; 6]) {
-        if let Some(slot) = self.slots.get_mut(slot(interface, destination)) {
+    pub fn insert(&mut self, interface: usize, next_hop: AddressWords, mac: [u8; 6]) {
+        if let Some(slot) = self.slots.get_mut(slot(interface, next_hop)) {
             *slot = Slot {
-                address: destination.bits(),
+                filled: true,
                 interface: interface as u32,
-                flags: flags(destination),
+                next_hop,
                 mac,
             };
         }

@@ -53,9 +53,7 @@ pub fn feedback_channel(capacity: usize) -> (FeedbackSender, FeedbackReceiver) {
 }
 
 fn slot(rloc: AddressWords) -> usize {
-    let bits = rloc.bits();
-    let folded = (bits as u64) ^ (bits >> 64) as u64;
-    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+    (rloc.folded().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
 }
 
 impl FeedbackSender {
@@ -123,15 +121,16 @@ mod tests {
     fn repeats_are_filtered_and_changes_pass() {
         let (mut tx, rx) = feedback_channel(3);
         let rloc: IpAddr = "192.0.2.1".parse().unwrap();
-        tx.report(AddressWords::from(rloc), Some(3), None, false);
-        tx.report(AddressWords::from(rloc), Some(3), None, false);
-        tx.report(AddressWords::from(rloc), None, None, false);
+        let words = AddressWords::from(rloc);
+        tx.report(words, Some(3), None, false);
+        tx.report(words, Some(3), None, false);
+        tx.report(words, None, None, false);
         assert_eq!(rx.pop(), Some(seen(rloc, Some(3), None)));
         assert_eq!(rx.pop(), None, "the repeat was filtered");
-        tx.report(AddressWords::from(rloc), Some(1), None, false);
-        tx.report(AddressWords::from(rloc), Some(1), Some(77), false);
-        tx.report(AddressWords::from(rloc), Some(1), None, true);
-        tx.report(AddressWords::from(rloc), Some(2), None, false);
+        tx.report(words, Some(1), None, false);
+        tx.report(words, Some(1), Some(77), false);
+        tx.report(words, Some(1), None, true);
+        tx.report(words, Some(2), None, false);
         assert_eq!(tx.dropped(), 1, "bounded: the fourth did not fit");
         assert_eq!(rx.pop().map(|f| f.status_bits), Some(Some(1)));
         assert_eq!(rx.pop().map(|f| f.echo_nonce), Some(Some(77)));

@@ -57,8 +57,8 @@ impl InnerPacket {
 
 /// An address held as whole words: a value that lives across calls on the fast path is spilled
 /// to the stack, and an `IpAddr` (tag and octets, byte-aligned) is spilled byte-wise but read
-/// back word-wise, a store-forwarding stall each time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// back word-wise, a store-forwarding stall each time. The default is 0.0.0.0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AddressWords {
     bits: u128,
     v6: bool,
@@ -81,15 +81,10 @@ impl From<IpAddr> for AddressWords {
 }
 
 impl AddressWords {
+    /// The address's bits folded to 64, for the data path's direct-mapped tables to hash.
     #[inline(always)]
-    pub fn is_ipv6(self) -> bool {
-        self.v6
-    }
-
-    /// The address's bits (an IPv4 address in the low 32).
-    #[inline(always)]
-    pub fn bits(self) -> u128 {
-        self.bits
+    pub fn folded(self) -> u64 {
+        (self.bits as u64) ^ (self.bits >> 64) as u64
     }
 
     #[inline(always)]
