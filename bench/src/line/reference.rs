@@ -9,6 +9,7 @@
 
 use dataplane::wire::checksum::{finish, sum};
 use dpdk_bindings::{Eal, Fib4, MbufBurst, RxQueue, TxQueue, MAX_BURST};
+use ipnet::Ipv4Net;
 
 use super::frames::Link;
 use super::World;
@@ -50,6 +51,18 @@ impl Template {
     }
 }
 
+/// A FIB named `name` with room for `tbl8_groups` second-level groups, routing each of
+/// `prefixes` to next hop 1 (the references have one next hop; 0 is a miss).
+fn fib(eal: &Eal, name: &str, prefixes: &[Ipv4Net], tbl8_groups: u32) -> Result<Fib4, String> {
+    let mut fib =
+        Fib4::new(eal, name, prefixes.len() as i32 + 16, tbl8_groups).map_err(|e| e.to_string())?;
+    for prefix in prefixes {
+        fib.add(u32::from(prefix.network()), prefix.prefix_len(), 1)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(fib)
+}
+
 /// A pair of queues a forwarder receives from and transmits to.
 pub struct Queues {
     pub rx: RxQueue,
@@ -74,23 +87,8 @@ impl ReferenceItr {
         link: Link,
         queues: Vec<Queues>,
     ) -> Result<Self, String> {
-        let fib = |name: &str, routes: usize| {
-            Fib4::new(eal, name, routes as i32 + 16, 1 << 15).map_err(|e| e.to_string())
-        };
-        let mut database = fib("reference_db", 1)?;
-        database
-            .add(
-                u32::from(world.eid_prefix.network()),
-                world.eid_prefix.prefix_len(),
-                1,
-            )
-            .map_err(|e| e.to_string())?;
-        let mut map_cache = fib("reference_map_cache", world.map_cache.len())?;
-        for prefix in world.map_cache {
-            map_cache
-                .add(u32::from(prefix.network()), prefix.prefix_len(), 1)
-                .map_err(|e| e.to_string())?;
-        }
+        let database = fib(eal, "reference_db", &[world.eid_prefix], 1 << 15)?;
+        let map_cache = fib(eal, "reference_map_cache", world.map_cache, 1 << 15)?;
         Ok(Self {
             database,
             map_cache,
@@ -201,14 +199,7 @@ impl ReferenceEtr {
         link: Link,
         queues: Vec<Queues>,
     ) -> Result<Self, String> {
-        let mut database = Fib4::new(eal, "reference_etr_db", 16, 16).map_err(|e| e.to_string())?;
-        database
-            .add(
-                u32::from(world.eid_prefix.network()),
-                world.eid_prefix.prefix_len(),
-                1,
-            )
-            .map_err(|e| e.to_string())?;
+        let database = fib(eal, "reference_etr_db", &[world.eid_prefix], 16)?;
         Ok(Self {
             database,
             rloc: world.rloc.octets(),
